@@ -1,0 +1,25 @@
+// Time as plain integers, so protocol and scheduler code can be fed a fake clock in tests.
+// Millis is a monotonic millisecond count (steady clock); UnixSeconds is wall-clock time for the queue.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace ringmta {
+
+using Millis = int64_t;
+using UnixSeconds = int64_t;
+
+inline Millis monotonic_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+inline UnixSeconds unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace ringmta
