@@ -1,0 +1,45 @@
+// Ingest: a message file and a recipient CSV into the queue.
+//
+// Reads the CSV as a stream (header row; column "email" required; every other column is a merge
+// field), validates each row (address, column count, merge values against the template), drops
+// duplicate addresses (case-insensitive domain, exact local part), and enqueues in batches of
+// kBatch recipients, each batch synced before it counts as accepted. A bad row is skipped and
+// written to the rejects file as "LINE,REASON,RAW-EMAIL"; the job goes on.
+// It may not deliver or schedule anything.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "message/template.h"
+#include "storage/queue.h"
+#include "util/result.h"
+
+namespace ringmta::ingest {
+
+struct IngestOptions {
+  std::string recipients_path;
+  std::string rejects_path;  // "" = no rejects file (rows are still counted)
+  std::string envelope_sender;
+  std::string raw_message;  // the message file's bytes
+  std::string campaign;
+};
+
+struct IngestSummary {
+  storage::MessageId message = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected_rows = 0;
+  uint64_t duplicates = 0;
+};
+
+constexpr std::size_t kBatch = 10'000;
+
+// Errors that stop the job (exit status 2 at the CLI): unreadable files, a template that does not
+// parse, a CSV header without "email", a template field missing from the CSV header, a queue write
+// that fails (what was accepted before stays queued; the error says how many).
+// progress is called after each synced batch with the running summary.
+Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
+                             const std::function<void(const IngestSummary&)>& progress = {});
+
+}  // namespace ringmta::ingest

@@ -1,0 +1,64 @@
+// MessageTemplate: an RFC 5322 message with {{field}} merge fields, pre-split so that rendering a
+// personalised, wire-ready copy per recipient is a few appends.
+//
+// parse() normalises line ends to CRLF, dot-stuffs the literal text, drops any Message-ID and Date
+// headers (every copy gets its own), and records which fields appear in headers. render() writes
+// "Date:" and "Message-ID:" first, then the message with values substituted; values in headers
+// never contain CR, LF or NUL (check_values refuses them), so a merge value can never add a header
+// or an SMTP command. It may not: read files, choose recipients, or know about SMTP sessions.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace ringmta::message {
+
+class MessageTemplate {
+ public:
+  // Errors name the line: "line 3: header without a colon", "line 40: 1200 bytes (limit 998)".
+  static Result<MessageTemplate> parse(std::string_view raw);
+
+  // Merge field names in order of first appearance ("email" included if used).
+  const std::vector<std::string>& fields() const { return fields_; }
+  // The envelope address of the From: header (first mailbox), if parseable.
+  std::optional<std::string> from_address() const { return from_address_; }
+  bool eight_bit() const { return eight_bit_; }
+
+  // values[i] belongs to fields()[i]. Refuses: NUL anywhere; CR or LF in a value used in a header;
+  // a line longer than 998 bytes once merged. The error names the field.
+  Result<void> check_values(std::span<const std::string> values) const;
+
+  // Appends the wire-ready copy (CRLF, dot-stuffed, ends with CRLF, no final ".") to out.
+  // Values must have passed check_values. CR/LF inside body values become CRLF and are stuffed.
+  void render(std::string& out, std::span<const std::string> values, std::string_view message_id,
+              std::string_view date) const;
+
+ private:
+  struct Segment {
+    std::string literal;   // wire-ready text before the field
+    int field = -1;        // index into fields_, or -1 for the final literal
+    bool in_header = false;
+    bool at_line_start = false;  // a value starting with '.' here must be stuffed
+  };
+  std::vector<Segment> segments_;
+  std::vector<std::string> fields_;
+  std::vector<bool> field_in_header_;
+  std::optional<std::string> from_address_;
+  bool eight_bit_ = false;
+  // For the merged line-length check: per template line with fields, literal length and fields.
+  struct LineCheck {
+    std::size_t literal_length = 0;
+    std::vector<int> fields;
+  };
+  std::vector<LineCheck> line_checks_;
+};
+
+// RFC 5322 date for now, e.g. "Sat, 28 Nov 2026 10:16:07 +0000".
+std::string rfc5322_date(int64_t unix_seconds);
+
+}  // namespace ringmta::message

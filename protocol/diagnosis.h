@@ -1,0 +1,47 @@
+// Turns a smart host's refusal plus what the session saw into a plain-words diagnosis.
+// Pure functions over replies and Observations: no I/O, no configuration reading.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "protocol/smtp_client.h"
+#include "protocol/smtp_reply.h"
+
+namespace ringmta::protocol {
+
+// What a refusal at MAIL/RCPT (or the session) means for a smart-host route.
+enum class RefusalKind {
+  kNone,                  // not a refusal (2xx/3xx)
+  kRelayDenied,           // "Relay access denied", "Relaying denied", "not permitted to relay", ...
+  kAuthRequired,          // 530 5.7.0 / "Authentication required"
+  kAuthFailed,            // 535 / 5.7.8 at AUTH
+  kSenderRejected,        // "Sender address rejected: not owned by user", "sender login mismatch"
+  kHeloRejected,          // "Helo command rejected", "need fully-qualified hostname"
+  kTlsRequired,           // "Must issue a STARTTLS command first", 530 5.7.0 with STARTTLS wording
+  kRecipientRejected,     // an ordinary permanent refusal of this one recipient
+  kTransient,             // 4xx: defer
+};
+
+// Classifies a reply at a given stage. Configuration refusals (everything but kRecipientRejected,
+// kTransient, kNone) mean: pause the route, keep the recipients queued, do not bounce.
+RefusalKind classify_refusal(Stage stage, const Reply& reply);
+bool is_configuration_refusal(RefusalKind kind);
+
+// What ringmta itself was configured with, for the diagnosis.
+struct RouteFacts {
+  bool credentials_given = false;
+  bool pop_before_smtp = false;
+  TlsMode tls = TlsMode::kStartTls;
+  std::string ehlo_name;
+  std::string sender;  // envelope Sender
+  std::string user;
+};
+
+// A diagnosis in plain words: the likely cause first, then what to change (which flag). Example:
+// "The smart host refused to relay (554 5.7.1 <x@y>: Relay access denied). No user name and
+// password were given, but the server offers AUTH (PLAIN LOGIN): pass --user and --password-file."
+std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations& seen,
+                     const RouteFacts& facts);
+
+}  // namespace ringmta::protocol

@@ -1,0 +1,156 @@
+// SmtpClient: the client side of one SMTP connection as a sans-I/O state machine.
+//
+// The driver (engine/) owns the socket and TLS. It feeds the client plaintext bytes, the time, and
+// TLS results; the client answers with bytes to send, a deadline, and events. The client never
+// reads a clock or a socket, so every path (pipelining, 421 at any stage, timeouts, STARTTLS
+// injection) is unit-tested by feeding bytes.
+//
+// Phases only move forward: Greeting → Ehlo → [StartTls → TlsHandshake → Ehlo] → [Auth] →
+// Ready ⇄ (transactions) → Quit → Closed. Any failure jumps to Closed with a SessionFailed event.
+// Each command waits for its whole reply under the RFC 5321 §4.5.3.2 timeout for that command; the
+// deadline is not extended by partial bytes, so a server trickling bytes cannot hold a connection.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/ehlo.h"
+#include "protocol/smtp_reply.h"
+#include "util/time.h"
+
+namespace ringmta::protocol {
+
+enum class TlsMode { kNone, kStartTls, kImplicit };
+enum class AuthMechanism { kAuto, kPlain, kLogin, kCramMd5 };
+
+// RFC 5321 §4.5.3.2 minimums, in milliseconds.
+struct Timeouts {
+  Millis greeting = 300'000;
+  Millis ehlo = 300'000;
+  Millis starttls = 120'000;
+  Millis auth = 120'000;
+  Millis mail = 300'000;
+  Millis rcpt = 300'000;
+  Millis data = 120'000;        // reply to DATA (354)
+  Millis data_block = 180'000;  // unused by the client itself; the driver's send timeout
+  Millis final_dot = 600'000;   // reply to end of data
+  Millis rset = 120'000;
+  Millis quit = 30'000;
+};
+
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+
+struct ClientConfig {
+  std::string ehlo_name;
+  TlsMode tls = TlsMode::kStartTls;  // kStartTls: required; never AUTH or MAIL in clear
+  std::optional<Credentials> credentials;
+  AuthMechanism auth = AuthMechanism::kAuto;
+  Timeouts timeouts;
+};
+
+// One mail transaction. The body is wire-ready: CRLF line ends, dot-stuffed, ends with CRLF, and
+// has no terminating "." line (the client appends ".\r\n").
+struct Envelope {
+  uint64_t id = 0;        // the caller's token, returned in TransactionDone
+  std::string mail_from;  // address without angle brackets; "" is the null reverse-path
+  std::vector<std::string> recipients;
+  std::string body;
+  bool eight_bit = false;  // adds BODY=8BITMIME when the server offers it
+};
+
+// What happened at the phase where a session failed.
+enum class Stage { kConnect, kGreeting, kEhlo, kStartTls, kTlsHandshake, kAuth, kMail, kRcpt, kData, kQuit };
+const char* stage_name(Stage stage);
+
+// Events the driver takes with SmtpClient::poll_event().
+struct TlsHandshakeNeeded {};  // start the TLS handshake now; then on_tls_established/on_tls_failed
+struct SessionReady {};        // authenticated (if configured) and able to take transactions
+struct TransactionDone {
+  uint64_t id = 0;
+  // One reply per recipient, in Envelope order. Recipients never answered (connection lost, 421,
+  // 452 cut-off) carry a local transient reply.
+  std::vector<Reply> recipient_replies;
+  // The reply that decided the transaction for the recipients whose RCPT was accepted: the reply to
+  // the end of data, or to MAIL/DATA if those failed, or a local reply.
+  Reply final_reply;
+  // The end of data was sent but no reply came: the server may have accepted it (possible duplicate).
+  bool maybe_delivered = false;
+};
+struct SessionFailed {
+  Stage stage = Stage::kConnect;
+  Reply reply;  // the server's refusal, or a local reply (timeout, malformed reply, lost connection)
+};
+struct SessionClosed {};  // the driver must close the socket now (after QUIT, or after a failure)
+using ClientEvent =
+    std::variant<TlsHandshakeNeeded, SessionReady, TransactionDone, SessionFailed, SessionClosed>;
+
+// What the session saw, for diagnosing a relay refusal in plain words (protocol/diagnosis.h).
+struct Observations {
+  bool greeting_seen = false;
+  bool ehlo_rejected = false;  // EHLO refused (then HELO was tried)
+  std::optional<Reply> helo_refusal;
+  Capabilities caps_before_tls;          // EHLO answer before STARTTLS (or the only one)
+  std::optional<Capabilities> caps_after_tls;
+  bool tls_active = false;
+  bool auth_attempted = false;
+  std::optional<AuthMechanism> auth_mechanism_used;
+  bool authenticated = false;
+  std::optional<Reply> auth_refusal;  // e.g. 535 5.7.8
+};
+
+class SmtpClient {
+ public:
+  explicit SmtpClient(ClientConfig config);
+
+  // --- inputs ---
+  // The TCP connection is up (for kImplicit: the TLS handshake has completed too).
+  void on_connected(Millis now);
+  // Plaintext bytes from the server.
+  void on_received(std::string_view data, Millis now);
+  void on_tls_established(Millis now);
+  void on_tls_failed(std::string reason, Millis now);
+  // The peer closed or the socket failed.
+  void on_connection_lost(std::string reason, Millis now);
+  // Call when now >= deadline().
+  void on_timeout(Millis now);
+
+  // --- transactions ---
+  // True when another envelope may be submitted now: the session is ready and fewer than
+  // max_in_flight() transactions are unfinished (2 with PIPELINING, so the next MAIL/RCPT/DATA
+  // can go out in the same write as the previous end of data; else 1).
+  bool can_submit() const;
+  void submit(Envelope envelope, Millis now);
+  std::size_t in_flight() const;
+  // Sends QUIT once in-flight transactions finish; then SessionClosed.
+  void quit(Millis now);
+
+  // --- outputs ---
+  // Bytes to write (plaintext; the driver encrypts once TLS is active). The driver takes them all.
+  std::string take_output();
+  bool has_output() const;
+  std::optional<ClientEvent> poll_event();
+  // When the reply currently awaited must have arrived; nullopt when nothing is awaited.
+  std::optional<Millis> deadline() const;
+
+  const Observations& observations() const;
+  const Capabilities& capabilities() const;  // the latest EHLO answer
+  bool closed() const;
+
+  ~SmtpClient();
+  SmtpClient(SmtpClient&&) noexcept;
+  SmtpClient& operator=(SmtpClient&&) noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace ringmta::protocol

@@ -1,0 +1,135 @@
+// storage::Queue: the durable recipient queue on RocksDB (one database, column families).
+//
+//   messages  : message id (u64 BE)            -> StoredMessage (sender, raw template, fields, campaign)
+//   domains   : domain name                     -> dense id (u32)
+//   queue     : partition u8 | domain id u32 BE | due u32 BE | seq u64 BE -> RecipientRecord
+//   meta      : counters (next ids), settings
+//
+// Big-endian key fields make byte order equal (partition, domain, due time) order, so "ready" is
+// due <= now and a domain's entries are contiguous. Partitions are fixed at 64 (hash of the domain),
+// and a shard owns the partitions p with p % shards == shard id: the shard count may change between
+// runs without re-keying the queue.
+//
+// Durability: enqueue() and put_message() write with sync=true (WAL fsynced) before returning
+// success. apply() writes outcomes unsynced; the owner calls sync_wal() at a short interval, so a
+// crash may re-deliver the recipients finished since the last sync (at-least-once), never lose one.
+//
+// It may not: schedule, decide retries, or hold recipients in RAM beyond the window asked for.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+#include "util/time.h"
+
+namespace ringmta::storage {
+
+constexpr int kPartitions = 64;
+uint8_t partition_of(std::string_view domain);  // stable hash of the lower-case domain
+
+using MessageId = uint64_t;
+
+struct StoredMessage {
+  std::string envelope_sender;          // MAIL FROM ("" = null reverse-path)
+  std::string raw;                      // the message template as given (parsed again on load)
+  std::vector<std::string> fields;      // merge field names, in RecipientRecord::values order
+  std::string campaign;
+  UnixSeconds created = 0;
+};
+
+struct RecipientRecord {
+  std::string address;
+  MessageId message = 0;
+  std::vector<std::string> values;  // merge values, in StoredMessage::fields order
+  uint32_t attempts = 0;
+  UnixSeconds first_enqueued = 0;
+  std::string last_reply;  // the last transient reply, for `queue` listings and diagnosis
+};
+
+struct QueueKey {
+  uint8_t partition = 0;
+  uint32_t domain = 0;
+  uint32_t due = 0;  // unix seconds
+  uint64_t seq = 0;
+  std::string encode() const;  // 17 bytes
+  static std::optional<QueueKey> decode(std::string_view bytes);
+  bool operator==(const QueueKey&) const = default;
+};
+
+struct QueueEntry {
+  QueueKey key;
+  std::string domain;  // resolved from the domain id
+  RecipientRecord record;
+};
+
+struct NewRecipient {
+  std::string address;  // validated, domain lower-cased
+  std::string domain;
+  std::vector<std::string> values;
+};
+
+struct QueueCounts {
+  uint64_t ready = 0;     // due <= now
+  uint64_t deferred = 0;  // due > now
+  uint64_t total() const { return ready + deferred; }
+};
+
+// A set of outcome writes applied as one WriteBatch.
+class OutcomeBatch {
+ public:
+  void remove(const QueueKey& key);  // delivered or failed for good
+  // Moves the entry to a new due time with an updated record (SingleDelete + Put).
+  void reschedule(const QueueKey& key, uint32_t new_due, const RecipientRecord& record);
+  bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+
+ private:
+  friend class Queue;
+  struct Op {
+    QueueKey key;
+    std::optional<uint32_t> new_due;
+    std::string record;  // encoded, for reschedule
+  };
+  std::vector<Op> ops_;
+};
+
+class Queue {
+ public:
+  static Result<std::unique_ptr<Queue>> open(const std::string& dir);
+  ~Queue();
+
+  Result<MessageId> put_message(const StoredMessage& message);  // synced
+  Result<StoredMessage> get_message(MessageId id) const;
+
+  // Adds recipients of one message with due = now, in one WriteBatch, synced before returning.
+  // A failed write (disk full, I/O error) returns an Error naming the cause; nothing of the batch
+  // is then queued, and what was queued before stays.
+  Result<void> enqueue(MessageId message, std::span<const NewRecipient> recipients,
+                       UnixSeconds now);
+
+  // Up to max entries of one partition with due <= now, in key order, strictly after `after`
+  // (nullopt: from the partition's start). Entries of a domain whose first key is not due are
+  // skipped by seeking to the next domain, so deferred domains cost one seek each.
+  Result<std::vector<QueueEntry>> fetch_ready(uint8_t partition, UnixSeconds now, std::size_t max,
+                                              const std::optional<QueueKey>& after) const;
+
+  Result<void> apply(OutcomeBatch&& batch);  // unsynced
+  Result<void> sync_wal();
+
+  QueueCounts counts(UnixSeconds now) const;  // a full scan: for summaries, not the hot path
+  // The earliest due time in the queue, if any entry exists.
+  std::optional<UnixSeconds> earliest_due() const;
+
+ private:
+  Queue();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringmta::storage
