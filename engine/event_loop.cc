@@ -82,6 +82,12 @@ void EventLoop::poll(int fd, unsigned events, Completion* done) {
   io_uring_sqe_set_data(s, done);
 }
 
+void EventLoop::cancel(Completion* target) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_cancel(s, target, 0);
+  io_uring_sqe_set_data(s, nullptr);
+}
+
 void EventLoop::arm_wakeup() {
   io_uring_sqe* s = sqe();
   io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof wake_value_, 0);

@@ -56,6 +56,9 @@ class EventLoop {
   void send(int fd, const char* buf, std::size_t len, Completion* done);
   void accept(int fd, Completion* done);
   void poll(int fd, unsigned events, Completion* done);
+  // Asks the kernel to cancel the pending operation whose target is `target`; it then completes
+  // with -ECANCELED (or its own result if it finished first).
+  void cancel(Completion* target);
 
   // Timers run on the loop thread once now() >= at. Cancelling an unknown id is harmless.
   TimerId add_timer(Millis at, std::function<void()> fn);

@@ -1,0 +1,65 @@
+// TlsChannel: TLS over OpenSSL memory BIOs, so the io_uring loop moves ciphertext and the SMTP
+// client sees plaintext. TlsContext holds the verification policy of one route.
+//
+// The channel never touches a socket: feed() takes ciphertext read from the socket,
+// take_ciphertext() returns what must be written. It may not: decide policy per message, or
+// block.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace ringmta::engine {
+
+struct TlsPolicy {
+  bool verify = true;   // check the certificate chain and the peer's name or IP
+  std::string ca_file;  // "" = the system's CA store
+};
+
+class TlsContext {
+ public:
+  static Result<std::shared_ptr<TlsContext>> client(const TlsPolicy& policy);
+  ~TlsContext();
+  SSL_CTX* get() const { return ctx_; }
+  bool verify() const { return verify_; }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  bool verify_ = true;
+};
+
+class TlsChannel {
+ public:
+  // peer is the smart host's name or IP literal: a name is sent as SNI and checked against the
+  // certificate; an IP literal is checked against the certificate's IP addresses (no SNI).
+  static Result<std::unique_ptr<TlsChannel>> client(std::shared_ptr<TlsContext> ctx,
+                                                    const std::string& peer);
+  ~TlsChannel();
+
+  enum class Status { kWantMore, kDone, kFailed };
+  void feed(std::string_view ciphertext);
+  Status handshake();  // call after feed() until kDone / kFailed
+  // Decrypts what is available into out. false: the peer closed TLS or the stream is broken.
+  bool read(std::string& out);
+  void write(std::string_view plaintext);
+  std::string take_ciphertext();
+  bool has_ciphertext() const;
+  const std::string& error() const { return error_; }
+  std::string description() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"
+
+ private:
+  TlsChannel() = default;
+  void record_error(const char* what, int ssl_error);
+  std::shared_ptr<TlsContext> ctx_;
+  SSL* ssl_ = nullptr;
+  BIO* in_ = nullptr;   // ciphertext from the network, read by OpenSSL
+  BIO* out_ = nullptr;  // ciphertext written by OpenSSL, to the network
+  std::string error_;
+};
+
+}  // namespace ringmta::engine

@@ -1,0 +1,27 @@
+// RetryPolicy: when a deferred recipient is tried again, and when it has waited too long.
+// Pure arithmetic over the attempt count, the clock value and a random unit value, so tests can
+// walk through days of retries instantly. It may not read clocks or storage itself.
+#pragma once
+
+#include <cstdint>
+
+#include "util/time.h"
+
+namespace ringmta::scheduler {
+
+struct RetryPolicy {
+  UnixSeconds first_retry = 300;     // the first retry waits at least this long
+  double growth = 2.0;               // each later interval is this much longer
+  UnixSeconds max_interval = 4 * 3600;
+  UnixSeconds max_age = 48 * 3600;   // then the recipient fails for good ("expired")
+  double jitter = 0.2;               // intervals are spread by up to +20 % so retries do not align
+};
+
+// The due time for the next try after `attempts` tries (attempts >= 1). unit_random in [0, 1).
+UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
+                       double unit_random);
+
+// True once a recipient first queued at first_enqueued may no longer be retried at now.
+bool expired(const RetryPolicy& policy, UnixSeconds first_enqueued, UnixSeconds now);
+
+}  // namespace ringmta::scheduler
