@@ -1,5 +1,6 @@
 // CsvReader: streaming RFC 4180 CSV (quoted fields, "" escapes, CRLF or LF rows, fields that span
-// lines), UTF-8 passed through. Memory is bounded by the longest record, not the file.
+// lines), UTF-8 passed through (a BOM at the file start is skipped; blank lines are skipped but
+// counted). Memory is bounded by the longest record, not the file.
 // It may not interpret columns: that is the ingest step's job.
 #pragma once
 
@@ -27,11 +28,16 @@ class CsvReader {
 
  private:
   bool fill();
+  int peek();  // the next byte, or -1 at end of file
+  void skip_line();
+  Status malformed(CsvRecord& record, const char* why, bool rewind);
   std::FILE* file_;
   std::string buf_;
   std::size_t pos_ = 0;
   std::size_t line_ = 1;
+  std::size_t rec_start_ = 0;  // offset in buf_ of the current record (kept until it is done)
   bool eof_ = false;
+  bool bom_checked_ = false;
   std::string error_;
 };
 

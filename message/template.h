@@ -40,10 +40,9 @@ class MessageTemplate {
 
  private:
   struct Segment {
-    std::string literal;   // wire-ready text before the field
-    int field = -1;        // index into fields_, or -1 for the final literal
+    std::string literal;  // wire-ready text before the field
+    int field = -1;       // index into fields_, or -1 for the final literal
     bool in_header = false;
-    bool at_line_start = false;  // a value starting with '.' here must be stuffed
   };
   std::vector<Segment> segments_;
   std::vector<std::string> fields_;
@@ -52,8 +51,10 @@ class MessageTemplate {
   bool eight_bit_ = false;
   // For the merged line-length check: per template line with fields, literal length and fields.
   struct LineCheck {
-    std::size_t literal_length = 0;
-    std::vector<int> fields;
+    std::size_t literal_length = 0;  // wire bytes of the line before its first field
+    std::size_t first_segment = 0;   // segments_ index of the line's first field
+    std::size_t tail_length = 0;     // wire bytes after the last field (segment first + n)
+    std::vector<int> fields;         // the line's fields in order
   };
   std::vector<LineCheck> line_checks_;
 };

@@ -1,0 +1,380 @@
+// MessageTemplate: parses an RFC 5322 message with {{field}} merge fields once, into wire-ready
+// literal segments (CRLF line ends, dot-stuffed), so that render() per recipient is a few appends.
+// It may not: read files, choose recipients, or know about SMTP sessions. render() may not emit a
+// bare CR or LF, an unstuffed '.' at a line start, or a CR/LF taken from a header value.
+#include "message/template.h"
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "message/address.h"
+
+namespace ringmta::message {
+namespace {
+
+constexpr std::size_t kMaxLine = 998;  // RFC 5321 §4.5.3.1.6, without the CRLF
+
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
+bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+Error line_error(std::size_t line, const std::string& what) {
+  return make_error("line " + std::to_string(line) + ": " + what);
+}
+
+// Splits raw into lines at CRLF, LF or a bare CR. A final terminator does not start a new line.
+std::vector<std::string_view> split_lines(std::string_view raw) {
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const char c = raw[i];
+    if (c == '\r' || c == '\n') {
+      lines.push_back(raw.substr(start, i - start));
+      i += (c == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
+      start = i;
+    } else {
+      ++i;
+    }
+  }
+  if (start < raw.size()) lines.push_back(raw.substr(start));
+  return lines;
+}
+
+// The first mailbox of a From: value: an angle-addr, else a bare addr-spec (comments removed).
+std::optional<std::string> first_mailbox(std::string_view v) {
+  std::string bare;
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (quoted) {
+      if (c == '\\') {
+        if (i + 1 < v.size()) bare.push_back(v[i + 1]);
+        bare.push_back(c);
+        ++i;
+        continue;
+      }
+      if (c == '"') quoted = false;
+      bare.push_back(c);
+      continue;
+    }
+    if (depth > 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      }
+      continue;
+    }
+    if (c == '(') {
+      ++depth;
+    } else if (c == '"') {
+      quoted = true;
+      bare.push_back(c);
+    } else if (c == '<') {
+      const std::size_t end = v.find('>', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      auto a = parse_address(v.substr(i + 1, end - i - 1));
+      if (!a) return std::nullopt;
+      return a->str();
+    } else if (c == ',') {
+      break;
+    } else {
+      bare.push_back(c);
+    }
+  }
+  auto a = parse_address(bare);
+  if (!a) return std::nullopt;
+  return a->str();
+}
+
+// Appends a body value with CR, LF and CRLF made CRLF and '.' stuffed at line starts.
+void append_body_value(std::string& out, std::string_view v, bool& at_line_start) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == '\r' || c == '\n') {
+      out.append(v.data() + start, i - start);
+      out.append("\r\n");
+      if (c == '\r' && i + 1 < v.size() && v[i + 1] == '\n') ++i;
+      start = i + 1;
+      at_line_start = true;
+    } else if (at_line_start) {
+      if (c == '.') {
+        out.append(v.data() + start, i - start);
+        out.push_back('.');
+        start = i;
+      }
+      at_line_start = false;
+    }
+  }
+  out.append(v.data() + start, v.size() - start);
+}
+
+}  // namespace
+
+Result<MessageTemplate> MessageTemplate::parse(std::string_view raw) {
+  MessageTemplate t;
+  const std::vector<std::string_view> lines = split_lines(raw);
+  std::string lit;  // literal text of the segment being built
+  lit.reserve(raw.size() + raw.size() / 16 + 2);
+
+  auto field_index = [&t](std::string_view name, bool in_header) {
+    for (std::size_t i = 0; i < t.fields_.size(); ++i) {
+      if (t.fields_[i] == name) {
+        if (in_header) t.field_in_header_[i] = true;
+        return static_cast<int>(i);
+      }
+    }
+    t.fields_.emplace_back(name);
+    t.field_in_header_.push_back(in_header);
+    return static_cast<int>(t.fields_.size() - 1);
+  };
+
+  // Emits one kept line (without its terminator) as literal text and fields, then CRLF.
+  auto emit = [&](std::string_view line, std::size_t lineno, bool in_header) -> Result<void> {
+    std::size_t literal_len = 0;
+    LineCheck check;
+    bool has_fields = false;
+    std::size_t pos = 0;  // start of the literal text not yet copied
+    std::size_t search = 0;
+    if (!line.empty() && line[0] == '.') {
+      lit.push_back('.');
+      ++literal_len;
+    }
+    for (;;) {
+      const std::size_t open = line.find("{{", search);
+      if (open == std::string_view::npos) break;
+      std::size_t j = open + 2;
+      while (j < line.size() && is_wsp(line[j])) ++j;
+      const std::size_t name_start = j;
+      while (j < line.size() && is_name_char(line[j])) ++j;
+      const std::size_t name_end = j;
+      while (j < line.size() && is_wsp(line[j])) ++j;
+      if (name_end == name_start || line.substr(j, 2) != "}}") {
+        search = open + 1;
+        continue;
+      }
+      lit.append(line.substr(pos, open - pos));
+      literal_len += open - pos;
+      if (!has_fields) {
+        // Bytes of this line before its first field (the literal may hold earlier lines too).
+        const std::size_t nl = lit.rfind('\n');
+        check.literal_length = nl == std::string::npos ? lit.size() : lit.size() - nl - 1;
+        check.first_segment = t.segments_.size();
+        has_fields = true;
+      }
+      const int f = field_index(line.substr(name_start, name_end - name_start), in_header);
+      check.fields.push_back(f);
+      t.segments_.push_back(Segment{std::move(lit), f, in_header});
+      lit.clear();
+      pos = j + 2;
+      search = pos;
+    }
+    lit.append(line.substr(pos));
+    literal_len += line.size() - pos;
+    if (has_fields) {
+      check.tail_length = lit.size();
+      t.line_checks_.push_back(std::move(check));
+    }
+    lit.append("\r\n");
+    if (literal_len > kMaxLine) {
+      return line_error(lineno, std::to_string(literal_len) + " bytes (limit 998)");
+    }
+    for (char c : line) {
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        t.eight_bit_ = true;
+        break;
+      }
+    }
+    return {};
+  };
+
+  if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].find('\0') != std::string_view::npos) return line_error(i + 1, "NUL byte");
+    }
+  }
+
+  bool in_headers = true;
+  bool dropping = false;   // inside a Date or Message-ID header (and its continuation lines)
+  bool from_open = false;  // inside the first From header
+  bool from_seen = false;
+  std::string from_value;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    const std::size_t lineno = i + 1;
+    if (in_headers) {
+      if (line.empty()) {
+        in_headers = false;
+        from_open = false;
+        lit.append("\r\n");
+        continue;
+      }
+      if (is_wsp(line[0])) {
+        if (i == 0) return line_error(lineno, "continuation line without a header");
+        if (dropping) continue;
+        if (from_open) from_value.append(line);
+      } else {
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) return line_error(lineno, "header without a colon");
+        std::string_view name = line.substr(0, colon);
+        while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+        if (name.empty()) return line_error(lineno, "header with an empty name");
+        for (char c : name) {
+          const auto u = static_cast<unsigned char>(c);
+          if (u < 33 || u > 126) return line_error(lineno, "invalid header name");
+        }
+        from_open = false;
+        dropping = iequals(name, "date") || iequals(name, "message-id");
+        if (dropping) continue;
+        if (!from_seen && iequals(name, "from")) {
+          from_seen = true;
+          from_open = true;
+          from_value.assign(line.substr(colon + 1));
+        }
+      }
+      auto r = emit(line, lineno, true);
+      if (!r) return r.error();
+    } else {
+      auto r = emit(line, lineno, false);
+      if (!r) return r.error();
+    }
+  }
+  t.segments_.push_back(Segment{std::move(lit), -1, false});
+  if (from_seen && from_value.find("{{") == std::string::npos) {
+    t.from_address_ = first_mailbox(from_value);
+  }
+  return t;
+}
+
+Result<void> MessageTemplate::check_values(std::span<const std::string> values) const {
+  if (values.size() != fields_.size()) {
+    return make_error(std::to_string(values.size()) + " values for " +
+                      std::to_string(fields_.size()) + " fields");
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string& v = values[i];
+    if (std::memchr(v.data(), '\0', v.size()) != nullptr) {
+      return make_error("field " + fields_[i] + ": NUL byte");
+    }
+    if (field_in_header_[i] && v.find_first_of("\r\n") != std::string::npos) {
+      return make_error("field " + fields_[i] + ": line break in a header value");
+    }
+  }
+  auto too_long = [this](int f) {
+    return make_error("field " + fields_[static_cast<std::size_t>(f)] +
+                      ": merged line longer than 998 bytes");
+  };
+  for (const LineCheck& lc : line_checks_) {
+    std::size_t run = lc.literal_length;
+    bool at_line_start = run == 0;
+    for (std::size_t k = 0; k < lc.fields.size(); ++k) {
+      const Segment& seg = segments_[lc.first_segment + k];
+      if (k > 0) {
+        const std::string& l = seg.literal;
+        if (!l.empty()) {
+          run += l.size() + (at_line_start && l[0] == '.' ? 1 : 0);
+          at_line_start = false;
+        }
+      }
+      const int f = lc.fields[k];
+      const std::string& v = values[static_cast<std::size_t>(f)];
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const char c = v[i];
+        if (c == '\r' || c == '\n') {
+          if (run > kMaxLine) return too_long(f);
+          if (c == '\r' && i + 1 < v.size() && v[i + 1] == '\n') ++i;
+          run = 0;
+          at_line_start = true;
+          continue;
+        }
+        if (at_line_start && c == '.') ++run;
+        at_line_start = false;
+        ++run;
+      }
+      if (run > kMaxLine) return too_long(f);
+    }
+    const std::string& tail = segments_[lc.first_segment + lc.fields.size()].literal;
+    if (lc.tail_length > 0 && at_line_start && tail[0] == '.') ++run;
+    run += lc.tail_length;
+    if (run > kMaxLine) return too_long(lc.fields.back());
+  }
+  return {};
+}
+
+void MessageTemplate::render(std::string& out, std::span<const std::string> values,
+                             std::string_view message_id, std::string_view date) const {
+  out.append("Date: ").append(date).append("\r\nMessage-ID: ");
+  if (!message_id.empty() && message_id.front() == '<') {
+    out.append(message_id);
+  } else {
+    out.push_back('<');
+    out.append(message_id).push_back('>');
+  }
+  out.append("\r\n");
+  bool at_line_start = true;
+  for (std::size_t s = 0; s < segments_.size(); ++s) {
+    const Segment& seg = segments_[s];
+    const std::string& l = seg.literal;
+    if (!l.empty()) {
+      // The first literal is stuffed at parse; later ones start a line only after an empty value
+      // or a value ending in a line break.
+      if (s > 0 && at_line_start && l[0] == '.') out.push_back('.');
+      out.append(l);
+      at_line_start = l.back() == '\n';
+    }
+    if (seg.field < 0) continue;
+    const std::string& v = values[static_cast<std::size_t>(seg.field)];
+    if (v.empty()) continue;
+    if (seg.in_header) {
+      if (at_line_start && v[0] == '.') out.push_back('.');
+      const std::size_t start = out.size();
+      out.append(v);
+      // Values were checked; this only guarantees no header can ever be added by a value.
+      for (std::size_t i = start; i < out.size(); ++i) {
+        if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+      }
+      at_line_start = false;
+    } else {
+      append_body_value(out, v, at_line_start);
+    }
+  }
+  if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out.append("\r\n");
+}
+
+std::string rfc5322_date(int64_t unix_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday % 7],
+                tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+}  // namespace ringmta::message

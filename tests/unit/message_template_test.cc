@@ -1,0 +1,224 @@
+// Tests for message::MessageTemplate: merge fields, CRLF/dot-stuffing on the wire, header
+// injection refused, Date/Message-ID replaced, line limits. They may not open sockets.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "message/template.h"
+
+using ringmta::message::MessageTemplate;
+using ringmta::message::rfc5322_date;
+
+namespace {
+
+constexpr const char* kPrefix = "Date: D\r\nMessage-ID: <id@x>\r\n";
+
+MessageTemplate parse_ok(std::string_view raw) {
+  auto r = MessageTemplate::parse(raw);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  if (!r.ok()) return MessageTemplate::parse("").value();
+  return std::move(r).value();
+}
+
+std::string render(const MessageTemplate& t, const std::vector<std::string>& v) {
+  std::string out;
+  t.render(out, v, "<id@x>", "D");
+  return out;
+}
+
+// The wire invariants: only CRLF, never a line that is exactly "." (no early end of data).
+void expect_wire_safe(const std::string& s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n') {
+      ASSERT_TRUE(i > 0 && s[i - 1] == '\r') << "bare LF at " << i;
+    }
+    if (s[i] == '\r') {
+      ASSERT_TRUE(i + 1 < s.size() && s[i + 1] == '\n') << "bare CR at " << i;
+    }
+  }
+  ASSERT_GE(s.size(), 2u);
+  EXPECT_EQ(s.substr(s.size() - 2), "\r\n");
+  EXPECT_EQ(s.find("\r\n.\r\n"), std::string::npos);
+  // Every line starting with '.' is stuffed, i.e. starts with "..".
+  std::size_t pos = 0;
+  while ((pos = s.find("\r\n.", pos)) != std::string::npos) {
+    EXPECT_EQ(s.compare(pos + 2, 2, ".."), 0) << "unstuffed dot at " << pos;
+    pos += 3;
+  }
+}
+
+TEST(Template, MergeInHeaderAndBody) {
+  auto t = parse_ok(
+      "From: Shop <news@shop.example>\nTo: {{ name }} <{{email}}>\nSubject: Hi {{name}}\n\nDear "
+      "{{name}},\nyour code is {{code}}.\n");
+  EXPECT_EQ(t.fields(), (std::vector<std::string>{"name", "email", "code"}));
+  EXPECT_EQ(t.from_address(), "news@shop.example");
+  EXPECT_FALSE(t.eight_bit());
+  std::vector<std::string> v{"Ann", "ann@x.com", "XYZ"};
+  ASSERT_TRUE(t.check_values(v).ok());
+  EXPECT_EQ(render(t, v), std::string(kPrefix) +
+                              "From: Shop <news@shop.example>\r\nTo: Ann <ann@x.com>\r\n"
+                              "Subject: Hi Ann\r\n\r\nDear Ann,\r\nyour code is XYZ.\r\n");
+}
+
+TEST(Template, HeaderInjectionRefused) {
+  auto t = parse_ok("Subject: {{subject}}\n\nBody {{body}}\n");
+  std::vector<std::string> v{"x\r\nBcc: evil@x", "fine"};
+  auto r = t.check_values(v);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("subject"), std::string::npos);
+  EXPECT_FALSE(t.check_values(std::vector<std::string>{"x\nBcc: e@x", "ok"}).ok());
+  EXPECT_FALSE(t.check_values(std::vector<std::string>{"x\rBcc: e@x", "ok"}).ok());
+  // The same bytes in a body value are fine (they become CRLF there).
+  EXPECT_TRUE(t.check_values(std::vector<std::string>{"ok", "x\r\nBcc: evil@x"}).ok());
+  // Even if a caller skips the check, render never lets a header value add a line.
+  std::string out = render(t, v);
+  EXPECT_EQ(out.find("\r\nBcc:"), std::string::npos);
+  expect_wire_safe(out);
+}
+
+TEST(Template, NulRefusedAnywhere) {
+  auto t = parse_ok("Subject: x\n\n{{a}}\n");
+  auto r = t.check_values(std::vector<std::string>{std::string("a\0b", 3)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("a"), std::string::npos);
+  EXPECT_FALSE(MessageTemplate::parse(std::string("Subject: x\n\nnul\0here\n", 21)).ok());
+}
+
+TEST(Template, BodyWithLeadingDotsAndBareLf) {
+  auto t = parse_ok("Subject: s\n\n.hidden\n..two\nbare\rcr\n.\nend");
+  std::string out = render(t, {});
+  EXPECT_EQ(out, std::string(kPrefix) +
+                     "Subject: s\r\n\r\n..hidden\r\n...two\r\nbare\r\ncr\r\n..\r\nend\r\n");
+  expect_wire_safe(out);
+}
+
+TEST(Template, SmugglingSequenceInBodyLiteral) {
+  auto t = parse_ok("Subject: s\r\n\r\nA\n.\nMAIL FROM:<x@y.z>\r\n");
+  std::string out = render(t, {});
+  EXPECT_NE(out.find("A\r\n..\r\nMAIL FROM"), std::string::npos);
+  expect_wire_safe(out);
+}
+
+TEST(Template, BodyValuesWithLineBreaksAndDots) {
+  auto t = parse_ok("Subject: s\n\nx{{v}}y\n{{w}}\n");
+  std::vector<std::string> v{"1\n.\n2", ".starts\r.x\r\n"};
+  ASSERT_TRUE(t.check_values(v).ok());
+  std::string out = render(t, v);
+  EXPECT_EQ(out,
+            std::string(kPrefix) + "Subject: s\r\n\r\nx1\r\n..\r\n2y\r\n..starts\r\n..x\r\n\r\n");
+  expect_wire_safe(out);
+}
+
+TEST(Template, ValueAtLineStartBeginningWithDot) {
+  auto t = parse_ok("Subject: s\n\n{{v}} tail\n{{e}}.after-empty\n");
+  std::vector<std::string> v{".dot", ""};
+  std::string out = render(t, v);
+  EXPECT_EQ(out, std::string(kPrefix) + "Subject: s\r\n\r\n..dot tail\r\n..after-empty\r\n");
+  expect_wire_safe(out);
+  // A lone "." value on its own line must not end the data.
+  out = render(t, {".", "x"});
+  EXPECT_NE(out.find("\r\n.. tail\r\n"), std::string::npos);
+  expect_wire_safe(out);
+}
+
+TEST(Template, NoFinalCrlfAdded) {
+  auto t = parse_ok("Subject: s\n\nno newline at end");
+  EXPECT_EQ(render(t, {}), std::string(kPrefix) + "Subject: s\r\n\r\nno newline at end\r\n");
+  auto u = parse_ok("Subject: s\n\nends in {{f}}");
+  std::string out = render(u, {"value"});
+  EXPECT_EQ(out, std::string(kPrefix) + "Subject: s\r\n\r\nends in value\r\n");
+  expect_wire_safe(out);
+}
+
+TEST(Template, LongLiteralLineRefused) {
+  std::string raw = "Subject: s\n\nok\n" + std::string(2000, 'x') + "\n";
+  auto r = MessageTemplate::parse(raw);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "line 4: 2000 bytes (limit 998)");
+  EXPECT_TRUE(MessageTemplate::parse("Subject: s\n\n" + std::string(998, 'x')).ok());
+  EXPECT_FALSE(MessageTemplate::parse("Subject: s\n\n" + std::string(999, 'x')).ok());
+  // A stuffed dot counts: it is on the wire.
+  EXPECT_FALSE(MessageTemplate::parse("Subject: s\n\n." + std::string(997, 'x')).ok());
+}
+
+TEST(Template, MergedLineTooLongNamesField) {
+  auto t = parse_ok("Subject: {{s}}\n\n" + std::string(990, 'x') + "{{body}}\n");
+  EXPECT_TRUE(t.check_values(std::vector<std::string>{"a", "12345678"}).ok());
+  auto r = t.check_values(std::vector<std::string>{"a", "123456789"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("body"), std::string::npos);
+  // A line break inside the body value resets the count.
+  EXPECT_TRUE(t.check_values(std::vector<std::string>{"a", "1234\n" + std::string(990, 'y')}).ok());
+  EXPECT_FALSE(
+      t.check_values(std::vector<std::string>{"a", "1234\n" + std::string(999, 'y')}).ok());
+  auto h = t.check_values(std::vector<std::string>{std::string(1000, 's'), "a"});
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.error().message.find("field s"), std::string::npos);
+}
+
+TEST(Template, MessageIdAndDateReplaced) {
+  auto t = parse_ok(
+      "Message-ID: <old@x>\nFrom: a@b.example\nDATE: Mon, 1 Jan 2001 00:00:00 +0000\n"
+      "message-id:\n <folded@x>\nSubject: s\n\nDate: in the body stays\n");
+  std::string out;
+  t.render(out, {}, "new@id.example", "Tue, 02 Jan 2024 00:00:00 +0000");
+  EXPECT_EQ(out,
+            "Date: Tue, 02 Jan 2024 00:00:00 +0000\r\nMessage-ID: <new@id.example>\r\n"
+            "From: a@b.example\r\nSubject: s\r\n\r\nDate: in the body stays\r\n");
+  EXPECT_EQ(t.from_address(), "a@b.example");
+}
+
+TEST(Template, HeaderSyntax) {
+  auto r = MessageTemplate::parse("Subject: x\nnot a header\n\nbody\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "line 2: header without a colon");
+  // No header/body separator: everything is headers.
+  auto t = parse_ok("Subject: only headers\nX-A: b");
+  EXPECT_EQ(render(t, {}), std::string(kPrefix) + "Subject: only headers\r\nX-A: b\r\n");
+  EXPECT_FALSE(MessageTemplate::parse("Hello there\n").ok());
+  EXPECT_FALSE(MessageTemplate::parse(" folded first\n\nbody").ok());
+  // Folded headers are kept.
+  auto f = parse_ok("Subject: a\n\tb\n\nx");
+  EXPECT_EQ(render(f, {}), std::string(kPrefix) + "Subject: a\r\n\tb\r\n\r\nx\r\n");
+}
+
+TEST(Template, FromAddressForms) {
+  EXPECT_EQ(parse_ok("From: \"Shop, <Inc>\" <Sales@Shop.Example>\n\nx").from_address(),
+            "Sales@shop.example");
+  EXPECT_EQ(parse_ok("From: bare@x.example (Comment)\n\nx").from_address(), "bare@x.example");
+  EXPECT_EQ(parse_ok("from:\n  Name\n  <folded@x.example>\n\nx").from_address(),
+            "folded@x.example");
+  EXPECT_EQ(parse_ok("From: a@x.example, b@y.example\n\nx").from_address(), "a@x.example");
+  EXPECT_FALSE(parse_ok("From: {{sender}}\n\nx").from_address().has_value());
+  EXPECT_FALSE(parse_ok("From: nobody\n\nx").from_address().has_value());
+  EXPECT_FALSE(parse_ok("Subject: x\n\nx").from_address().has_value());
+}
+
+TEST(Template, FieldSyntax) {
+  auto t = parse_ok("Subject: s\n\n{{a.b-c_9}} {{ bad name }} {{}} {{{x}}} {{\ty\t}}\n");
+  EXPECT_EQ(t.fields(), (std::vector<std::string>{"a.b-c_9", "x", "y"}));
+  EXPECT_EQ(render(t, {"1", "2", "3"}),
+            std::string(kPrefix) + "Subject: s\r\n\r\n1 {{ bad name }} {{}} {2} 3\r\n");
+  EXPECT_FALSE(t.check_values(std::vector<std::string>{"1"}).ok());
+}
+
+TEST(Template, EightBit) {
+  EXPECT_TRUE(parse_ok("Subject: s\n\ncaf\xC3\xA9\n").eight_bit());
+  EXPECT_FALSE(parse_ok("Subject: s\n\ncafe\n").eight_bit());
+}
+
+TEST(Template, RenderAppends) {
+  auto t = parse_ok("Subject: s\n\nx\n");
+  std::string out = "EXISTING";
+  t.render(out, {}, "<a@b>", "D");
+  EXPECT_EQ(out, "EXISTINGDate: D\r\nMessage-ID: <a@b>\r\nSubject: s\r\n\r\nx\r\n");
+}
+
+TEST(Template, Rfc5322Date) {
+  EXPECT_EQ(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(rfc5322_date(1795861567), "Sat, 28 Nov 2026 10:26:07 +0000");
+}
+
+}  // namespace
