@@ -122,6 +122,11 @@ void SmtpConnection::quit() {
   pump();
 }
 
+void SmtpConnection::abort() {
+  closing_ = true;
+  stream_.close();
+}
+
 void SmtpConnection::pump() {
   if (pumping_) return;  // an owner callback re-entered; the loop below picks its work up
   pumping_ = true;

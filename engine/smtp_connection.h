@@ -45,6 +45,8 @@ class SmtpConnection final : private StreamHandler {
   void start();
   void submit(protocol::Envelope envelope);
   void quit();
+  // Closes the socket now, without QUIT; unfinished transactions get no TransactionDone.
+  void abort();
   bool can_submit() const { return client_.can_submit(); }
   std::size_t in_flight() const { return client_.in_flight(); }
   const protocol::SmtpClient& client() const { return client_; }

@@ -64,6 +64,9 @@ struct Envelope {
   std::vector<std::string> recipients;
   std::string body;
   bool eight_bit = false;  // adds BODY=8BITMIME when the server offers it
+  // A probe (`ringmta check`): MAIL and RCPT, then RSET instead of DATA; no message is sent.
+  // TransactionDone carries the RCPT replies; final_reply is the RSET (or MAIL) reply.
+  bool probe = false;
 };
 
 // What happened at the phase where a session failed.

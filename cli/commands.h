@@ -1,0 +1,27 @@
+// The subcommands of `ringmta`. Each registers its flags on a CLI11 subcommand and returns the
+// function that runs it once parsing succeeded.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <functional>
+
+namespace ringmta::cli {
+
+using Runner = std::function<int()>;
+struct Command {
+  CLI::App* app;  // the subcommand, to see whether it was chosen
+  Runner run;
+};
+
+// Set by SIGINT/SIGTERM; long-running commands stop cleanly when they see it.
+extern std::atomic<bool> g_interrupted;
+
+Command add_send_command(CLI::App& app);   // send: ingest a message + CSV, then deliver
+Command add_run_command(CLI::App& app);    // run: deliver what is queued
+Command add_check_command(CLI::App& app);  // check: probe a smart host
+Command add_sink_command(CLI::App& app);   // sink: a counting SMTP server
+Command add_demo_command(CLI::App& app);   // demo: a newsletter to a built-in local sink
+
+}  // namespace ringmta::cli

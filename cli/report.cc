@@ -1,0 +1,83 @@
+// Progress line, summary and JSON for delivery jobs.
+#include "cli/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+namespace ringmta::cli {
+
+void print_progress(const engine::Progress& p, bool tty) {
+  const auto& t = p.totals;
+  double rate = p.seconds > 0 ? static_cast<double>(t.delivered) / p.seconds : 0;
+  uint64_t done = t.delivered + t.failed + t.deferred;
+  std::string eta = "--:--";
+  if (rate > 0 && p.queued_at_start > done) {
+    auto left = static_cast<long>(static_cast<double>(p.queued_at_start - done) / rate);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", left / 60, left % 60);
+    eta = buf;
+  }
+  std::fprintf(stderr,
+               "%sdelivered %llu  deferred %llu  failed %llu  of %llu  |  %.0f msg/s  ETA %s%s",
+               tty ? "\r" : "", static_cast<unsigned long long>(t.delivered),
+               static_cast<unsigned long long>(t.deferred),
+               static_cast<unsigned long long>(t.failed),
+               static_cast<unsigned long long>(p.queued_at_start), rate, eta.c_str(),
+               tty ? "   " : "\n");
+  std::fflush(stderr);
+}
+
+void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
+  const auto& t = s.totals;
+  double rate = s.seconds > 0 ? static_cast<double>(t.delivered) / s.seconds : 0;
+  std::fprintf(stderr, "\n");
+  if (!facts.campaign.empty()) std::fprintf(stderr, "campaign      %s\n", facts.campaign.c_str());
+  std::fprintf(stderr, "delivered     %llu in %.1f s (%.0f msg/s)\n",
+               static_cast<unsigned long long>(t.delivered), s.seconds, rate);
+  std::fprintf(stderr, "failed        %llu\n", static_cast<unsigned long long>(t.failed));
+  std::fprintf(stderr, "still queued  %llu (%llu deferred to a later time)\n",
+               static_cast<unsigned long long>(s.queued),
+               static_cast<unsigned long long>(s.deferred));
+  if (facts.rejected_rows > 0 || facts.duplicates > 0) {
+    std::fprintf(stderr, "rejected rows %llu%s%s, duplicates skipped %llu\n",
+                 static_cast<unsigned long long>(facts.rejected_rows),
+                 facts.rejects_path.empty() ? "" : " (see ", 
+                 facts.rejects_path.empty() ? "" : (facts.rejects_path + ")").c_str(),
+                 static_cast<unsigned long long>(facts.duplicates));
+  }
+  if (t.possible_duplicates > 0) {
+    std::fprintf(stderr, "possible duplicates %llu (connection lost after the end of data)\n",
+                 static_cast<unsigned long long>(t.possible_duplicates));
+  }
+  for (const auto& f : s.failures) {
+    std::fprintf(stderr, "  failed: %s: %s\n", f.address.c_str(), f.reply.c_str());
+  }
+  if (!s.diagnosis.empty()) std::fprintf(stderr, "\nDiagnosis: %s\n", s.diagnosis.c_str());
+  if (!s.error.empty()) std::fprintf(stderr, "\nError: %s\n", s.error.c_str());
+  if (s.interrupted) {
+    std::fprintf(stderr, "Interrupted: everything not delivered stays queued; resume with "
+                         "`ringmta run --queue DIR`.\n");
+  }
+}
+
+std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
+  nlohmann::json j;
+  j["delivered"] = s.totals.delivered;
+  j["failed"] = s.totals.failed;
+  j["deferred"] = s.deferred;
+  j["queued"] = s.queued;
+  j["rejected_rows"] = facts.rejected_rows;
+  j["diagnosis"] = s.diagnosis.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diagnosis);
+  if (!s.error.empty()) j["error"] = s.error;
+  if (!facts.campaign.empty()) j["campaign"] = facts.campaign;
+  return j.dump();
+}
+
+int exit_status(const engine::DeliverySummary& s) {
+  if (s.queued > 0) return kStillQueued;
+  if (s.totals.failed > 0) return kSomeFailed;
+  return kAllDelivered;
+}
+
+}  // namespace ringmta::cli

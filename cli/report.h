@@ -1,0 +1,27 @@
+// What `send`, `run` and `demo` print: the live progress line, the summary, the --json object,
+// and the exit status. Formatting only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/delivery.h"
+
+namespace ringmta::cli {
+
+enum ExitStatus { kAllDelivered = 0, kSomeFailed = 1, kUsage = 2, kStillQueued = 3 };
+
+struct JobFacts {
+  uint64_t rejected_rows = 0;
+  uint64_t duplicates = 0;
+  uint64_t accepted = 0;
+  std::string rejects_path;
+  std::string campaign;
+};
+
+void print_progress(const engine::Progress& progress, bool tty);
+void print_summary(const engine::DeliverySummary& summary, const JobFacts& facts);
+std::string json_summary(const engine::DeliverySummary& summary, const JobFacts& facts);
+int exit_status(const engine::DeliverySummary& summary);
+
+}  // namespace ringmta::cli

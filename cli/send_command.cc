@@ -1,0 +1,139 @@
+// `ringmta send` and `ringmta run`: ingest (send only), then deliver until nothing is due now.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/route_options.h"
+#include "engine/delivery.h"
+#include "ingest/ingest.h"
+#include "message/template.h"
+#include "storage/queue.h"
+
+namespace ringmta::cli {
+namespace {
+
+struct JobOptions {
+  RouteOptions route;
+  std::string queue_dir = "./ringmta-queue";
+  bool json = false;
+  bool no_progress = false;
+};
+
+void add_job_options(CLI::App& sub, JobOptions& o) {
+  add_route_options(sub, o.route);
+  sub.add_option("--queue", o.queue_dir, "The RocksDB queue directory");
+  sub.add_flag("--json", o.json, "Print one JSON object with the outcome at the end");
+  sub.add_flag("--no-progress", o.no_progress, "Do not print the progress line");
+}
+
+int fail_usage(const std::string& message) {
+  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
+  return kUsage;
+}
+
+std::string new_campaign_id() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "c%llx%04x", static_cast<unsigned long long>(unix_now()),
+                rd() & 0xffff);
+  return buf;
+}
+
+// Delivers what is queued and reports; shared by send and run.
+int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
+                       JobFacts facts) {
+  engine::DeliveryOptions options;
+  options.shards = shard_count(o.route);
+  options.interrupt = &g_interrupted;
+  bool tty = isatty(STDERR_FILENO) != 0;
+  if (!o.no_progress) {
+    options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+    options.progress_every = tty ? 1000 : 2000;
+  }
+  engine::DeliverySummary summary = engine::deliver(queue, route, options);
+  print_summary(summary, facts);
+  if (o.json) std::printf("%s\n", json_summary(summary, facts).c_str());
+  return exit_status(summary);
+}
+
+}  // namespace
+
+Command add_send_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("send", "Queue a message for every row of a CSV and deliver it");
+  auto o = std::make_shared<JobOptions>();
+  auto message_path = std::make_shared<std::string>();
+  auto recipients_path = std::make_shared<std::string>();
+  auto rejects_path = std::make_shared<std::string>();
+  auto campaign = std::make_shared<std::string>();
+  sub->add_option("--message", *message_path, "RFC 5322 message, {{field}} merge fields allowed")
+      ->required();
+  sub->add_option("--recipients", *recipients_path, "CSV with a header row and an email column")
+      ->required();
+  sub->add_option("--rejects", *rejects_path,
+                  "Where rejected rows go (default: RECIPIENTS.rejects.csv)");
+  sub->add_option("--campaign", *campaign, "Campaign id (default: generated)");
+  add_job_options(*sub, *o);
+  return {sub, [=]() -> int {
+            auto route = build_route(o->route);
+            if (!route) return fail_usage(route.error().message);
+            std::ifstream in(*message_path, std::ios::binary);
+            if (!in) return fail_usage("cannot read --message " + *message_path);
+            std::stringstream raw;
+            raw << in.rdbuf();
+            auto tpl = message::MessageTemplate::parse(raw.str());
+            if (!tpl) return fail_usage(*message_path + ": " + tpl.error().message);
+            std::string sender = route->sender_override;
+            if (sender.empty()) {
+              if (!tpl->from_address()) {
+                return fail_usage("no --sender given and the message has no usable From: address");
+              }
+              sender = *tpl->from_address();
+            }
+            route->facts.sender = sender;
+            auto queue = storage::Queue::open(o->queue_dir);
+            if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
+
+            ingest::IngestOptions io;
+            io.recipients_path = *recipients_path;
+            io.rejects_path =
+                rejects_path->empty() ? *recipients_path + ".rejects.csv" : *rejects_path;
+            io.envelope_sender = sender;
+            io.raw_message = raw.str();
+            io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
+            std::fprintf(stderr, "campaign %s: queueing recipients from %s\n",
+                         io.campaign.c_str(), recipients_path->c_str());
+            auto ingested = ingest::ingest(*queue.value(), io);
+            if (!ingested) return fail_usage(ingested.error().message);
+            JobFacts facts{.rejected_rows = ingested->rejected_rows,
+                           .duplicates = ingested->duplicates,
+                           .accepted = ingested->accepted,
+                           .rejects_path = ingested->rejected_rows ? io.rejects_path : "",
+                           .campaign = io.campaign};
+            std::fprintf(stderr, "queued %llu recipients (%llu rows rejected, %llu duplicates)\n",
+                         static_cast<unsigned long long>(ingested->accepted),
+                         static_cast<unsigned long long>(ingested->rejected_rows),
+                         static_cast<unsigned long long>(ingested->duplicates));
+            return deliver_and_report(*queue.value(), route.value(), *o, facts);
+          }};
+}
+
+Command add_run_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("run", "Deliver what is queued (resume after a stop or a fix)");
+  auto o = std::make_shared<JobOptions>();
+  add_job_options(*sub, *o);
+  return {sub, [=]() -> int {
+            auto route = build_route(o->route);
+            if (!route) return fail_usage(route.error().message);
+            auto queue = storage::Queue::open(o->queue_dir);
+            if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
+            return deliver_and_report(*queue.value(), route.value(), *o, JobFacts{});
+          }};
+}
+
+}  // namespace ringmta::cli

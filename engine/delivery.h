@@ -1,0 +1,51 @@
+// Delivery: starts the shards on a queue, syncs the WAL at a short interval, reports progress,
+// and returns when every shard has nothing left to do now (or on interrupt).
+//
+// Durability window: outcomes are written unsynced by the shards and the WAL is synced every
+// kWalSyncEvery here, so a crash may deliver again at most the recipients finished in the last
+// kWalSyncEvery plus those in flight (at-least-once), never lose one.
+// It may not: parse arguments or print (progress goes to the callback).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/route_config.h"
+#include "engine/shard.h"
+#include "metrics/counters.h"
+#include "storage/queue.h"
+
+namespace ringmta::engine {
+
+constexpr Millis kWalSyncEvery = 200;
+
+struct Progress {
+  metrics::Totals totals;
+  double seconds = 0;
+  uint64_t queued_at_start = 0;
+};
+
+struct DeliverySummary {
+  metrics::Totals totals;
+  uint64_t queued = 0;    // still in the queue afterwards
+  uint64_t deferred = 0;  // of those, due later
+  std::string diagnosis;  // why the route paused or the smart host was unusable, if it was
+  std::string error;      // a fatal error (storage), if any
+  std::vector<Failure> failures;
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+struct DeliveryOptions {
+  int shards = 1;
+  const std::atomic<bool>* interrupt = nullptr;  // set by SIGINT/SIGTERM
+  std::function<void(const Progress&)> on_progress;
+  Millis progress_every = 1000;
+};
+
+DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
+                        const DeliveryOptions& options);
+
+}  // namespace ringmta::engine

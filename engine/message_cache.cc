@@ -1,0 +1,19 @@
+// MessageCache implementation.
+#include "engine/message_cache.h"
+
+namespace ringmta::engine {
+
+Result<const LoadedMessage*> MessageCache::get(storage::MessageId id) {
+  if (auto it = loaded_.find(id); it != loaded_.end()) return it->second.get();
+  auto stored = queue_.get_message(id);
+  if (!stored) return stored.error();
+  auto tpl = message::MessageTemplate::parse(stored->raw);
+  if (!tpl) return make_error("message " + std::to_string(id) + ": " + tpl.error().message);
+  auto loaded = std::make_unique<LoadedMessage>(
+      LoadedMessage{std::move(stored.value()), std::move(tpl.value())});
+  const LoadedMessage* ptr = loaded.get();
+  loaded_.emplace(id, std::move(loaded));
+  return ptr;
+}
+
+}  // namespace ringmta::engine

@@ -1,0 +1,248 @@
+// RouteWorker implementation: the pool, the hand-out of work, and the meaning of replies.
+#include "engine/route_worker.h"
+
+#include <cstdio>
+
+#include "message/template.h"
+
+namespace ringmta::engine {
+
+using protocol::RefusalKind;
+using protocol::Reply;
+
+RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config, int max_connections,
+                         OutcomeSink& sink, MessageCache& messages,
+                         metrics::ShardCounters& counters)
+    : loop_(loop),
+      config_(config),
+      max_connections_(max_connections),
+      sink_(sink),
+      messages_(messages),
+      counters_(counters) {}
+
+RouteWorker::~RouteWorker() = default;
+
+void RouteWorker::add(storage::QueueEntry entry) {
+  if (paused_ || shutting_down_) {
+    sink_.released(entry);
+    return;
+  }
+  if (loop_.now() < reconnect_after_) {
+    // The smart host has been unreachable: defer without trying, until the pause ends.
+    sink_.deferred(entry, Reply::make_local(451, "4.4.1", diagnosis_));
+    return;
+  }
+  backlog_.push_back(std::move(entry));
+}
+
+void RouteWorker::kick() {
+  if (paused_ || shutting_down_) return;
+  for (auto& [id, conn] : connections_) feed(*conn);
+  if (backlog_.empty() || loop_.now() < reconnect_after_) return;
+  if (config_.pop_before_smtp) {
+    if (pop_ != nullptr) return;  // wait for the POP3 login
+    if (!pop_ever_ || loop_.now() - pop_logged_in_at_ > config_.pop_valid_for) {
+      if (connections_.empty()) return start_pop_login();
+    }
+  }
+  // Grow the pool while there is more work than the open connections can pipeline.
+  while (static_cast<int>(connections_.size()) < max_connections_ &&
+         backlog_.size() > connections_.size() * 2) {
+    open_connection();
+  }
+}
+
+void RouteWorker::start_pop_login() {
+  const auto& creds = config_.client.credentials;
+  pop_ = std::make_unique<Pop3Login>(
+      loop_, *config_.pop_before_smtp, creds ? creds->user : "", creds ? creds->password : "",
+      config_.client.timeouts.greeting, [this](const std::string& outcome) {
+        pop_closed_.push_back(std::move(pop_));
+        if (outcome.empty()) {
+          pop_ever_ = true;
+          pop_logged_in_at_ = loop_.now();
+          kick();
+          return;
+        }
+        Reply reply = Reply::make_local(530, "5.7.0", outcome);
+        pause(RefusalKind::kAuthFailed, reply, protocol::Observations{});
+        diagnosis_ = "POP-before-SMTP login to " + config_.pop_before_smtp->str() +
+                     " failed: " + outcome +
+                     ". Check --user and the password; the smart host will not relay until the "
+                     "POP3 login succeeds.";
+      });
+  pop_->start();
+}
+
+void RouteWorker::open_connection() {
+  uint64_t id = next_connection_++;
+  auto conn = std::make_unique<SmtpConnection>(loop_, *this, config_.target, config_.client, id);
+  SmtpConnection* raw = conn.get();
+  connections_.emplace(id, std::move(conn));
+  counters_.connections_opened.add();
+  raw->start();
+}
+
+void RouteWorker::feed(SmtpConnection& conn) {
+  while (!backlog_.empty() && conn.can_submit() &&
+         conn.messages_sent < config_.max_messages_per_connection) {
+    storage::QueueEntry entry = std::move(backlog_.front());
+    backlog_.pop_front();
+    auto loaded = messages_.get(entry.record.message);
+    if (!loaded) {
+      sink_.failed(entry, Reply::make_local(554, "5.3.0", loaded.error().message));
+      continue;
+    }
+    const LoadedMessage& msg = *loaded.value();
+    if (auto ok = msg.tpl.check_values(entry.record.values); !ok) {
+      sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message));
+      continue;
+    }
+    char message_id[160];
+    std::snprintf(message_id, sizeof message_id, "<%llx.%u.%lld@%s>",
+                  static_cast<unsigned long long>(entry.key.seq), entry.record.attempts,
+                  static_cast<long long>(unix_now()), config_.message_id_domain.c_str());
+    body_.clear();
+    msg.tpl.render(body_, entry.record.values, message_id, message::rfc5322_date(unix_now()));
+    protocol::Envelope env;
+    env.id = next_envelope_++;
+    env.mail_from =
+        config_.sender_override.empty() ? msg.stored.envelope_sender : config_.sender_override;
+    env.recipients.push_back(entry.record.address);
+    env.body = body_;
+    env.eight_bit = msg.tpl.eight_bit();
+    counters_.bytes_sent.add(env.body.size());
+    in_flight_.emplace(env.id, std::move(entry));
+    ++conn.messages_sent;
+    conn.submit(std::move(env));
+  }
+  if (conn.messages_sent >= config_.max_messages_per_connection) conn.quit();
+}
+
+void RouteWorker::release_idle() {
+  for (auto& [id, conn] : connections_) {
+    if (conn->in_flight() == 0 && conn->can_submit()) conn->quit();
+  }
+}
+
+void RouteWorker::on_session_ready(SmtpConnection& conn) {
+  consecutive_failures_ = 0;
+  feed(conn);
+}
+
+void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
+                         const protocol::TransactionDone& done,
+                         const protocol::Observations& seen) {
+  const Reply& final_reply = done.final_reply;
+  // A refusal that is about our configuration pauses the route instead of failing the recipient.
+  for (auto [stage, reply] : {std::pair{protocol::Stage::kRcpt, &rcpt},
+                              std::pair{protocol::Stage::kMail, &final_reply}}) {
+    if (reply->positive()) continue;
+    RefusalKind kind = protocol::classify_refusal(stage, *reply);
+    if (protocol::is_configuration_refusal(kind)) {
+      sink_.released(entry);
+      pause(kind, *reply, seen);
+      return;
+    }
+  }
+  if (!rcpt.positive()) {
+    if (rcpt.permanent()) return sink_.failed(entry, rcpt);
+    return requeue_or_defer(std::move(entry), rcpt);
+  }
+  if (final_reply.positive()) return sink_.delivered(entry);
+  if (final_reply.permanent()) return sink_.failed(entry, final_reply);
+  if (done.maybe_delivered) {
+    counters_.possible_duplicates.add();
+    std::fprintf(stderr,
+                 "ringmta: possible duplicate: %s — the end of data was sent but no reply came "
+                 "(%s); it will be sent again\n",
+                 entry.record.address.c_str(), final_reply.summary().c_str());
+  }
+  requeue_or_defer(std::move(entry), final_reply);
+}
+
+void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& reply) {
+  // A lost connection or a timeout says nothing about the recipient: try once more at once on
+  // another connection; a server's own 4xx, or a second loss, defers it.
+  if (reply.local && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
+    backlog_.push_front(std::move(entry));
+    return;
+  }
+  requeued_.erase(entry.key.seq);
+  sink_.deferred(entry, reply);
+}
+
+void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) {
+  auto node = in_flight_.extract(done.id);
+  if (node.empty()) return;
+  counters_.transactions.add();
+  Reply rcpt = done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
+  decide(std::move(node.mapped()), rcpt, done, conn.client().observations());
+  if (!paused_) feed(conn);
+}
+
+void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Observations& seen) {
+  if (paused_) return;
+  paused_ = true;
+  diagnosis_ = protocol::diagnose(kind, reply, seen, config_.facts);
+  for (auto& entry : backlog_) sink_.released(entry);
+  backlog_.clear();
+  for (auto& [id, conn] : connections_) conn->quit();
+}
+
+void RouteWorker::defer_backlog(const Reply& reply) {
+  for (auto& entry : backlog_) sink_.deferred(entry, reply);
+  backlog_.clear();
+}
+
+void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+  using protocol::Stage;
+  const protocol::Observations& seen = conn.client().observations();
+  RefusalKind kind = protocol::classify_refusal(failed.stage, failed.reply);
+  bool tls_problem = failed.stage == Stage::kTlsHandshake || failed.stage == Stage::kStartTls;
+  if (protocol::is_configuration_refusal(kind) || tls_problem ||
+      (failed.stage == Stage::kAuth && failed.reply.permanent()) ||
+      (failed.stage == Stage::kEhlo && failed.reply.permanent())) {
+    if (kind == RefusalKind::kNone || kind == RefusalKind::kTransient ||
+        kind == RefusalKind::kRecipientRejected) {
+      kind = tls_problem ? RefusalKind::kTlsRequired
+             : failed.stage == Stage::kAuth ? RefusalKind::kAuthFailed
+                                            : RefusalKind::kHeloRejected;
+    }
+    pause(kind, failed.reply, seen);
+    return;
+  }
+  counters_.connections_failed.add();
+  if (++consecutive_failures_ >= config_.connect_failures_before_defer) {
+    // The smart host is down or refusing us: stop hammering it, defer what is waiting.
+    diagnosis_ = "The smart host " + config_.target.endpoint.str() + " could not be used (" +
+                 failed.reply.summary() + ") " + std::to_string(consecutive_failures_) +
+                 " times in a row; recipients are deferred and will be retried.";
+    reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
+    defer_backlog(Reply::make_local(451, "4.4.1", diagnosis_));
+  }
+}
+
+void RouteWorker::on_connection_closed(SmtpConnection& conn) {
+  auto node = connections_.extract(conn.id());
+  if (!node.empty()) closed_.push_back(std::move(node.mapped()));
+  if (!shutting_down_) kick();
+}
+
+void RouteWorker::shutdown() {
+  shutting_down_ = true;
+  for (auto& entry : backlog_) sink_.released(entry);
+  backlog_.clear();
+  for (auto& [id, entry] : in_flight_) sink_.released(entry);
+  in_flight_.clear();
+  std::vector<SmtpConnection*> open;
+  for (auto& [id, conn] : connections_) open.push_back(conn.get());
+  for (SmtpConnection* conn : open) conn->abort();
+}
+
+void RouteWorker::collect_garbage() {
+  closed_.clear();
+  pop_closed_.clear();
+}
+
+}  // namespace ringmta::engine

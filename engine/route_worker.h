@@ -1,0 +1,101 @@
+// RouteWorker: a shard's deliveries through one route (the smart host): its backlog of claimed
+// recipients, its pool of reused SMTP connections, POP-before-SMTP, and what each reply means for
+// each recipient (delivered / deferred / failed / released because the route is paused).
+//
+// A relay refusal, an AUTH failure, a TLS or EHLO-name problem is a configuration error, not a bad
+// recipient: the route pauses with a plain-words diagnosis and every recipient stays queued.
+// It may not: read or write storage (OutcomeSink does), or block.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/message_cache.h"
+#include "engine/pop3_login.h"
+#include "engine/route_config.h"
+#include "engine/smtp_connection.h"
+#include "metrics/counters.h"
+#include "storage/queue.h"
+
+namespace ringmta::engine {
+
+class OutcomeSink {
+ public:
+  virtual void delivered(const storage::QueueEntry& entry) = 0;
+  virtual void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) = 0;
+  virtual void failed(const storage::QueueEntry& entry, const protocol::Reply& reply) = 0;
+  // Not attempted or not decided: stays queued exactly as it was.
+  virtual void released(const storage::QueueEntry& entry) = 0;
+
+ protected:
+  ~OutcomeSink() = default;
+};
+
+class RouteWorker final : private ConnectionOwner {
+ public:
+  RouteWorker(EventLoop& loop, const RouteConfig& config, int max_connections, OutcomeSink& sink,
+              MessageCache& messages, metrics::ShardCounters& counters);
+  ~RouteWorker();
+
+  void add(storage::QueueEntry entry);
+  // Opens connections and hands out work; call after adding entries and at each tick.
+  void kick();
+  // Nothing more is ready in storage: close connections that have nothing in flight.
+  void release_idle();
+  // Ctrl-C: close every connection now; undecided recipients are released.
+  void shutdown();
+  // Destroys closed connections; call at the end of a loop tick, outside their callbacks.
+  void collect_garbage();
+
+  std::size_t backlog() const { return backlog_.size(); }
+  bool busy() const { return !connections_.empty() || pop_ != nullptr || !in_flight_.empty(); }
+  bool paused() const { return paused_; }
+  const std::string& diagnosis() const { return diagnosis_; }
+
+ private:
+  void on_session_ready(SmtpConnection& conn) override;
+  void on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) override;
+  void on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) override;
+  void on_connection_closed(SmtpConnection& conn) override;
+
+  void open_connection();
+  void start_pop_login();
+  void feed(SmtpConnection& conn);
+  void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
+             const protocol::Observations& seen);
+  void defer_backlog(const protocol::Reply& reply);
+  void requeue_or_defer(storage::QueueEntry&& entry, const protocol::Reply& reply);
+  void decide(storage::QueueEntry&& entry, const protocol::Reply& rcpt,
+              const protocol::TransactionDone& done, const protocol::Observations& seen);
+
+  EventLoop& loop_;
+  const RouteConfig& config_;
+  int max_connections_;
+  OutcomeSink& sink_;
+  MessageCache& messages_;
+  metrics::ShardCounters& counters_;
+
+  std::deque<storage::QueueEntry> backlog_;
+  std::unordered_map<uint64_t, storage::QueueEntry> in_flight_;  // by envelope id
+  uint64_t next_envelope_ = 1;
+  std::unordered_set<uint64_t> requeued_;  // seqs already retried at once after a lost connection
+  std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
+  std::vector<std::unique_ptr<SmtpConnection>> closed_;
+  uint64_t next_connection_ = 1;
+  std::unique_ptr<Pop3Login> pop_;
+  std::vector<std::unique_ptr<Pop3Login>> pop_closed_;
+  Millis pop_logged_in_at_ = 0;
+  bool pop_ever_ = false;
+  uint32_t consecutive_failures_ = 0;
+  Millis reconnect_after_ = 0;
+  bool paused_ = false;
+  bool shutting_down_ = false;
+  std::string diagnosis_;
+  std::string body_;  // render buffer, reused
+};
+
+}  // namespace ringmta::engine

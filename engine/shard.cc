@@ -1,0 +1,174 @@
+// Shard implementation: storage window, outcome batching, the loop thread.
+#include "engine/shard.h"
+
+#include <cstdio>
+
+#include "scheduler/retry_policy.h"
+
+namespace ringmta::engine {
+
+Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route)
+    : id_(id), shard_count_(shard_count), queue_(queue), route_(route) {
+  for (int p = 0; p < storage::kPartitions; ++p) {
+    if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
+  }
+  cursors_.resize(partitions_.size());
+  rng_ ^= static_cast<uint64_t>(id) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now());
+}
+
+Shard::~Shard() { join(); }
+
+Result<void> Shard::start() {
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  loop_ = std::move(loop.value());
+  messages_ = std::make_unique<MessageCache>(queue_);
+  int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
+  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard, *this, *messages_, counters_);
+  loop_->on_tick_end([this] { tick(); });
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Shard::run() { loop_->run(); }
+
+void Shard::request_stop() {
+  if (!loop_) return;
+  loop_->post([this] {
+    stopping_ = true;
+    worker_->shutdown();
+  });
+}
+
+void Shard::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::tick() {
+  if (!stopping_ && !worker_->paused()) {
+    refill();
+    worker_->kick();
+    if (exhausted_ && worker_->backlog() == 0) worker_->release_idle();
+  }
+  flush();
+  worker_->collect_garbage();
+  if (worker_->paused() && !paused_.load()) {
+    std::lock_guard lock(report_mutex_);
+    diagnosis_ = worker_->diagnosis();
+    paused_.store(true, std::memory_order_release);
+  }
+  bool idle = !worker_->busy() && worker_->backlog() == 0 &&
+              (exhausted_ || worker_->paused() || stopping_);
+  if (idle && !worker_->diagnosis().empty()) {
+    std::lock_guard lock(report_mutex_);
+    diagnosis_ = worker_->diagnosis();
+  }
+  finished_.store(idle, std::memory_order_release);
+  if (stopping_ && !worker_->busy()) loop_->stop();
+  if (exhausted_ && !stopping_ && recheck_at_ == 0) {
+    recheck_at_ = loop_->now() + kRecheckEvery;
+    loop_->add_timer(recheck_at_, [this] {
+      recheck_at_ = 0;
+      exhausted_ = false;
+    });
+  }
+}
+
+void Shard::refill() {
+  if (exhausted_ || worker_->backlog() >= kLowWater || claimed_.size() >= kWindow * 2) return;
+  std::size_t added = 0;
+  UnixSeconds now = unix_now();
+  for (std::size_t visited = 0; visited < partitions_.size(); ++visited) {
+    std::size_t i = next_partition_;
+    next_partition_ = (next_partition_ + 1) % partitions_.size();
+    std::size_t want = kWindow - std::min(kWindow, worker_->backlog());
+    if (want == 0) break;
+    auto fetched = queue_.fetch_ready(partitions_[i], now, want, cursors_[i]);
+    if (!fetched) {
+      set_error("reading the queue failed: " + fetched.error().message);
+      return;
+    }
+    if (fetched->size() < want) {
+      cursors_[i].reset();  // reached the partition's end: next pass starts over
+    } else {
+      cursors_[i] = fetched->back().key;
+    }
+    for (auto& entry : fetched.value()) {
+      if (!claimed_.insert(entry.key.seq).second) continue;  // already in the worker's hands
+      ++added;
+      worker_->add(std::move(entry));
+    }
+    if (worker_->backlog() >= kWindow) break;
+  }
+  if (added == 0) exhausted_ = true;
+}
+
+void Shard::flush() {
+  if (batch_.empty()) return;
+  auto applied = queue_.apply(std::move(batch_));
+  batch_ = storage::OutcomeBatch();
+  if (!applied) set_error("recording delivery outcomes failed: " + applied.error().message);
+}
+
+void Shard::set_error(std::string message) {
+  {
+    std::lock_guard lock(report_mutex_);
+    if (error_.empty()) error_ = std::move(message);
+  }
+  if (!stopping_) {
+    stopping_ = true;
+    worker_->shutdown();
+  }
+}
+
+void Shard::delivered(const storage::QueueEntry& entry) {
+  claimed_.erase(entry.key.seq);
+  batch_.remove(entry.key);
+  counters_.delivered.add();
+}
+
+void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) {
+  claimed_.erase(entry.key.seq);
+  UnixSeconds now = unix_now();
+  if (scheduler::expired(route_.retry, entry.record.first_enqueued, now)) {
+    return failed(entry, protocol::Reply::make_local(
+                             550, "5.4.7", "expired in the queue; last reply: " + reply.summary()));
+  }
+  storage::RecipientRecord record = entry.record;
+  record.attempts += 1;
+  record.last_reply = reply.summary();
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  double unit = static_cast<double>(rng_ >> 11) / static_cast<double>(1ULL << 53);
+  UnixSeconds due = scheduler::next_retry(route_.retry, record.attempts, now, unit);
+  batch_.reschedule(entry.key, static_cast<uint32_t>(due), record);
+  counters_.deferred.add();
+}
+
+void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply) {
+  claimed_.erase(entry.key.seq);
+  batch_.remove(entry.key);
+  counters_.failed.add();
+  std::lock_guard lock(report_mutex_);
+  if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
+}
+
+void Shard::released(const storage::QueueEntry& entry) { claimed_.erase(entry.key.seq); }
+
+std::string Shard::diagnosis() const {
+  std::lock_guard lock(report_mutex_);
+  return diagnosis_;
+}
+
+std::string Shard::error() const {
+  std::lock_guard lock(report_mutex_);
+  return error_;
+}
+
+std::vector<Failure> Shard::failures() const {
+  std::lock_guard lock(report_mutex_);
+  return failures_;
+}
+
+}  // namespace ringmta::engine

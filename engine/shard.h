@@ -1,0 +1,93 @@
+// Shard: one thread, one io_uring, the queue partitions it owns (p % shards == id), and its
+// RouteWorker. It streams a bounded window of ready recipients from storage into the worker,
+// turns outcomes into one WriteBatch per loop tick, and keeps single-writer counters.
+//
+// Cross-thread contact is limited to request_stop() (posted to the loop) and reading the
+// counters, finished(), and the diagnosis. It may not share mutable state with other shards.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/event_loop.h"
+#include "engine/message_cache.h"
+#include "engine/route_config.h"
+#include "engine/route_worker.h"
+#include "metrics/counters.h"
+#include "storage/queue.h"
+
+namespace ringmta::engine {
+
+struct Failure {
+  std::string address;
+  std::string reply;
+};
+
+class Shard final : private OutcomeSink {
+ public:
+  Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route);
+  ~Shard();
+
+  Result<void> start();
+  void request_stop();  // thread-safe: close connections, keep everything undecided queued
+  void join();
+
+  const metrics::ShardCounters& counters() const { return counters_; }
+  // Nothing is ready in storage, nothing in flight, no connection open (or the route is paused).
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  bool paused() const { return paused_.load(std::memory_order_acquire); }
+  std::string diagnosis() const;
+  std::string error() const;
+  std::vector<Failure> failures() const;  // the first few permanent failures, for the summary
+
+ private:
+  void run();
+  void tick();
+  void refill();
+  void flush();
+  void set_error(std::string message);
+
+  void delivered(const storage::QueueEntry& entry) override;
+  void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) override;
+  void failed(const storage::QueueEntry& entry, const protocol::Reply& reply) override;
+  void released(const storage::QueueEntry& entry) override;
+
+  static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
+  static constexpr std::size_t kLowWater = 256;  // refill when the backlog falls below this
+  static constexpr Millis kRecheckEvery = 500;   // look at storage again when it had nothing
+
+  int id_;
+  int shard_count_;
+  storage::Queue& queue_;
+  const RouteConfig& route_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<MessageCache> messages_;
+  std::unique_ptr<RouteWorker> worker_;
+  metrics::ShardCounters counters_;
+  std::thread thread_;
+
+  std::vector<uint8_t> partitions_;
+  std::vector<std::optional<storage::QueueKey>> cursors_;  // per owned partition
+  std::size_t next_partition_ = 0;
+  std::unordered_set<uint64_t> claimed_;  // seqs handed to the worker and not yet decided
+  storage::OutcomeBatch batch_;
+  bool exhausted_ = false;  // the last full pass over storage found nothing new
+  Millis recheck_at_ = 0;
+  bool stopping_ = false;
+  uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
+
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> paused_{false};
+  mutable std::mutex report_mutex_;  // guards the rarely written strings below
+  std::string diagnosis_;
+  std::string error_;
+  std::vector<Failure> failures_;
+};
+
+}  // namespace ringmta::engine
