@@ -144,6 +144,8 @@ Result<Address> parse_address(std::string_view text) {
     text = text.substr(1, text.size() - 2);
   }
   if (text.empty()) return fail("empty");
+  // Even quoted, '<' and '>' would confuse the path syntax of a command line: never accept them.
+  if (text.find_first_of("<>") != std::string_view::npos) return fail("contains '<' or '>'");
 
   // The local part: a quoted string (which may hold '@') or everything up to the last '@'.
   std::size_t at = std::string_view::npos;

@@ -49,6 +49,8 @@ TEST(Address, BadLocalParts) {
   bad("a b@example.com");
   bad("a<b@example.com");
   bad("a>b@example.com");
+  bad("\"a<b\"@example.com");
+  bad("\"a>b\"@example.com");
   bad("a,b@example.com");
   bad("a(b)@example.com");
   bad("");

@@ -1,0 +1,267 @@
+// Ingest: streams a recipient CSV against a parsed template into storage::Queue in synced batches.
+// Memory: one batch plus a compact set of 64-bit address hashes (8-16 bytes per recipient).
+// It may not deliver or schedule anything, nor hold more than one batch of recipients in memory.
+#include "ingest/ingest.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "message/address.h"
+#include "message/csv.h"
+#include "util/time.h"
+
+namespace ringmta::ingest {
+namespace {
+
+// Open-addressing set of 64-bit hashes (linear probing), grown by doubling at load 3/4: 10 M
+// addresses use 16 M slots = 128 MB, with a peak of 192 MB while growing from 8 M slots.
+class HashSet {
+ public:
+  // True if inserted, false if already present.
+  bool insert(uint64_t h) {
+    if (h == 0) h = 1;  // 0 marks an empty slot
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == h) return false;
+      if (slots_[i] == 0) {
+        slots_[i] = h;
+        ++size_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  void grow() {
+    std::vector<uint64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
+    const std::size_t mask = slots_.size() - 1;
+    for (uint64_t h : old) {
+      if (h == 0) continue;
+      std::size_t i = static_cast<std::size_t>(h) & mask;
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = h;
+    }
+  }
+  std::vector<uint64_t> slots_;
+  std::size_t size_ = 0;
+};
+
+// 64-bit FNV-1a with a final avalanche (splitmix64), so the low bits index the table well.
+uint64_t hash_address(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (l(a[i]) != l(b[i])) return false;
+  }
+  return true;
+}
+
+// One CSV field, quoted when it holds a comma, quote, CR or LF (RFC 4180).
+void append_csv_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f != nullptr) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+std::string errno_text(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
+                             const std::function<void(const IngestSummary&)>& progress) {
+  auto tmpl = message::MessageTemplate::parse(options.raw_message);
+  if (!tmpl) return make_error("message: " + tmpl.error().message);
+  const std::vector<std::string>& fields = tmpl->fields();
+
+  File csv(std::fopen(options.recipients_path.c_str(), "rb"));
+  if (!csv) return make_error(errno_text("cannot open", options.recipients_path));
+  File rejects;
+  if (!options.rejects_path.empty()) {
+    rejects.reset(std::fopen(options.rejects_path.c_str(), "wb"));
+    if (!rejects) return make_error(errno_text("cannot create", options.rejects_path));
+    std::fputs("line,reason,email\n", rejects.get());
+  }
+
+  // Header row: find "email" and map every template field to a column.
+  message::CsvReader reader(csv.get());
+  message::CsvRecord record;
+  const auto head = reader.next(record);
+  if (head == message::CsvReader::Status::kEnd) {
+    if (std::ferror(csv.get()))
+      return make_error(errno_text("cannot read", options.recipients_path));
+    return make_error(options.recipients_path + ": empty CSV (no header row)");
+  }
+  if (head == message::CsvReader::Status::kMalformed) {
+    return make_error(options.recipients_path + ": line " + std::to_string(record.line) +
+                      ": bad header row: " + reader.error());
+  }
+  const std::vector<std::string> header = record.fields;
+  const std::size_t columns = header.size();
+  std::optional<std::size_t> email_col;
+  for (std::size_t c = 0; c < columns; ++c) {
+    if (iequals(trim(header[c]), "email")) {
+      email_col = c;
+      break;
+    }
+  }
+  if (!email_col) {
+    return make_error(options.recipients_path + ": the header row has no \"email\" column");
+  }
+  std::vector<std::size_t> field_col(fields.size());
+  for (std::size_t f = 0; f < fields.size(); ++f) {
+    std::optional<std::size_t> col;
+    if (iequals(fields[f], "email")) col = *email_col;
+    for (std::size_t c = 0; !col && c < columns; ++c) {
+      if (trim(header[c]) == fields[f]) col = c;
+    }
+    for (std::size_t c = 0; !col && c < columns; ++c) {
+      if (iequals(trim(header[c]), fields[f])) col = c;
+    }
+    if (!col) {
+      return make_error("the message uses field \"" + fields[f] + "\" but " +
+                        options.recipients_path + " has no such column");
+    }
+    field_col[f] = *col;
+  }
+
+  IngestSummary summary;
+  storage::StoredMessage stored{options.envelope_sender, options.raw_message, fields,
+                                options.campaign, unix_now()};
+  auto id = queue.put_message(stored);
+  if (!id) return make_error("queue: cannot store the message: " + id.error().message);
+  summary.message = *id;
+
+  std::string reject_line;
+  bool rejects_ok = true;
+  auto reject = [&](std::size_t line, std::string_view reason, std::string_view email) {
+    ++summary.rejected_rows;
+    if (!rejects) return;
+    reject_line.assign(std::to_string(line)).push_back(',');
+    append_csv_field(reject_line, reason);
+    reject_line.push_back(',');
+    append_csv_field(reject_line, email);
+    reject_line.push_back('\n');
+    if (std::fwrite(reject_line.data(), 1, reject_line.size(), rejects.get()) !=
+        reject_line.size()) {
+      rejects_ok = false;
+    }
+  };
+
+  std::vector<storage::NewRecipient> batch;
+  batch.reserve(kBatch);
+  auto flush = [&]() -> Result<void> {
+    if (batch.empty()) return {};
+    auto r = queue.enqueue(summary.message, batch, unix_now());
+    if (!r) {
+      return make_error("queue write failed after " + std::to_string(summary.accepted) +
+                        " recipients were accepted: " + r.error().message);
+    }
+    summary.accepted += batch.size();
+    batch.clear();
+    if (rejects) std::fflush(rejects.get());
+    if (progress) progress(summary);
+    return {};
+  };
+
+  HashSet seen;
+  std::vector<std::string> values(fields.size());
+  for (;;) {
+    const auto status = reader.next(record);
+    if (status == message::CsvReader::Status::kEnd) break;
+    if (status == message::CsvReader::Status::kMalformed) {
+      reject(record.line, "malformed CSV: " + reader.error(), "");
+      continue;
+    }
+    const std::string_view raw_email =
+        *email_col < record.fields.size() ? std::string_view(record.fields[*email_col]) : "";
+    if (record.fields.size() != columns) {
+      reject(record.line,
+             std::to_string(record.fields.size()) + " columns, expected " + std::to_string(columns),
+             raw_email);
+      continue;
+    }
+    auto address = message::parse_address(raw_email);
+    if (!address) {
+      reject(record.line, address.error().message, raw_email);
+      continue;
+    }
+    std::string normalised = address->str();
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      values[f] = field_col[f] == *email_col ? normalised : record.fields[field_col[f]];
+    }
+    if (auto check = tmpl->check_values(values); !check) {
+      reject(record.line, check.error().message, raw_email);
+      continue;
+    }
+    if (!seen.insert(hash_address(normalised))) {
+      ++summary.duplicates;
+      continue;
+    }
+    batch.push_back(storage::NewRecipient{std::move(normalised), std::move(address->domain),
+                                          std::move(values)});
+    values.assign(fields.size(), std::string());
+    if (batch.size() >= kBatch) {
+      if (auto r = flush(); !r) return r.error();
+    }
+  }
+  if (std::ferror(csv.get())) {
+    return make_error(errno_text("read error in", options.recipients_path) + " (" +
+                      std::to_string(summary.accepted) + " recipients accepted before)");
+  }
+  if (auto r = flush(); !r) return r.error();
+  if (rejects) {
+    if (std::fflush(rejects.get()) != 0 || std::ferror(rejects.get())) rejects_ok = false;
+    if (std::fclose(rejects.release()) != 0) rejects_ok = false;
+    if (!rejects_ok) {
+      return make_error("cannot write " + options.rejects_path + " (" +
+                        std::to_string(summary.accepted) + " recipients were accepted and queued)");
+    }
+  }
+  return summary;
+}
+
+}  // namespace ringmta::ingest
