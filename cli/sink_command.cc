@@ -1,0 +1,18 @@
+// `ringmta sink`: a counting SMTP server for demos, tests and benchmarks (engine/sink_server).
+#include <memory>
+
+#include "cli/commands.h"
+#include "engine/sink_command.h"
+
+namespace ringmta::cli {
+
+Command add_sink_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("sink", "Accept and count mail (for demos, tests, benchmarks)");
+  auto o = std::make_shared<engine::SinkOptions>();
+  sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)");
+  sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
+  sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
+  return {sub, [=]() -> int { return engine::run_sink_command(*o); }};
+}
+
+}  // namespace ringmta::cli
