@@ -1,0 +1,95 @@
+// SmtpServerSession: the server side of one SMTP connection as a sans-I/O state machine, used by
+// `ringmta sink` (the demo, test and benchmark server that accepts and counts every message).
+//
+// The driver feeds received bytes, then takes the reply bytes and MessageAccepted events. Every
+// complete command in the input is answered, in order, into one output buffer (RFC 2920
+// pipelining). DATA bodies are scanned in place with memchr: only CRLF "." CRLF ends them (a bare
+// LF "." never does), stuffed dots are removed and the remaining octets counted.
+//
+// It may not: do I/O, read a clock, keep message bodies, or buffer more than one command line
+// (kMaxLineLength) of input. Longer lines are discarded up to their LF and answered 500 5.5.6.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringmta::protocol {
+
+struct ServerConfig {
+  std::string hostname = "localhost";     // greeting and EHLO name
+  std::size_t max_recipients = 1000;      // per transaction; more get 452 4.5.3
+  uint64_t max_message_size = 104857600;  // advertised as SIZE; larger bodies get 552 5.3.4
+  uint64_t session_id = 0;                // makes queue ids unique across sessions
+};
+
+// One message answered "250 2.0.0 queued as <queue_id>".
+struct MessageAccepted {
+  std::string queue_id;
+  std::string mail_from;                // without angle brackets; empty for the null sender <>
+  std::vector<std::string> recipients;  // without angle brackets, in RCPT order
+  uint64_t body_bytes = 0;              // after dot-unstuffing; excludes the terminating ".\r\n"
+};
+
+class SmtpServerSession {
+ public:
+  // Longest accepted command line, in octets, not counting its line end.
+  static constexpr std::size_t kMaxLineLength = 1000;
+
+  // Queues the 220 greeting.
+  explicit SmtpServerSession(ServerConfig config = {});
+
+  // Processes received bytes: every complete command (or body chunk) is answered in output().
+  // Ignored once closed().
+  void feed(std::string_view bytes);
+
+  // Reply bytes not yet taken.
+  std::string_view output() const { return out_; }
+  void clear_output() { out_.clear(); }
+  // Appends the output to dst (swapping buffers when dst is empty) and clears it.
+  void move_output_to(std::string& dst);
+
+  // Messages accepted since the last clear_events().
+  std::vector<MessageAccepted>& events() { return events_; }
+  void clear_events() { events_.clear(); }
+
+  // QUIT was answered: send output(), then close the connection. Further input is ignored.
+  bool closed() const { return closed_; }
+  // Inside a DATA body.
+  bool in_data() const { return mode_ == Mode::kData; }
+  // Input bytes held between feeds (a partial command line): at most kMaxLineLength + 1.
+  std::size_t buffered_bytes() const { return line_.size(); }
+
+ private:
+  enum class Mode { kCommand, kDiscardLine, kData };
+  // Position inside a DATA body.
+  enum class DataState { kLineStart, kMid, kMidCr, kDot, kDotCr };
+
+  void handle_line(std::string_view line);
+  void on_ehlo(std::string_view arg, bool extended);
+  void on_mail(std::string_view arg);
+  void on_rcpt(std::string_view arg);
+  void on_data(std::string_view arg);
+  const char* scan_data(const char* p, const char* end);
+  void finish_data();
+  void reset_transaction();
+  void reply(std::string_view text);  // appends text and CRLF
+
+  ServerConfig config_;
+  std::string out_;
+  std::string line_;  // partial command line carried between feeds
+  std::vector<MessageAccepted> events_;
+  Mode mode_ = Mode::kCommand;
+  DataState data_state_ = DataState::kLineStart;
+  bool greeted_ = false;
+  bool in_transaction_ = false;
+  bool closed_ = false;
+  std::string mail_from_;
+  std::vector<std::string> recipients_;
+  uint64_t body_bytes_ = 0;
+  uint64_t messages_ = 0;
+};
+
+}  // namespace ringmta::protocol
