@@ -1,0 +1,172 @@
+// Record and message encoding; see codec.h. Every read is bounds-checked against the input.
+#include "storage/codec.h"
+
+#include <cstdint>
+#include <limits>
+
+namespace ringmta::storage::codec {
+namespace {
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t unzigzag(uint64_t v) {
+  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+void put_strings(std::string& out, const std::vector<std::string>& v) {
+  put_varint(out, v.size());
+  for (const auto& s : v) put_string(out, s);
+}
+
+// A cursor over untrusted bytes; the first failure sticks and names what was being read.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  bool varint(uint64_t& v, const char* what) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return fail(what, "truncated varint");
+      const auto byte = static_cast<uint8_t>(in_[pos_++]);
+      if (shift == 63 && byte > 1) return fail(what, "varint overflows 64 bits");
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return fail(what, "varint too long");
+  }
+
+  bool u32(uint32_t& v, const char* what) {
+    uint64_t x = 0;
+    if (!varint(x, what)) return false;
+    if (x > std::numeric_limits<uint32_t>::max()) return fail(what, "value exceeds 32 bits");
+    v = static_cast<uint32_t>(x);
+    return true;
+  }
+
+  bool i64(int64_t& v, const char* what) {
+    uint64_t x = 0;
+    if (!varint(x, what)) return false;
+    v = unzigzag(x);
+    return true;
+  }
+
+  bool string(std::string& s, const char* what) {
+    uint64_t len = 0;
+    if (!varint(len, what)) return false;
+    if (len > in_.size() - pos_) return fail(what, "length exceeds the remaining bytes");
+    s.assign(in_.substr(pos_, static_cast<std::size_t>(len)));
+    pos_ += static_cast<std::size_t>(len);
+    return true;
+  }
+
+  bool strings(std::vector<std::string>& v, const char* what) {
+    uint64_t n = 0;
+    if (!varint(n, what)) return false;
+    // Each string costs at least one byte, so a larger count is corrupt (and must not be reserved).
+    if (n > in_.size() - pos_) return fail(what, "count exceeds the remaining bytes");
+    v.clear();
+    v.reserve(static_cast<std::size_t>(n));
+    for (uint64_t i = 0; i < n; ++i) {
+      v.emplace_back();
+      if (!string(v.back(), what)) return false;
+    }
+    return true;
+  }
+
+  bool version(uint8_t expected, const char* what) {
+    if (pos_ >= in_.size()) return fail(what, "empty value");
+    const auto v = static_cast<uint8_t>(in_[pos_++]);
+    if (v != expected) {
+      return fail(what, ("unknown version " + std::to_string(v)).c_str());
+    }
+    return true;
+  }
+
+  bool finish(const char* what) {
+    if (pos_ != in_.size()) {
+      return fail(what, (std::to_string(in_.size() - pos_) + " trailing bytes").c_str());
+    }
+    return true;
+  }
+
+  Error error(const char* kind) const {
+    return make_error(std::string("corrupt ") + kind + ": " + error_);
+  }
+
+ private:
+  bool fail(const char* what, const char* why) {
+    if (error_.empty()) error_ = std::string(what) + ": " + why;
+    return false;
+  }
+
+  std::string_view in_;
+  std::size_t pos_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+
+std::string encode_record(const RecipientRecord& r) {
+  std::string out;
+  out.reserve(16 + r.address.size() + r.last_reply.size() + r.values.size() * 16);
+  out.push_back(static_cast<char>(kRecordVersion));
+  put_string(out, r.address);
+  put_varint(out, r.message);
+  put_strings(out, r.values);
+  put_varint(out, r.attempts);
+  put_varint(out, zigzag(r.first_enqueued));
+  put_string(out, r.last_reply);
+  return out;
+}
+
+Result<RecipientRecord> decode_record(std::string_view bytes) {
+  Reader in(bytes);
+  RecipientRecord r;
+  if (in.version(kRecordVersion, "version") && in.string(r.address, "address") &&
+      in.varint(r.message, "message id") && in.strings(r.values, "merge values") &&
+      in.u32(r.attempts, "attempts") && in.i64(r.first_enqueued, "first enqueued") &&
+      in.string(r.last_reply, "last reply") && in.finish("record end")) {
+    return r;
+  }
+  return in.error("recipient record");
+}
+
+std::string encode_message(const StoredMessage& m) {
+  std::string out;
+  out.reserve(16 + m.envelope_sender.size() + m.raw.size() + m.campaign.size());
+  out.push_back(static_cast<char>(kMessageVersion));
+  put_string(out, m.envelope_sender);
+  put_string(out, m.raw);
+  put_strings(out, m.fields);
+  put_string(out, m.campaign);
+  put_varint(out, zigzag(m.created));
+  return out;
+}
+
+Result<StoredMessage> decode_message(std::string_view bytes) {
+  Reader in(bytes);
+  StoredMessage m;
+  if (in.version(kMessageVersion, "version") && in.string(m.envelope_sender, "envelope sender") &&
+      in.string(m.raw, "raw template") && in.strings(m.fields, "merge fields") &&
+      in.string(m.campaign, "campaign") && in.i64(m.created, "created") &&
+      in.finish("message end")) {
+    return m;
+  }
+  return in.error("stored message");
+}
+
+}  // namespace ringmta::storage::codec

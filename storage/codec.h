@@ -1,0 +1,26 @@
+// Binary encoding of the stored values: RecipientRecord (queue CF) and StoredMessage (messages CF).
+// Compact: a leading version byte, then varint integers and varint-length-prefixed strings.
+// Decoding treats its input as untrusted: corrupt, truncated or trailing bytes give an Error,
+// never a crash or an over-allocation.
+//
+// It may not: know key layouts (keys.h) or touch RocksDB.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "storage/queue.h"
+#include "util/result.h"
+
+namespace ringmta::storage::codec {
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kMessageVersion = 1;
+
+std::string encode_record(const RecipientRecord& record);
+Result<RecipientRecord> decode_record(std::string_view bytes);
+
+std::string encode_message(const StoredMessage& message);
+Result<StoredMessage> decode_message(std::string_view bytes);
+
+}  // namespace ringmta::storage::codec

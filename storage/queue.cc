@@ -1,0 +1,508 @@
+// storage::Queue on RocksDB: opening and tuning the database, id allocation, enqueue, ready scans
+// and outcome writes. See queue.h for the contract and the durability rules.
+//
+// It may not: schedule or decide retries, hold more than the asked-for window of recipients in
+// RAM, or throw (RocksDB reports Status values; everything here returns Result).
+#include "storage/queue.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "storage/codec.h"
+#include "storage/keys.h"
+
+namespace ringmta::storage {
+namespace {
+
+constexpr const char* kCfMessages = "messages";
+constexpr const char* kCfDomains = "domains";
+constexpr const char* kCfQueue = "queue";
+constexpr const char* kCfMeta = "meta";
+
+// meta CF keys. Sequence numbers are reserved in blocks: the persisted limit is above every seq
+// ever handed out, so a restart continues from it and never reuses one.
+constexpr const char* kMetaSeqLimit = "seq_limit";
+constexpr const char* kMetaNextMessage = "next_message";
+constexpr const char* kMetaNextDomain = "next_domain";
+constexpr uint64_t kSeqBlock = 1 << 16;
+
+constexpr std::size_t kWriteBufferSize = 64u << 20;
+
+bool contains(const std::string& s, std::string_view needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+// A short human cause for a RocksDB status, so operators see "no space left on device" first.
+std::string cause_of(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  if (s.IsNoSpace() || contains(text, "No space left")) return "no space left on device";
+  if (contains(text, "/LOCK") || contains(text, "lock hold by current process")) {
+    return "database in use by another process or already open";
+  }
+  if (s.IsCorruption()) return "data corruption";
+  if (s.IsIOError()) return "I/O error";
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return "database busy";
+  if (s.IsInvalidArgument()) return "invalid argument";
+  if (s.IsNotSupported()) return "not supported";
+  if (s.IsIncomplete() || s.IsAborted()) return "database stopped after an earlier error";
+  return "storage error";
+}
+
+Error storage_error(std::string_view what, const rocksdb::Status& s) {
+  return make_error(std::string(what) + " (" + cause_of(s) + "): " + s.ToString());
+}
+
+uint32_t clamp_due(int64_t t) {
+  if (t < 0) return 0;
+  if (t > static_cast<int64_t>(std::numeric_limits<uint32_t>::max())) {
+    return std::numeric_limits<uint32_t>::max();
+  }
+  return static_cast<uint32_t>(t);
+}
+
+std::string u64_value(uint64_t v) {
+  std::string s;
+  keys::put_u64_be(s, v);
+  return s;
+}
+
+std::string u32_value(uint32_t v) {
+  std::string s;
+  keys::put_u32_be(s, v);
+  return s;
+}
+
+rocksdb::ColumnFamilyOptions base_cf_options() {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.compaction_style = rocksdb::kCompactionStyleLevel;
+  cf.write_buffer_size = kWriteBufferSize;
+  cf.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions table;
+  // No filter_policy: the queue is read by range scans, where bloom filters do not help.
+  table.filter_policy = nullptr;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+rocksdb::ColumnFamilyOptions queue_cf_options() {
+  rocksdb::ColumnFamilyOptions cf = base_cf_options();
+  // Every queue key is deleted once delivered: mark SST files dense with tombstones for
+  // compaction, so seeks over a domain do not wade through deleted pairs (RocksDB #10300, #5265).
+  cf.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/1024,
+                                                    /*deletion_trigger=*/512,
+                                                    /*deletion_ratio=*/0.5));
+  return cf;
+}
+
+rocksdb::ColumnFamilyOptions small_cf_options() {
+  rocksdb::ColumnFamilyOptions cf = base_cf_options();
+  cf.write_buffer_size = 4u << 20;  // domains and meta are tiny
+  return cf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// OutcomeBatch
+
+void OutcomeBatch::remove(const QueueKey& key) {
+  ops_.push_back(Op{key, std::nullopt, {}});
+}
+
+void OutcomeBatch::reschedule(const QueueKey& key, uint32_t new_due,
+                              const RecipientRecord& record) {
+  ops_.push_back(Op{key, new_due, codec::encode_record(record)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue::Impl
+
+struct Queue::Impl {
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* messages = nullptr;
+  rocksdb::ColumnFamilyHandle* domains = nullptr;
+  rocksdb::ColumnFamilyHandle* queue = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+
+  // Id allocation. Held only while allocating and writing reservations (domains, seq blocks,
+  // message ids); the recipients' own batch is written outside it, so concurrent enqueues can
+  // share a WAL sync.
+  std::mutex alloc_mu;
+  uint64_t next_seq = 1;
+  uint64_t seq_limit = 1;  // persisted; every seq handed out is < seq_limit
+  uint64_t next_message = 1;
+  uint32_t next_domain = 0;
+
+  // Domain maps, read by fetch_ready on other threads; written under alloc_mu + unique lock.
+  mutable std::shared_mutex domains_mu;
+  std::unordered_map<std::string, uint32_t> domain_ids;
+  std::vector<std::string> domain_names;  // index = id; "" for an id never persisted
+
+  // Set after a failed write: RocksDB then refuses writes until Resume() (e.g. space freed).
+  std::atomic<bool> needs_resume{false};
+
+  ~Impl() {
+    if (db == nullptr) return;
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db->Close().PermitUncheckedError();  // flushes nothing unsynced away: the WAL holds it
+    delete db;
+  }
+
+  Result<void> write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch& batch,
+                     std::string_view what) {
+    if (needs_resume.load(std::memory_order_acquire)) {
+      // After a failed write RocksDB refuses writes until it recovers. Busy means its own
+      // automatic recovery (e.g. waiting for free space) is running: then just try the write,
+      // which either succeeds (recovered) or reports the current cause.
+      rocksdb::Status r = db->Resume();
+      if (!r.ok() && !r.IsBusy()) {
+        Error e = storage_error(what, r);
+        e.message += " (the database stopped after an earlier write error; reopen it to recover)";
+        return e;
+      }
+      if (r.ok()) needs_resume.store(false, std::memory_order_release);
+    }
+    rocksdb::Status s = db->Write(wo, &batch);
+    if (!s.ok()) {
+      needs_resume.store(true, std::memory_order_release);
+      return storage_error(what, s);
+    }
+    needs_resume.store(false, std::memory_order_release);
+    return {};
+  }
+
+  Result<void> load() {
+    std::string v;
+    auto read_meta = [&](const char* key, uint64_t& out, std::size_t width) -> Result<void> {
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &v);
+      if (s.IsNotFound()) return {};
+      if (!s.ok()) return storage_error(std::string("cannot read ") + key, s);
+      if (v.size() != width) return make_error(std::string("corrupt meta value for ") + key);
+      out = width == 8 ? keys::get_u64_be(v) : keys::get_u32_be(v);
+      return {};
+    };
+    uint64_t next_dom = 0;
+    if (auto r = read_meta(kMetaSeqLimit, seq_limit, 8); !r) return r;
+    if (auto r = read_meta(kMetaNextMessage, next_message, 8); !r) return r;
+    if (auto r = read_meta(kMetaNextDomain, next_dom, 4); !r) return r;
+    seq_limit = std::max<uint64_t>(seq_limit, 1);
+    next_seq = seq_limit;
+    next_message = std::max<uint64_t>(next_message, 1);
+
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), domains));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice val = it->value();
+      if (val.size() != 4) {
+        return make_error("corrupt domains entry for '" + it->key().ToString() + "'");
+      }
+      const uint32_t id = keys::get_u32_be(std::string_view(val.data(), val.size()));
+      if (id == std::numeric_limits<uint32_t>::max()) {
+        return make_error("corrupt domains entry for '" + it->key().ToString() + "'");
+      }
+      domain_ids[it->key().ToString()] = id;
+      if (domain_names.size() <= id) domain_names.resize(id + 1);
+      domain_names[id] = it->key().ToString();
+      next_dom = std::max<uint64_t>(next_dom, uint64_t{id} + 1);
+    }
+    if (!it->status().ok()) return storage_error("cannot load the domains", it->status());
+    next_domain = static_cast<uint32_t>(next_dom);
+    return {};
+  }
+
+  Result<std::string> domain_name(uint32_t id) const {
+    std::shared_lock lock(domains_mu);
+    if (id < domain_names.size() && !domain_names[id].empty()) return domain_names[id];
+    return make_error("queue entry refers to unknown domain id " + std::to_string(id));
+  }
+};
+
+Queue::Queue() : impl_(std::make_unique<Impl>()) {}
+Queue::~Queue() = default;
+
+Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.manual_wal_flush = false;
+  db_options.max_total_wal_size = 4 * kWriteBufferSize;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, small_cf_options()},
+      {kCfMessages, base_cf_options()},
+      {kCfDomains, small_cf_options()},
+      {kCfQueue, queue_cf_options()},
+      {kCfMeta, small_cf_options()},
+  };
+
+  std::unique_ptr<Queue> q(new Queue());
+  Impl& impl = *q->impl_;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, cfs, &impl.handles, &impl.db);
+  if (!s.ok()) {
+    impl.db = nullptr;
+    return storage_error("cannot open the queue database at " + dir, s);
+  }
+  impl.messages = impl.handles[1];
+  impl.domains = impl.handles[2];
+  impl.queue = impl.handles[3];
+  impl.meta = impl.handles[4];
+  if (auto r = impl.load(); !r) {
+    return make_error("cannot open the queue database at " + dir + ": " + r.error().message);
+  }
+  return q;
+}
+
+Result<MessageId> Queue::put_message(const StoredMessage& message) {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.alloc_mu);
+  // The id is consumed even if the write fails: a write reported failed may still be on disk.
+  const MessageId id = impl.next_message++;
+  rocksdb::WriteBatch batch;
+  batch.Put(impl.messages, keys::message_key(id), codec::encode_message(message));
+  batch.Put(impl.meta, kMetaNextMessage, u64_value(impl.next_message));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto r = impl.write(wo, batch, "message write failed"); !r) return r.error();
+  return id;
+}
+
+Result<StoredMessage> Queue::get_message(MessageId id) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->messages, keys::message_key(id), &value);
+  if (s.IsNotFound()) return make_error("message " + std::to_string(id) + " not found");
+  if (!s.ok()) return storage_error("message read failed", s);
+  auto m = codec::decode_message(value);
+  if (!m) return make_error("message " + std::to_string(id) + ": " + m.error().message);
+  return m;
+}
+
+Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> recipients,
+                            UnixSeconds now) {
+  if (recipients.empty()) return {};
+  Impl& impl = *impl_;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+
+  std::vector<uint32_t> ids(recipients.size());
+  uint64_t first_seq = 0;
+  {
+    std::lock_guard lock(impl.alloc_mu);
+    if (message == 0 || message >= impl.next_message) {
+      return make_error("enqueue refused: unknown message id " + std::to_string(message));
+    }
+    // Resolve domains; new ones are registered (and a seq block reserved if needed) in one
+    // synced write before the recipients are written, so a recipient never names an unknown id.
+    std::unordered_map<std::string, uint32_t> fresh;
+    rocksdb::WriteBatch reserve;
+    for (std::size_t i = 0; i < recipients.size(); ++i) {
+      if (recipients[i].domain.empty()) {
+        return make_error("enqueue refused: recipient '" + recipients[i].address +
+                          "' has no domain");
+      }
+      std::string name = keys::lower_ascii(recipients[i].domain);
+      if (auto it = impl.domain_ids.find(name); it != impl.domain_ids.end()) {
+        ids[i] = it->second;
+      } else if (auto f = fresh.find(name); f != fresh.end()) {
+        ids[i] = f->second;
+      } else {
+        if (impl.next_domain == std::numeric_limits<uint32_t>::max()) {
+          return make_error("enqueue refused: domain id space exhausted");
+        }
+        const uint32_t id = impl.next_domain++;  // consumed even if the write below fails
+        reserve.Put(impl.domains, name, u32_value(id));
+        fresh.emplace(std::move(name), id);
+        ids[i] = id;
+      }
+    }
+    if (!fresh.empty()) reserve.Put(impl.meta, kMetaNextDomain, u32_value(impl.next_domain));
+    const uint64_t n = recipients.size();
+    uint64_t new_limit = impl.seq_limit;
+    if (impl.next_seq + n > impl.seq_limit) {
+      new_limit = impl.next_seq + n + kSeqBlock;
+      reserve.Put(impl.meta, kMetaSeqLimit, u64_value(new_limit));
+    }
+    if (reserve.Count() > 0) {
+      if (auto r = impl.write(wo, reserve, "queue write failed"); !r) return r;
+      impl.seq_limit = new_limit;
+      if (!fresh.empty()) {
+        std::unique_lock dl(impl.domains_mu);
+        for (auto& [name, id] : fresh) {
+          if (impl.domain_names.size() <= id) impl.domain_names.resize(id + 1);
+          impl.domain_names[id] = name;
+          impl.domain_ids.emplace(name, id);
+        }
+      }
+    }
+    first_seq = impl.next_seq;
+    impl.next_seq += n;
+  }
+
+  const uint32_t due = clamp_due(now);
+  rocksdb::WriteBatch batch;
+  RecipientRecord record;
+  record.message = message;
+  record.first_enqueued = now;
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    QueueKey key;
+    key.partition = partition_of(recipients[i].domain);
+    key.domain = ids[i];
+    key.due = due;
+    key.seq = first_seq + i;
+    record.address = recipients[i].address;
+    record.values = recipients[i].values;
+    batch.Put(impl.queue, key.encode(), codec::encode_record(record));
+  }
+  return impl.write(wo, batch, "queue write failed");
+}
+
+Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSeconds now,
+                                                   std::size_t max,
+                                                   const std::optional<QueueKey>& after) const {
+  if (partition >= kPartitions) {
+    return make_error("fetch_ready: partition " + std::to_string(partition) + " out of range");
+  }
+  if (after && after->partition != partition) {
+    return make_error("fetch_ready: cursor belongs to partition " +
+                      std::to_string(after->partition) + ", not " + std::to_string(partition));
+  }
+  std::vector<QueueEntry> out;
+  if (max == 0) return out;
+
+  const std::string lower = keys::partition_start(partition);
+  const std::string upper = keys::partition_start(partition + 1u);
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
+
+  const uint32_t now_due = clamp_due(now);
+  if (after) {
+    const std::string start = after->encode();
+    it->Seek(start);
+    if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  } else {
+    it->Seek(lower);
+  }
+  while (it->Valid() && out.size() < max) {
+    const rocksdb::Slice k = it->key();
+    const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+    if (!key) return make_error("corrupt queue key of " + std::to_string(k.size()) + " bytes");
+    if (key->due > now_due) {
+      // Keys are ordered by due within a domain: nothing more of this domain is ready.
+      if (key->domain == std::numeric_limits<uint32_t>::max()) break;
+      it->Seek(keys::domain_start(partition, key->domain + 1));
+      continue;
+    }
+    const rocksdb::Slice v = it->value();
+    auto record = codec::decode_record(std::string_view(v.data(), v.size()));
+    if (!record) {
+      return make_error("queue entry (partition " + std::to_string(key->partition) + ", domain " +
+                        std::to_string(key->domain) + ", seq " + std::to_string(key->seq) +
+                        "): " + record.error().message);
+    }
+    auto name = impl_->domain_name(key->domain);
+    if (!name) return name.error();
+    out.push_back(QueueEntry{*key, std::move(name.value()), std::move(record.value())});
+    it->Next();
+  }
+  if (!it->status().ok()) return storage_error("queue read failed", it->status());
+  return out;
+}
+
+Result<void> Queue::apply(OutcomeBatch&& outcomes) {
+  if (outcomes.empty()) return {};
+  rocksdb::WriteBatch batch;
+  for (const auto& op : outcomes.ops_) {
+    if (op.key.partition >= kPartitions) {
+      return make_error("apply refused: queue key with partition " +
+                        std::to_string(op.key.partition) + " out of range");
+    }
+    // Every key is Put once and deleted once, so SingleDelete is valid and lets the pair vanish
+    // together in compaction. A reschedule keeps the seq, so order within a due time holds.
+    batch.SingleDelete(impl_->queue, op.key.encode());
+    if (op.new_due) {
+      QueueKey moved = op.key;
+      moved.due = *op.new_due;
+      batch.Put(impl_->queue, moved.encode(), op.record);
+    }
+  }
+  outcomes.ops_.clear();
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // the owner calls sync_wal() at a short interval
+  return impl_->write(wo, batch, "queue outcome write failed");
+}
+
+Result<void> Queue::sync_wal() {
+  rocksdb::Status s = impl_->db->SyncWAL();
+  if (!s.ok()) return storage_error("queue WAL sync failed", s);
+  return {};
+}
+
+QueueCounts Queue::counts(UnixSeconds now) const {
+  QueueCounts c;
+  const uint32_t now_due = clamp_due(now);
+  const std::string lower = keys::partition_start(0);
+  const std::string upper = keys::partition_start(kPartitions);
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  ro.fill_cache = false;  // a summary scan must not evict the hot window
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+    if (!key) continue;
+    if (key->due <= now_due) {
+      ++c.ready;
+    } else {
+      ++c.deferred;
+    }
+  }
+  return c;
+}
+
+std::optional<UnixSeconds> Queue::earliest_due() const {
+  // One seek per (partition, domain): its first key holds the domain's earliest due time.
+  std::optional<UnixSeconds> earliest;
+  const std::string lower = keys::partition_start(0);
+  const std::string upper = keys::partition_start(kPartitions);
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
+  it->Seek(lower);
+  while (it->Valid()) {
+    const rocksdb::Slice k = it->key();
+    const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+    if (!key) {
+      it->Next();
+      continue;
+    }
+    if (!earliest || key->due < *earliest) earliest = key->due;
+    if (key->domain == std::numeric_limits<uint32_t>::max()) {
+      if (key->partition + 1 >= kPartitions) break;
+      it->Seek(keys::partition_start(key->partition + 1u));
+    } else {
+      it->Seek(keys::domain_start(key->partition, key->domain + 1));
+    }
+  }
+  return earliest;
+}
+
+}  // namespace ringmta::storage
