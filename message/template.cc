@@ -110,6 +110,12 @@ std::optional<std::string> first_mailbox(std::string_view v) {
 
 // Appends a body value with CR, LF and CRLF made CRLF and '.' stuffed at line starts.
 void append_body_value(std::string& out, std::string_view v, bool& at_line_start) {
+  if (!(at_line_start && v[0] == '.') && std::memchr(v.data(), '\n', v.size()) == nullptr &&
+      std::memchr(v.data(), '\r', v.size()) == nullptr) {
+    out.append(v);  // the common case: one plain run
+    at_line_start = false;
+    return;
+  }
   std::size_t start = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     const char c = v[i];
@@ -273,12 +279,15 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
     return make_error(std::to_string(values.size()) + " values for " +
                       std::to_string(fields_.size()) + " fields");
   }
+  std::vector<bool> has_break(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     const std::string& v = values[i];
     if (std::memchr(v.data(), '\0', v.size()) != nullptr) {
       return make_error("field " + fields_[i] + ": NUL byte");
     }
-    if (field_in_header_[i] && v.find_first_of("\r\n") != std::string::npos) {
+    has_break[i] = std::memchr(v.data(), '\n', v.size()) != nullptr ||
+                   std::memchr(v.data(), '\r', v.size()) != nullptr;
+    if (field_in_header_[i] && has_break[i]) {
       return make_error("field " + fields_[i] + ": line break in a header value");
     }
   }
@@ -300,6 +309,14 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
       }
       const int f = lc.fields[k];
       const std::string& v = values[static_cast<std::size_t>(f)];
+      if (!has_break[static_cast<std::size_t>(f)]) {
+        if (!v.empty()) {
+          run += v.size() + (at_line_start && v[0] == '.' ? 1 : 0);
+          at_line_start = false;
+        }
+        if (run > kMaxLine) return too_long(f);
+        continue;
+      }
       for (std::size_t i = 0; i < v.size(); ++i) {
         const char c = v[i];
         if (c == '\r' || c == '\n') {

@@ -30,7 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const std::string_view raw(reinterpret_cast<const char*>(data), size);
   auto t = ringmta::message::MessageTemplate::parse(raw);
   if (!t.ok()) return 0;
-  static const std::string kValues[] = {"", ".", "x\r\n.\r\ny", "\n.\n", "plain", ".lead\rcr\n"};
+  static const std::string kValues[] = {
+      "",      ".",           "x\r\n.\r\ny",         "\n.\n",
+      "plain", ".lead\rcr\n", std::string(400, 'v'), "." + std::string(300, 'w') + "\n"};
   constexpr std::size_t kNumValues = sizeof(kValues) / sizeof(kValues[0]);
   for (std::size_t round = 0; round < kNumValues; ++round) {
     std::vector<std::string> values;
@@ -39,9 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     }
     std::string out;
     // Render even if check_values refuses: render must stay wire-safe regardless.
-    (void)t->check_values(values);
+    const bool accepted = t->check_values(values).ok();
     t->render(out, values, "<id@example.com>", "Thu, 01 Jan 1970 00:00:00 +0000");
     check_wire(out);
+    if (accepted) {
+      // Accepted values must keep every wire line within 998 bytes (plus CRLF).
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = out.find("\r\n", start)) != std::string::npos; start = nl + 2) {
+        if (nl - start > 998) std::abort();
+      }
+    }
   }
   return 0;
 }
