@@ -20,6 +20,7 @@
 
 #include "storage/codec.h"
 #include "storage/keys.h"
+#include "storage/rocksdb_log.h"
 
 namespace ringmta::storage {
 namespace {
@@ -152,6 +153,10 @@ struct Queue::Impl {
 
   // Set after a failed write: RocksDB then refuses writes until Resume() (e.g. space freed).
   std::atomic<bool> needs_resume{false};
+  // Set after a failed SyncWAL: the queue refuses writes until reopened.
+  std::atomic<bool> wal_sync_failed{false};
+  std::atomic<std::shared_ptr<const std::string>> wal_sync_error{
+      std::make_shared<const std::string>()};
 
   ~Impl() {
     if (db == nullptr) return;
@@ -160,26 +165,54 @@ struct Queue::Impl {
     delete db;
   }
 
-  Result<void> write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch& batch,
-                     std::string_view what) {
+  // RocksDB (7.8, assertions on in Debian's build) aborts the process if a WAL writer that has
+  // seen an error is used again, so after a failure nothing touches the WAL until RocksDB has
+  // recovered (Resume switches to a fresh WAL) or, after a failed WAL sync, until a reopen.
+  Result<void> writable(std::string_view what) {
+    if (wal_sync_failed.load(std::memory_order_acquire)) {
+      return make_error(
+          std::string(what) +
+          " (an earlier WAL sync failed; reopen the queue to recover): " + *wal_sync_error.load());
+    }
     if (needs_resume.load(std::memory_order_acquire)) {
-      // After a failed write RocksDB refuses writes until it recovers. Busy means its own
-      // automatic recovery (e.g. waiting for free space) is running: then just try the write,
-      // which either succeeds (recovered) or reports the current cause.
       rocksdb::Status r = db->Resume();
-      if (!r.ok() && !r.IsBusy()) {
+      if (r.IsBusy()) {
+        return make_error(std::string(what) +
+                          " (database recovering from an earlier write error; retry shortly)");
+      }
+      if (!r.ok()) {
         Error e = storage_error(what, r);
         e.message += " (the database stopped after an earlier write error; reopen it to recover)";
         return e;
       }
-      if (r.ok()) needs_resume.store(false, std::memory_order_release);
+      needs_resume.store(false, std::memory_order_release);
     }
+    return {};
+  }
+
+  Result<void> write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch& batch,
+                     std::string_view what) {
+    if (auto r = writable(what); !r) return r;
     rocksdb::Status s = db->Write(wo, &batch);
     if (!s.ok()) {
+      // With paranoid_checks a failed write stops the database (background error) until Resume.
       needs_resume.store(true, std::memory_order_release);
       return storage_error(what, s);
     }
-    needs_resume.store(false, std::memory_order_release);
+    return {};
+  }
+
+  Result<void> sync() {
+    if (auto r = writable("queue WAL sync failed"); !r) return r;
+    rocksdb::Status s = db->SyncWAL();
+    if (!s.ok()) {
+      // A failed fsync does not stop RocksDB, but its WAL writer is now unusable (and what was
+      // written since the last good sync may be gone): refuse further writes until reopened.
+      Error e = storage_error("queue WAL sync failed", s);
+      wal_sync_error.store(std::make_shared<const std::string>(e.message));
+      wal_sync_failed.store(true, std::memory_order_release);
+      return e;
+    }
     return {};
   }
 
@@ -237,7 +270,10 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.manual_wal_flush = false;
+  db_options.paranoid_checks = true;  // a failed WAL write stops the DB (see Impl::writable)
   db_options.max_total_wal_size = 4 * kWriteBufferSize;
+  // No LOG file on the queue's disk: see rocksdb_log.h (a full disk must not abort the process).
+  db_options.info_log = make_stderr_rocksdb_logger();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, small_cf_options()},
@@ -447,9 +483,7 @@ Result<void> Queue::apply(OutcomeBatch&& outcomes) {
 }
 
 Result<void> Queue::sync_wal() {
-  rocksdb::Status s = impl_->db->SyncWAL();
-  if (!s.ok()) return storage_error("queue WAL sync failed", s);
-  return {};
+  return impl_->sync();
 }
 
 QueueCounts Queue::counts(UnixSeconds now) const {

@@ -1,14 +1,14 @@
 // storage::Queue: the durable recipient queue on RocksDB (one database, column families).
 //
-//   messages  : message id (u64 BE)            -> StoredMessage (sender, raw template, fields, campaign)
-//   domains   : domain name                     -> dense id (u32)
-//   queue     : partition u8 | domain id u32 BE | due u32 BE | seq u64 BE -> RecipientRecord
-//   meta      : counters (next ids), settings
+//   messages  : message id (u64 BE)            -> StoredMessage (sender, raw template, fields,
+//   campaign) domains   : domain name                     -> dense id (u32) queue     : partition
+//   u8 | domain id u32 BE | due u32 BE | seq u64 BE -> RecipientRecord meta      : counters (next
+//   ids), settings
 //
 // Big-endian key fields make byte order equal (partition, domain, due time) order, so "ready" is
-// due <= now and a domain's entries are contiguous. Partitions are fixed at 64 (hash of the domain),
-// and a shard owns the partitions p with p % shards == shard id: the shard count may change between
-// runs without re-keying the queue.
+// due <= now and a domain's entries are contiguous. Partitions are fixed at 64 (hash of the
+// domain), and a shard owns the partitions p with p % shards == shard id: the shard count may
+// change between runs without re-keying the queue.
 //
 // Durability: enqueue() and put_message() write with sync=true (WAL fsynced) before returning
 // success. apply() writes outcomes unsynced; the owner calls sync_wal() at a short interval, so a
@@ -36,9 +36,9 @@ uint8_t partition_of(std::string_view domain);  // stable hash of the lower-case
 using MessageId = uint64_t;
 
 struct StoredMessage {
-  std::string envelope_sender;          // MAIL FROM ("" = null reverse-path)
-  std::string raw;                      // the message template as given (parsed again on load)
-  std::vector<std::string> fields;      // merge field names, in RecipientRecord::values order
+  std::string envelope_sender;      // MAIL FROM ("" = null reverse-path)
+  std::string raw;                  // the message template as given (parsed again on load)
+  std::vector<std::string> fields;  // merge field names, in RecipientRecord::values order
   std::string campaign;
   UnixSeconds created = 0;
 };

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -779,7 +780,7 @@ std::size_t fill(const std::string& path) {
 
 TEST(QueueDiskFullTest, EnqueueRefusesClearlyAndKeepsWhatWasQueued) {
   TempDir dir;
-  TmpfsMount mnt(dir.path(), "8m");
+  TmpfsMount mnt(dir.path(), "2m");
   if (!mnt.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   const std::string db = dir.path() + "/db";
   const std::string filler = dir.path() + "/filler";
@@ -803,11 +804,19 @@ TEST(QueueDiskFullTest, EnqueueRefusesClearlyAndKeepsWhatWasQueued) {
       if (!r.ok()) err = r.error();
     }
     ASSERT_TRUE(err.has_value()) << "the disk never filled";
+    std::cout << "disk-full error: " << err->message << "\n";
     EXPECT_NE(err->message.find("no space left on device"), std::string::npos) << err->message;
     EXPECT_NE(err->message.find("queue write failed"), std::string::npos) << err->message;
     // Further writes keep failing clearly while the disk is full (no crash, no silent success).
     auto again = q->enqueue(msg, recipients_for("again.example", 1), 10);
     EXPECT_FALSE(again.ok());
+    // Every other write path also fails cleanly while full.
+    (void)q->sync_wal();
+    EXPECT_FALSE(q->put_message(StoredMessage{}).ok());
+    OutcomeBatch b;
+    b.remove(QueueKey{0, 0, 0, 1});
+    EXPECT_FALSE(q->apply(std::move(b)).ok());
+    EXPECT_EQ(addresses(fetch_all(*q, 10)).size() >= queued.size(), true);
 
     // Space comes back. A failed WAL append stops RocksDB until the database is reopened, so
     // the queue may keep refusing here; it must not crash or pretend success for a lost write.
