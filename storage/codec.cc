@@ -1,4 +1,6 @@
 // Record and message encoding; see codec.h. Every read is bounds-checked against the input.
+// It may not: trust a length or count from the input, throw, or change the v1 layout in place
+// (a new layout gets a new version byte and v1 stays decodable).
 #include "storage/codec.h"
 
 #include <cstdint>

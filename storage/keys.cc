@@ -1,4 +1,5 @@
-// Key layout helpers and QueueKey's 17-byte encoding; see keys.h. No RocksDB calls here.
+// Key layout helpers, partition_of() and QueueKey's 17-byte encoding; see keys.h.
+// It may not: call RocksDB or change the byte layout (that would re-key every existing queue).
 #include "storage/keys.h"
 
 #include "storage/queue.h"

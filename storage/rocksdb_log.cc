@@ -1,4 +1,4 @@
-// RocksDB info log to stderr; see rocksdb_log.h.
+// RocksDB info log to stderr; see rocksdb_log.h. It may not open files or allocate per line.
 #include "storage/rocksdb_log.h"
 
 #include <cstdarg>

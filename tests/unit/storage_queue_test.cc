@@ -1,6 +1,7 @@
 // Unit tests for storage::Queue and its private helpers (key layout, record codec): ordering,
 // corrupt input, ready scans, outcomes, durability across reopen, id reuse, and disk full.
 // Each test uses its own temporary directory; the disk-full test mounts a tiny tmpfs (root only).
+// It may not: depend on timing, on other tests' state, or leave mounts or directories behind.
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <sys/mount.h>
