@@ -64,8 +64,8 @@ struct Envelope {
   std::vector<std::string> recipients;
   std::string body;
   bool eight_bit = false;  // adds BODY=8BITMIME when the server offers it
-  // A probe (`ringmta check`): MAIL and RCPT, then RSET instead of DATA; no message is sent.
-  // TransactionDone carries the RCPT replies; final_reply is the RSET (or MAIL) reply.
+  // A probe (`ringmta check`): MAIL and RCPT only, then RSET instead of DATA; no body is sent.
+  // final_reply is the RSET reply (or the refusal that ended the transaction).
   bool probe = false;
 };
 
