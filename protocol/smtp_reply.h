@@ -47,17 +47,24 @@ class ReplyParser {
   // The next complete reply, if any.
   std::optional<Reply> next();
   // Discards every byte buffered after the replies already taken (STARTTLS injection defence).
-  // Returns how many bytes were dropped.
+  // Returns how many bytes were dropped. An error caused by those bytes is dropped with them.
   std::size_t discard_buffered();
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   std::size_t buffered() const;
 
  private:
-  std::string buf_;
+  void parse();
+  bool parse_line(std::string_view line, std::size_t raw_size);
+  void fail(std::string why);
+
+  std::string buf_;      // unparsed bytes start at pos_
   std::size_t pos_ = 0;
-  std::vector<std::string> pending_lines_;
+  std::size_t scan_ = 0;  // bytes after pos_ already searched for LF
+  std::vector<std::string> pending_lines_;  // continuation lines of the reply being read
+  std::size_t pending_bytes_ = 0;            // their size on the wire
   std::vector<Reply> ready_;
+  std::vector<std::size_t> ready_bytes_;  // wire size of each ready reply
   std::size_t ready_pos_ = 0;
   std::string error_;
 };
