@@ -1,0 +1,66 @@
+// run_sink_command: the foreground `ringmta sink` process: start, announce, wait for a signal,
+// stop, summarise. It may not do work in signal handlers (it has none: signals go to a signalfd).
+#include "engine/sink_command.h"
+
+#include <pthread.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace ringmta::engine {
+
+int run_sink_command(const SinkOptions& options) {
+  // Block the signals before the loop threads exist, so they inherit the mask and the signals stay
+  // pending for the signalfd.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &signals, &previous);
+  int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::fprintf(stderr, "sink: signalfd: %s\n", std::strerror(errno));
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return 1;
+  }
+
+  int code = 0;
+  {
+    SinkServer server(options);
+    Result<void> started = server.start();
+    if (!started) {
+      std::fprintf(stderr, "sink: %s\n", started.error().message.c_str());
+      code = 1;
+    } else {
+      std::printf("sink listening on %s\n", server.address().c_str());
+      std::fflush(stdout);
+      signalfd_siginfo info{};
+      while (::read(signal_fd, &info, sizeof info) < 0 && errno == EINTR) {
+      }
+      server.stop();
+      SinkStats s = server.stats();
+      std::printf("sink: %llu messages, %llu recipients, %llu bytes, %llu connections\n",
+                  static_cast<unsigned long long>(s.messages),
+                  static_cast<unsigned long long>(s.recipients),
+                  static_cast<unsigned long long>(s.bytes),
+                  static_cast<unsigned long long>(s.connections));
+      std::fflush(stdout);
+    }
+  }
+
+  // Consume signals that arrived meanwhile, so restoring the mask does not deliver them.
+  timespec zero{};
+  while (sigtimedwait(&signals, nullptr, &zero) > 0) {
+  }
+  ::close(signal_fd);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return code;
+}
+
+}  // namespace ringmta::engine

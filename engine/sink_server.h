@@ -1,0 +1,71 @@
+// SinkServer: the io_uring SMTP listener behind `ringmta sink`. It accepts every message, counts
+// it, and optionally records each accepted recipient to a file; it never stores or relays mail.
+//
+// One EventLoop per thread, each with its own SO_REUSEPORT listening socket; each connection is an
+// SmtpServerSession driven by one outstanding recv and at most one send in flight.
+// It may not: parse SMTP itself (protocol/smtp_server does), share mutable state between loop
+// threads (counters are single-writer atomics), or free a connection while the ring still holds
+// one of its operations.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace ringmta::engine {
+
+struct SinkOptions {
+  std::string listen = "127.0.0.1:2525";  // IPv4:port or [IPv6]:port; port 0 = ephemeral
+  int threads = 1;
+  std::string record_path;  // if set: one line per accepted recipient, appended
+  std::function<void(uint16_t port)> on_listening;  // called by start() once bound
+};
+
+struct SinkStats {
+  uint64_t messages = 0;
+  uint64_t recipients = 0;
+  uint64_t bytes = 0;        // accepted body bytes (after dot-unstuffing)
+  uint64_t connections = 0;  // accepted connections, in total
+};
+
+class SinkServer {
+ public:
+  explicit SinkServer(SinkOptions options);
+  ~SinkServer();  // stop()
+  SinkServer(const SinkServer&) = delete;
+  SinkServer& operator=(const SinkServer&) = delete;
+
+  // Binds every thread's socket, opens the record file, calls on_listening(port), then launches
+  // the loop threads. Call once.
+  Result<void> start();
+  // Stops accepting, closes connections, flushes the record file and joins the threads.
+  // Thread-safe and idempotent; must not be called from a loop thread.
+  void stop();
+
+  // The bound port (valid after start()).
+  uint16_t port() const { return port_; }
+  // "HOST:PORT" as bound, e.g. "127.0.0.1:2525" or "[::1]:2525" (valid after start()).
+  std::string address() const;
+  // Sum of the per-thread counters; callable from any thread at any time.
+  SinkStats stats() const;
+
+  struct Worker;  // one loop thread (defined in sink_server.cc)
+
+ private:
+  void stop_locked();  // stop() with lifecycle_mutex_ held
+
+  SinkOptions options_;
+  std::string host_;  // as written in options.listen, brackets removed
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;  // sized in the constructor, never resized
+  std::mutex lifecycle_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace ringmta::engine
