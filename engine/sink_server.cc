@@ -128,6 +128,21 @@ Result<int> open_listener(const ListenAddress& a, const std::string& text) {
   return fd;
 }
 
+// SO_REUSEPORT would let a second sink on the same fixed port silently share its traffic, so a
+// fixed port is first probed with a plain socket: it fails if anyone is listening there.
+Result<void> probe_port_free(const ListenAddress& a, const std::string& text) {
+  if (a.port == 0) return {};
+  int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error("socket: " + errno_text(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len);
+  int err = errno;
+  ::close(fd);
+  if (rc < 0) return make_error("bind " + text + ": " + errno_text(err));
+  return {};
+}
+
 Result<uint16_t> bound_port(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -456,6 +471,7 @@ Result<void> SinkServer::start() {
   std::string hostname = ::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0'
                              ? std::string(name)
                              : std::string("localhost");
+  if (Result<void> free = probe_port_free(addr, options_.listen); !free) return free.error();
   for (auto& w : workers_) {
     w->hostname = hostname;
     Result<int> fd = open_listener(addr, options_.listen);

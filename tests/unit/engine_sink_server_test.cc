@@ -286,6 +286,22 @@ TEST(SinkServer, Ipv6Loopback) {
   server.stop();
 }
 
+TEST(SinkServer, PortInUseIsAnErrorDespiteReusePort) {
+  SinkOptions options;
+  options.listen = "127.0.0.1:0";
+  options.threads = 2;
+  SinkServer first(options);
+  ASSERT_TRUE(first.start().ok());
+  options.listen = first.address();
+  SinkServer second(options);
+  Result<void> started = second.start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.error().message.find("in use"), std::string::npos) << started.error().message;
+  // The first one still serves.
+  Client c(first.port());
+  EXPECT_EQ(c.read_replies(1).substr(0, 4), "220 ");
+}
+
 TEST(SinkServer, BadOptionsAreErrors) {
   for (const char* listen :
        {"127.0.0.1", "127.0.0.1:99999", "300.0.0.1:25", "[::1:25", "[zz]:25"}) {
@@ -296,6 +312,9 @@ TEST(SinkServer, BadOptionsAreErrors) {
   }
   SinkOptions options;
   options.listen = "127.0.0.1:0";
+  options.threads = 0;
+  EXPECT_FALSE(SinkServer(options).start().ok());
+  options.threads = 1;
   options.record_path = "/nonexistent-dir/record";
   SinkServer server(options);
   EXPECT_FALSE(server.start().ok());
