@@ -667,6 +667,8 @@ struct SmtpClient::State {
     if (!awaited.empty()) awaited.front().deadline = now + awaited.front().timeout;
     if (r.code == 421 && p.kind != Await::kQuit) {
       // Service closing: everything unanswered is transient; no further command, not even QUIT.
+      // A 421 to the end of data is a definite answer: not delivered.
+      if (Txn* t = find_txn(p.txn); t != nullptr && !t->final_reply) t->final_reply = r;
       return abort(stage_of(p.kind), r, r, false);
     }
     switch (p.kind) {
