@@ -456,7 +456,7 @@ SinkServer::~SinkServer() {
 }
 
 Result<void> SinkServer::start() {
-  std::lock_guard lock(lifecycle_mutex_);
+  std::unique_lock lock(lifecycle_mutex_);
   if (started_ || stopped_) return make_error("sink already started or stopped");
   started_ = true;
   if (options_.threads < 1 || options_.threads > kMaxThreads) {
@@ -508,6 +508,7 @@ Result<void> SinkServer::start() {
     stop_locked();
     return make_error(failure);
   }
+  lock.unlock();  // the callback may call stop()
   if (options_.on_listening) options_.on_listening(port_);
   return {};
 }
