@@ -76,7 +76,7 @@ void RouteWorker::start_pop_login() {
 
 void RouteWorker::open_connection() {
   uint64_t id = next_connection_++;
-  auto conn = std::make_unique<SmtpConnection>(loop_, *this, config_.target, config_.client, id);
+  auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this), config_.target, config_.client, id);
   SmtpConnection* raw = conn.get();
   connections_.emplace(id, std::move(conn));
   counters_.connections_opened.add();

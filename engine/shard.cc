@@ -24,7 +24,8 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
-  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard, *this, *messages_, counters_);
+  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard, static_cast<OutcomeSink&>(*this),
+                                           *messages_, counters_);
   loop_->on_tick_end([this] { tick(); });
   thread_ = std::thread([this] { run(); });
   return {};
