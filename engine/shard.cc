@@ -46,12 +46,13 @@ void Shard::join() {
 }
 
 void Shard::tick() {
+  // Outcomes first: a refill must not read back an entry whose removal is still in the batch.
+  flush();
   if (!stopping_ && !worker_->paused()) {
     refill();
     worker_->kick();
     if (exhausted_ && worker_->backlog() == 0) worker_->release_idle();
   }
-  flush();
   worker_->collect_garbage();
   if (worker_->paused() && !paused_.load()) {
     std::lock_guard lock(report_mutex_);

@@ -5,6 +5,7 @@
 // RAM, or throw (RocksDB reports Status values; everything here returns Result).
 #include "storage/queue.h"
 
+#include <filesystem>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -265,6 +266,10 @@ Queue::Queue() : impl_(std::make_unique<Impl>()) {}
 Queue::~Queue() = default;
 
 Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
+  // Made here so RocksDB's first look at a new directory is not logged as an error.
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made) return make_error("cannot create the queue directory " + dir + ": " + made.message());
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
