@@ -495,6 +495,12 @@ struct SmtpClient::State {
                                                 std::to_string(caps.size_limit) + " bytes"));
       return false;
     }
+    if (!t.env.probe &&
+        (t.env.body.starts_with(".\r\n") || t.env.body.find("\r\n.\r\n") != std::string::npos)) {
+      // An unstuffed dot line would end the data early and smuggle the rest as commands.
+      fail_txn_locally(t, Reply::make_local(554, "5.6.0", "body is not dot-stuffed; not sent"));
+      return false;
+    }
     if (tls_missing()) {
       fail_local(Stage::kMail, 530, "5.7.10", "refusing to send MAIL without TLS", true);
       return false;

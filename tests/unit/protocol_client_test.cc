@@ -657,6 +657,16 @@ TEST(SmtpClient, AddressWithCrLfNeverReachesTheWire) {
   EXPECT_TRUE(s.done(1).final_reply.permanent());
 }
 
+TEST(SmtpClient, UnstuffedBodyIsRefusedLocally) {
+  Session s(config());
+  s.ready(kEhloPipelining);
+  s.submit(envelope(1, {"b@y.org"}, "Subject: x\r\n\r\nhi\r\n.\r\nMAIL FROM:<evil@z>\r\n"));
+  s.submit(envelope(2, {"b@y.org"}, ".\r\n"));
+  EXPECT_EQ(s.out(), "");
+  EXPECT_EQ(s.done(1).final_reply.code, 554);
+  EXPECT_EQ(s.done(2).final_reply.code, 554);
+}
+
 TEST(SmtpClient, BodyWithoutFinalCrlfGetsOne) {
   Session s(config());
   s.ready(kEhloPlain);
