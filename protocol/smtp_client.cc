@@ -319,6 +319,9 @@ struct SmtpClient::State {
     expect(helo ? Await::kHelo : Await::kEhlo, config.timeouts.ehlo);
   }
 
+  // Asked to quit and nothing is waiting to be sent: QUIT may shortcut the session setup.
+  bool quit_now() const { return quit_requested && txns.empty(); }
+
   void start_quit() {
     if (phase == Phase::kQuit || phase == Phase::kClosed) return;
     phase = Phase::kQuit;
@@ -337,7 +340,7 @@ struct SmtpClient::State {
   bool tls_missing() const { return config.tls != TlsMode::kNone && !seen.tls_active; }
 
   void after_ehlo() {
-    if (quit_requested) return start_quit();
+    if (quit_now()) return start_quit();
     if (config.tls == TlsMode::kStartTls && !seen.tls_active) {
       if (!caps.starttls) {
         return fail_local(Stage::kStartTls, 530, "5.7.10",
@@ -681,7 +684,7 @@ struct SmtpClient::State {
       case Await::kGreeting:
         if (r.code != 220) return abort(Stage::kGreeting, r, r, false);
         seen.greeting_seen = true;
-        if (quit_requested) return start_quit();
+        if (quit_now()) return start_quit();
         return send_ehlo(false);
       case Await::kEhlo:
         if (r.positive()) {
@@ -712,10 +715,7 @@ struct SmtpClient::State {
       case Await::kAuth:
         return on_auth_reply(r);
       case Await::kQuit:
-        phase = Phase::kClosed;
-        awaited.clear();
-        events.emplace_back(SessionClosed{});
-        return;
+        return abort(Stage::kQuit, r, r, false);  // while quitting: only SessionClosed
       default:
         on_txn_reply(p, std::move(r));
         return pump();
@@ -762,7 +762,7 @@ void SmtpClient::on_tls_established(Millis now) {
   s.now = now;
   s.parser.discard_buffered();
   s.seen.tls_active = true;
-  if (s.quit_requested) return s.start_quit();
+  if (s.quit_now()) return s.start_quit();
   s.send_ehlo(false);
 }
 

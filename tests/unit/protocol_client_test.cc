@@ -446,6 +446,36 @@ TEST(SmtpClient, PipelinedSessionExactWrites) {
   EXPECT_TRUE(s.client.closed());
 }
 
+TEST(SmtpClient, PipelinedDeadlineStartsWhenTheReplyBeforeCompletes) {
+  Session s(config());
+  s.ready(kEhloPipelining);
+  Millis sent = s.now;
+  s.submit(envelope(1, {"b@y.org"}));
+  s.out();
+  EXPECT_EQ(s.client.deadline(), sent + 300'000);
+  s.now += 250'000;
+  s.recv("250 ok\r\n250 o");  // MAIL answered; half a RCPT reply moves nothing
+  EXPECT_EQ(s.client.deadline(), s.now + 300'000);
+  Millis rcpt_deadline = *s.client.deadline();
+  s.now += 100'000;
+  s.recv("k\r");
+  EXPECT_EQ(s.client.deadline(), rcpt_deadline);
+  s.recv("\n");
+  EXPECT_EQ(s.client.deadline(), s.now + 120'000);  // DATA's
+}
+
+TEST(SmtpClient, NoTimeoutDuringTheTlsHandshake) {
+  Session s(config(TlsMode::kStartTls));
+  s.connect();
+  s.recv("220 mx\r\n");
+  s.recv("250-mx\r\n250 STARTTLS\r\n");
+  s.recv("220 go\r\n");
+  EXPECT_FALSE(s.client.deadline());
+  s.client.on_timeout(s.now + 10'000'000);
+  s.drain();
+  EXPECT_EQ(s.count<SessionFailed>(), 0);
+}
+
 TEST(SmtpClient, SubmitAfterEndOfDataGoesOutAtOnce) {
   Session s(config());
   s.ready(kEhloPipelining);
@@ -942,13 +972,33 @@ TEST(SmtpClient, QuitBeforeReadySendsQuitAfterGreeting) {
   EXPECT_EQ(s.count<SessionReady>(), 0);
 }
 
+TEST(SmtpClient, QuitBeforeReadyStillRunsSubmittedTransactions) {
+  Session s(config());
+  s.connect();
+  s.submit(envelope(1, {"b@y.org"}));
+  s.quit();
+  s.recv("220 mx\r\n");
+  EXPECT_EQ(s.out(), "EHLO client.example.com\r\n");
+  s.recv(kEhloPipelining);
+  EXPECT_EQ(s.out(), "MAIL FROM:<a@x.org> SIZE=21\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+  s.recv("250 ok\r\n250 ok\r\n354 go\r\n");
+  s.out();
+  s.recv("250 queued\r\n");
+  EXPECT_EQ(s.done(1).final_reply.code, 250);
+  EXPECT_EQ(s.out(), "QUIT\r\n");
+  s.recv("221 bye\r\n");
+  EXPECT_EQ(s.count<SessionClosed>(), 1);
+  EXPECT_EQ(s.count<SessionFailed>(), 0);
+}
+
 TEST(SmtpClient, SubmitAfterCloseIsAnsweredLocally) {
   Session s(config());
   s.ready(kEhloPipelining);
   s.quit();
+  EXPECT_EQ(s.out(), "QUIT\r\n");
   s.recv("221 bye\r\n");
   s.submit(envelope(9, {"b@y.org"}));
-  EXPECT_EQ(s.out(), "QUIT\r\n");
+  EXPECT_EQ(s.out(), "");
   TransactionDone d = s.done(9);
   EXPECT_TRUE(d.final_reply.transient());
   EXPECT_EQ(codes(d), std::vector<int>{451});
