@@ -58,11 +58,11 @@ class ReplyParser {
   bool parse_line(std::string_view line, std::size_t raw_size);
   void fail(std::string why);
 
-  std::string buf_;      // unparsed bytes start at pos_
+  std::string buf_;  // unparsed bytes start at pos_
   std::size_t pos_ = 0;
-  std::size_t scan_ = 0;  // bytes after pos_ already searched for LF
+  std::size_t scan_ = 0;                    // bytes after pos_ already searched for LF
   std::vector<std::string> pending_lines_;  // continuation lines of the reply being read
-  std::size_t pending_bytes_ = 0;            // their size on the wire
+  std::size_t pending_bytes_ = 0;           // their size on the wire
   std::vector<Reply> ready_;
   std::vector<std::size_t> ready_bytes_;  // wire size of each ready reply
   std::size_t ready_pos_ = 0;
