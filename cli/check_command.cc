@@ -1,10 +1,9 @@
 // `ringmta check`: probes a smart host the way a delivery would — connect, EHLO, STARTTLS, AUTH,
 // MAIL, RCPT, then RSET and QUIT — without sending a message, and says whether relaying would be
 // accepted or, in plain words, why not.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/report.h"
@@ -41,7 +40,8 @@ class Probe final : public engine::ConnectionOwner {
     conn.submit(std::move(env));
   }
 
-  void on_transaction_done(engine::SmtpConnection& conn, protocol::TransactionDone&& done) override {
+  void on_transaction_done(engine::SmtpConnection& conn,
+                           protocol::TransactionDone&& done) override {
     const protocol::Reply& rcpt =
         done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
     observations_ = conn.client().observations();
@@ -49,8 +49,8 @@ class Probe final : public engine::ConnectionOwner {
       accepted_ = true;
     } else {
       // A MAIL refusal shows as the final reply; otherwise the RCPT reply decides.
-      bool mail_refused = !done.final_reply.positive() && !done.final_reply.local &&
-                          done.recipient_replies.empty();
+      bool mail_refused =
+          !done.final_reply.positive() && !done.final_reply.local && done.recipient_replies.empty();
       const protocol::Reply& refusal = mail_refused ? done.final_reply : rcpt;
       auto stage = mail_refused ? protocol::Stage::kMail : protocol::Stage::kRcpt;
       report(protocol::classify_refusal(stage, refusal), refusal);

@@ -53,94 +53,95 @@ Command add_demo_command(CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
   sub->add_option("--recipients", o->recipients, "How many recipients")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
-  sub->add_option("--domains", o->domains, "Across how many domains")->check(CLI::Range(1, 1'000'000));
+  sub->add_option("--domains", o->domains, "Across how many domains")
+      ->check(CLI::Range(1, 1'000'000));
   sub->add_option("--max-connections", o->connections, "Connections to the sink")
       ->check(CLI::Range(1, 1000));
   sub->add_option("--shards", o->shards, "Event-loop threads (default: one per core)");
   sub->add_option("--queue", o->queue_dir, "Queue directory (default: a fresh temporary one)");
   sub->add_flag("--json", o->json, "Print the JSON outcome at the end");
-  return {sub, [=]() -> int {
-            namespace fs = std::filesystem;
-            fs::path work = fs::temp_directory_path() /
-                            ("ringmta-demo-" + std::to_string(::getpid()));
-            fs::create_directories(work);
-            std::string queue_dir = o->queue_dir.empty() ? (work / "queue").string() : o->queue_dir;
+  return {
+      sub, [=]() -> int {
+        namespace fs = std::filesystem;
+        fs::path work = fs::temp_directory_path() / ("ringmta-demo-" + std::to_string(::getpid()));
+        fs::create_directories(work);
+        std::string queue_dir = o->queue_dir.empty() ? (work / "queue").string() : o->queue_dir;
 
-            engine::SinkOptions sink_options;
-            sink_options.listen = "127.0.0.1:0";
-            sink_options.threads = 1;
-            engine::SinkServer sink(sink_options);
-            if (auto ok = sink.start(); !ok) {
-              std::fprintf(stderr, "ringmta: demo sink: %s\n", ok.error().message.c_str());
-              return kUsage;
-            }
-            std::fprintf(stderr, "demo: sink listening on 127.0.0.1:%u\n", sink.port());
+        engine::SinkOptions sink_options;
+        sink_options.listen = "127.0.0.1:0";
+        sink_options.threads = 1;
+        engine::SinkServer sink(sink_options);
+        if (auto ok = sink.start(); !ok) {
+          std::fprintf(stderr, "ringmta: demo sink: %s\n", ok.error().message.c_str());
+          return kUsage;
+        }
+        std::fprintf(stderr, "demo: sink listening on 127.0.0.1:%u\n", sink.port());
 
-            std::string csv_path = (work / "recipients.csv").string();
-            {
-              std::ofstream csv(csv_path);
-              csv << "email,first_name,city\n";
-              for (uint64_t i = 0; i < o->recipients; ++i) {
-                csv << "reader" << i << "@news" << (i % static_cast<uint64_t>(o->domains))
-                    << ".demo.test,Reader" << i << "," << kCities[i % 6] << "\n";
-              }
-            }
-            RouteOptions ro;
-            ro.smarthost = "127.0.0.1:" + std::to_string(sink.port());
-            ro.tls = "none";
-            ro.ehlo = "demo.ringmta.test";
-            ro.max_connections = o->connections;
-            ro.shards = o->shards;
-            auto route = build_route(ro);
-            if (!route) {
-              std::fprintf(stderr, "ringmta: %s\n", route.error().message.c_str());
-              return kUsage;
-            }
-            auto queue = storage::Queue::open(queue_dir);
-            if (!queue) {
-              std::fprintf(stderr, "ringmta: queue: %s\n", queue.error().message.c_str());
-              return kUsage;
-            }
-            ingest::IngestOptions io;
-            io.recipients_path = csv_path;
-            io.rejects_path = (work / "rejects.csv").string();
-            io.envelope_sender = "bounces@demo.ringmta.test";
-            io.raw_message = kNewsletter;
-            io.campaign = "demo";
-            Millis t0 = monotonic_now();
-            auto ingested = ingest::ingest(*queue.value(), io);
-            if (!ingested) {
-              std::fprintf(stderr, "ringmta: %s\n", ingested.error().message.c_str());
-              return kUsage;
-            }
-            std::fprintf(stderr, "demo: queued %llu recipients across %d domains in %.2f s\n",
-                         static_cast<unsigned long long>(ingested->accepted), o->domains,
-                         static_cast<double>(monotonic_now() - t0) / 1000.0);
-            route->facts.sender = io.envelope_sender;
+        std::string csv_path = (work / "recipients.csv").string();
+        {
+          std::ofstream csv(csv_path);
+          csv << "email,first_name,city\n";
+          for (uint64_t i = 0; i < o->recipients; ++i) {
+            csv << "reader" << i << "@news" << (i % static_cast<uint64_t>(o->domains))
+                << ".demo.test,Reader" << i << "," << kCities[i % 6] << "\n";
+          }
+        }
+        RouteOptions ro;
+        ro.smarthost = "127.0.0.1:" + std::to_string(sink.port());
+        ro.tls = "none";
+        ro.ehlo = "demo.ringmta.test";
+        ro.max_connections = o->connections;
+        ro.shards = o->shards;
+        auto route = build_route(ro);
+        if (!route) {
+          std::fprintf(stderr, "ringmta: %s\n", route.error().message.c_str());
+          return kUsage;
+        }
+        auto queue = storage::Queue::open(queue_dir);
+        if (!queue) {
+          std::fprintf(stderr, "ringmta: queue: %s\n", queue.error().message.c_str());
+          return kUsage;
+        }
+        ingest::IngestOptions io;
+        io.recipients_path = csv_path;
+        io.rejects_path = (work / "rejects.csv").string();
+        io.envelope_sender = "bounces@demo.ringmta.test";
+        io.raw_message = kNewsletter;
+        io.campaign = "demo";
+        Millis t0 = monotonic_now();
+        auto ingested = ingest::ingest(*queue.value(), io);
+        if (!ingested) {
+          std::fprintf(stderr, "ringmta: %s\n", ingested.error().message.c_str());
+          return kUsage;
+        }
+        std::fprintf(stderr, "demo: queued %llu recipients across %d domains in %.2f s\n",
+                     static_cast<unsigned long long>(ingested->accepted), o->domains,
+                     static_cast<double>(monotonic_now() - t0) / 1000.0);
+        route->facts.sender = io.envelope_sender;
 
-            engine::DeliveryOptions options;
-            options.shards = shard_count(ro);
-            options.interrupt = &g_interrupted;
-            bool tty = isatty(STDERR_FILENO) != 0;
-            options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
-            engine::DeliverySummary summary = engine::deliver(*queue.value(), route.value(), options);
-            JobFacts facts{.rejected_rows = ingested->rejected_rows,
-                           .duplicates = ingested->duplicates,
-                           .accepted = ingested->accepted,
-                           .campaign = "demo"};
-            print_summary(summary, facts);
-            sink.stop();
-            engine::SinkStats stats = sink.stats();
-            std::fprintf(stderr, "sink          %llu messages, %llu recipients, %.1f MB\n",
-                         static_cast<unsigned long long>(stats.messages),
-                         static_cast<unsigned long long>(stats.recipients),
-                         static_cast<double>(stats.bytes) / 1e6);
-            if (o->json) std::printf("%s\n", json_summary(summary, facts).c_str());
-            queue.value().reset();
-            std::error_code ec;
-            fs::remove_all(work, ec);
-            return exit_status(summary);
-          }};
+        engine::DeliveryOptions options;
+        options.shards = shard_count(ro);
+        options.interrupt = &g_interrupted;
+        bool tty = isatty(STDERR_FILENO) != 0;
+        options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+        engine::DeliverySummary summary = engine::deliver(*queue.value(), route.value(), options);
+        JobFacts facts{.rejected_rows = ingested->rejected_rows,
+                       .duplicates = ingested->duplicates,
+                       .accepted = ingested->accepted,
+                       .campaign = "demo"};
+        print_summary(summary, facts);
+        sink.stop();
+        engine::SinkStats stats = sink.stats();
+        std::fprintf(stderr, "sink          %llu messages, %llu recipients, %.1f MB\n",
+                     static_cast<unsigned long long>(stats.messages),
+                     static_cast<unsigned long long>(stats.recipients),
+                     static_cast<double>(stats.bytes) / 1e6);
+        if (o->json) std::printf("%s\n", json_summary(summary, facts).c_str());
+        queue.value().reset();
+        std::error_code ec;
+        fs::remove_all(work, ec);
+        return exit_status(summary);
+      }};
 }
 
 }  // namespace ringmta::cli

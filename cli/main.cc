@@ -12,7 +12,9 @@ std::atomic<bool> g_interrupted{false};
 
 namespace {
 
-void on_signal(int) { ringmta::cli::g_interrupted.store(true); }
+void on_signal(int) {
+  ringmta::cli::g_interrupted.store(true);
+}
 
 }  // namespace
 

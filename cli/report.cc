@@ -1,9 +1,8 @@
 // Progress line, summary and JSON for delivery jobs.
 #include "cli/report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace ringmta::cli {
 
@@ -18,13 +17,11 @@ void print_progress(const engine::Progress& p, bool tty) {
     std::snprintf(buf, sizeof buf, "%ld:%02ld", left / 60, left % 60);
     eta = buf;
   }
-  std::fprintf(stderr,
-               "%sdelivered %llu  deferred %llu  failed %llu  of %llu  |  %.0f msg/s  ETA %s%s",
-               tty ? "\r" : "", static_cast<unsigned long long>(t.delivered),
-               static_cast<unsigned long long>(t.deferred),
-               static_cast<unsigned long long>(t.failed),
-               static_cast<unsigned long long>(p.queued_at_start), rate, eta.c_str(),
-               tty ? "   " : "\n");
+  std::fprintf(
+      stderr, "%sdelivered %llu  deferred %llu  failed %llu  of %llu  |  %.0f msg/s  ETA %s%s",
+      tty ? "\r" : "", static_cast<unsigned long long>(t.delivered),
+      static_cast<unsigned long long>(t.deferred), static_cast<unsigned long long>(t.failed),
+      static_cast<unsigned long long>(p.queued_at_start), rate, eta.c_str(), tty ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -42,7 +39,7 @@ void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
   if (facts.rejected_rows > 0 || facts.duplicates > 0) {
     std::fprintf(stderr, "rejected rows %llu%s%s, duplicates skipped %llu\n",
                  static_cast<unsigned long long>(facts.rejected_rows),
-                 facts.rejects_path.empty() ? "" : " (see ", 
+                 facts.rejects_path.empty() ? "" : " (see ",
                  facts.rejects_path.empty() ? "" : (facts.rejects_path + ")").c_str(),
                  static_cast<unsigned long long>(facts.duplicates));
   }
@@ -56,8 +53,9 @@ void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
   if (!s.diagnosis.empty()) std::fprintf(stderr, "\nDiagnosis: %s\n", s.diagnosis.c_str());
   if (!s.error.empty()) std::fprintf(stderr, "\nError: %s\n", s.error.c_str());
   if (s.interrupted) {
-    std::fprintf(stderr, "Interrupted: everything not delivered stays queued; resume with "
-                         "`ringmta run --queue DIR`.\n");
+    std::fprintf(stderr,
+                 "Interrupted: everything not delivered stays queued; resume with "
+                 "`ringmta run --queue DIR`.\n");
   }
 }
 

@@ -103,8 +103,8 @@ Result<engine::RouteConfig> build_route(const RouteOptions& o) {
   Millis cap = o.command_timeout * 1000;
   for (Millis* t : {&client.timeouts.greeting, &client.timeouts.ehlo, &client.timeouts.starttls,
                     &client.timeouts.auth, &client.timeouts.mail, &client.timeouts.rcpt,
-                    &client.timeouts.data, &client.timeouts.data_block,
-                    &client.timeouts.final_dot, &client.timeouts.rset, &client.timeouts.quit}) {
+                    &client.timeouts.data, &client.timeouts.data_block, &client.timeouts.final_dot,
+                    &client.timeouts.rset, &client.timeouts.quit}) {
     *t = std::min(*t, cap);
   }
   route.target.connect_timeout = std::min<Millis>(30'000, cap);
@@ -132,8 +132,8 @@ Result<engine::RouteConfig> build_route(const RouteOptions& o) {
   route.facts.sender = route.sender_override;
   route.facts.user = o.user;
   auto dot = client.ehlo_name.find('.');
-  route.message_id_domain = dot == std::string::npos ? client.ehlo_name + ".invalid"
-                                                     : client.ehlo_name;
+  route.message_id_domain =
+      dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;
   return route;
 }
 

@@ -106,8 +106,8 @@ Command add_send_command(CLI::App& app) {
             io.envelope_sender = sender;
             io.raw_message = raw.str();
             io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
-            std::fprintf(stderr, "campaign %s: queueing recipients from %s\n",
-                         io.campaign.c_str(), recipients_path->c_str());
+            std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
+                         recipients_path->c_str());
             auto ingested = ingest::ingest(*queue.value(), io);
             if (!ingested) return fail_usage(ingested.error().message);
             JobFacts facts{.rejected_rows = ingested->rejected_rows,

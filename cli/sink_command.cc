@@ -1,8 +1,9 @@
 // `ringmta sink`: a counting SMTP server for demos, tests and benchmarks (engine/sink_server).
+#include "engine/sink_command.h"
+
 #include <memory>
 
 #include "cli/commands.h"
-#include "engine/sink_command.h"
 
 namespace ringmta::cli {
 

@@ -76,7 +76,8 @@ void RouteWorker::start_pop_login() {
 
 void RouteWorker::open_connection() {
   uint64_t id = next_connection_++;
-  auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this), config_.target, config_.client, id);
+  auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this),
+                                               config_.target, config_.client, id);
   SmtpConnection* raw = conn.get();
   connections_.emplace(id, std::move(conn));
   counters_.connections_opened.add();
@@ -205,7 +206,7 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
       (failed.stage == Stage::kEhlo && failed.reply.permanent())) {
     if (kind == RefusalKind::kNone || kind == RefusalKind::kTransient ||
         kind == RefusalKind::kRecipientRejected) {
-      kind = tls_problem ? RefusalKind::kTlsRequired
+      kind = tls_problem                    ? RefusalKind::kTlsRequired
              : failed.stage == Stage::kAuth ? RefusalKind::kAuthFailed
                                             : RefusalKind::kHeloRejected;
     }

@@ -16,7 +16,9 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
   rng_ ^= static_cast<uint64_t>(id) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now());
 }
 
-Shard::~Shard() { join(); }
+Shard::~Shard() {
+  join();
+}
 
 Result<void> Shard::start() {
   auto loop = EventLoop::create();
@@ -24,14 +26,16 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
-  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard, static_cast<OutcomeSink&>(*this),
-                                           *messages_, counters_);
+  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard,
+                                          static_cast<OutcomeSink&>(*this), *messages_, counters_);
   loop_->on_tick_end([this] { tick(); });
   thread_ = std::thread([this] { run(); });
   return {};
 }
 
-void Shard::run() { loop_->run(); }
+void Shard::run() {
+  loop_->run();
+}
 
 void Shard::request_stop() {
   if (!loop_) return;
@@ -59,8 +63,8 @@ void Shard::tick() {
     diagnosis_ = worker_->diagnosis();
     paused_.store(true, std::memory_order_release);
   }
-  bool idle = !worker_->busy() && worker_->backlog() == 0 &&
-              (exhausted_ || worker_->paused() || stopping_);
+  bool idle =
+      !worker_->busy() && worker_->backlog() == 0 && (exhausted_ || worker_->paused() || stopping_);
   if (idle && !worker_->diagnosis().empty()) {
     std::lock_guard lock(report_mutex_);
     diagnosis_ = worker_->diagnosis();
@@ -156,7 +160,9 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
   if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
 }
 
-void Shard::released(const storage::QueueEntry& entry) { claimed_.erase(entry.key.seq); }
+void Shard::released(const storage::QueueEntry& entry) {
+  claimed_.erase(entry.key.seq);
+}
 
 std::string Shard::diagnosis() const {
   std::lock_guard lock(report_mutex_);

@@ -6,8 +6,8 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace ringmta::engine {
@@ -23,7 +23,8 @@ std::string Endpoint::str() const {
 }
 
 uint16_t Endpoint::port() const {
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
   return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
 }
 

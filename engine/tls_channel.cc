@@ -59,7 +59,7 @@ Result<std::unique_ptr<TlsChannel>> TlsChannel::client(std::shared_ptr<TlsContex
   if (ch->ssl_ == nullptr) return make_error("SSL_new failed: " + openssl_errors());
   ch->in_ = BIO_new(BIO_s_mem());
   ch->out_ = BIO_new(BIO_s_mem());
-  BIO_set_mem_eof_return(ch->in_, -1);  // empty input means "wait for more", not EOF
+  BIO_set_mem_eof_return(ch->in_, -1);       // empty input means "wait for more", not EOF
   SSL_set_bio(ch->ssl_, ch->in_, ch->out_);  // the SSL owns both BIOs from here
   SSL_set_connect_state(ch->ssl_);
   if (is_ip_literal(peer)) {
@@ -90,8 +90,8 @@ void TlsChannel::record_error(const char* what, int ssl_error) {
   std::string detail = openssl_errors();
   long verify = SSL_get_verify_result(ssl_);
   if (verify != X509_V_OK) {
-    error_ = std::string("certificate verification failed: ") +
-             X509_verify_cert_error_string(verify);
+    error_ =
+        std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
     return;
   }
   error_ = std::string(what) + " failed (SSL error " + std::to_string(ssl_error) + ")";
@@ -148,7 +148,9 @@ std::string TlsChannel::take_ciphertext() {
   return out;
 }
 
-bool TlsChannel::has_ciphertext() const { return BIO_ctrl_pending(out_) > 0; }
+bool TlsChannel::has_ciphertext() const {
+  return BIO_ctrl_pending(out_) > 0;
+}
 
 std::string TlsChannel::description() const {
   return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);

@@ -11,7 +11,9 @@ namespace ringmta::metrics {
 
 struct Counter {
   std::atomic<uint64_t> value{0};
-  void add(uint64_t n = 1) { value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return value.load(std::memory_order_relaxed); }
 };
 

@@ -8,8 +8,9 @@ namespace ringmta::scheduler {
 
 UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
                        double unit_random) {
-  double interval = static_cast<double>(policy.first_retry) *
-                    std::pow(policy.growth, static_cast<double>(std::max<uint32_t>(attempts, 1) - 1));
+  double interval =
+      static_cast<double>(policy.first_retry) *
+      std::pow(policy.growth, static_cast<double>(std::max<uint32_t>(attempts, 1) - 1));
   interval = std::min(interval, static_cast<double>(policy.max_interval));
   interval = std::max(interval, static_cast<double>(policy.first_retry));
   interval *= 1.0 + policy.jitter * std::clamp(unit_random, 0.0, 1.0);

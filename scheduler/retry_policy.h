@@ -10,11 +10,11 @@
 namespace ringmta::scheduler {
 
 struct RetryPolicy {
-  UnixSeconds first_retry = 300;     // the first retry waits at least this long
-  double growth = 2.0;               // each later interval is this much longer
+  UnixSeconds first_retry = 300;  // the first retry waits at least this long
+  double growth = 2.0;            // each later interval is this much longer
   UnixSeconds max_interval = 4 * 3600;
-  UnixSeconds max_age = 48 * 3600;   // then the recipient fails for good ("expired")
-  double jitter = 0.2;               // intervals are spread by up to +20 % so retries do not align
+  UnixSeconds max_age = 48 * 3600;  // then the recipient fails for good ("expired")
+  double jitter = 0.2;              // intervals are spread by up to +20 % so retries do not align
 };
 
 // The due time for the next try after `attempts` tries (attempts >= 1). unit_random in [0, 1).

@@ -1,5 +1,6 @@
 // Time as plain integers, so protocol and scheduler code can be fed a fake clock in tests.
-// Millis is a monotonic millisecond count (steady clock); UnixSeconds is wall-clock time for the queue.
+// Millis is a monotonic millisecond count (steady clock); UnixSeconds is wall-clock time for the
+// queue.
 #pragma once
 
 #include <chrono>

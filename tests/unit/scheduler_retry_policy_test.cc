@@ -1,7 +1,7 @@
 // RetryPolicy: floor, growth, cap, jitter bounds and expiry, walked with a fake clock.
-#include "scheduler/retry_policy.h"
-
 #include <gtest/gtest.h>
+
+#include "scheduler/retry_policy.h"
 
 namespace ringmta::scheduler {
 namespace {
