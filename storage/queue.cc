@@ -269,7 +269,7 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
   // Made here so RocksDB's first look at a new directory is not logged as an error.
   std::error_code made;
   std::filesystem::create_directories(dir, made);
-  if (made) return make_error("cannot create the queue directory " + dir + ": " + made.message());
+  if (made) return make_error("cannot open the queue database at " + dir + ": " + made.message());
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;

@@ -1,7 +1,7 @@
 // Pop3LoginClient fed server bytes: success, refused password, garbage, lost connection.
-#include "protocol/pop3_client.h"
-
 #include <gtest/gtest.h>
+
+#include "protocol/pop3_client.h"
 
 namespace ringmta::protocol {
 namespace {
