@@ -5,7 +5,6 @@
 // RAM, or throw (RocksDB reports Status values; everything here returns Result).
 #include "storage/queue.h"
 
-#include <filesystem>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -14,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
