@@ -2,8 +2,11 @@
 // signal handlers, and runs one subcommand. No delivery logic lives here.
 #include <csignal>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/report.h"
 
 namespace ringmta::cli {
@@ -21,14 +24,19 @@ void on_signal(int) {
 int main(int argc, char** argv) {
   CLI::App app{"ringmta: high-throughput mass-mail delivery"};
   app.require_subcommand(1);
-  app.set_config("--config", "", "Read settings from a TOML file (same names as the flags)");
   const ringmta::cli::Command commands[] = {
       ringmta::cli::add_send_command(app),  ringmta::cli::add_run_command(app),
       ringmta::cli::add_check_command(app), ringmta::cli::add_sink_command(app),
       ringmta::cli::add_demo_command(app),
   };
+  auto args = ringmta::cli::apply_config_file(std::vector<std::string>(argv, argv + argc));
+  if (!args) {
+    std::fprintf(stderr, "ringmta: %s\n", args.error().message.c_str());
+    return ringmta::cli::kUsage;
+  }
+  std::vector<std::string> reversed(args->rbegin(), args->rend() - 1);  // CLI11 wants it reversed
   try {
-    app.parse(argc, argv);
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : ringmta::cli::kUsage;

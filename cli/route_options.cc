@@ -14,6 +14,9 @@
 namespace ringmta::cli {
 
 void add_route_options(CLI::App& app, RouteOptions& o) {
+  app.add_option("--config",
+                 "TOML file with the same settings (flag names without --); flags "
+                 "on the command line win");
   app.add_option("--smarthost", o.smarthost, "Smart host: HOST[:PORT], IPv4 or [IPv6]:PORT")
       ->required();
   app.add_option("--tls", o.tls, "starttls (required, default), implicit, or none")
