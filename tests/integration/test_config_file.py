@@ -1,0 +1,34 @@
+"""`--config FILE`: the route settings from a TOML file, with the command line winning over it."""
+
+from __future__ import annotations
+
+
+def _toml(job, pairs: dict) -> str:
+    path = job.work / "ringmta.toml"
+    lines = []
+    for key, value in pairs.items():
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{key} = {value}")
+        else:
+            lines.append(f'{key} = "{value}"')
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_config_file_supplies_the_route(job):
+    args = job.route()
+    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    settings["max-connections"] = 2
+    r = job.send("--config", _toml(job, settings))
+    job.assert_all_delivered(r)
+
+
+def test_command_line_wins_over_config_file(job):
+    args = job.route()
+    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    settings["password-file"] = str(job.work / "no-such-file")
+    # The file's password file does not exist; the command line's does.
+    r = job.send("--config", _toml(job, settings), "--password-file", str(job.password_file))
+    job.assert_all_delivered(r)
