@@ -41,20 +41,6 @@ const Capabilities& latest_caps(const Observations& seen) {
   return seen.caps_after_tls ? *seen.caps_after_tls : seen.caps_before_tls;
 }
 
-const char* mechanism_name(AuthMechanism m) {
-  switch (m) {
-    case AuthMechanism::kAuto:
-      return "auto";
-    case AuthMechanism::kPlain:
-      return "PLAIN";
-    case AuthMechanism::kLogin:
-      return "LOGIN";
-    case AuthMechanism::kCramMd5:
-      return "CRAM-MD5";
-  }
-  return "?";
-}
-
 bool looks_fully_qualified(const std::string& name) {
   auto dot = name.find('.');
   return dot != std::string::npos && dot != 0 && name.back() != '.';

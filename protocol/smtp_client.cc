@@ -121,20 +121,6 @@ const char* command_name(Await kind) {
   return "?";
 }
 
-const char* mechanism_name(AuthMechanism m) {
-  switch (m) {
-    case AuthMechanism::kPlain:
-      return "PLAIN";
-    case AuthMechanism::kLogin:
-      return "LOGIN";
-    case AuthMechanism::kCramMd5:
-      return "CRAM-MD5";
-    case AuthMechanism::kAuto:
-      break;
-  }
-  return "auto";
-}
-
 // Characters that could end or split an SMTP command line are never sent.
 bool safe_token(std::string_view s, bool allow_space) {
   for (char c : s) {
@@ -154,6 +140,20 @@ std::string join(const std::vector<std::string>& words) {
 }
 
 }  // namespace
+
+const char* mechanism_name(AuthMechanism m) {
+  switch (m) {
+    case AuthMechanism::kPlain:
+      return "PLAIN";
+    case AuthMechanism::kLogin:
+      return "LOGIN";
+    case AuthMechanism::kCramMd5:
+      return "CRAM-MD5";
+    case AuthMechanism::kAuto:
+      break;
+  }
+  return "auto";
+}
 
 const char* stage_name(Stage stage) {
   switch (stage) {

@@ -70,8 +70,20 @@ struct Envelope {
 };
 
 // What happened at the phase where a session failed.
-enum class Stage { kConnect, kGreeting, kEhlo, kStartTls, kTlsHandshake, kAuth, kMail, kRcpt, kData, kQuit };
+enum class Stage {
+  kConnect,
+  kGreeting,
+  kEhlo,
+  kStartTls,
+  kTlsHandshake,
+  kAuth,
+  kMail,
+  kRcpt,
+  kData,
+  kQuit
+};
 const char* stage_name(Stage stage);
+const char* mechanism_name(AuthMechanism mechanism);  // "PLAIN", "LOGIN", "CRAM-MD5", "auto"
 
 // Events the driver takes with SmtpClient::poll_event().
 struct TlsHandshakeNeeded {};  // start the TLS handshake now; then on_tls_established/on_tls_failed
@@ -84,12 +96,14 @@ struct TransactionDone {
   // The reply that decided the transaction for the recipients whose RCPT was accepted: the reply to
   // the end of data, or to MAIL/DATA if those failed, or a local reply.
   Reply final_reply;
-  // The end of data was sent but no reply came: the server may have accepted it (possible duplicate).
+  // The end of data was sent but no reply came: the server may have accepted it (possible
+  // duplicate).
   bool maybe_delivered = false;
 };
 struct SessionFailed {
   Stage stage = Stage::kConnect;
-  Reply reply;  // the server's refusal, or a local reply (timeout, malformed reply, lost connection)
+  Reply
+      reply;  // the server's refusal, or a local reply (timeout, malformed reply, lost connection)
 };
 struct SessionClosed {};  // the driver must close the socket now (after QUIT, or after a failure)
 using ClientEvent =
@@ -100,7 +114,7 @@ struct Observations {
   bool greeting_seen = false;
   bool ehlo_rejected = false;  // EHLO refused (then HELO was tried)
   std::optional<Reply> helo_refusal;
-  Capabilities caps_before_tls;          // EHLO answer before STARTTLS (or the only one)
+  Capabilities caps_before_tls;  // EHLO answer before STARTTLS (or the only one)
   std::optional<Capabilities> caps_after_tls;
   bool tls_active = false;
   bool auth_attempted = false;
