@@ -330,18 +330,24 @@ struct SmtpClient::State {
   }
 
   void record_caps() {
-    if (seen.tls_active && config.tls == TlsMode::kStartTls) {
+    if (seen.tls_active && config.tls != TlsMode::kImplicit) {
       seen.caps_after_tls = caps;
     } else {
       seen.caps_before_tls = caps;
     }
   }
 
-  bool tls_missing() const { return config.tls != TlsMode::kNone && !seen.tls_active; }
+  // Opportunistic TLS may go on in clear when the server offers no STARTTLS; the other modes not.
+  bool tls_missing() const {
+    return config.tls != TlsMode::kNone && config.tls != TlsMode::kOpportunistic &&
+           !seen.tls_active;
+  }
 
   void after_ehlo() {
     if (quit_now()) return start_quit();
-    if (config.tls == TlsMode::kStartTls && !seen.tls_active) {
+    bool wants_tls = config.tls == TlsMode::kStartTls ||
+                     (config.tls == TlsMode::kOpportunistic && caps.starttls);
+    if (wants_tls && !seen.tls_active) {
       if (!caps.starttls) {
         return fail_local(Stage::kStartTls, 530, "5.7.10",
                           "STARTTLS required but not offered by the server", true);

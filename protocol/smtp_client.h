@@ -25,7 +25,9 @@
 
 namespace ringmta::protocol {
 
-enum class TlsMode { kNone, kStartTls, kImplicit };
+// kStartTls: STARTTLS required (smart hosts; MX hosts under a "required" policy).
+// kOpportunistic: STARTTLS when the server offers it, else clear text (MX hosts by default).
+enum class TlsMode { kNone, kStartTls, kImplicit, kOpportunistic };
 enum class AuthMechanism { kAuto, kPlain, kLogin, kCramMd5 };
 
 // RFC 5321 §4.5.3.2 minimums, in milliseconds.

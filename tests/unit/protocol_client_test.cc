@@ -246,6 +246,35 @@ TEST(SmtpClient, StartTlsNotOfferedNeverSendsAuthOrMail) {
   EXPECT_TRUE(s.done(1).final_reply.transient());
 }
 
+TEST(SmtpClient, OpportunisticTlsUsesStartTlsWhenOffered) {
+  Session s(config(TlsMode::kOpportunistic));
+  s.connect();
+  s.recv("220 mx\r\n");
+  s.out();
+  s.recv("250-mx\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+  EXPECT_EQ(s.out(), "STARTTLS\r\n");
+  s.recv("220 go ahead\r\n");
+  EXPECT_EQ(s.count<TlsHandshakeNeeded>(), 1);
+  s.client.on_tls_established(s.now);
+  EXPECT_EQ(s.out(), "EHLO client.example.com\r\n");
+  s.recv("250 mx\r\n");
+  EXPECT_EQ(s.count<SessionReady>(), 1);
+  EXPECT_TRUE(s.client.observations().tls_active);
+  EXPECT_TRUE(s.client.observations().caps_after_tls.has_value());
+}
+
+TEST(SmtpClient, OpportunisticTlsGoesOnInClearWithoutStartTls) {
+  Session s(config(TlsMode::kOpportunistic));
+  s.connect();
+  s.recv("220 mx\r\n");
+  s.out();
+  s.recv(kEhloPipelining);
+  EXPECT_EQ(s.count<SessionReady>(), 1);
+  EXPECT_FALSE(s.client.observations().tls_active);
+  s.submit(envelope(1, {"b@y.org"}));
+  EXPECT_EQ(s.out().rfind("MAIL FROM:<a@x.org>", 0), 0u);
+}
+
 TEST(SmtpClient, StartTls454Defers) {
   for (const char* refusal : {"454 4.7.0 TLS not available\r\n", "502 5.5.1 no\r\n"}) {
     Session s(with_credentials(TlsMode::kStartTls));
