@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/smtp_connection.h"
 #include "protocol/diagnosis.h"
@@ -13,8 +14,28 @@
 
 namespace ringmta::engine {
 
+// How MX hosts are offered TLS in direct delivery (--mx-tls).
+enum class MxTls {
+  kOpportunistic,  // STARTTLS when offered, no certificate checks; a failed handshake: that host
+                   // once more in clear text
+  kRequired,       // STARTTLS must be offered and succeed (no certificate checks), else defer
+  kVerify,         // as required, and the certificate must be valid for the MX host name
+  kNone,           // clear text
+};
+
+struct DirectDelivery {
+  MxTls tls = MxTls::kOpportunistic;
+  uint16_t port = 25;                    // --mx-port (tests use another)
+  bool allow_loopback_mx = false;        // an MX on 127.0.0.0/8 or ::1 is an error unless set
+  int max_hosts_per_attempt = 5;         // MX hosts (addresses) tried before a deferral
+  std::vector<std::string> dns_servers;  // HOST[:PORT]; empty: /etc/resolv.conf
+  std::optional<sockaddr_storage> bind_address;
+};
+
 struct RouteConfig {
-  ConnectionTarget target;        // where and how to connect (TLS context inside)
+  // Smart host (direct == nullopt) or direct delivery to each domain's MX hosts.
+  std::optional<DirectDelivery> direct;
+  ConnectionTarget target;        // the smart host (direct: the TLS context and timeouts to use)
   protocol::ClientConfig client;  // EHLO name, TLS mode, credentials, AUTH mechanism, timeouts
   std::optional<Endpoint> pop_before_smtp;
   Millis pop_valid_for = 60'000;  // log in to POP3 again before a new batch after this long

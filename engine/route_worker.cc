@@ -1,6 +1,7 @@
 // RouteWorker implementation: the pool, the hand-out of work, and the meaning of replies.
 #include "engine/route_worker.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "message/template.h"
@@ -10,11 +11,12 @@ namespace ringmta::engine {
 using protocol::RefusalKind;
 using protocol::Reply;
 
-RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config, int max_connections,
-                         OutcomeSink& sink, MessageCache& messages,
-                         metrics::ShardCounters& counters)
+RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config,
+                         std::vector<Candidate> candidates, int max_connections, OutcomeSink& sink,
+                         MessageCache& messages, metrics::ShardCounters& counters)
     : loop_(loop),
       config_(config),
+      candidates_(std::move(candidates)),
       max_connections_(max_connections),
       sink_(sink),
       messages_(messages),
@@ -76,8 +78,15 @@ void RouteWorker::start_pop_login() {
 
 void RouteWorker::open_connection() {
   uint64_t id = next_connection_++;
+  std::size_t which = next_candidate_ % candidates_.size();
+  const Candidate& candidate = candidates_[which];
+  protocol::ClientConfig client = config_.client;
+  if (candidate.tls_failed && client.tls == protocol::TlsMode::kOpportunistic) {
+    client.tls = protocol::TlsMode::kNone;
+  }
+  connection_candidate_[id] = which;
   auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this),
-                                               config_.target, config_.client, id);
+                                               candidate.target, std::move(client), id);
   SmtpConnection* raw = conn.get();
   connections_.emplace(id, std::move(conn));
   counters_.connections_opened.add();
@@ -128,6 +137,7 @@ void RouteWorker::release_idle() {
 
 void RouteWorker::on_session_ready(SmtpConnection& conn) {
   consecutive_failures_ = 0;
+  candidates_failed_ = 0;
   feed(conn);
 }
 
@@ -135,10 +145,11 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
                          const protocol::TransactionDone& done,
                          const protocol::Observations& seen) {
   const Reply& final_reply = done.final_reply;
-  // A refusal that is about our configuration pauses the route instead of failing the recipient.
+  // A smart host's refusal that is about our configuration pauses the route instead of failing
+  // the recipient. An MX host's refusal is about the recipient: direct delivery never pauses.
   for (auto [stage, reply] : {std::pair{protocol::Stage::kRcpt, &rcpt},
                               std::pair{protocol::Stage::kMail, &final_reply}}) {
-    if (reply->positive()) continue;
+    if (reply->positive() || config_.direct) continue;
     RefusalKind kind = protocol::classify_refusal(stage, *reply);
     if (protocol::is_configuration_refusal(kind)) {
       sink_.released(entry);
@@ -197,6 +208,7 @@ void RouteWorker::defer_backlog(const Reply& reply) {
 }
 
 void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+  if (config_.direct) return mx_session_failed(conn, failed);
   using protocol::Stage;
   const protocol::Observations& seen = conn.client().observations();
   RefusalKind kind = protocol::classify_refusal(failed.stage, failed.reply);
@@ -216,7 +228,7 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   counters_.connections_failed.add();
   if (++consecutive_failures_ >= config_.connect_failures_before_defer) {
     // The smart host is down or refusing us: stop hammering it, defer what is waiting.
-    diagnosis_ = "The smart host " + config_.target.endpoint.str() + " could not be used (" +
+    diagnosis_ = "The smart host " + candidates_[0].target.endpoint.str() + " could not be used (" +
                  failed.reply.summary() + ") " + std::to_string(consecutive_failures_) +
                  " times in a row; recipients are deferred and will be retried.";
     reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
@@ -224,7 +236,40 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   }
 }
 
+void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+  using protocol::Stage;
+  counters_.connections_failed.add();
+  std::size_t which =
+      connection_candidate_.count(conn.id()) ? connection_candidate_[conn.id()] : next_candidate_;
+  Candidate& candidate = candidates_[which % candidates_.size()];
+  bool tls_failed = failed.stage == Stage::kTlsHandshake;
+  if (tls_failed && config_.direct->tls == MxTls::kOpportunistic && !candidate.tls_failed) {
+    // RFC 7435: opportunistic TLS that fails is retried once in clear text on the same host.
+    candidate.tls_failed = true;
+    std::fprintf(stderr, "ringmta: TLS with MX %s failed (%s); retrying it in clear text\n",
+                 candidate.target.endpoint.str().c_str(), failed.reply.summary().c_str());
+    return;
+  }
+  // Connection refused, a refused or 421 greeting, a timeout: the next MX host is tried.
+  bool host_unusable = failed.stage == Stage::kConnect || failed.stage == Stage::kGreeting ||
+                       failed.stage == Stage::kEhlo || failed.reply.code == 421 || tls_failed ||
+                       failed.stage == Stage::kStartTls;
+  if (host_unusable) next_candidate_ = which + 1;
+  diagnosis_ = "MX " + candidate.target.endpoint.str() + ": " + failed.reply.summary();
+  uint32_t limit = std::min<uint32_t>(static_cast<uint32_t>(candidates_.size()),
+                                      static_cast<uint32_t>(config_.direct->max_hosts_per_attempt));
+  if (++candidates_failed_ >= std::max<uint32_t>(limit, 1)) {
+    // Every MX host we may try failed: defer the domain's recipients, try again later.
+    candidates_failed_ = 0;
+    reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
+    defer_backlog(Reply::make_local(
+        failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451, "4.4.1",
+        "all MX hosts failed; last: " + diagnosis_));
+  }
+}
+
 void RouteWorker::on_connection_closed(SmtpConnection& conn) {
+  connection_candidate_.erase(conn.id());
   auto node = connections_.extract(conn.id());
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));
   if (!shutting_down_) kick();

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/dispatcher.h"
 #include "engine/message_cache.h"
 #include "engine/pop3_login.h"
 #include "engine/route_config.h"
@@ -35,26 +36,36 @@ class OutcomeSink {
   ~OutcomeSink() = default;
 };
 
-class RouteWorker final : private ConnectionOwner {
+// One place to connect to: an endpoint with its TLS settings. The smart host is one candidate;
+// a domain's MX hosts are several, tried in order.
+struct Candidate {
+  ConnectionTarget target;
+  std::string mx_host;      // for logs and TLS names in direct delivery; "" for the smart host
+  bool tls_failed = false;  // opportunistic TLS failed here once: next time in clear text
+};
+
+class RouteWorker final : public Dispatcher, private ConnectionOwner {
  public:
-  RouteWorker(EventLoop& loop, const RouteConfig& config, int max_connections, OutcomeSink& sink,
-              MessageCache& messages, metrics::ShardCounters& counters);
-  ~RouteWorker();
+  // candidates must not be empty. With config.direct set the worker delivers to MX hosts: a
+  // refusal is about the recipient (never a reason to pause), and the next candidate is tried
+  // when one cannot be connected to or refuses the session.
+  RouteWorker(EventLoop& loop, const RouteConfig& config, std::vector<Candidate> candidates,
+              int max_connections, OutcomeSink& sink, MessageCache& messages,
+              metrics::ShardCounters& counters);
+  ~RouteWorker() override;
 
-  void add(storage::QueueEntry entry);
-  // Opens connections and hands out work; call after adding entries and at each tick.
-  void kick();
-  // Nothing more is ready in storage: close connections that have nothing in flight.
-  void release_idle();
-  // Ctrl-C: close every connection now; undecided recipients are released.
-  void shutdown();
-  // Destroys closed connections; call at the end of a loop tick, outside their callbacks.
-  void collect_garbage();
+  void add(storage::QueueEntry entry) override;
+  void kick() override;
+  void release_idle() override;
+  void shutdown() override;
+  void collect_garbage() override;
 
-  std::size_t backlog() const { return backlog_.size(); }
-  bool busy() const { return !connections_.empty() || pop_ != nullptr || !in_flight_.empty(); }
-  bool paused() const { return paused_; }
-  const std::string& diagnosis() const { return diagnosis_; }
+  std::size_t backlog() const override { return backlog_.size(); }
+  bool busy() const override {
+    return !connections_.empty() || pop_ != nullptr || !in_flight_.empty();
+  }
+  bool paused() const override { return paused_; }
+  const std::string& diagnosis() const override { return diagnosis_; }
 
  private:
   void on_session_ready(SmtpConnection& conn) override;
@@ -63,6 +74,7 @@ class RouteWorker final : private ConnectionOwner {
   void on_connection_closed(SmtpConnection& conn) override;
 
   void open_connection();
+  void mx_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed);
   void start_pop_login();
   void feed(SmtpConnection& conn);
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
@@ -74,6 +86,10 @@ class RouteWorker final : private ConnectionOwner {
 
   EventLoop& loop_;
   const RouteConfig& config_;
+  std::vector<Candidate> candidates_;  // never resized: connections keep references into it
+  std::size_t next_candidate_ = 0;
+  uint32_t candidates_failed_ = 0;  // in a row, across hosts, since the last ready session
+  std::unordered_map<uint64_t, std::size_t> connection_candidate_;  // connection id → candidate
   int max_connections_;
   OutcomeSink& sink_;
   MessageCache& messages_;

@@ -26,8 +26,10 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
-  worker_ = std::make_unique<RouteWorker>(*loop_, route_, per_shard,
-                                          static_cast<OutcomeSink&>(*this), *messages_, counters_);
+  auto& sink = static_cast<OutcomeSink&>(*this);
+  std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
+  worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), per_shard, sink,
+                                          *messages_, counters_);
   loop_->on_tick_end([this] { tick(); });
   thread_ = std::thread([this] { run(); });
   return {};

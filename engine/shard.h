@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/destination.h"
+#include "engine/dispatcher.h"
 #include "engine/event_loop.h"
 #include "engine/message_cache.h"
 #include "engine/route_config.h"
@@ -68,7 +70,8 @@ class Shard final : private OutcomeSink {
   const RouteConfig& route_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
-  std::unique_ptr<RouteWorker> worker_;
+  std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
+  std::unique_ptr<Dispatcher> worker_;
   metrics::ShardCounters counters_;
   std::thread thread_;
 

@@ -1,0 +1,123 @@
+// DirectRouter implementation.
+#include "engine/direct_router.h"
+
+#include <algorithm>
+
+namespace ringmta::engine {
+
+DirectRouter::DirectRouter(EventLoop& loop, const RouteConfig& config,
+                           DestinationResolver& resolver, int max_connections_per_route,
+                           OutcomeSink& sink, MessageCache& messages,
+                           metrics::ShardCounters& counters)
+    : loop_(loop),
+      config_(config),
+      resolver_(resolver),
+      max_connections_(max_connections_per_route),
+      sink_(sink),
+      messages_(messages),
+      counters_(counters) {}
+
+DirectRouter::~DirectRouter() = default;
+
+void DirectRouter::add(storage::QueueEntry entry) {
+  if (shutting_down_) return sink_.released(entry);
+  DomainState& state = domains_[entry.domain];
+  if (state.route != nullptr && loop_.now() - state.resolved_at < kReresolveAfter) {
+    state.route->add(std::move(entry));
+    return;
+  }
+  std::string domain = entry.domain;
+  state.waiting.push_back(std::move(entry));
+  if (state.resolving) return;
+  state.resolving = true;
+  ++resolving_;
+  resolver_.resolve(
+      domain, [this, domain](const DestinationResult& result) { on_resolved(domain, result); });
+}
+
+void DirectRouter::on_resolved(const std::string& domain, const DestinationResult& result) {
+  --resolving_;
+  DomainState& state = domains_[domain];
+  state.resolving = false;
+  std::vector<storage::QueueEntry> waiting;
+  waiting.swap(state.waiting);
+  if (shutting_down_) {
+    for (auto& entry : waiting) sink_.released(entry);
+    return;
+  }
+  if (!result.ok) {
+    state.route = nullptr;
+    for (auto& entry : waiting) {
+      if (result.failure.permanent()) {
+        sink_.failed(entry, result.failure);
+      } else {
+        sink_.deferred(entry, result.failure);
+      }
+    }
+    return;
+  }
+  state.route = route_for(result.candidates);
+  state.resolved_at = loop_.now();
+  for (auto& entry : waiting) state.route->add(std::move(entry));
+  state.route->kick();
+}
+
+RouteWorker* DirectRouter::route_for(const std::vector<MxCandidate>& candidates) {
+  // Domains with the same MX host set share a route: the key is the sorted set of host names.
+  std::vector<std::string> hosts;
+  for (const auto& c : candidates) hosts.push_back(c.mx_host + "@" + c.endpoint.str());
+  std::sort(hosts.begin(), hosts.end());
+  std::string key;
+  for (const auto& h : hosts) key += h + ";";
+  auto it = routes_.find(key);
+  if (it != routes_.end()) return it->second.get();
+  std::vector<Candidate> list;
+  for (const auto& c : candidates) {
+    Candidate candidate;
+    candidate.target = config_.target;  // TLS context and timeouts of the direct policy
+    candidate.target.endpoint = c.endpoint;
+    candidate.mx_host = c.mx_host;
+    list.push_back(std::move(candidate));
+  }
+  auto worker = std::make_unique<RouteWorker>(loop_, config_, std::move(list), max_connections_,
+                                              sink_, messages_, counters_);
+  RouteWorker* raw = worker.get();
+  routes_.emplace(std::move(key), std::move(worker));
+  return raw;
+}
+
+void DirectRouter::kick() {
+  for (auto& [key, route] : routes_) route->kick();
+}
+
+void DirectRouter::release_idle() {
+  for (auto& [key, route] : routes_) route->release_idle();
+}
+
+void DirectRouter::shutdown() {
+  shutting_down_ = true;
+  for (auto& [domain, state] : domains_) {
+    for (auto& entry : state.waiting) sink_.released(entry);
+    state.waiting.clear();
+  }
+  for (auto& [key, route] : routes_) route->shutdown();
+}
+
+void DirectRouter::collect_garbage() {
+  for (auto& [key, route] : routes_) route->collect_garbage();
+}
+
+std::size_t DirectRouter::backlog() const {
+  std::size_t n = 0;
+  for (const auto& [key, route] : routes_) n += route->backlog();
+  for (const auto& [domain, state] : domains_) n += state.waiting.size();
+  return n;
+}
+
+bool DirectRouter::busy() const {
+  if (resolving_ > 0) return true;
+  return std::any_of(routes_.begin(), routes_.end(),
+                     [](const auto& r) { return r.second->busy(); });
+}
+
+}  // namespace ringmta::engine
