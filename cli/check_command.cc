@@ -114,6 +114,10 @@ Command add_check_command(CLI::App& app) {
               std::fprintf(stderr, "ringmta: %s\n", route.error().message.c_str());
               return kUsage;
             }
+            if (route->direct) {
+              std::fprintf(stderr, "ringmta: check probes a smart host: give --smarthost\n");
+              return kUsage;
+            }
             auto rcpt = message::parse_address(*to);
             if (!rcpt) {
               std::fprintf(stderr, "ringmta: --to: %s\n", rcpt.error().message.c_str());

@@ -17,8 +17,19 @@ void add_route_options(CLI::App& app, RouteOptions& o) {
   app.add_option("--config",
                  "TOML file with the same settings (flag names without --); flags "
                  "on the command line win");
-  app.add_option("--smarthost", o.smarthost, "Smart host: HOST[:PORT], IPv4 or [IPv6]:PORT")
-      ->required();
+  app.add_option("--smarthost", o.smarthost, "Smart host: HOST[:PORT], IPv4 or [IPv6]:PORT");
+  app.add_flag("--direct", o.direct, "No smart host: deliver to each domain's MX hosts");
+  app.add_option("--mx-tls", o.mx_tls,
+                 "TLS to MX hosts: opportunistic (default), required, verify, none")
+      ->check(CLI::IsMember({"opportunistic", "required", "verify", "none"}));
+  app.add_option("--dns-server", o.dns_servers,
+                 "DNS server HOST[:PORT] (repeatable; default: resolv.conf)");
+  app.add_option("--mx-port", o.mx_port, "Port of MX hosts (default 25; tests use another)");
+  app.add_flag("--allow-loopback-mx", o.allow_loopback_mx,
+               "Allow MX hosts on loopback addresses (tests)");
+  app.add_option("--max-mx-hosts", o.max_mx_hosts, "MX addresses tried before a deferral")
+      ->check(CLI::Range(1, 50));
+  app.add_option("--bind-address", o.bind_address, "Source address for outgoing connections");
   app.add_option("--tls", o.tls, "starttls (required, default), implicit, or none")
       ->check(CLI::IsMember({"starttls", "implicit", "none"}));
   app.add_option("--ca-file", o.ca_file, "CA certificates (PEM) to verify the smart host with");
@@ -78,18 +89,52 @@ Result<std::string> read_password(const RouteOptions& o) {
 
 Result<engine::RouteConfig> build_route(const RouteOptions& o) {
   engine::RouteConfig route;
+  if (o.direct == !o.smarthost.empty()) {
+    return make_error("give either --smarthost HOST[:PORT] or --direct (deliver to MX hosts)");
+  }
   auto protocol_tls = o.tls == "none"       ? protocol::TlsMode::kNone
                       : o.tls == "implicit" ? protocol::TlsMode::kImplicit
                                             : protocol::TlsMode::kStartTls;
-  uint16_t default_port = protocol_tls == protocol::TlsMode::kImplicit ? 465 : 587;
-  auto endpoint = engine::resolve_endpoint(o.smarthost, default_port);
-  if (!endpoint) return make_error("--smarthost: " + endpoint.error().message);
-  route.target.endpoint = endpoint.value();
-  if (protocol_tls != protocol::TlsMode::kNone) {
-    engine::TlsPolicy policy{.verify = !o.insecure, .ca_file = o.ca_file};
-    auto ctx = engine::TlsContext::client(policy);
-    if (!ctx) return make_error("--ca-file: " + ctx.error().message);
-    route.target.tls = ctx.value();
+  if (o.direct && (!o.user.empty() || !o.pop_before_smtp.empty())) {
+    return make_error("--user and --pop-before-smtp are for a smart host, not for --direct");
+  }
+  if (o.direct) {
+    engine::DirectDelivery direct;
+    direct.tls = o.mx_tls == "required" ? engine::MxTls::kRequired
+                 : o.mx_tls == "verify" ? engine::MxTls::kVerify
+                 : o.mx_tls == "none"   ? engine::MxTls::kNone
+                                        : engine::MxTls::kOpportunistic;
+    direct.port = o.mx_port;
+    direct.allow_loopback_mx = o.allow_loopback_mx;
+    direct.max_hosts_per_attempt = o.max_mx_hosts;
+    direct.dns_servers = o.dns_servers;
+    protocol_tls = direct.tls == engine::MxTls::kNone            ? protocol::TlsMode::kNone
+                   : direct.tls == engine::MxTls::kOpportunistic ? protocol::TlsMode::kOpportunistic
+                                                                 : protocol::TlsMode::kStartTls;
+    if (direct.tls != engine::MxTls::kNone) {
+      engine::TlsPolicy policy{.verify = direct.tls == engine::MxTls::kVerify,
+                               .ca_file = o.ca_file};
+      auto ctx = engine::TlsContext::client(policy);
+      if (!ctx) return make_error("--mx-tls: " + ctx.error().message);
+      route.target.tls = ctx.value();
+    }
+    route.direct = direct;
+  } else {
+    uint16_t default_port = protocol_tls == protocol::TlsMode::kImplicit ? 465 : 587;
+    auto endpoint = engine::resolve_endpoint(o.smarthost, default_port);
+    if (!endpoint) return make_error("--smarthost: " + endpoint.error().message);
+    route.target.endpoint = endpoint.value();
+    if (protocol_tls != protocol::TlsMode::kNone) {
+      engine::TlsPolicy policy{.verify = !o.insecure, .ca_file = o.ca_file};
+      auto ctx = engine::TlsContext::client(policy);
+      if (!ctx) return make_error("--ca-file: " + ctx.error().message);
+      route.target.tls = ctx.value();
+    }
+  }
+  if (!o.bind_address.empty()) {
+    auto bind = engine::resolve_endpoint(o.bind_address, 0);
+    if (!bind) return make_error("--bind-address: " + bind.error().message);
+    route.target.bind_address = bind->addr;
   }
   auto& client = route.client;
   client.tls = protocol_tls;

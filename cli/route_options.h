@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/route_config.h"
 #include "util/result.h"
@@ -27,6 +28,14 @@ struct RouteOptions {
   int64_t max_age = 48 * 3600;    // seconds before a deferred recipient expires
   int64_t command_timeout = 300;  // cap on every per-command timeout, seconds
   int shards = 0;                 // 0 = one per core
+  std::string bind_address;       // source address for outgoing connections
+  // Direct delivery (no smart host): each domain's MX hosts.
+  bool direct = false;
+  std::string mx_tls = "opportunistic";
+  std::vector<std::string> dns_servers;
+  uint16_t mx_port = 25;
+  bool allow_loopback_mx = false;
+  int max_mx_hosts = 5;
 };
 
 void add_route_options(CLI::App& app, RouteOptions& options);

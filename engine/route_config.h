@@ -29,7 +29,6 @@ struct DirectDelivery {
   bool allow_loopback_mx = false;        // an MX on 127.0.0.0/8 or ::1 is an error unless set
   int max_hosts_per_attempt = 5;         // MX hosts (addresses) tried before a deferral
   std::vector<std::string> dns_servers;  // HOST[:PORT]; empty: /etc/resolv.conf
-  std::optional<sockaddr_storage> bind_address;
 };
 
 struct RouteConfig {

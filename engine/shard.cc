@@ -27,6 +27,7 @@ Result<void> Shard::start() {
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
   auto& sink = static_cast<OutcomeSink&>(*this);
+  if (route_.direct) return make_error("direct delivery is not wired to the DNS resolver yet");
   std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
   worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), per_shard, sink,
                                           *messages_, counters_);

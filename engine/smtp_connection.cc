@@ -25,7 +25,7 @@ SmtpConnection::~SmtpConnection() {
 void SmtpConnection::start() {
   io_deadline_ = loop_.now() + target_.connect_timeout;
   arm_timer();
-  stream_.connect(target_.endpoint);
+  stream_.connect(target_.endpoint, target_.bind_address ? &*target_.bind_address : nullptr);
 }
 
 void SmtpConnection::on_connected() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/event_loop.h"
@@ -33,7 +34,8 @@ struct ConnectionTarget {
   std::shared_ptr<TlsContext> tls;  // required for kStartTls and kImplicit
   Millis connect_timeout = 30'000;
   Millis tls_handshake_timeout = 120'000;
-  Millis send_timeout = 180'000;  // RFC 5321 data block timeout
+  Millis send_timeout = 180'000;                 // RFC 5321 data block timeout
+  std::optional<sockaddr_storage> bind_address;  // the source address (--bind-address)
 };
 
 class SmtpConnection final : private StreamHandler {
