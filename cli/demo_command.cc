@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "cli/admin_options.h"
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
@@ -43,6 +44,7 @@ struct DemoOptions {
   int shards = 0;
   std::string queue_dir;
   bool json = false;
+  AdminOptions admin;
 };
 
 }  // namespace
@@ -60,9 +62,15 @@ Command add_demo_command(CLI::App& app) {
   sub->add_option("--shards", o->shards, "Event-loop threads (default: one per core)");
   sub->add_option("--queue", o->queue_dir, "Queue directory (default: a fresh temporary one)");
   sub->add_flag("--json", o->json, "Print the JSON outcome at the end");
+  add_admin_options(*sub, o->admin);
   return {
       sub, [=]() -> int {
         namespace fs = std::filesystem;
+        auto admin = start_admin(o->admin);
+        if (!admin) {
+          std::fprintf(stderr, "ringmta: %s\n", admin.error().message.c_str());
+          return kUsage;
+        }
         fs::path work = fs::temp_directory_path() / ("ringmta-demo-" + std::to_string(::getpid()));
         fs::create_directories(work);
         std::string queue_dir = o->queue_dir.empty() ? (work / "queue").string() : o->queue_dir;
@@ -124,6 +132,9 @@ Command add_demo_command(CLI::App& app) {
         options.interrupt = &g_interrupted;
         bool tty = isatty(STDERR_FILENO) != 0;
         options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+        attach_admin(admin.value().get(), o->admin, options);
+        options.metrics.enqueued = ingested->accepted;
+        options.metrics.campaign_sizes["demo"] = ingested->accepted;
         engine::DeliverySummary summary = engine::deliver(*queue.value(), route.value(), options);
         JobFacts facts{.rejected_rows = ingested->rejected_rows,
                        .duplicates = ingested->duplicates,
@@ -137,6 +148,8 @@ Command add_demo_command(CLI::App& app) {
                      static_cast<unsigned long long>(stats.recipients),
                      static_cast<double>(stats.bytes) / 1e6);
         if (o->json) std::printf("%s\n", json_summary(summary, facts).c_str());
+        std::fflush(stdout);
+        linger_admin(admin.value().get(), o->admin);
         queue.value().reset();
         std::error_code ec;
         fs::remove_all(work, ec);

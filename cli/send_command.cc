@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli/admin_options.h"
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
@@ -20,6 +21,7 @@ namespace {
 
 struct JobOptions {
   RouteOptions route;
+  AdminOptions admin;
   std::string queue_dir = "./ringmta-queue";
   bool json = false;
   bool no_progress = false;
@@ -27,6 +29,7 @@ struct JobOptions {
 
 void add_job_options(CLI::App& sub, JobOptions& o) {
   add_route_options(sub, o.route);
+  add_admin_options(sub, o.admin);
   sub.add_option("--queue", o.queue_dir, "The RocksDB queue directory");
   sub.add_flag("--json", o.json, "Print one JSON object with the outcome at the end");
   sub.add_flag("--no-progress", o.no_progress, "Do not print the progress line");
@@ -47,8 +50,11 @@ std::string new_campaign_id() {
 
 // Delivers what is queued and reports; shared by send and run.
 int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
-                       JobFacts facts) {
+                       JobFacts facts, engine::AdminServer* admin) {
   engine::DeliveryOptions options;
+  attach_admin(admin, o.admin, options);
+  options.metrics.enqueued = facts.accepted;
+  if (!facts.campaign.empty()) options.metrics.campaign_sizes[facts.campaign] = facts.accepted;
   options.shards = shard_count(o.route);
   options.interrupt = &g_interrupted;
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -59,6 +65,8 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
   engine::DeliverySummary summary = engine::deliver(queue, route, options);
   print_summary(summary, facts);
   if (o.json) std::printf("%s\n", json_summary(summary, facts).c_str());
+  std::fflush(stdout);
+  linger_admin(admin, o.admin);
   return exit_status(summary);
 }
 
@@ -82,6 +90,8 @@ Command add_send_command(CLI::App& app) {
   return {sub, [=]() -> int {
             auto route = build_route(o->route);
             if (!route) return fail_usage(route.error().message);
+            auto admin = start_admin(o->admin);
+            if (!admin) return fail_usage(admin.error().message);
             std::ifstream in(*message_path, std::ios::binary);
             if (!in) return fail_usage("cannot read --message " + *message_path);
             std::stringstream raw;
@@ -119,7 +129,8 @@ Command add_send_command(CLI::App& app) {
                          static_cast<unsigned long long>(ingested->accepted),
                          static_cast<unsigned long long>(ingested->rejected_rows),
                          static_cast<unsigned long long>(ingested->duplicates));
-            return deliver_and_report(*queue.value(), route.value(), *o, facts);
+            return deliver_and_report(*queue.value(), route.value(), *o, facts,
+                                      admin.value().get());
           }};
 }
 
@@ -132,7 +143,10 @@ Command add_run_command(CLI::App& app) {
             if (!route) return fail_usage(route.error().message);
             auto queue = storage::Queue::open(o->queue_dir);
             if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
-            return deliver_and_report(*queue.value(), route.value(), *o, JobFacts{});
+            auto admin = start_admin(o->admin);
+            if (!admin) return fail_usage(admin.error().message);
+            return deliver_and_report(*queue.value(), route.value(), *o, JobFacts{},
+                                      admin.value().get());
           }};
 }
 

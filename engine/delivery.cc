@@ -6,13 +6,35 @@
 #include <thread>
 
 namespace ringmta::engine {
+namespace {
+
+std::unique_ptr<metrics::Aggregator> make_aggregator(
+    storage::Queue& queue, const RouteConfig& route, const DeliveryOptions& options,
+    const storage::QueueCounts& at_start, std::vector<const metrics::ShardCounters*> counters) {
+  metrics::AggregatorConfig config = options.metrics;
+  config.route = route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
+  config.max_connections = static_cast<uint64_t>(route.max_connections);
+  config.max_messages_per_connection = route.max_messages_per_connection;
+  config.queue_ready_at_start = at_start.ready;
+  config.queue_deferred_at_start = at_start.deferred;
+  auto campaign_of = [&queue](uint64_t message) {
+    auto stored = queue.get_message(message);
+    return stored && !stored->campaign.empty() ? stored->campaign
+                                               : "message " + std::to_string(message);
+  };
+  return std::make_unique<metrics::Aggregator>(std::move(config), std::move(counters),
+                                               campaign_of);
+}
+
+}  // namespace
 
 DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
                         const DeliveryOptions& options) {
   DeliverySummary summary;
   Millis started = monotonic_now();
   Progress progress;
-  progress.queued_at_start = queue.counts(unix_now()).ready;
+  const storage::QueueCounts at_start = queue.counts(unix_now());
+  progress.queued_at_start = at_start.ready;
 
   std::vector<std::unique_ptr<Shard>> shards;
   for (int i = 0; i < options.shards; ++i) {
@@ -26,6 +48,27 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   }
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
+  std::unique_ptr<metrics::Aggregator> aggregator;
+  if (options.on_snapshot) aggregator = make_aggregator(queue, route, options, at_start, counters);
+  Millis next_storage_figures = 0;
+  auto publish = [&](bool finished) {
+    if (!aggregator) return;
+    Millis now = monotonic_now();
+    aggregator->update(now, unix_now());
+    if (finished || now >= next_storage_figures) {
+      storage::StorageFigures f = queue.storage_figures();
+      aggregator->set_storage(f.live_data_bytes, f.pending_compaction_bytes);
+      next_storage_figures = now + kStorageFiguresEvery;
+    }
+    bool paused = false;
+    std::string diagnosis;
+    for (auto& shard : shards) {
+      paused = paused || shard->paused();
+      if (diagnosis.empty()) diagnosis = shard->diagnosis();
+    }
+    aggregator->set_route_state(paused, diagnosis, unix_now());
+    options.on_snapshot(aggregator->snapshot(finished));
+  };
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
@@ -45,6 +88,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       summary.interrupted = true;
       stop_requested = true;
     }
+    publish(false);
     Millis now = monotonic_now();
     if (options.on_progress && now >= next_progress) {
       progress.totals = metrics::sum(counters);
@@ -56,6 +100,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   }
   for (auto& shard : shards) shard->request_stop();
   for (auto& shard : shards) shard->join();
+  for (auto& shard : shards) shard->counters().outcomes.flush();  // joined: no other writer
   if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
     summary.error = "syncing the queue's WAL failed: " + ok.error().message;
   }
@@ -71,6 +116,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   summary.queued = left.total();
   summary.deferred = left.deferred;
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;
+  publish(true);
   return summary;
 }
 

@@ -4,17 +4,21 @@
 // Durability window: outcomes are written unsynced by the shards and the WAL is synced every
 // kWalSyncEvery here, so a crash may deliver again at most the recipients finished in the last
 // kWalSyncEvery plus those in flight (at-least-once), never lose one.
-// It may not: parse arguments or print (progress goes to the callback).
+// Metrics snapshots are built here, on the supervisor thread, from the shards' atomics.
+// It may not: parse arguments or print (progress and snapshots go to the callbacks).
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/route_config.h"
 #include "engine/shard.h"
+#include "metrics/aggregator.h"
 #include "metrics/counters.h"
+#include "metrics/snapshot.h"
 #include "storage/queue.h"
 
 namespace ringmta::engine {
@@ -43,7 +47,14 @@ struct DeliveryOptions {
   const std::atomic<bool>* interrupt = nullptr;  // set by SIGINT/SIGTERM
   std::function<void(const Progress&)> on_progress;
   Millis progress_every = 1000;
+  // Metrics: when set, the supervisor publishes a snapshot every kWalSyncEvery and a last one
+  // (finished) once the shards have stopped. The route and queue fields of `metrics` are filled
+  // in by deliver(); the caller gives campaign sizes, enqueued and the domain label bound.
+  std::function<void(std::shared_ptr<const metrics::Snapshot>)> on_snapshot;
+  metrics::AggregatorConfig metrics;
 };
+
+constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics
 
 DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
                         const DeliveryOptions& options);

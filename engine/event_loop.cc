@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "metrics/counters.h"
+
 namespace ringmta::engine {
 
 struct EventLoop::WakeCompletion final : Completion {
@@ -163,6 +165,10 @@ void EventLoop::dispatch_completions() {
 }
 
 void EventLoop::run() {
+  uint64_t busy_since = metrics::steady_micros();
+  auto account_busy = [&] {
+    if (busy_micros_ != nullptr) busy_micros_->add(metrics::steady_micros() - busy_since);
+  };
   while (!stop_requested_) {
     now_ = monotonic_now();
     run_timers();
@@ -170,6 +176,7 @@ void EventLoop::run() {
     if (stop_requested_) break;
 
     io_uring_cqe* cqe = nullptr;
+    account_busy();
     if (timers_.empty()) {
       io_uring_submit_and_wait(&ring_, 1);
     } else {
@@ -180,9 +187,11 @@ void EventLoop::run() {
       // -ETIME and -EINTR just mean: look at timers and completions again.
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
+    busy_since = metrics::steady_micros();
     now_ = monotonic_now();
     dispatch_completions();
   }
+  account_busy();
   stopping_ = true;
 }
 

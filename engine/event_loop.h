@@ -20,6 +20,10 @@
 #include "util/result.h"
 #include "util/time.h"
 
+namespace ringmta::metrics {
+struct Counter;
+}
+
 namespace ringmta::engine {
 
 // The target of one submitted operation. complete() receives the CQE's res (bytes, or -errno).
@@ -69,6 +73,10 @@ class EventLoop {
   // Runs fn at the end of every loop iteration (batching: flush writes once per tick).
   void on_tick_end(std::function<void()> fn) { tick_hooks_.push_back(std::move(fn)); }
 
+  // Busy-time accounting: run() adds to `micros` the time it spends outside the kernel wait
+  // (io_uring_submit_and_wait*). Call before run(); the counter must outlive the loop's run().
+  void count_busy_time(metrics::Counter* micros) { busy_micros_ = micros; }
+
   // Runs until stop(). stop() is thread-safe.
   void run();
   void stop();
@@ -94,6 +102,7 @@ class EventLoop {
   std::map<TimerId, Millis> timer_index_;
   TimerId next_timer_ = 1;
   std::vector<std::function<void()>> tick_hooks_;
+  metrics::Counter* busy_micros_ = nullptr;
 
   std::mutex posted_mutex_;  // cross-thread handoff only; never held on the hot path
   std::vector<std::function<void()>> posted_;

@@ -90,6 +90,7 @@ void RouteWorker::open_connection() {
   SmtpConnection* raw = conn.get();
   connections_.emplace(id, std::move(conn));
   counters_.connections_opened.add();
+  counters_.connect_started.start(id);
   raw->start();
 }
 
@@ -122,6 +123,7 @@ void RouteWorker::feed(SmtpConnection& conn) {
     env.body = body_;
     env.eight_bit = msg.tpl.eight_bit();
     counters_.bytes_sent.add(env.body.size());
+    counters_.transaction_started.start(env.id);
     in_flight_.emplace(env.id, std::move(entry));
     ++conn.messages_sent;
     conn.submit(std::move(env));
@@ -136,6 +138,7 @@ void RouteWorker::release_idle() {
 }
 
 void RouteWorker::on_session_ready(SmtpConnection& conn) {
+  counters_.session_ready(conn.id(), conn.client().observations().tls_active);
   consecutive_failures_ = 0;
   candidates_failed_ = 0;
   feed(conn);
@@ -187,7 +190,7 @@ void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& rep
 void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) {
   auto node = in_flight_.extract(done.id);
   if (node.empty()) return;
-  counters_.transactions.add();
+  counters_.transaction_done(done.id);
   Reply rcpt = done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
   decide(std::move(node.mapped()), rcpt, done, conn.client().observations());
   if (!paused_) feed(conn);
@@ -208,6 +211,8 @@ void RouteWorker::defer_backlog(const Reply& reply) {
 }
 
 void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+  counters_.session_failed(failed.stage <= protocol::Stage::kAuth,
+                           failed.stage == protocol::Stage::kTlsHandshake);
   if (config_.direct) return mx_session_failed(conn, failed);
   using protocol::Stage;
   const protocol::Observations& seen = conn.client().observations();
@@ -269,6 +274,7 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
 }
 
 void RouteWorker::on_connection_closed(SmtpConnection& conn) {
+  counters_.connections_closed.add();
   connection_candidate_.erase(conn.id());
   auto node = connections_.extract(conn.id());
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));

@@ -24,6 +24,7 @@ Result<void> Shard::start() {
   auto loop = EventLoop::create();
   if (!loop) return loop.error();
   loop_ = std::move(loop.value());
+  loop_->count_busy_time(&counters_.loop_busy_micros);
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
   auto& sink = static_cast<OutcomeSink&>(*this);
@@ -55,6 +56,7 @@ void Shard::join() {
 void Shard::tick() {
   // Outcomes first: a refill must not read back an entry whose removal is still in the batch.
   flush();
+  counters_.outcomes.publish(loop_->now());
   if (!stopping_ && !worker_->paused()) {
     refill();
     worker_->kick();
@@ -134,6 +136,8 @@ void Shard::delivered(const storage::QueueEntry& entry) {
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
   counters_.delivered.add();
+  counters_.delivery_latency.observe_micros(metrics::micros_since(entry.record.first_enqueued));
+  counters_.outcomes.delivered(entry.key.domain, entry.domain, entry.record.message);
 }
 
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) {
@@ -153,12 +157,19 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
   UnixSeconds due = scheduler::next_retry(route_.retry, record.attempts, now, unit);
   batch_.reschedule(entry.key, static_cast<uint32_t>(due), record);
   counters_.deferred.add();
+  counters_.outcomes.deferred(entry.key.domain, entry.domain, entry.record.message, due,
+                              record.last_reply, now);
 }
 
 void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply) {
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
-  counters_.failed.add();
+  bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";
+  counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent
+                          : expired    ? metrics::FailureCategory::kExpired
+                                       : metrics::FailureCategory::kLocal);
+  counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message,
+                            reply.summary(), unix_now());
   std::lock_guard lock(report_mutex_);
   if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
 }

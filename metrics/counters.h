@@ -1,11 +1,16 @@
-// Per-shard delivery counters. Each shard is the only writer of its own ShardCounters (relaxed
-// stores, no read-modify-write contention); readers (progress line, scrapes) sum all shards.
-// It may not: format output or hold labels — exposition lives elsewhere.
+// Per-shard delivery counters, histograms and outcome tallies. Each shard is the only writer of
+// its own ShardCounters (relaxed stores, no read-modify-write contention); readers (progress line,
+// the supervisor's metrics snapshot) sum all shards.
+// It may not: format output, or be written by any thread but its shard's.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <vector>
+
+#include "metrics/duration_tracker.h"
+#include "metrics/histogram.h"
+#include "metrics/outcome_tally.h"
 
 namespace ringmta::metrics {
 
@@ -17,20 +22,70 @@ struct Counter {
   uint64_t get() const { return value.load(std::memory_order_relaxed); }
 };
 
+// Why a recipient failed for good (a later classifier refines this).
+enum class FailureCategory { kPermanent, kExpired, kLocal };
+
 struct ShardCounters {
   Counter delivered;
   Counter deferred;
   Counter failed;
+  Counter failed_permanent;  // the server's 5xx
+  Counter failed_expired;    // deferred past --max-age
+  Counter failed_local;      // refused by ringmta itself (message unreadable, bad merge fields)
   Counter transactions;
   Counter connections_opened;
   Counter connections_failed;
+  Counter connections_closed;
+  Counter sessions_ready;   // connections that reached a usable SMTP session
+  Counter sessions_failed;  // connections that failed before that
+  Counter tls_ok;
+  Counter tls_failed;
   Counter bytes_sent;
   Counter possible_duplicates;
+  Counter loop_busy_micros;  // the shard's EventLoop: time not spent waiting for completions
+
+  ShardHistogram delivery_latency{kLatencyBuckets};  // first enqueued → accepted
+  ShardHistogram transaction_time{kSecondsBuckets};  // envelope submitted → final reply
+  ShardHistogram connect_time{kSecondsBuckets};      // connection opened → session ready
+  ShardHistogram dns_lookup_time{kSecondsBuckets};
+
+  DurationTracker<4096> transaction_started;  // by envelope id
+  DurationTracker<1024> connect_started;      // by connection id
+  mutable OutcomeTally outcomes;              // readers take() its hand-off through a const view
+
+  // A connection became a usable SMTP session (TLS active or not).
+  void session_ready(uint64_t connection, bool tls) {
+    sessions_ready.add();
+    if (tls) tls_ok.add();
+    if (auto took = connect_started.finish(connection)) connect_time.observe_micros(*took);
+  }
+  // A session failed; before_ready: it never became usable; tls: the handshake itself failed.
+  void session_failed(bool before_ready, bool tls) {
+    if (before_ready) sessions_failed.add();
+    if (tls) tls_failed.add();
+  }
+  void transaction_done(uint64_t envelope) {
+    transactions.add();
+    if (auto took = transaction_started.finish(envelope)) transaction_time.observe_micros(*took);
+  }
+  void count_failure(FailureCategory c) {
+    failed.add();
+    switch (c) {
+      case FailureCategory::kPermanent:
+        return failed_permanent.add();
+      case FailureCategory::kExpired:
+        return failed_expired.add();
+      case FailureCategory::kLocal:
+        return failed_local.add();
+    }
+  }
 };
 
 struct Totals {
-  uint64_t delivered = 0, deferred = 0, failed = 0, transactions = 0, connections_opened = 0,
-           connections_failed = 0, bytes_sent = 0, possible_duplicates = 0;
+  uint64_t delivered = 0, deferred = 0, failed = 0, failed_permanent = 0, failed_expired = 0,
+           failed_local = 0, transactions = 0, connections_opened = 0, connections_failed = 0,
+           connections_closed = 0, sessions_ready = 0, sessions_failed = 0, tls_ok = 0,
+           tls_failed = 0, bytes_sent = 0, possible_duplicates = 0;
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -39,9 +94,17 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.delivered += s->delivered.get();
     t.deferred += s->deferred.get();
     t.failed += s->failed.get();
+    t.failed_permanent += s->failed_permanent.get();
+    t.failed_expired += s->failed_expired.get();
+    t.failed_local += s->failed_local.get();
     t.transactions += s->transactions.get();
     t.connections_opened += s->connections_opened.get();
     t.connections_failed += s->connections_failed.get();
+    t.connections_closed += s->connections_closed.get();
+    t.sessions_ready += s->sessions_ready.get();
+    t.sessions_failed += s->sessions_failed.get();
+    t.tls_ok += s->tls_ok.get();
+    t.tls_failed += s->tls_failed.get();
     t.bytes_sent += s->bytes_sent.get();
     t.possible_duplicates += s->possible_duplicates.get();
   }

@@ -515,6 +515,14 @@ QueueCounts Queue::counts(UnixSeconds now) const {
   return c;
 }
 
+StorageFigures Queue::storage_figures() const {
+  StorageFigures f;
+  impl_->db->GetAggregatedIntProperty("rocksdb.estimate-live-data-size", &f.live_data_bytes);
+  impl_->db->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes",
+                                      &f.pending_compaction_bytes);
+  return f;
+}
+
 std::optional<UnixSeconds> Queue::earliest_due() const {
   // One seek per (partition, domain): its first key holds the domain's earliest due time.
   std::optional<UnixSeconds> earliest;

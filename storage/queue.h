@@ -74,6 +74,12 @@ struct NewRecipient {
   std::vector<std::string> values;
 };
 
+// RocksDB's own estimates for the whole database (all column families); no scan.
+struct StorageFigures {
+  uint64_t live_data_bytes = 0;           // rocksdb.estimate-live-data-size
+  uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
+};
+
 struct QueueCounts {
   uint64_t ready = 0;     // due <= now
   uint64_t deferred = 0;  // due > now
@@ -123,6 +129,7 @@ class Queue {
   Result<void> sync_wal();
 
   QueueCounts counts(UnixSeconds now) const;  // a full scan: for summaries, not the hot path
+  StorageFigures storage_figures() const;      // cheap: two DB properties, for metrics
   // The earliest due time in the queue, if any entry exists.
   std::optional<UnixSeconds> earliest_due() const;
 

@@ -1,0 +1,60 @@
+// Admin listener flags and lifecycle for the job commands.
+#include "cli/admin_options.h"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.h"
+
+namespace ringmta::cli {
+
+void add_admin_options(CLI::App& app, AdminOptions& o) {
+  o.listen_option = app.add_option(
+      "--admin", o.listen,
+      "Admin HTTP listener for /metrics, /status and the status page (HOST:PORT, or none)");
+  app.add_option("--admin-domains", o.domains,
+                 "Destination domains with their own metric series (the rest are \"other\")")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000}));
+  app.add_option("--linger", o.linger,
+                 "Keep the admin listener up this many seconds after the job ends")
+      ->check(CLI::Range(0, 24 * 3600));
+}
+
+Result<std::unique_ptr<engine::AdminServer>> start_admin(const AdminOptions& o) {
+  bool required = o.listen_option != nullptr && o.listen_option->count() > 0;
+  auto opened = engine::open_admin(o.listen, required);
+  if (!opened) return opened.error();
+  if (!opened->warning.empty()) {
+    std::fprintf(stderr, "ringmta: warning: %s\n", opened->warning.c_str());
+  }
+  if (opened->server) {
+    std::fprintf(stderr, "admin: status page %s  metrics %smetrics\n",
+                 opened->server->url().c_str(), opened->server->url().c_str());
+  }
+  return std::move(opened->server);
+}
+
+void attach_admin(engine::AdminServer* server, const AdminOptions& o,
+                  engine::DeliveryOptions& delivery) {
+  delivery.metrics.labeled_domains = o.domains;
+  if (server == nullptr) return;
+  delivery.on_snapshot = [server](std::shared_ptr<const metrics::Snapshot> s) {
+    server->publish(std::move(s));
+  };
+}
+
+void linger_admin(engine::AdminServer* server, const AdminOptions& o) {
+  if (server == nullptr) return;
+  if (o.linger > 0 && !g_interrupted.load()) {
+    std::fprintf(stderr, "admin: job over; %s stays up for %d s (Ctrl-C ends it)\n",
+                 server->url().c_str(), o.linger);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(o.linger);
+    while (std::chrono::steady_clock::now() < until && !g_interrupted.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  server->stop();
+}
+
+}  // namespace ringmta::cli

@@ -1,0 +1,36 @@
+// The admin listener flags shared by `send`, `run` and `demo` (--admin, --admin-domains,
+// --linger), and starting the listener by them: a default address that is busy is a warning (the
+// job goes on without it); an explicitly given --admin that cannot bind is a usage error (exit 2).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "engine/admin_server.h"
+#include "engine/delivery.h"
+#include "util/result.h"
+
+namespace ringmta::cli {
+
+struct AdminOptions {
+  std::string listen = "127.0.0.1:9464";
+  std::size_t domains = 50;  // per-domain series kept; the rest are "other"
+  int linger = 0;            // seconds the listener stays up after the job
+  CLI::Option* listen_option = nullptr;
+};
+
+void add_admin_options(CLI::App& app, AdminOptions& options);
+
+// Starts the listener (or not, for "none" or a busy default address, with a warning on stderr).
+// Prints the URL when one is listening.
+Result<std::unique_ptr<engine::AdminServer>> start_admin(const AdminOptions& options);
+
+// Wires the listener into a delivery: snapshots are published to it, domains bounded by options.
+void attach_admin(engine::AdminServer* server, const AdminOptions& options,
+                  engine::DeliveryOptions& delivery);
+
+// After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
+void linger_admin(engine::AdminServer* server, const AdminOptions& options);
+
+}  // namespace ringmta::cli

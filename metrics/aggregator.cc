@@ -1,0 +1,132 @@
+// Aggregator implementation.
+#include "metrics/aggregator.h"
+
+#include <algorithm>
+
+namespace ringmta::metrics {
+
+Aggregator::Aggregator(AggregatorConfig config, std::vector<const ShardCounters*> shards,
+                       std::function<std::string(uint64_t)> campaign_of)
+    : config_(std::move(config)),
+      shards_(std::move(shards)),
+      campaign_of_(std::move(campaign_of)),
+      busy_micros_(shards_.size(), 0),
+      utilisation_(shards_.size(), 0),
+      domains_(config_.labeled_domains) {
+  for (const auto& [name, size] : config_.campaign_sizes) campaigns_[name];
+}
+
+void Aggregator::update(Millis now, UnixSeconds unix_now) {
+  if (started_ == 0) {
+    started_ = now;
+    last_update_ = now;
+  }
+  unix_at_ = unix_now;
+  totals_ = sum(shards_);
+  Millis elapsed = now - last_update_;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    uint64_t busy = shards_[i]->loop_busy_micros.get();
+    if (elapsed > 0) {
+      double ratio = static_cast<double>(busy - busy_micros_[i]) / (elapsed * 1000.0);
+      utilisation_[i] = std::clamp(ratio, 0.0, 1.0);
+    }
+    busy_micros_[i] = busy;
+  }
+  last_update_ = now;
+  std::vector<TallyDelta> deltas;
+  deltas.reserve(shards_.size());  // domain_batch points into these
+  std::vector<const DomainDelta*> domain_batch;
+  for (const ShardCounters* s : shards_) {
+    TallyDelta& delta = deltas.emplace_back(s->outcomes.take());
+    for (const auto& [id, d] : delta.domains) domain_batch.push_back(&d);
+    for (auto& [message, counts] : delta.messages) {
+      auto it = campaign_names_.find(message);
+      if (it == campaign_names_.end())
+        it = campaign_names_.emplace(message, campaign_of_(message)).first;
+      campaigns_[it->second] += counts;
+    }
+    for (auto& [due, n] : delta.deferred_until) deferred_until_[due] += n;
+    if (delta.last.at != 0) last_reply_ = std::move(delta.last);
+  }
+  domains_.add(domain_batch);
+  deferred_until_.erase(deferred_until_.begin(), deferred_until_.upper_bound(unix_now));
+  delivered_.sample(now, totals_.delivered);
+}
+
+void Aggregator::set_storage(uint64_t live_bytes, uint64_t pending_compaction_bytes) {
+  live_bytes_ = live_bytes;
+  pending_compaction_bytes_ = pending_compaction_bytes;
+}
+
+void Aggregator::set_route_state(bool paused, const std::string& diagnosis, UnixSeconds unix_now) {
+  if (paused == paused_ && diagnosis == diagnosis_) return;
+  ThrottleEvent e;
+  e.at = unix_now;
+  e.route = config_.route;
+  std::string limit = std::to_string(config_.max_connections);
+  if (paused && !paused_) {
+    e.change = "paused: connections " + limit + " → 0";
+  } else if (!paused && paused_) {
+    e.change = "resumed: connections 0 → " + limit;
+  } else if (!diagnosis.empty()) {
+    e.change = "backing off";
+  } else {
+    e.change = "recovered";
+  }
+  e.reason = diagnosis.empty() ? "-" : diagnosis;
+  paused_ = paused;
+  diagnosis_ = diagnosis;
+  events_.push_back(std::move(e));
+  if (events_.size() > kMaxEvents) events_.erase(events_.begin());
+}
+
+std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
+  auto s = std::make_shared<Snapshot>();
+  s->at = unix_at_;
+  s->uptime_seconds = static_cast<double>(last_update_ - started_) / 1000.0;
+  s->finished = finished;
+  s->totals = totals_;
+  s->enqueued = config_.enqueued;
+  uint64_t at_start = config_.queue_ready_at_start + config_.queue_deferred_at_start;
+  uint64_t gone = totals_.delivered + totals_.failed;
+  uint64_t total = at_start > gone ? at_start - gone : 0;
+  uint64_t deferred = config_.queue_deferred_at_start;
+  for (const auto& [due, n] : deferred_until_) deferred += n;
+  s->queue_deferred = std::min(deferred, total);
+  s->queue_ready = total - s->queue_deferred;
+  s->rocksdb_live_bytes = live_bytes_;
+  s->rocksdb_pending_compaction_bytes = pending_compaction_bytes_;
+  s->loop_utilisation = utilisation_;
+  for (const ShardCounters* c : shards_) {
+    s->delivery_latency.add(c->delivery_latency);
+    s->transaction_time.add(c->transaction_time);
+    s->connect_time.add(c->connect_time);
+    s->dns_lookup_time.add(c->dns_lookup_time);
+  }
+  s->delivered_rate = {delivered_.rate(60'000), delivered_.rate(300'000), delivered_.rate(900'000)};
+  s->delivered_per_second = delivered_.recent(kChartSeconds);
+  RouteSnapshot r;
+  r.name = config_.route;
+  uint64_t closed = std::min(totals_.connections_closed, totals_.connections_opened);
+  r.connections_open = totals_.connections_opened - closed;
+  r.max_connections = config_.max_connections;
+  r.connections_allowed = paused_ ? 0 : config_.max_connections;
+  r.max_messages_per_connection = config_.max_messages_per_connection;
+  r.paused = paused_;
+  r.diagnosis = diagnosis_;
+  r.last = last_reply_;
+  s->routes.push_back(std::move(r));
+  for (const auto& [name, counts] : campaigns_) {
+    CampaignSnapshot c;
+    c.id = name;
+    c.counts = counts;
+    auto size = config_.campaign_sizes.find(name);
+    if (size != config_.campaign_sizes.end()) c.total = size->second;
+    s->campaigns.push_back(std::move(c));
+  }
+  s->domains = domains_.rows();
+  s->throttle_events = events_;
+  return s;
+}
+
+}  // namespace ringmta::metrics

@@ -1,0 +1,70 @@
+// Aggregator: the supervisor's side of metrics. Every update() it sums the shards' counters and
+// histograms, takes their outcome tallies into the bounded DomainTable and per-campaign counts,
+// samples the delivery rate, keeps the queue depth from outcomes (no scan), turns route state
+// changes into throttle events, and builds an immutable Snapshot for the admin listener.
+// It may not: run on a shard thread, read the queue (its owner passes storage figures in), or
+// block a shard (it only reads their atomics and takes their hand-offs).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "metrics/counters.h"
+#include "metrics/domain_table.h"
+#include "metrics/rate_window.h"
+#include "metrics/snapshot.h"
+
+namespace ringmta::metrics {
+
+struct AggregatorConfig {
+  std::size_t labeled_domains = kDefaultLabeledDomains;
+  uint64_t enqueued = 0;                           // recipients this process queued
+  std::map<std::string, uint64_t> campaign_sizes;  // recipients per campaign, where known
+  std::string route;                               // the route's name, "HOST:PORT"
+  uint64_t max_connections = 0;
+  uint64_t max_messages_per_connection = 0;
+  uint64_t queue_ready_at_start = 0, queue_deferred_at_start = 0;
+};
+
+class Aggregator {
+ public:
+  // campaign_of: a message id's campaign (asked once per message id).
+  Aggregator(AggregatorConfig config, std::vector<const ShardCounters*> shards,
+             std::function<std::string(uint64_t)> campaign_of);
+
+  void update(Millis now, UnixSeconds unix_now);
+  void set_storage(uint64_t live_bytes, uint64_t pending_compaction_bytes);
+  // The route's state as the shards report it; a change is recorded as a throttle event.
+  void set_route_state(bool paused, const std::string& diagnosis, UnixSeconds unix_now);
+  std::shared_ptr<const Snapshot> snapshot(bool finished) const;
+
+ private:
+  static constexpr std::size_t kMaxEvents = 100;
+  static constexpr std::size_t kChartSeconds = 300;
+
+  AggregatorConfig config_;
+  std::vector<const ShardCounters*> shards_;
+  std::function<std::string(uint64_t)> campaign_of_;
+  Millis started_ = 0;
+  Millis last_update_ = 0;
+  UnixSeconds unix_at_ = 0;
+  Totals totals_;
+  std::vector<uint64_t> busy_micros_;
+  std::vector<double> utilisation_;
+  DomainTable domains_;
+  std::unordered_map<uint64_t, std::string> campaign_names_;
+  std::map<std::string, OutcomeCounts> campaigns_;
+  std::map<UnixSeconds, uint64_t> deferred_until_;
+  RateWindow delivered_;
+  LastReply last_reply_;
+  uint64_t live_bytes_ = 0, pending_compaction_bytes_ = 0;
+  bool paused_ = false;
+  std::string diagnosis_;
+  std::vector<ThrottleEvent> events_;
+};
+
+}  // namespace ringmta::metrics

@@ -1,0 +1,50 @@
+// DomainTable implementation.
+#include "metrics/domain_table.h"
+
+#include <algorithm>
+
+namespace ringmta::metrics {
+
+DomainTable::DomainTable(std::size_t labeled) : max_labeled_(labeled) {
+  other_.domain = kOtherDomain;
+}
+
+void DomainTable::add(const std::vector<const DomainDelta*>& batch) {
+  if (rows_.size() < max_labeled_) {
+    std::vector<const DomainDelta*> fresh;
+    for (const DomainDelta* d : batch) {
+      if (d->name != kOtherDomain && !rows_.contains(d->name)) fresh.push_back(d);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const DomainDelta* a, const DomainDelta* b) {
+      return a->counts.total() != b->counts.total() ? a->counts.total() > b->counts.total()
+                                                    : a->name < b->name;
+    });
+    for (const DomainDelta* d : fresh) {
+      if (rows_.size() >= max_labeled_) break;
+      DomainRow row;
+      row.domain = d->name;
+      rows_.emplace(d->name, std::move(row));  // a name twice in one batch: the first wins
+    }
+  }
+  for (const DomainDelta* d : batch) {
+    auto it = rows_.find(d->name);
+    DomainRow& row = it != rows_.end() ? it->second : other_;
+    row.counts += d->counts;
+    row.last_outcome = d->last_outcome;
+    if (d->last.at != 0) row.last = d->last;
+  }
+}
+
+std::vector<DomainRow> DomainTable::rows() const {
+  std::vector<DomainRow> out;
+  out.reserve(rows_.size() + 1);
+  for (const auto& [name, row] : rows_) out.push_back(row);
+  std::sort(out.begin(), out.end(), [](const DomainRow& a, const DomainRow& b) {
+    return a.counts.total() != b.counts.total() ? a.counts.total() > b.counts.total()
+                                                : a.domain < b.domain;
+  });
+  out.push_back(other_);
+  return out;
+}
+
+}  // namespace ringmta::metrics

@@ -1,0 +1,83 @@
+// OutcomeTally: a shard's outcomes per domain and per message (campaign), plus the due times of
+// deferrals and the last refusal seen, handed to the supervisor in batches.
+//
+// The shard thread counts into a private table (no lock, no atomics) and publish() moves it to a
+// mutex-guarded hand-off at most every kPublishEvery; the supervisor take()s the hand-off. So the
+// hot path never touches a line another thread writes, and the lock is taken a few times a second.
+// It may not: bound or rank domains (DomainTable does), or be written by more than one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "util/time.h"
+
+namespace ringmta::metrics {
+
+struct OutcomeCounts {
+  uint64_t delivered = 0, deferred = 0, failed = 0;
+  uint64_t total() const { return delivered + deferred + failed; }
+  OutcomeCounts& operator+=(const OutcomeCounts& o) {
+    delivered += o.delivered;
+    deferred += o.deferred;
+    failed += o.failed;
+    return *this;
+  }
+};
+
+enum class Outcome { kDelivered, kDeferred, kFailed };
+
+struct LastReply {
+  std::string text;  // "451 4.3.0 try later"
+  UnixSeconds at = 0;
+  Outcome outcome = Outcome::kDeferred;
+};
+
+struct DomainDelta {
+  std::string name;
+  OutcomeCounts counts;
+  LastReply last;  // the last deferral or failure, if any (at == 0: none)
+  Outcome last_outcome = Outcome::kDelivered;
+};
+
+struct TallyDelta {
+  std::unordered_map<uint32_t, DomainDelta> domains;     // by the queue's domain id
+  std::unordered_map<uint64_t, OutcomeCounts> messages;  // by message id
+  std::map<UnixSeconds, uint64_t> deferred_until;        // deferrals by their new due time
+  LastReply last;                                        // the route's last refusal
+  bool empty() const { return domains.empty() && messages.empty() && deferred_until.empty(); }
+  void merge(TallyDelta&& other);
+};
+
+class OutcomeTally {
+ public:
+  static constexpr Millis kPublishEvery = 250;
+
+  // Owner (shard) thread.
+  void delivered(uint32_t domain_id, std::string_view domain, uint64_t message);
+  void deferred(uint32_t domain_id, std::string_view domain, uint64_t message, UnixSeconds due,
+                std::string_view reply, UnixSeconds now);
+  void failed(uint32_t domain_id, std::string_view domain, uint64_t message, std::string_view reply,
+              UnixSeconds now);
+  // Hands the private table over if kPublishEvery has passed since the last hand-over.
+  void publish(Millis now);
+  // Hands everything over now: the owner thread, or anyone after the owner thread was joined.
+  void flush();
+
+  // Reader (supervisor) thread: what was handed over since the last take().
+  TallyDelta take();
+
+ private:
+  DomainDelta& domain(uint32_t id, std::string_view name);
+
+  TallyDelta local_;
+  Millis next_publish_ = 0;
+  std::mutex mutex_;
+  TallyDelta handoff_;
+};
+
+}  // namespace ringmta::metrics

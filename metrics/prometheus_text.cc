@@ -1,0 +1,132 @@
+// prometheus_text implementation: one block per family.
+#include "metrics/prometheus_text.h"
+
+#include "metrics/exposition.h"
+
+namespace ringmta::metrics {
+namespace {
+
+std::string_view outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kDelivered:
+      return "delivered";
+    case Outcome::kDeferred:
+      return "deferred";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "delivered";
+}
+
+}  // namespace
+
+std::string prometheus_text(const Snapshot& s) {
+  Exposition e;
+  const Totals& t = s.totals;
+  e.family("ringmta_recipients_enqueued_total",
+           "Recipients accepted into the queue by this process.", "counter");
+  e.sample("ringmta_recipients_enqueued_total", {}, s.enqueued);
+  e.family("ringmta_recipients_delivered_total",
+           "Recipients the smart host accepted (final reply 2xx).", "counter");
+  e.sample("ringmta_recipients_delivered_total", {}, t.delivered);
+  e.family("ringmta_recipients_deferred_total",
+           "Deferrals: a recipient rescheduled for a later attempt after a transient answer.",
+           "counter");
+  e.sample("ringmta_recipients_deferred_total", {}, t.deferred);
+  e.family("ringmta_recipients_failed_total",
+           "Recipients that failed for good, by category: permanent (the server's 5xx), expired "
+           "(deferred past --max-age), local (refused by ringmta itself).",
+           "counter");
+  e.sample("ringmta_recipients_failed_total", {{"category", "permanent"}}, t.failed_permanent);
+  e.sample("ringmta_recipients_failed_total", {{"category", "expired"}}, t.failed_expired);
+  e.sample("ringmta_recipients_failed_total", {{"category", "local"}}, t.failed_local);
+  e.family("ringmta_possible_duplicates_total",
+           "Messages whose end of data was sent but never answered; they are sent again.",
+           "counter");
+  e.sample("ringmta_possible_duplicates_total", {}, t.possible_duplicates);
+  e.family("ringmta_smtp_transactions_total", "SMTP transactions (MAIL to final reply) finished.",
+           "counter");
+  e.sample("ringmta_smtp_transactions_total", {}, t.transactions);
+  e.family("ringmta_smtp_bytes_sent_total",
+           "Message bytes (rendered, before dot-stuffing) handed to SMTP connections.", "counter");
+  e.sample("ringmta_smtp_bytes_sent_total", {}, t.bytes_sent);
+
+  e.family("ringmta_connections_opened_total",
+           "Connections opened, by route and result: ok reached a usable SMTP session, failed did "
+           "not.",
+           "counter");
+  for (const RouteSnapshot& r : s.routes) {
+    e.sample("ringmta_connections_opened_total", {{"route", r.name}, {"result", "ok"}},
+             t.sessions_ready);
+    e.sample("ringmta_connections_opened_total", {{"route", r.name}, {"result", "failed"}},
+             t.sessions_failed);
+  }
+  e.family("ringmta_tls_handshakes_total", "TLS handshakes (STARTTLS or implicit), by result.",
+           "counter");
+  e.sample("ringmta_tls_handshakes_total", {{"result", "ok"}}, t.tls_ok);
+  e.sample("ringmta_tls_handshakes_total", {{"result", "failed"}}, t.tls_failed);
+
+  e.family("ringmta_domain_recipients_total",
+           "Recipient outcomes by destination domain; the largest domains by volume have their "
+           "own series, the rest are counted under domain=\"other\".",
+           "counter");
+  for (const DomainRow& d : s.domains) {
+    for (auto [o, n] : {std::pair{Outcome::kDelivered, d.counts.delivered},
+                        std::pair{Outcome::kDeferred, d.counts.deferred},
+                        std::pair{Outcome::kFailed, d.counts.failed}}) {
+      e.sample("ringmta_domain_recipients_total",
+               {{"domain", d.domain}, {"outcome", outcome_name(o)}}, n);
+    }
+  }
+
+  e.family("ringmta_queue_depth",
+           "Recipients in the queue, ready (due now) or deferred (due later); kept by the "
+           "supervisor from outcomes, refreshed every few seconds.",
+           "gauge");
+  e.sample("ringmta_queue_depth", {{"state", "ready"}}, s.queue_ready);
+  e.sample("ringmta_queue_depth", {{"state", "deferred"}}, s.queue_deferred);
+  e.family("ringmta_connections_open", "SMTP connections open now, per route.", "gauge");
+  for (const RouteSnapshot& r : s.routes) {
+    e.sample("ringmta_connections_open", {{"route", r.name}}, r.connections_open);
+  }
+  e.family("ringmta_connections_allowed",
+           "SMTP connections the route may open now (0 while it is paused).", "gauge");
+  for (const RouteSnapshot& r : s.routes) {
+    e.sample("ringmta_connections_allowed", {{"route", r.name}}, r.connections_allowed);
+  }
+  e.family("ringmta_shard_loop_busy_ratio",
+           "Share of the last interval each shard's event loop spent working rather than waiting "
+           "for completions.",
+           "gauge");
+  for (std::size_t i = 0; i < s.loop_utilisation.size(); ++i) {
+    std::string shard = std::to_string(i);
+    e.sample("ringmta_shard_loop_busy_ratio", {{"shard", shard}}, s.loop_utilisation[i]);
+  }
+  e.family("ringmta_rocksdb_live_data_bytes", "RocksDB estimate of the queue's live data size.",
+           "gauge");
+  e.sample("ringmta_rocksdb_live_data_bytes", {}, s.rocksdb_live_bytes);
+  e.family("ringmta_rocksdb_pending_compaction_bytes",
+           "RocksDB estimate of the bytes compaction still has to rewrite.", "gauge");
+  e.sample("ringmta_rocksdb_pending_compaction_bytes", {}, s.rocksdb_pending_compaction_bytes);
+  e.family("ringmta_job_finished",
+           "1 once the delivery job is over (the admin listener may linger), else 0.", "gauge");
+  e.sample("ringmta_job_finished", {}, uint64_t{s.finished ? 1u : 0u});
+
+  e.family("ringmta_delivery_latency_seconds",
+           "Time from a recipient's first enqueue to its acceptance by the smart host.",
+           "histogram");
+  e.histogram("ringmta_delivery_latency_seconds", {}, s.delivery_latency);
+  e.family("ringmta_smtp_transaction_seconds",
+           "Time from handing an envelope to a connection to its final reply.", "histogram");
+  e.histogram("ringmta_smtp_transaction_seconds", {}, s.transaction_time);
+  e.family("ringmta_connect_seconds",
+           "Time from opening a connection to a usable SMTP session (TCP connect, greeting, EHLO, "
+           "TLS, AUTH).",
+           "histogram");
+  e.histogram("ringmta_connect_seconds", {}, s.connect_time);
+  e.family("ringmta_dns_lookup_seconds", "Time of DNS lookups (direct delivery).", "histogram");
+  e.histogram("ringmta_dns_lookup_seconds", {}, s.dns_lookup_time);
+  return e.text();
+}
+
+}  // namespace ringmta::metrics

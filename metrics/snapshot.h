@@ -1,0 +1,67 @@
+// Snapshot: everything the admin listener shows, as plain values. The supervisor builds one every
+// few hundred milliseconds from the shards' counters and publishes it; scrapes and the status page
+// read only snapshots, so they never touch a shard or the queue.
+// It may not: hold references into live engine state, or compute anything at read time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "metrics/counters.h"
+#include "metrics/domain_table.h"
+#include "metrics/histogram.h"
+#include "util/time.h"
+
+namespace ringmta::metrics {
+
+struct RouteSnapshot {
+  std::string name;  // the smart host, "HOST:PORT"
+  uint64_t connections_open = 0;
+  uint64_t connections_allowed = 0;  // 0 while paused
+  uint64_t max_connections = 0;      // the configured limit
+  uint64_t max_messages_per_connection = 0;
+  bool paused = false;
+  std::string diagnosis;  // why it paused or backed off, if it did
+  LastReply last;         // the last refusal (at == 0: none)
+};
+
+struct CampaignSnapshot {
+  std::string id;
+  uint64_t total = 0;  // recipients in the job; 0 = unknown
+  OutcomeCounts counts;
+};
+
+struct ThrottleEvent {
+  UnixSeconds at = 0;
+  std::string route;
+  std::string change;  // e.g. "paused", "connections 16 → 0"
+  std::string reason;
+};
+
+struct Rates {
+  double m1 = 0, m5 = 0, m15 = 0;  // per second
+};
+
+struct Snapshot {
+  UnixSeconds at = 0;
+  double uptime_seconds = 0;
+  bool finished = false;  // the job is over (the listener lingers)
+  Totals totals;
+  uint64_t enqueued = 0;
+  uint64_t queue_ready = 0, queue_deferred = 0;
+  uint64_t rocksdb_live_bytes = 0, rocksdb_pending_compaction_bytes = 0;
+  std::vector<double> loop_utilisation;  // per shard, 0..1 over the last sampling interval
+  HistogramSnapshot delivery_latency{kLatencyBuckets};
+  HistogramSnapshot transaction_time{kSecondsBuckets};
+  HistogramSnapshot connect_time{kSecondsBuckets};
+  HistogramSnapshot dns_lookup_time{kSecondsBuckets};
+  Rates delivered_rate;
+  std::vector<double> delivered_per_second;  // the last minutes, oldest first, for the chart
+  std::vector<RouteSnapshot> routes;
+  std::vector<CampaignSnapshot> campaigns;
+  std::vector<DomainRow> domains;  // bounded; "other" last
+  std::vector<ThrottleEvent> throttle_events;
+};
+
+}  // namespace ringmta::metrics
