@@ -61,6 +61,7 @@ function draw(series) {
   const w = c.width, h = c.height, pad = 36;
   g.clearRect(0, 0, w, h);
   const max = Math.max(1, ...series) * 1.1;
+  c.dataset.points = series.length;
   g.strokeStyle = "#e0e2e8"; g.fillStyle = "#889"; g.font = "11px sans-serif"; g.lineWidth = 1;
   for (let i = 0; i <= 4; i++) { const y = pad / 2 + (h - pad) * i / 4; g.beginPath(); g.moveTo(pad, y); g.lineTo(w, y); g.stroke(); g.fillText(Math.round(max * (4 - i) / 4), 2, y + 4); }
   if (series.length < 2) return;
