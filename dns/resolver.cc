@@ -386,7 +386,9 @@ void Resolver::reschedule_timer() {
     return;
   }
   Millis at = io_.now() + static_cast<Millis>(t->tv_sec) * 1000 + (t->tv_usec + 999) / 1000;
-  if (timer_ != 0 && timer_at_ == at) return;
+  // A timer due no later already exists: it fires, processes timeouts and reschedules (cheaper
+  // than moving the timer on every answer).
+  if (timer_ != 0 && timer_at_ <= at) return;
   if (timer_ != 0) io_.cancel_timer(timer_);
   timer_at_ = at;
   timer_ = io_.add_timer(at, [this] {

@@ -52,10 +52,12 @@ struct ResolverOptions {
   bool edns = false;  // EDNS0 with a 1232-byte UDP payload; off: answers over 512 bytes use TCP
   CacheTtls ttls;
   std::size_t max_cache_entries = 200'000;  // per record type
-  std::size_t max_inflight = 256;           // queries on the wire at once; the rest wait in order
-  std::size_t max_mx_hosts = 5;             // resolve_destination: addresses of this many hosts
-  PolicyOptions policy;                     // allow_loopback, own addresses, address order
-  std::function<uint64_t()> random;         // for shuffling equal preferences; default: seeded PRNG
+  // Queries on the wire at once; the rest wait in order. More than ~200 overflows a DNS server's
+  // default UDP receive buffer on a burst (answers lost → timeouts), see bench/RESULTS.md.
+  std::size_t max_inflight = 64;
+  std::size_t max_mx_hosts = 5;      // resolve_destination: addresses of this many hosts
+  PolicyOptions policy;              // allow_loopback, own addresses, address order
+  std::function<uint64_t()> random;  // for shuffling equal preferences; default: seeded PRNG
   std::function<void(const LookupEvent&)> on_lookup;  // latency hook (histograms)
 };
 
