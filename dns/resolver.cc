@@ -3,6 +3,8 @@
 // MX → policy → addresses pipeline. It may not block or call user code from inside c-ares.
 #include "dns/resolver.h"
 
+#include <ifaddrs.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -98,6 +100,28 @@ Result<std::pair<IpAddress, uint16_t>> parse_dns_server(std::string_view text) {
     port_number = static_cast<uint16_t>(value);
   }
   return std::make_pair(*ip, port_number);
+}
+
+std::vector<IpAddress> local_interface_addresses() {
+  std::vector<IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    IpAddress a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      a.family = AF_INET;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      a.family = AF_INET6;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  freeifaddrs(list);
+  return out;
 }
 
 struct Resolver::QueryContext {

@@ -156,6 +156,10 @@ class Resolver final : private IoHandler {
       failures_;
 };
 
+// This host's interface addresses (getifaddrs), for PolicyOptions::own_addresses: an MX resolving
+// to one of them is a mail loop. Call once at start-up, not on the hot path.
+std::vector<IpAddress> local_interface_addresses();
+
 // Parses one "IP", "IP:PORT" or "[IPv6]:PORT" (default port 53).
 Result<std::pair<IpAddress, uint16_t>> parse_dns_server(std::string_view text);
 

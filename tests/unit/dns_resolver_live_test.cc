@@ -506,6 +506,11 @@ TEST_F(DnsResolverLive, InvalidNamesNeverQueried) {
   EXPECT_EQ(r->stats().queries_sent, 0u);
 }
 
+TEST(DnsLocalAddresses, IncludeLoopback) {
+  std::vector<IpAddress> own = local_interface_addresses();
+  EXPECT_NE(std::find(own.begin(), own.end(), *IpAddress::parse("127.0.0.1")), own.end());
+}
+
 TEST(DnsServerOption, Parse) {
   auto a = parse_dns_server("127.0.0.1");
   ASSERT_TRUE(a.ok());
