@@ -105,11 +105,12 @@ class Demo:
         return self.proc.returncode
 
 
-@pytest.fixture
-def demo(tmp_path):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One demo for the module: the tests below look at it during the send, then after it."""
     if not os.access(ringmta_bin(), os.X_OK):
         pytest.fail(f"ringmta binary not found: {ringmta_bin()} (set RINGMTA_BIN)")
-    d = Demo(tmp_path, RECIPIENTS)
+    d = Demo(tmp_path_factory.mktemp("demo"), RECIPIENTS)
     try:
         wait_for("the admin listener to serve /metrics",
                  lambda: get(d.base + "/metrics", 2)[0] == 200 or (d.proc.poll() is not None and
@@ -118,27 +119,16 @@ def demo(tmp_path):
         yield d
     finally:
         rc = d.stop()
-        if rc not in (0, None):
-            print(f"demo exit {rc}\n{d.stderr()[-3000:]}")
+        assert rc == 0, f"demo exit {rc}\n{d.stderr()[-3000:]}"
 
 
-def test_metrics_pass_promtool_and_prometheus_counts_what_the_sink_counted(demo, tmp_path):
-    need("promtool", "prometheus")
+@pytest.fixture(scope="module")
+def prometheus(demo, tmp_path_factory):
+    """A real Prometheus scraping the demo every second; yields its API base URL."""
     need("prometheus", "prometheus")
-    # /metrics during the send: well-formed for promtool (HELP/TYPE, naming, histograms)
-    code, ctype, text = get(demo.base + "/metrics")
-    assert code == 200 and ctype.startswith("text/plain; version=0.0.4"), (code, ctype)
-    during = "ringmta_job_finished 0" in text
-    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
-    assert lint.returncode == 0, f"promtool check metrics failed:\n{lint.stdout}\n{lint.stderr}"
-    for family in ("ringmta_recipients_delivered_total", "ringmta_queue_depth", "ringmta_shard_loop_busy_ratio",
-                   "ringmta_delivery_latency_seconds", "ringmta_smtp_transaction_seconds", "ringmta_connect_seconds",
-                   "ringmta_dns_lookup_seconds", "ringmta_connections_open", "ringmta_rocksdb_live_data_bytes"):
-        assert f"# TYPE {family} " in text, f"{family} missing from /metrics"
-
-    # a real Prometheus scraping every second
-    prom_port = free_port()
-    config = tmp_path / "prometheus.yml"
+    work = tmp_path_factory.mktemp("prometheus")
+    port = free_port()
+    config = work / "prometheus.yml"
     config.write_text(f"""global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -149,44 +139,39 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{demo.port}"]
 """)
-    prom_log = open(tmp_path / "prometheus.log", "w")
-    prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=prom_log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    api = f"http://127.0.0.1:{prom_port}/api/v1"
+    log = open(work / "prometheus.log", "w")
+    proc = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
-        def target_up():
-            code, _, body = get(api + "/targets")
-            targets = json.loads(body)["data"]["activeTargets"] if code == 200 else []
-            return any(t["health"] == "up" for t in targets) and targets
-        targets = wait_for("Prometheus to report the ringmta target up", target_up, 60, 0.5)
-        assert targets[0]["scrapeUrl"] == f"http://127.0.0.1:{demo.port}/metrics"
-
-        final = demo.finished_status()
-        sink = demo.sink_count()
-        assert final["totals"]["delivered"] == sink == RECIPIENTS
-
-        def delivered_in_prometheus():
-            code, _, body = get(api + "/query?query=ringmta_recipients_delivered_total")
-            result = json.loads(body)["data"]["result"] if code == 200 else []
-            return result and float(result[0]["value"][1]) == sink and result
-        wait_for(f"PromQL ringmta_recipients_delivered_total == {sink}", delivered_in_prometheus, 30, 0.5)
-        # the bounded domain series add up to the same total
-        code, _, body = get(api + "/query?query=" + urllib.request.quote(
-            'sum(ringmta_domain_recipients_total{outcome="delivered"})'))
-        assert float(json.loads(body)["data"]["result"][0]["value"][1]) == sink
-        code, _, body = get(api + "/query?query=" + urllib.request.quote("count(ringmta_domain_recipients_total)"))
-        assert float(json.loads(body)["data"]["result"][0]["value"][1]) <= (50 + 1) * 3
+        yield f"http://127.0.0.1:{port}/api/v1"
     finally:
-        os.killpg(prom.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            prom.wait(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(prom.pid, signal.SIGKILL)
-            prom.wait()
-        prom_log.close()
-    assert during, "the first scrape came after the job ended: the demo is too small to test a scrape during a send"
-    assert demo.stop() == 0
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def promql(api: str, query: str) -> float | None:
+    code, _, body = get(api + "/query?query=" + urllib.request.quote(query))
+    result = json.loads(body)["data"]["result"] if code == 200 else []
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_metrics_during_send_pass_promtool(demo, prometheus):
+    need("promtool", "prometheus")
+    code, ctype, text = get(demo.base + "/metrics")
+    assert code == 200 and ctype.startswith("text/plain; version=0.0.4"), (code, ctype)
+    assert "ringmta_job_finished 0" in text, "the job was already over: the demo is too small for this test"
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0, f"promtool check metrics failed:\n{lint.stdout}\n{lint.stderr}"
+    for family in ("ringmta_recipients_delivered_total", "ringmta_queue_depth", "ringmta_shard_loop_busy_ratio",
+                   "ringmta_delivery_latency_seconds", "ringmta_smtp_transaction_seconds", "ringmta_connect_seconds",
+                   "ringmta_dns_lookup_seconds", "ringmta_connections_open", "ringmta_rocksdb_live_data_bytes"):
+        assert f"# TYPE {family} " in text, f"{family} missing from /metrics"
 
 
 def chromium(*args: str, profile: Path, timeout: float = 90) -> subprocess.CompletedProcess:
@@ -204,7 +189,7 @@ def test_status_page_renders_chart_and_campaign_matching_status(demo, tmp_path):
         "the page must be self-contained"
     # during the send: a screenshot for people
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "status-page.png"
+    shot = ARTIFACTS / "status-page-during-send.png"
     r = chromium(f"--screenshot={shot}", demo.base + "/", profile=tmp_path / "chromium-1")
     assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot\n{r.stderr[-2000:]}"
 
@@ -222,10 +207,28 @@ def test_status_page_renders_chart_and_campaign_matching_status(demo, tmp_path):
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(2))
     assert f"{campaign['delivered']:,}" in cells and f"{campaign['total']:,}" in cells, cells
     assert "job finished" in dom
-    shutil.copy2(shot, ARTIFACTS / "status-page-during-send.png")
-    r = chromium(f"--screenshot={ARTIFACTS / 'status-page-finished.png'}", demo.base + "/",
-                 profile=tmp_path / "chromium-3")
-    assert demo.stop() == 0
+    chromium(f"--screenshot={ARTIFACTS / 'status-page-finished.png'}", demo.base + "/",
+             profile=tmp_path / "chromium-3")
+
+
+def test_prometheus_scrapes_and_counts_what_the_sink_counted(demo, prometheus):
+    def target_up():
+        code, _, body = get(prometheus + "/targets")
+        targets = json.loads(body)["data"]["activeTargets"] if code == 200 else []
+        return any(t["health"] == "up" for t in targets) and targets
+    targets = wait_for("Prometheus to report the ringmta target up", target_up, 60, 0.5)
+    assert targets[0]["scrapeUrl"] == f"http://127.0.0.1:{demo.port}/metrics"
+
+    final = demo.finished_status()
+    sink = demo.sink_count()
+    assert final["totals"]["delivered"] == sink == RECIPIENTS
+    # a scrape of the final snapshot (published after every shard's tallies were handed over)
+    wait_for("Prometheus to scrape the finished job", lambda: promql(prometheus, "ringmta_job_finished") == 1, 30,
+             0.5)
+    assert promql(prometheus, "ringmta_recipients_delivered_total") == sink
+    # the bounded domain series add up to the same total
+    assert promql(prometheus, 'sum(ringmta_domain_recipients_total{outcome="delivered"})') == sink
+    assert promql(prometheus, "count(ringmta_domain_recipients_total)") <= (50 + 1) * 3
 
 
 def test_admin_flag_rules(tmp_path):
