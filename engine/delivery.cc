@@ -22,8 +22,7 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
     return stored && !stored->campaign.empty() ? stored->campaign
                                                : "message " + std::to_string(message);
   };
-  return std::make_unique<metrics::Aggregator>(std::move(config), std::move(counters),
-                                               campaign_of);
+  return std::make_unique<metrics::Aggregator>(std::move(config), std::move(counters), campaign_of);
 }
 
 }  // namespace

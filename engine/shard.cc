@@ -168,8 +168,8 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
   counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent
                           : expired    ? metrics::FailureCategory::kExpired
                                        : metrics::FailureCategory::kLocal);
-  counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message,
-                            reply.summary(), unix_now());
+  counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message, reply.summary(),
+                            unix_now());
   std::lock_guard lock(report_mutex_);
   if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
 }

@@ -129,7 +129,7 @@ class Queue {
   Result<void> sync_wal();
 
   QueueCounts counts(UnixSeconds now) const;  // a full scan: for summaries, not the hot path
-  StorageFigures storage_figures() const;      // cheap: two DB properties, for metrics
+  StorageFigures storage_figures() const;     // cheap: two DB properties, for metrics
   // The earliest due time in the queue, if any entry exists.
   std::optional<UnixSeconds> earliest_due() const;
 
