@@ -69,6 +69,14 @@ std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts
   j["diagnosis"] = s.diagnosis.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diagnosis);
   if (!s.error.empty()) j["error"] = s.error;
   if (!facts.campaign.empty()) j["campaign"] = facts.campaign;
+  j["connections"] = {{"opened", s.totals.connections_opened},
+                      {"failed", s.totals.connections_failed},
+                      {"tls", s.totals.tls_ok},
+                      {"tls_failed", s.totals.tls_failed}};
+  j["dns"] = {{"mx_queries", s.totals.dns_mx_queries},
+              {"address_queries", s.totals.dns_address_queries},
+              {"cache_hits", s.totals.dns_cache_hits},
+              {"failures", s.totals.dns_failures}};
   return j.dump();
 }
 

@@ -23,6 +23,7 @@ struct JobOptions {
   RouteOptions route;
   AdminOptions admin;
   std::string queue_dir = "./ringmta-queue";
+  std::string delivery_log;
   bool json = false;
   bool no_progress = false;
 };
@@ -31,6 +32,8 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
   add_route_options(sub, o.route);
   add_admin_options(sub, o.admin);
   sub.add_option("--queue", o.queue_dir, "The RocksDB queue directory");
+  sub.add_option("--delivery-log", o.delivery_log,
+                 "Append one JSON line per outcome (recipient, host, IP, TLS, reply) to this file");
   sub.add_flag("--json", o.json, "Print one JSON object with the outcome at the end");
   sub.add_flag("--no-progress", o.no_progress, "Do not print the progress line");
 }
@@ -52,6 +55,13 @@ std::string new_campaign_id() {
 int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
                        JobFacts facts, engine::AdminServer* admin) {
   engine::DeliveryOptions options;
+  std::unique_ptr<engine::DeliveryLog> log;
+  if (!o.delivery_log.empty()) {
+    auto opened = engine::DeliveryLog::open(o.delivery_log);
+    if (!opened) return fail_usage(opened.error().message);
+    log = std::move(opened.value());
+    options.delivery_log = log.get();
+  }
   attach_admin(admin, o.admin, options);
   options.metrics.enqueued = facts.accepted;
   if (!facts.campaign.empty()) options.metrics.campaign_sizes[facts.campaign] = facts.accepted;
@@ -87,51 +97,50 @@ Command add_send_command(CLI::App& app) {
                   "Where rejected rows go (default: RECIPIENTS.rejects.csv)");
   sub->add_option("--campaign", *campaign, "Campaign id (default: generated)");
   add_job_options(*sub, *o);
-  return {sub, [=]() -> int {
-            auto route = build_route(o->route);
-            if (!route) return fail_usage(route.error().message);
-            auto admin = start_admin(o->admin);
-            if (!admin) return fail_usage(admin.error().message);
-            std::ifstream in(*message_path, std::ios::binary);
-            if (!in) return fail_usage("cannot read --message " + *message_path);
-            std::stringstream raw;
-            raw << in.rdbuf();
-            auto tpl = message::MessageTemplate::parse(raw.str());
-            if (!tpl) return fail_usage(*message_path + ": " + tpl.error().message);
-            std::string sender = route->sender_override;
-            if (sender.empty()) {
-              if (!tpl->from_address()) {
-                return fail_usage("no --sender given and the message has no usable From: address");
-              }
-              sender = *tpl->from_address();
-            }
-            route->facts.sender = sender;
-            auto queue = storage::Queue::open(o->queue_dir);
-            if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
+  return {
+      sub, [=]() -> int {
+        auto route = build_route(o->route);
+        if (!route) return fail_usage(route.error().message);
+        auto admin = start_admin(o->admin);
+        if (!admin) return fail_usage(admin.error().message);
+        std::ifstream in(*message_path, std::ios::binary);
+        if (!in) return fail_usage("cannot read --message " + *message_path);
+        std::stringstream raw;
+        raw << in.rdbuf();
+        auto tpl = message::MessageTemplate::parse(raw.str());
+        if (!tpl) return fail_usage(*message_path + ": " + tpl.error().message);
+        std::string sender = route->sender_override;
+        if (sender.empty()) {
+          if (!tpl->from_address()) {
+            return fail_usage("no --sender given and the message has no usable From: address");
+          }
+          sender = *tpl->from_address();
+        }
+        route->facts.sender = sender;
+        auto queue = storage::Queue::open(o->queue_dir);
+        if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
 
-            ingest::IngestOptions io;
-            io.recipients_path = *recipients_path;
-            io.rejects_path =
-                rejects_path->empty() ? *recipients_path + ".rejects.csv" : *rejects_path;
-            io.envelope_sender = sender;
-            io.raw_message = raw.str();
-            io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
-            std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
-                         recipients_path->c_str());
-            auto ingested = ingest::ingest(*queue.value(), io);
-            if (!ingested) return fail_usage(ingested.error().message);
-            JobFacts facts{.rejected_rows = ingested->rejected_rows,
-                           .duplicates = ingested->duplicates,
-                           .accepted = ingested->accepted,
-                           .rejects_path = ingested->rejected_rows ? io.rejects_path : "",
-                           .campaign = io.campaign};
-            std::fprintf(stderr, "queued %llu recipients (%llu rows rejected, %llu duplicates)\n",
-                         static_cast<unsigned long long>(ingested->accepted),
-                         static_cast<unsigned long long>(ingested->rejected_rows),
-                         static_cast<unsigned long long>(ingested->duplicates));
-            return deliver_and_report(*queue.value(), route.value(), *o, facts,
-                                      admin.value().get());
-          }};
+        ingest::IngestOptions io;
+        io.recipients_path = *recipients_path;
+        io.rejects_path = rejects_path->empty() ? *recipients_path + ".rejects.csv" : *rejects_path;
+        io.envelope_sender = sender;
+        io.raw_message = raw.str();
+        io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
+        std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
+                     recipients_path->c_str());
+        auto ingested = ingest::ingest(*queue.value(), io);
+        if (!ingested) return fail_usage(ingested.error().message);
+        JobFacts facts{.rejected_rows = ingested->rejected_rows,
+                       .duplicates = ingested->duplicates,
+                       .accepted = ingested->accepted,
+                       .rejects_path = ingested->rejected_rows ? io.rejects_path : "",
+                       .campaign = io.campaign};
+        std::fprintf(stderr, "queued %llu recipients (%llu rows rejected, %llu duplicates)\n",
+                     static_cast<unsigned long long>(ingested->accepted),
+                     static_cast<unsigned long long>(ingested->rejected_rows),
+                     static_cast<unsigned long long>(ingested->duplicates));
+        return deliver_and_report(*queue.value(), route.value(), *o, facts, admin.value().get());
+      }};
 }
 
 Command add_run_command(CLI::App& app) {

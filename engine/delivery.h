@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/delivery_log.h"
 #include "engine/route_config.h"
 #include "engine/shard.h"
 #include "metrics/aggregator.h"
@@ -52,6 +53,7 @@ struct DeliveryOptions {
   // in by deliver(); the caller gives campaign sizes, enqueued and the domain label bound.
   std::function<void(std::shared_ptr<const metrics::Snapshot>)> on_snapshot;
   metrics::AggregatorConfig metrics;
+  DeliveryLog* delivery_log = nullptr;  // --delivery-log: one JSON line per outcome
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

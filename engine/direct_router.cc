@@ -49,9 +49,9 @@ void DirectRouter::on_resolved(const std::string& domain, const DestinationResul
     state.route = nullptr;
     for (auto& entry : waiting) {
       if (result.failure.permanent()) {
-        sink_.failed(entry, result.failure);
+        sink_.failed(entry, result.failure, Attempt{});
       } else {
-        sink_.deferred(entry, result.failure);
+        sink_.deferred(entry, result.failure, Attempt{});
       }
     }
     return;
@@ -115,7 +115,9 @@ std::size_t DirectRouter::backlog() const {
 }
 
 bool DirectRouter::busy() const {
-  if (resolving_ > 0) return true;
+  // After shutdown the waiting recipients are released: a lookup still out keeps nothing busy
+  // (the shard then destroys the resolver, which drops its callbacks).
+  if (resolving_ > 0 && !shutting_down_) return true;
   return std::any_of(routes_.begin(), routes_.end(),
                      [](const auto& r) { return r.second->busy(); });
 }

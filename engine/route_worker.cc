@@ -31,7 +31,7 @@ void RouteWorker::add(storage::QueueEntry entry) {
   }
   if (loop_.now() < reconnect_after_) {
     // The smart host has been unreachable: defer without trying, until the pause ends.
-    sink_.deferred(entry, Reply::make_local(451, "4.4.1", diagnosis_));
+    sink_.deferred(entry, Reply::make_local(451, "4.4.1", diagnosis_), Attempt{});
     return;
   }
   backlog_.push_back(std::move(entry));
@@ -101,12 +101,12 @@ void RouteWorker::feed(SmtpConnection& conn) {
     backlog_.pop_front();
     auto loaded = messages_.get(entry.record.message);
     if (!loaded) {
-      sink_.failed(entry, Reply::make_local(554, "5.3.0", loaded.error().message));
+      sink_.failed(entry, Reply::make_local(554, "5.3.0", loaded.error().message), Attempt{});
       continue;
     }
     const LoadedMessage& msg = *loaded.value();
     if (auto ok = msg.tpl.check_values(entry.record.values); !ok) {
-      sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message));
+      sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message), Attempt{});
       continue;
     }
     char message_id[160];
@@ -145,7 +145,7 @@ void RouteWorker::on_session_ready(SmtpConnection& conn) {
 }
 
 void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
-                         const protocol::TransactionDone& done,
+                         const protocol::TransactionDone& done, const Attempt& where,
                          const protocol::Observations& seen) {
   const Reply& final_reply = done.final_reply;
   // A smart host's refusal that is about our configuration pauses the route instead of failing
@@ -161,11 +161,11 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
     }
   }
   if (!rcpt.positive()) {
-    if (rcpt.permanent()) return sink_.failed(entry, rcpt);
-    return requeue_or_defer(std::move(entry), rcpt);
+    if (rcpt.permanent()) return sink_.failed(entry, rcpt, where);
+    return requeue_or_defer(std::move(entry), rcpt, where);
   }
-  if (final_reply.positive()) return sink_.delivered(entry);
-  if (final_reply.permanent()) return sink_.failed(entry, final_reply);
+  if (final_reply.positive()) return sink_.delivered(entry, final_reply, where);
+  if (final_reply.permanent()) return sink_.failed(entry, final_reply, where);
   if (done.maybe_delivered) {
     counters_.possible_duplicates.add();
     std::fprintf(stderr,
@@ -173,10 +173,11 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
                  "(%s); it will be sent again\n",
                  entry.record.address.c_str(), final_reply.summary().c_str());
   }
-  requeue_or_defer(std::move(entry), final_reply);
+  requeue_or_defer(std::move(entry), final_reply, where);
 }
 
-void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& reply) {
+void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& reply,
+                                   const Attempt& where) {
   // A lost connection or a timeout says nothing about the recipient: try once more at once on
   // another connection; a server's own 4xx, or a second loss, defers it.
   if (reply.local && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
@@ -184,7 +185,14 @@ void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& rep
     return;
   }
   requeued_.erase(entry.key.seq);
-  sink_.deferred(entry, reply);
+  sink_.deferred(entry, reply, where);
+}
+
+Attempt RouteWorker::attempt_of(const SmtpConnection& conn) const {
+  auto it = connection_candidate_.find(conn.id());
+  const Candidate& c = candidates_[it != connection_candidate_.end() ? it->second : 0];
+  return Attempt{c.mx_host.empty() ? c.target.endpoint.host : c.mx_host,
+                 c.target.endpoint.address(), conn.tls_description()};
 }
 
 void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) {
@@ -192,7 +200,7 @@ void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::Transactio
   if (node.empty()) return;
   counters_.transaction_done(done.id);
   Reply rcpt = done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
-  decide(std::move(node.mapped()), rcpt, done, conn.client().observations());
+  decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.client().observations());
   if (!paused_) feed(conn);
 }
 
@@ -205,8 +213,8 @@ void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Ob
   for (auto& [id, conn] : connections_) conn->quit();
 }
 
-void RouteWorker::defer_backlog(const Reply& reply) {
-  for (auto& entry : backlog_) sink_.deferred(entry, reply);
+void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
+  for (auto& entry : backlog_) sink_.deferred(entry, reply, where);
   backlog_.clear();
 }
 
@@ -237,7 +245,7 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
                  failed.reply.summary() + ") " + std::to_string(consecutive_failures_) +
                  " times in a row; recipients are deferred and will be retried.";
     reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
-    defer_backlog(Reply::make_local(451, "4.4.1", diagnosis_));
+    defer_backlog(Reply::make_local(451, "4.4.1", diagnosis_), attempt_of(conn));
   }
 }
 
@@ -268,8 +276,9 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
     candidates_failed_ = 0;
     reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
     defer_backlog(Reply::make_local(
-        failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451, "4.4.1",
-        "all MX hosts failed; last: " + diagnosis_));
+                      failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451,
+                      "4.4.1", "all MX hosts failed; last: " + diagnosis_),
+                  attempt_of(conn));
   }
 }
 

@@ -24,11 +24,22 @@
 
 namespace ringmta::engine {
 
+// Where an outcome was decided, for the delivery log; all empty when no server was involved
+// (a DNS failure, an unreadable message, expiry).
+struct Attempt {
+  std::string host;     // the smart host or MX host name
+  std::string address;  // "192.0.2.1:25", "[2001:db8::1]:25"
+  std::string tls;      // "TLSv1.3 TLS_AES_256_GCM_SHA384"; "" in clear text
+};
+
 class OutcomeSink {
  public:
-  virtual void delivered(const storage::QueueEntry& entry) = 0;
-  virtual void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) = 0;
-  virtual void failed(const storage::QueueEntry& entry, const protocol::Reply& reply) = 0;
+  virtual void delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                         const Attempt& where) = 0;
+  virtual void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                        const Attempt& where) = 0;
+  virtual void failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                      const Attempt& where) = 0;
   // Not attempted or not decided: stays queued exactly as it was.
   virtual void released(const storage::QueueEntry& entry) = 0;
 
@@ -79,10 +90,13 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void feed(SmtpConnection& conn);
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
              const protocol::Observations& seen);
-  void defer_backlog(const protocol::Reply& reply);
-  void requeue_or_defer(storage::QueueEntry&& entry, const protocol::Reply& reply);
+  void defer_backlog(const protocol::Reply& reply, const Attempt& where);
+  void requeue_or_defer(storage::QueueEntry&& entry, const protocol::Reply& reply,
+                        const Attempt& where);
   void decide(storage::QueueEntry&& entry, const protocol::Reply& rcpt,
-              const protocol::TransactionDone& done, const protocol::Observations& seen);
+              const protocol::TransactionDone& done, const Attempt& where,
+              const protocol::Observations& seen);
+  Attempt attempt_of(const SmtpConnection& conn) const;
 
   EventLoop& loop_;
   const RouteConfig& config_;

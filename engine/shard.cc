@@ -3,12 +3,18 @@
 
 #include <cstdio>
 
+#include "engine/direct_router.h"
 #include "scheduler/retry_policy.h"
 
 namespace ringmta::engine {
 
-Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route)
-    : id_(id), shard_count_(shard_count), queue_(queue), route_(route) {
+Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
+             DeliveryLog* delivery_log)
+    : id_(id),
+      shard_count_(shard_count),
+      queue_(queue),
+      route_(route),
+      delivery_log_(delivery_log) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
   }
@@ -28,10 +34,19 @@ Result<void> Shard::start() {
   messages_ = std::make_unique<MessageCache>(queue_);
   int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
   auto& sink = static_cast<OutcomeSink&>(*this);
-  if (route_.direct) return make_error("direct delivery is not wired to the DNS resolver yet");
-  std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
-  worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), per_shard, sink,
-                                          *messages_, counters_);
+  if (route_.direct) {
+    auto dns =
+        DnsDestination::create(*loop_, *route_.direct, counters_, dns::local_interface_addresses());
+    if (!dns) return dns.error();
+    dns_ = dns->get();
+    resolver_ = std::move(dns.value());
+    worker_ = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, per_shard, sink,
+                                             *messages_, counters_);
+  } else {
+    std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
+    worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), per_shard, sink,
+                                            *messages_, counters_);
+  }
   loop_->on_tick_end([this] { tick(); });
   thread_ = std::thread([this] { run(); });
   return {};
@@ -56,7 +71,9 @@ void Shard::join() {
 void Shard::tick() {
   // Outcomes first: a refill must not read back an entry whose removal is still in the batch.
   flush();
+  flush_log();
   counters_.outcomes.publish(loop_->now());
+  if (dns_ != nullptr) publish_dns_stats();
   if (!stopping_ && !worker_->paused()) {
     refill();
     worker_->kick();
@@ -75,7 +92,13 @@ void Shard::tick() {
     diagnosis_ = worker_->diagnosis();
   }
   finished_.store(idle, std::memory_order_release);
-  if (stopping_ && !worker_->busy()) loop_->stop();
+  if (stopping_ && !worker_->busy()) {
+    // On the loop thread while it still runs: c-ares closes its sockets and the cancelled polls
+    // complete before the loop ends. The router calls no resolver after shutdown().
+    dns_ = nullptr;
+    resolver_.reset();
+    loop_->stop();
+  }
   if (exhausted_ && !stopping_ && recheck_at_ == 0) {
     recheck_at_ = loop_->now() + kRecheckEvery;
     loop_->add_timer(recheck_at_, [this] {
@@ -83,6 +106,14 @@ void Shard::tick() {
       exhausted_ = false;
     });
   }
+}
+
+void Shard::publish_dns_stats() {
+  dns::ResolverStats stats = dns_->stats();
+  counters_.dns_mx_queries.set(stats.mx_queries_sent);
+  counters_.dns_address_queries.set(stats.address_queries_sent);
+  counters_.dns_cache_hits.set(stats.cache_hits);
+  counters_.dns_failures.set(stats.failures);
 }
 
 void Shard::refill() {
@@ -121,6 +152,26 @@ void Shard::flush() {
   if (!applied) set_error("recording delivery outcomes failed: " + applied.error().message);
 }
 
+void Shard::log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
+                        const protocol::Reply& reply, const Attempt& where) {
+  if (delivery_log_ == nullptr) return;
+  auto message = messages_->get(entry.record.message);
+  DeliveryLine line{.unix_millis = unix_now_millis(),
+                    .outcome = outcome,
+                    .campaign = message ? std::string_view(message.value()->stored.campaign) : "",
+                    .entry = &entry,
+                    .reply = &reply,
+                    .where = &where};
+  format_delivery_line(log_buffer_, line);
+}
+
+void Shard::flush_log() {
+  if (log_buffer_.empty()) return;
+  auto written = delivery_log_->append(log_buffer_);
+  log_buffer_.clear();
+  if (!written) set_error(written.error().message);
+}
+
 void Shard::set_error(std::string message) {
   {
     std::lock_guard lock(report_mutex_);
@@ -132,7 +183,9 @@ void Shard::set_error(std::string message) {
   }
 }
 
-void Shard::delivered(const storage::QueueEntry& entry) {
+void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                      const Attempt& where) {
+  log_outcome("delivered", entry, reply, where);
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
   counters_.delivered.add();
@@ -140,13 +193,17 @@ void Shard::delivered(const storage::QueueEntry& entry) {
   counters_.outcomes.delivered(entry.key.domain, entry.domain, entry.record.message);
 }
 
-void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) {
+void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                     const Attempt& where) {
   claimed_.erase(entry.key.seq);
   UnixSeconds now = unix_now();
   if (scheduler::expired(route_.retry, entry.record.first_enqueued, now)) {
-    return failed(entry, protocol::Reply::make_local(
-                             550, "5.4.7", "expired in the queue; last reply: " + reply.summary()));
+    return failed(entry,
+                  protocol::Reply::make_local(
+                      550, "5.4.7", "expired in the queue; last reply: " + reply.summary()),
+                  where);
   }
+  log_outcome("deferred", entry, reply, where);
   storage::RecipientRecord record = entry.record;
   record.attempts += 1;
   record.last_reply = reply.summary();
@@ -161,7 +218,9 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
                               record.last_reply, now);
 }
 
-void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply) {
+void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                   const Attempt& where) {
+  log_outcome("failed", entry, reply, where);
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
   bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";

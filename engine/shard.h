@@ -15,8 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/delivery_log.h"
 #include "engine/destination.h"
 #include "engine/dispatcher.h"
+#include "engine/dns_destination.h"
 #include "engine/event_loop.h"
 #include "engine/message_cache.h"
 #include "engine/route_config.h"
@@ -33,7 +35,9 @@ struct Failure {
 
 class Shard final : private OutcomeSink {
  public:
-  Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route);
+  // delivery_log: where to record every outcome, or null.
+  Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
+        DeliveryLog* delivery_log = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -53,11 +57,18 @@ class Shard final : private OutcomeSink {
   void tick();
   void refill();
   void flush();
+  void publish_dns_stats();
   void set_error(std::string message);
 
-  void delivered(const storage::QueueEntry& entry) override;
-  void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply) override;
-  void failed(const storage::QueueEntry& entry, const protocol::Reply& reply) override;
+  void delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                 const Attempt& where) override;
+  void deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                const Attempt& where) override;
+  void failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
+              const Attempt& where) override;
+  void log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
+                   const protocol::Reply& reply, const Attempt& where);
+  void flush_log();
   void released(const storage::QueueEntry& entry) override;
 
   static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
@@ -68,9 +79,13 @@ class Shard final : private OutcomeSink {
   int shard_count_;
   storage::Queue& queue_;
   const RouteConfig& route_;
+  DeliveryLog* delivery_log_;
+  std::string log_buffer_;  // lines formatted this tick, written after the outcome batch
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
+  // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
+  DnsDestination* dns_ = nullptr;                  // resolver_ when it is the DNS one
   std::unique_ptr<Dispatcher> worker_;
   metrics::ShardCounters counters_;
   std::thread thread_;

@@ -13,13 +13,17 @@
 namespace ringmta::engine {
 
 std::string Endpoint::str() const {
+  return host + " (" + address() + ")";
+}
+
+std::string Endpoint::address() const {
   char ip[INET6_ADDRSTRLEN] = "?";
   if (addr.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip);
-    return host + " (" + ip + ":" + std::to_string(port()) + ")";
+    return std::string(ip) + ":" + std::to_string(port());
   }
   inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, ip, sizeof ip);
-  return host + " ([" + ip + "]:" + std::to_string(port()) + ")";
+  return "[" + std::string(ip) + "]:" + std::to_string(port());
 }
 
 uint16_t Endpoint::port() const {

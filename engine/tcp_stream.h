@@ -21,8 +21,9 @@ namespace ringmta::engine {
 struct Endpoint {
   sockaddr_storage addr{};
   socklen_t len = 0;
-  std::string host;         // the name (or literal) the user gave, for TLS and messages
-  std::string str() const;  // "host (1.2.3.4:587)"
+  std::string host;             // the name (or literal) the user gave, for TLS and messages
+  std::string str() const;      // "host (1.2.3.4:587)"
+  std::string address() const;  // "1.2.3.4:587" or "[::1]:25"
   uint16_t port() const;
 };
 

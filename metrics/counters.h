@@ -19,6 +19,8 @@ struct Counter {
   void add(uint64_t n = 1) {
     value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  // For totals kept by another single-threaded part (the shard's DNS resolver), copied each tick.
+  void set(uint64_t v) { value.store(v, std::memory_order_relaxed); }
   uint64_t get() const { return value.load(std::memory_order_relaxed); }
 };
 
@@ -42,6 +44,10 @@ struct ShardCounters {
   Counter tls_failed;
   Counter bytes_sent;
   Counter possible_duplicates;
+  Counter dns_mx_queries;       // MX queries put on the wire
+  Counter dns_address_queries;  // A + AAAA queries put on the wire
+  Counter dns_cache_hits;
+  Counter dns_failures;      // lookups that ended transiently (SERVFAIL, timeout, refused)
   Counter loop_busy_micros;  // the shard's EventLoop: time not spent waiting for completions
 
   ShardHistogram delivery_latency{kLatencyBuckets};  // first enqueued → accepted
@@ -85,7 +91,8 @@ struct Totals {
   uint64_t delivered = 0, deferred = 0, failed = 0, failed_permanent = 0, failed_expired = 0,
            failed_local = 0, transactions = 0, connections_opened = 0, connections_failed = 0,
            connections_closed = 0, sessions_ready = 0, sessions_failed = 0, tls_ok = 0,
-           tls_failed = 0, bytes_sent = 0, possible_duplicates = 0;
+           tls_failed = 0, bytes_sent = 0, possible_duplicates = 0, dns_mx_queries = 0,
+           dns_address_queries = 0, dns_cache_hits = 0, dns_failures = 0;
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -107,6 +114,10 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.tls_failed += s->tls_failed.get();
     t.bytes_sent += s->bytes_sent.get();
     t.possible_duplicates += s->possible_duplicates.get();
+    t.dns_mx_queries += s->dns_mx_queries.get();
+    t.dns_address_queries += s->dns_address_queries.get();
+    t.dns_cache_hits += s->dns_cache_hits.get();
+    t.dns_failures += s->dns_failures.get();
   }
   return t;
 }

@@ -65,6 +65,19 @@ std::string prometheus_text(const Snapshot& s) {
            "counter");
   e.sample("ringmta_tls_handshakes_total", {{"result", "ok"}}, t.tls_ok);
   e.sample("ringmta_tls_handshakes_total", {{"result", "failed"}}, t.tls_failed);
+  e.family("ringmta_dns_queries_total",
+           "DNS queries sent by direct delivery, by record type (mx; address is A and AAAA).",
+           "counter");
+  e.sample("ringmta_dns_queries_total", {{"type", "mx"}}, t.dns_mx_queries);
+  e.sample("ringmta_dns_queries_total", {{"type", "address"}}, t.dns_address_queries);
+  e.family("ringmta_dns_cache_hits_total", "DNS lookups answered from the resolver's cache.",
+           "counter");
+  e.sample("ringmta_dns_cache_hits_total", {}, t.dns_cache_hits);
+  e.family(
+      "ringmta_dns_failures_total",
+      "DNS lookups that failed transiently (SERVFAIL, timeout, refused): the domain is deferred.",
+      "counter");
+  e.sample("ringmta_dns_failures_total", {}, t.dns_failures);
 
   e.family("ringmta_domain_recipients_total",
            "Recipient outcomes by destination domain; the largest domains by volume have their "

@@ -23,4 +23,10 @@ inline UnixSeconds unix_now() {
       .count();
 }
 
+inline int64_t unix_now_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace ringmta
