@@ -78,13 +78,12 @@ void RouteWorker::start_pop_login() {
 
 void RouteWorker::open_connection() {
   uint64_t id = next_connection_++;
-  std::size_t which = next_candidate_ % candidates_.size();
-  const Candidate& candidate = candidates_[which];
+  const Candidate& candidate = candidates_[next_candidate_ % candidates_.size()];
   protocol::ClientConfig client = config_.client;
   if (candidate.tls_failed && client.tls == protocol::TlsMode::kOpportunistic) {
     client.tls = protocol::TlsMode::kNone;
   }
-  connection_candidate_[id] = which;
+  connection_candidate_[id] = next_candidate_;
   auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this),
                                                candidate.target, std::move(client), id);
   SmtpConnection* raw = conn.get();
@@ -190,7 +189,8 @@ void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& rep
 
 Attempt RouteWorker::attempt_of(const SmtpConnection& conn) const {
   auto it = connection_candidate_.find(conn.id());
-  const Candidate& c = candidates_[it != connection_candidate_.end() ? it->second : 0];
+  const Candidate& c =
+      candidates_[(it != connection_candidate_.end() ? it->second : 0) % candidates_.size()];
   return Attempt{c.mx_host.empty() ? c.target.endpoint.host : c.mx_host,
                  c.target.endpoint.address(), conn.tls_description()};
 }
@@ -252,15 +252,22 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
 void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
   using protocol::Stage;
   counters_.connections_failed.add();
-  std::size_t which =
-      connection_candidate_.count(conn.id()) ? connection_candidate_[conn.id()] : next_candidate_;
+  auto known = connection_candidate_.find(conn.id());
+  std::size_t which = known != connection_candidate_.end() ? known->second : next_candidate_;
   Candidate& candidate = candidates_[which % candidates_.size()];
+  // Several connections to one host fail together (they were opened at once): only the first
+  // failure moves on to the next host and counts; the others belong to a host already left.
+  if (which < next_candidate_) return;
   bool tls_failed = failed.stage == Stage::kTlsHandshake;
-  if (tls_failed && config_.direct->tls == MxTls::kOpportunistic && !candidate.tls_failed) {
-    // RFC 7435: opportunistic TLS that fails is retried once in clear text on the same host.
-    candidate.tls_failed = true;
-    std::fprintf(stderr, "ringmta: TLS with MX %s failed (%s); retrying it in clear text\n",
-                 candidate.target.endpoint.str().c_str(), failed.reply.summary().c_str());
+  if (tls_failed && config_.direct->tls == MxTls::kOpportunistic) {
+    // RFC 7435: opportunistic TLS that fails is retried in clear text on the same host. Once
+    // marked, new connections there are in clear text, so a later handshake failure is a sibling
+    // opened before the mark.
+    if (!candidate.tls_failed) {
+      candidate.tls_failed = true;
+      std::fprintf(stderr, "ringmta: TLS with MX %s failed (%s); retrying it in clear text\n",
+                   candidate.target.endpoint.str().c_str(), failed.reply.summary().c_str());
+    }
     return;
   }
   // Connection refused, a refused or 421 greeting, a timeout: the next MX host is tried.
@@ -274,6 +281,10 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
   if (++candidates_failed_ >= std::max<uint32_t>(limit, 1)) {
     // Every MX host we may try failed: defer the domain's recipients, try again later.
     candidates_failed_ = 0;
+    // The next attempt starts again with the most preferred host.
+    if (std::size_t r = next_candidate_ % candidates_.size(); r != 0) {
+      next_candidate_ += candidates_.size() - r;
+    }
     reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
     defer_backlog(Reply::make_local(
                       failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451,

@@ -501,7 +501,14 @@ class Postfix:
                       ["smtpd_sasl_auth_enable=no", "smtpd_tls_security_level=may",
                        "smtpd_relay_restrictions=check_client_access,texthash:{popmap},reject_unauth_destination",
                        "max_use=1"]),
+        "mx": ("an MX host for direct delivery (127.0.0.4 only): STARTTLS offered, mail for any domain "
+               "accepted and relayed on to the sink",
+               ["smtpd_sasl_auth_enable=no", "smtpd_tls_security_level=may", "mynetworks=127.0.0.0/8",
+                "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination"]),
     }
+    # Listeners on other addresses than 127.0.0.1 and ::1 (the port is picked free on 127.0.0.1).
+    LISTENER_HOSTS = {"mx": ("127.0.0.4",)}
+    MX_HOST = "127.0.0.4"
 
     def __init__(self, root: Path, sink: Sink, dovecot: Dovecot, popmap: Path):
         self.root = root
@@ -645,7 +652,7 @@ smtputf8_enable = no
                  "# service type  private unpriv  chroot  wakeup  maxproc command + args"]
         for name, (desc, opts) in self.LISTENERS.items():
             port = self.ports[name]
-            for host in ("127.0.0.1", "[::1]"):
+            for host in self.LISTENER_HOSTS.get(name, ("127.0.0.1", "[::1]")):
                 lines.append(f"# {name}: {desc}")
                 lines.append(f"{host}:{port} inet n - n - - smtpd")
                 lines.append(f"  -o syslog_name=postfix/{name}")
@@ -694,7 +701,7 @@ smtputf8_enable = no
         if st.returncode != 0:
             raise RuntimeError(f"postfix start failed ({st.returncode}):\n{st.stdout}\n{self.log_tail()}")
         for name, port in self.ports.items():
-            for host in ("127.0.0.1", "::1"):
+            for host in self.LISTENER_HOSTS.get(name, ("127.0.0.1", "::1")):
                 wait_for_port(host, port, 30, None, f"postfix {name}")
         banner = read_banner("127.0.0.1", self.ports["submission"])
         if not banner.startswith("220 "):

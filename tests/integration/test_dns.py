@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import ringmta_bin  # noqa: E402
+from dnsmasq import Dnsmasq, binary as dnsmasq_binary  # noqa: E402
 from dnsserver import DnsServer  # noqa: E402
 
 
@@ -63,14 +63,9 @@ def resolve(bench_bin, port, *domains, extra=(), timeout=30):
 
 @pytest.fixture(scope="module")
 def dnsmasq(tmp_path_factory):
-    binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    if not os.access(binary, os.X_OK):
+    if dnsmasq_binary() is None:
         pytest.skip("dnsmasq not installed")
-    d = tmp_path_factory.mktemp("dnsmasq")
-    port = free_port()
-    lines = [f"port={port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
-             "local=/test/", "local-ttl=300", "pid-file=", "user=root", f"log-facility={d}/log",
-             "mx-host=pref.test,mx2.pref.test,20", "mx-host=pref.test,mx1.pref.test,10",
+    lines = ["mx-host=pref.test,mx2.pref.test,20", "mx-host=pref.test,mx1.pref.test,10",
              "host-record=mx1.pref.test,127.0.0.11", "host-record=mx2.pref.test,127.0.0.12",
              "mx-host=eq.test,a.eq.test,10", "mx-host=eq.test,b.eq.test,10",
              "host-record=a.eq.test,127.0.0.21", "host-record=b.eq.test,127.0.0.22",
@@ -80,31 +75,11 @@ def dnsmasq(tmp_path_factory):
              "host-record=real.cname.test,127.0.0.25",
              "host-record=mx.bulk.test,127.0.0.26"]
     lines += [f"mx-host=d{i}.bulk.test,mx.bulk.test,10" for i in range(1000)]
-    (d / "dnsmasq.conf").write_text("\n".join(lines) + "\n")
-    proc = subprocess.Popen([binary, "--keep-in-foreground", f"--conf-file={d}/dnsmasq.conf"])
+    server = Dnsmasq(tmp_path_factory.mktemp("dnsmasq"), lines).start()
     try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.settimeout(0.1)
-        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03mx1\x04pref\x04test\x00\x00\x01\x00\x01"
-        deadline = time.monotonic() + 10
-        while True:
-            assert proc.poll() is None, "dnsmasq exited"
-            assert time.monotonic() < deadline, "dnsmasq did not answer"
-            probe.sendto(query, ("127.0.0.1", port))
-            try:
-                probe.recv(512)
-                break
-            except socket.timeout:
-                continue
-        probe.close()
-        yield port
+        yield server.port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 LOOPBACK = ("--allow-loopback",)
