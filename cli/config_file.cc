@@ -28,6 +28,27 @@ Result<std::vector<std::string>> apply_config_file(const std::vector<std::string
   for (const auto& [key, node] : table) {
     std::string name(key.str());
     if (name == "config" || given.count(name)) continue;
+    if (name == "route") {
+      // `route = "direct"` is `--direct`; `route = "smarthost"` needs `smarthost = ...` too.
+      auto how = node.value_exact<std::string>();
+      if (!how || (*how != "direct" && *how != "smarthost")) {
+        return make_error("--config " + path + ": 'route' must be \"direct\" or \"smarthost\"");
+      }
+      if (*how == "direct" && !given.count("direct")) extra.push_back("--direct");
+      continue;
+    }
+    if (const toml::array* list = node.as_array()) {
+      // A repeatable flag: dns-server = ["192.0.2.53", "192.0.2.54:5353"].
+      for (const auto& item : *list) {
+        auto text = item.value_exact<std::string>();
+        if (!text) {
+          return make_error("--config " + path + ": '" + name + "' must list strings");
+        }
+        extra.push_back("--" + name);
+        extra.push_back(*text);
+      }
+      continue;
+    }
     if (auto b = node.value_exact<bool>()) {
       if (*b) extra.push_back("--" + name);
     } else if (auto i = node.value_exact<int64_t>()) {

@@ -241,3 +241,19 @@ def test_100k_recipients_over_1000_domains_one_mx_lookup_each_one_shared_route(r
     assert len(bulk) == n and len(set(bulk)) == n
     assert mxnet.dns.queries("d7.bulk.dd.test", "MX") == 1
     assert len(lines) == n
+
+
+def test_direct_route_from_a_config_file(ringmta, work, mxnet):
+    (work / "message.eml").write_text(MESSAGE)
+    (work / "list.csv").write_text("email,name\nann@pref.dd.test,Ann\n")
+    (work / "ringmta.toml").write_text(
+        f'route = "direct"\ndns-server = ["127.0.0.1:{mxnet.dns.port}"]\nmx-port = {mxnet.port}\n'
+        f'allow-loopback-mx = true\nsender = "bounces@sender.test"\nadmin = "none"\n')
+    r = ringmta("send", "--config", work / "ringmta.toml", "--message", work / "message.eml",
+                "--recipients", work / "list.csv", "--queue", work / "queue", "--json", "--no-progress")
+    assert r.rc == 0 and r.json["delivered"] == 1, r
+    assert "ann@pref.dd.test" in mxnet.sinks[SINK_A].recipients("pref.dd.test")
+    (work / "bad.toml").write_text('route = "carrier-pigeon"\n')
+    bad = ringmta("send", "--config", work / "bad.toml", "--message", work / "message.eml",
+                  "--recipients", work / "list.csv", "--queue", work / "queue2")
+    assert bad.rc == 2 and "'route' must be" in bad.stderr, bad
