@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import ringmta_bin  # noqa: E402
 from dnsmasq import Dnsmasq, binary as dnsmasq_binary, free_udp_port  # noqa: E402
-from mailstack import wait_for_port  # noqa: E402
+from mailstack import CERT_NAME, wait_for_port  # noqa: E402
 from scripted_mx import ScriptedMx  # noqa: E402
 
 SINK_A, SINK_B, DEAD, BUSY, GREYLIST, BROKEN_TLS = ("127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14",
@@ -43,6 +43,8 @@ RECORDS = [
     f"host-record=real.cname.dd.test,{SINK_A}",
     # a real Postfix offering STARTTLS
     "mx-host=pfx.dd.test,mx.pfx.dd.test,10", "host-record=mx.pfx.dd.test,127.0.0.4",
+    # the same Postfix under the name its certificate carries (CERT_NAME in mailstack.py)
+    "mx-host=verified.dd.test,smarthost.test,10", "host-record=smarthost.test,127.0.0.4",
     # STARTTLS offered, handshake broken
     "mx-host=brokentls.dd.test,mx.brokentls.dd.test,10", f"host-record=mx.brokentls.dd.test,{BROKEN_TLS}",
     "mx-host=brokentls2.dd.test,mx.brokentls.dd.test,10",
@@ -257,3 +259,26 @@ def test_direct_route_from_a_config_file(ringmta, work, mxnet):
     bad = ringmta("send", "--config", work / "bad.toml", "--message", work / "message.eml",
                   "--recipients", work / "list.csv", "--queue", work / "queue2")
     assert bad.rc == 2 and "'route' must be" in bad.stderr, bad
+
+
+def test_verify_checks_the_mx_certificate_and_name(ringmta, work, mxnet, stack):
+    assert CERT_NAME == "smarthost.test"
+    ok_group = addrs("verified.dd.test", 2)
+    r, log, _ = send(ringmta, work, mxnet, ok_group, "--mx-tls", "verify", "--ca-file", stack.ca_file)
+    assert r.rc == 0, r
+    assert all(log[x]["tls"] for x in ok_group)
+    assert sorted(stack.sink.wait_for("verified.dd.test", 2)) == sorted(ok_group)
+    # mx.pfx.dd.test is not a name in that certificate: deferred, not sent in clear
+    (work / "queue").rename(work / "queue-1")
+    (work / "delivery.jsonl").unlink()
+    bad_group = addrs("pfx.dd.test", 2)
+    r, log, _ = send(ringmta, work, mxnet, bad_group, "--mx-tls", "verify", "--ca-file", stack.ca_file)
+    assert r.rc == 3 and r.json["queued"] == 2 and r.json["connections"]["tls_failed"] >= 1, r
+    assert all(log[x]["outcome"] == "deferred" for x in bad_group)
+
+
+def test_bind_address_is_the_source_of_mx_connections(ringmta, work, mxnet, stack):
+    group = addrs("pfx.dd.test", 1)
+    r, log, _ = send(ringmta, work, mxnet, group, "--bind-address", "127.0.0.9")
+    assert r.rc == 0, r
+    assert "connect from unknown[127.0.0.9]" in stack.postfix.log_tail(400)
