@@ -177,9 +177,11 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
 
 void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& reply,
                                    const Attempt& where) {
-  // A lost connection or a timeout says nothing about the recipient: try once more at once on
-  // another connection; a server's own 4xx, or a second loss, defers it.
-  if (reply.local && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
+  // A lost connection, a timeout or a 421 (the server closing the session, e.g. after its
+  // per-connection message limit) says nothing about the recipient: try once more at once on
+  // another connection; any other 4xx, or a second loss, defers it.
+  bool session_ended = reply.local || reply.code == 421;
+  if (session_ended && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
     backlog_.push_front(std::move(entry));
     return;
   }

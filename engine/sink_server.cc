@@ -181,6 +181,8 @@ struct SinkServer::Worker {
     std::atomic<uint64_t> recipients{0};
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> connections{0};
+    std::atomic<uint64_t> refused_temporary{0};
+    std::atomic<uint64_t> refused_permanent{0};
   } counters;
 
   std::unique_ptr<EventLoop> loop;
@@ -191,6 +193,7 @@ struct SinkServer::Worker {
   bool record_timer_armed = false;
   bool record_failed = false;
   std::string hostname;
+  const protocol::SinkScript* script = nullptr;
   uint64_t next_session_id;
   int threads;
   SinkConnection* connections = nullptr;  // intrusive list of live connections
@@ -207,7 +210,8 @@ class SinkConnection {
   SinkConnection(SinkServer::Worker* worker, int fd, uint64_t session_id)
       : worker_(worker),
         fd_(fd),
-        session_(protocol::ServerConfig{.hostname = worker->hostname, .session_id = session_id}),
+        session_(protocol::ServerConfig{
+            .hostname = worker->hostname, .session_id = session_id, .script = worker->script}),
         buffer_(new char[kRecvBufferSize]) {}
 
   void start() {
@@ -239,6 +243,26 @@ class SinkConnection {
     if (!session_.events().empty()) {
       for (const protocol::MessageAccepted& m : session_.events()) worker_->record(m);
       session_.clear_events();
+    }
+    if (worker_->script != nullptr) {
+      protocol::ScriptedRefusals r = session_.take_refusals();
+      add(worker_->counters.refused_temporary, r.temporary);
+      add(worker_->counters.refused_permanent, r.permanent);
+      if (uint32_t delay = session_.take_delay_ms(); delay > 0 || held_timer_ != 0) {
+        // A scripted delay: hold this output (behind anything already held) until the timer.
+        session_.move_output_to(held_);
+        if (held_timer_ == 0) {
+          held_timer_ = worker_->loop->add_timer(worker_->loop->now() + delay, [this] {
+            held_timer_ = 0;
+            pending_.append(held_);
+            held_.clear();
+            flush();
+            if (session_.closed() && !send_armed_) close();
+          });
+        }
+        if (!session_.closed()) arm_recv();
+        return;
+      }
     }
     session_.move_output_to(pending_);
     flush();
@@ -289,6 +313,7 @@ class SinkConnection {
 
   void maybe_destroy() {
     if (!closing_ || outstanding_ > 0) return;
+    if (held_timer_ != 0) worker_->loop->cancel_timer(held_timer_);
     ::close(fd_);
     SinkServer::Worker* worker = worker_;
     worker->unlink(this);
@@ -303,6 +328,8 @@ class SinkConnection {
   std::string sending_;  // in flight from sent_; not touched until its send completes
   std::size_t sent_ = 0;
   std::string pending_;  // output queued behind sending_
+  std::string held_;     // output a script delays until held_timer_ fires
+  TimerId held_timer_ = 0;
   int outstanding_ = 0;  // operations in the ring that target this object
   bool recv_armed_ = false;
   bool send_armed_ = false;
@@ -459,6 +486,9 @@ Result<void> SinkServer::start() {
   std::unique_lock lock(lifecycle_mutex_);
   if (started_ || stopped_) return make_error("sink already started or stopped");
   started_ = true;
+  auto script = protocol::SinkScript::parse(options_.scripts);
+  if (!script) return script.error();
+  script_ = std::move(script.value());
   if (options_.threads < 1 || options_.threads > kMaxThreads) {
     return make_error("sink threads must be 1.." + std::to_string(kMaxThreads));
   }
@@ -474,6 +504,7 @@ Result<void> SinkServer::start() {
   if (Result<void> free = probe_port_free(addr, options_.listen); !free) return free.error();
   for (auto& w : workers_) {
     w->hostname = hostname;
+    w->script = script_.empty() ? nullptr : &script_;
     Result<int> fd = open_listener(addr, options_.listen);
     if (!fd) return fd.error();
     w->listen_fd = fd.value();
@@ -553,6 +584,8 @@ SinkStats SinkServer::stats() const {
   SinkStats s;
   for (const auto& w : workers_) {
     s.messages += w->counters.messages.load(std::memory_order_relaxed);
+    s.refused_temporary += w->counters.refused_temporary.load(std::memory_order_relaxed);
+    s.refused_permanent += w->counters.refused_permanent.load(std::memory_order_relaxed);
     s.recipients += w->counters.recipients.load(std::memory_order_relaxed);
     s.bytes += w->counters.bytes.load(std::memory_order_relaxed);
     s.connections += w->counters.connections.load(std::memory_order_relaxed);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/sink_script.h"
 #include "util/result.h"
 
 namespace ringmta::engine {
@@ -23,14 +24,18 @@ struct SinkOptions {
   std::string listen = "127.0.0.1:2525";  // IPv4:port or [IPv6]:port; port 0 = ephemeral
   int threads = 1;
   std::string record_path;  // if set: one line per accepted recipient, appended
+  // Misbehaviour per recipient domain (protocol/sink_script.h), e.g. "grey.test:rcpt-4xx=30".
+  std::vector<std::string> scripts;
   std::function<void(uint16_t port)> on_listening;  // called by start() once bound
 };
 
 struct SinkStats {
   uint64_t messages = 0;
   uint64_t recipients = 0;
-  uint64_t bytes = 0;        // accepted body bytes (after dot-unstuffing)
-  uint64_t connections = 0;  // accepted connections, in total
+  uint64_t bytes = 0;              // accepted body bytes (after dot-unstuffing)
+  uint64_t connections = 0;        // accepted connections, in total
+  uint64_t refused_temporary = 0;  // 4xx / 421 replies a script asked for
+  uint64_t refused_permanent = 0;  // 5xx replies a script asked for
 };
 
 class SinkServer {
@@ -60,7 +65,8 @@ class SinkServer {
   void stop_locked();  // stop() with lifecycle_mutex_ held
 
   SinkOptions options_;
-  std::string host_;  // as written in options.listen, brackets removed
+  protocol::SinkScript script_;  // parsed by start(); read by every loop thread, never written
+  std::string host_;             // as written in options.listen, brackets removed
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;  // sized in the constructor, never resized
   std::mutex lifecycle_mutex_;

@@ -2,6 +2,7 @@
 // It may not allocate per byte, use regexes, or keep more input than one command line.
 #include "protocol/smtp_server.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -120,6 +121,11 @@ void append_number(std::string& s, uint64_t v, int base) {
 }  // namespace
 
 SmtpServerSession::SmtpServerSession(ServerConfig config) : config_(std::move(config)) {
+  // Scramble the id so that consecutive sessions do not walk shifted copies of one sequence.
+  uint64_t z = config_.session_id + 0x2545f4914f6cdd1dULL;
+  z = (z ^ (z >> 33)) * 0xff51afd7ed558ccdULL;
+  z = (z ^ (z >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+  rng_ = z ^ (z >> 33);
   out_.reserve(256);
   out_.append("220 ").append(config_.hostname).append(" ESMTP ringmta-sink\r\n");
 }
@@ -134,6 +140,7 @@ void SmtpServerSession::move_output_to(std::string& dst) {
 }
 
 void SmtpServerSession::reply(std::string_view text) {
+  if (scripted_ != nullptr && scripted_->delay_ms > delay_ms_) delay_ms_ = scripted_->delay_ms;
   out_.append(text);
   out_.append("\r\n", 2);
 }
@@ -141,7 +148,7 @@ void SmtpServerSession::reply(std::string_view text) {
 void SmtpServerSession::feed(std::string_view bytes) {
   const char* p = bytes.data();
   const char* end = p + bytes.size();
-  while (p < end && !closed_) {
+  while (p < end && !closed_ && !silent_) {
     if (mode_ == Mode::kData) {
       p = scan_data(p, end);
       continue;
@@ -267,6 +274,12 @@ void SmtpServerSession::on_ehlo(std::string_view arg, bool extended) {
 void SmtpServerSession::on_mail(std::string_view arg) {
   if (!greeted_) return reply("503 5.5.1 Error: send HELO/EHLO first");
   if (in_transaction_) return reply("503 5.5.1 Error: nested MAIL command");
+  if (scripted_ != nullptr && scripted_->close_after > 0 && messages_ >= scripted_->close_after) {
+    ++refusals_.temporary;
+    reply("421 4.7.0 Too many messages on this connection, closing (sink script)");
+    closed_ = true;
+    return;
+  }
   if (!istarts_with(arg, "FROM:")) return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
   std::string_view address;
   std::string_view params;
@@ -319,8 +332,39 @@ void SmtpServerSession::on_rcpt(std::string_view arg) {
   if (recipients_.size() >= config_.max_recipients) {
     return reply("452 4.5.3 Error: too many recipients");
   }
+  if (config_.script != nullptr) {
+    std::size_t at = address.rfind('@');
+    const DomainScript* s =
+        config_.script->find(at == std::string_view::npos ? "" : address.substr(at + 1));
+    if (s != nullptr) {
+      scripted_ = s;
+      if (s->never_answer) {
+        silent_ = true;
+        return;
+      }
+      if (roll(s->rcpt_5xx)) {
+        ++refusals_.permanent;
+        return reply("550 5.1.1 Recipient address rejected: User unknown (sink script)");
+      }
+      if (roll(s->rcpt_4xx * 100 / std::max(1e-9, 100 - s->rcpt_5xx))) {
+        ++refusals_.temporary;
+        return reply("451 4.7.1 Recipient address rejected: try again later (sink script)");
+      }
+      txn_script_ = s;  // its message may still be refused after the dot
+    }
+  }
   recipients_.emplace_back(address);
   reply("250 2.1.5 Ok");
+}
+
+bool SmtpServerSession::roll(double percent) {
+  if (percent <= 0) return false;
+  // splitmix64: cheap, and different per session (seeded by the session id).
+  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (100.0 / 9007199254740992.0) < percent;
 }
 
 void SmtpServerSession::on_data(std::string_view arg) {
@@ -398,6 +442,23 @@ void SmtpServerSession::finish_data() {
     reset_transaction();
     return;
   }
+  if (scripted_ != nullptr && scripted_->delay_ms > delay_ms_) {
+    delay_ms_ = scripted_->delay_ms;  // for the 250 below
+  }
+  if (txn_script_ != nullptr) {
+    if (roll(txn_script_->data_5xx)) {
+      ++refusals_.permanent;
+      reply("554 5.7.1 Message rejected as spam (sink script)");
+      reset_transaction();
+      return;
+    }
+    if (roll(txn_script_->data_4xx * 100 / std::max(1e-9, 100 - txn_script_->data_5xx))) {
+      ++refusals_.temporary;
+      reply("451 4.3.0 Temporary failure after data, try again later (sink script)");
+      reset_transaction();
+      return;
+    }
+  }
   MessageAccepted& m = events_.emplace_back();
   append_number(m.queue_id, config_.session_id, 16);
   m.queue_id.push_back('.');
@@ -411,6 +472,7 @@ void SmtpServerSession::finish_data() {
 
 void SmtpServerSession::reset_transaction() {
   in_transaction_ = false;
+  txn_script_ = nullptr;
   mail_from_.clear();
   recipients_.clear();
   body_bytes_ = 0;

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/sink_script.h"
+
 namespace ringmta::protocol {
 
 struct ServerConfig {
@@ -23,6 +25,13 @@ struct ServerConfig {
   std::size_t max_recipients = 1000;      // per transaction; more get 452 4.5.3
   uint64_t max_message_size = 104857600;  // advertised as SIZE; larger bodies get 552 5.3.4
   uint64_t session_id = 0;                // makes queue ids unique across sessions
+  const SinkScript* script = nullptr;     // misbehaviour per recipient domain; must outlive us
+};
+
+// Replies refused by a script, for the sink's counters.
+struct ScriptedRefusals {
+  uint64_t temporary = 0;  // 4xx (including 421)
+  uint64_t permanent = 0;  // 5xx
 };
 
 // One message answered "250 2.0.0 queued as <queue_id>".
@@ -62,6 +71,20 @@ class SmtpServerSession {
   // Input bytes held between feeds (a partial command line): at most kMaxLineLength + 1.
   std::size_t buffered_bytes() const { return line_.size(); }
 
+  // Scripts: how long the driver must hold the output taken now (0: send at once); reset on read.
+  uint32_t take_delay_ms() {
+    uint32_t d = delay_ms_;
+    delay_ms_ = 0;
+    return d;
+  }
+  // A script said never to answer: the driver keeps the connection open and sends nothing more.
+  bool silent() const { return silent_; }
+  ScriptedRefusals take_refusals() {
+    ScriptedRefusals r = refusals_;
+    refusals_ = {};
+    return r;
+  }
+
  private:
   enum class Mode { kCommand, kDiscardLine, kData };
   // Position inside a DATA body.
@@ -76,6 +99,7 @@ class SmtpServerSession {
   void finish_data();
   void reset_transaction();
   void reply(std::string_view text);  // appends text and CRLF
+  bool roll(double percent);          // true with that probability (seeded per session)
 
   ServerConfig config_;
   std::string out_;
@@ -90,6 +114,12 @@ class SmtpServerSession {
   std::vector<std::string> recipients_;
   uint64_t body_bytes_ = 0;
   uint64_t messages_ = 0;
+  const DomainScript* scripted_ = nullptr;    // the connection's: last scripted RCPT domain's
+  const DomainScript* txn_script_ = nullptr;  // this transaction's accepted scripted RCPT's
+  uint32_t delay_ms_ = 0;
+  bool silent_ = false;
+  ScriptedRefusals refusals_;
+  uint64_t rng_ = 0;
 };
 
 }  // namespace ringmta::protocol

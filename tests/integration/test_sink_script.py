@@ -1,0 +1,101 @@
+"""`ringmta sink --script`: the sink misbehaving for chosen domains, and ringmta (smart-host mode, clear text, to the
+sink directly) coping: a share of 4xx at RCPT is deferred and the rest delivered, 5xx after the dot fails,
+421 after N messages costs reconnections but no recipient, a delay slows only its domain, a RCPT that is never
+answered times out into a deferral without holding up the other domains. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import ringmta_bin  # noqa: E402
+from mailstack import free_port, wait_for_port  # noqa: E402
+
+
+@pytest.fixture
+def scripted_sink(tmp_path):
+    procs = []
+
+    def start(*scripts):
+        port = free_port((__import__("socket").AF_INET,))
+        record = tmp_path / f"record-{port}.txt"
+        args = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)]
+        for s in scripts:
+            args += ["--script", s]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        wait_for_port("127.0.0.1", port, 20, p, "scripted sink")
+        return port, record, p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            p.wait(10)
+
+
+def records(record: Path, count: int, timeout: float = 10) -> list[str]:
+    """The sink's record once it holds `count` lines (it flushes every 100 ms), or what it has at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = record.read_text().split() if record.exists() else []
+        if len(got) >= count or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def send(ringmta, work: Path, port: int, addresses: list[str], *extra, timeout=120):
+    (work / "m.eml").write_text("From: a@sender.test\nSubject: s {{name}}\n\nhi {{name}}\n")
+    (work / "l.csv").write_text("email,name\n" + "".join(f"{a},N{i}\n" for i, a in enumerate(addresses)))
+    return ringmta("send", "--message", work / "m.eml", "--recipients", work / "l.csv", "--queue", work / "q",
+                   "--smarthost", f"127.0.0.1:{port}", "--tls", "none", "--json", "--no-progress",
+                   "--admin", "none", "--retry-after", "600", *extra, timeout=timeout)
+
+
+def test_share_of_rcpt_4xx_is_deferred_the_rest_delivered(ringmta, work, scripted_sink):
+    port, record, _ = scripted_sink("grey.test:rcpt-4xx=30")
+    addrs = [f"u{i}@grey.test" for i in range(400)] + [f"u{i}@fine.test" for i in range(100)]
+    r = send(ringmta, work, port, addrs)
+    assert r.rc == 3, r
+    deferred, delivered = r.json["deferred"], r.json["delivered"]
+    assert deferred + delivered == 500 and r.json["failed"] == 0
+    assert 60 <= deferred <= 180, r.json  # 30 % of 400, give or take
+    got = records(record, delivered)
+    assert len(got) == delivered and sum(x.endswith("@fine.test") for x in got) == 100
+
+
+def test_data_5xx_fails_and_421_after_n_costs_only_reconnections(ringmta, work, scripted_sink):
+    port, record, _ = scripted_sink("spam.test:data-5xx=100", "busy.test:421-after=5")
+    addrs = [f"u{i}@spam.test" for i in range(10)] + [f"u{i}@busy.test" for i in range(60)]
+    r = send(ringmta, work, port, addrs, "--max-connections", "2")
+    assert r.rc == 1, r  # some failed, nothing left queued
+    assert (r.json["delivered"], r.json["failed"], r.json["queued"]) == (60, 10, 0), r
+    assert r.json["connections"]["opened"] >= 60 // 5
+    got = records(record, 60)
+    assert sorted(got) == sorted(a for a in addrs if a.endswith("@busy.test"))
+
+
+def test_a_never_answering_domain_times_out_without_holding_up_the_others(ringmta, work, scripted_sink):
+    port, record, _ = scripted_sink("hole.test:never-answer", "slow.test:delay-ms=200")
+    addrs = [f"u{i}@hole.test" for i in range(3)] + [f"u{i}@fine.test" for i in range(300)] + \
+        [f"u{i}@slow.test" for i in range(3)]
+    t0 = time.monotonic()
+    r = send(ringmta, work, port, addrs, "--command-timeout", "2", "--max-connections", "4")
+    assert r.rc == 3, r
+    assert r.json["delivered"] == 303 and r.json["queued"] == 3, r
+    assert time.monotonic() - t0 < 60
+    got = records(record, 303)
+    assert sum(x.endswith("@fine.test") for x in got) == 300
+    assert sum(x.endswith("@slow.test") for x in got) == 3
+
+
+def test_bad_script_is_a_clear_error():
+    p = subprocess.run([ringmta_bin(), "sink", "--listen", "127.0.0.1:0", "--script", "x.test:bogus=1"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and "unknown key 'bogus'" in p.stderr, p
