@@ -22,5 +22,7 @@ Command add_run_command(CLI::App& app);    // run: deliver what is queued
 Command add_check_command(CLI::App& app);  // check: probe a smart host
 Command add_sink_command(CLI::App& app);   // sink: a counting SMTP server
 Command add_demo_command(CLI::App& app);   // demo: a newsletter to a built-in local sink
+// classify: the bounce category and hard/soft of SMTP replies
+Command add_classify_command(CLI::App& app);
 
 }  // namespace ringmta::cli
