@@ -56,7 +56,8 @@ Command add_classify_command(CLI::App& app) {
   sub->add_option("reply", *replies,
                   "Reply texts, e.g. '550 5.1.1 User unknown'; none: one per line on stdin");
   sub->add_option("--rules", *rules,
-                  "A TOML rule file tried before the built-in rules (repeatable)");
+                  "A TOML rule file tried before the built-in rules (repeatable)")
+      ->allow_extra_args(false);  // one file per --rules: the replies after it stay replies
   sub->add_flag("--json", *json,
                 "One JSON object per reply: reply, code, enhanced, category, hard, "
                 "configuration, rule");
