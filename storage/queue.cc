@@ -37,6 +37,10 @@ constexpr const char* kMetaSeqLimit = "seq_limit";
 constexpr const char* kMetaNextMessage = "next_message";
 constexpr const char* kMetaNextDomain = "next_domain";
 constexpr uint64_t kSeqBlock = 1 << 16;
+// meta CF: "campaign_size/<campaign>" -> u64 BE, recipients accepted for that campaign.
+constexpr std::string_view kMetaCampaignSize = "campaign_size/";
+// The phrase cause_of() gives a held lock; queue_in_use() looks for it.
+constexpr std::string_view kInUse = "database in use by another process or already open";
 
 constexpr std::size_t kWriteBufferSize = 64u << 20;
 
@@ -49,7 +53,7 @@ std::string cause_of(const rocksdb::Status& s) {
   const std::string text = s.ToString();
   if (s.IsNoSpace() || contains(text, "No space left")) return "no space left on device";
   if (contains(text, "/LOCK") || contains(text, "lock hold by current process")) {
-    return "database in use by another process or already open";
+    return std::string(kInUse);
   }
   if (s.IsCorruption()) return "data corruption";
   if (s.IsIOError()) return "I/O error";
@@ -259,6 +263,80 @@ struct Queue::Impl {
     std::shared_lock lock(domains_mu);
     if (id < domain_names.size() && !domain_names[id].empty()) return domain_names[id];
     return make_error("queue entry refers to unknown domain id " + std::to_string(id));
+  }
+
+  std::optional<uint32_t> domain_id(std::string_view name) const {
+    std::shared_lock lock(domains_mu);
+    auto it = domain_ids.find(keys::lower_ascii(name));
+    if (it == domain_ids.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Visits queue keys (and values) matching filter in key order until fn returns false: one
+  // partition after another, or only the domain's range. With filter.deferred_at, the keys of a
+  // domain due by then are skipped with one seek (keys are ordered by due within a domain).
+  // Reads from the implicit snapshot taken when each partition's iterator is made, so writes
+  // made by fn (flush, drop) are not seen again.
+  Result<void> visit(const ScanFilter& filter,
+                     const std::function<bool(const QueueKey&, const rocksdb::Slice&)>& fn) const {
+    std::optional<uint32_t> min_due;
+    if (filter.deferred_at) {
+      if (*filter.deferred_at >= static_cast<int64_t>(std::numeric_limits<uint32_t>::max())) {
+        return {};  // nothing can be due later
+      }
+      min_due = clamp_due(*filter.deferred_at + 1);
+    }
+    struct Range {
+      std::string lower, upper;
+    };
+    std::vector<Range> ranges;
+    if (!filter.domain.empty()) {
+      auto id = domain_id(filter.domain);
+      if (!id) return {};
+      const uint8_t p = partition_of(filter.domain);
+      ranges.push_back({keys::domain_start(p, *id), *id == std::numeric_limits<uint32_t>::max()
+                                                        ? keys::partition_start(p + 1u)
+                                                        : keys::domain_start(p, *id + 1)});
+    } else {
+      for (unsigned p = 0; p < kPartitions; ++p) {
+        ranges.push_back({keys::partition_start(p), keys::partition_start(p + 1)});
+      }
+    }
+    for (const auto& range : ranges) {
+      rocksdb::Slice lower_slice(range.lower), upper_slice(range.upper);
+      rocksdb::ReadOptions ro;
+      ro.iterate_lower_bound = &lower_slice;
+      ro.iterate_upper_bound = &upper_slice;
+      ro.fill_cache = false;  // an operator's scan must not evict the hot window
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, queue));
+      it->Seek(range.lower);
+      while (it->Valid()) {
+        const rocksdb::Slice k = it->key();
+        const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+        if (!key) return make_error("corrupt queue key of " + std::to_string(k.size()) + " bytes");
+        if (min_due && key->due < *min_due) {
+          QueueKey first_deferred{key->partition, key->domain, *min_due, 0};
+          it->Seek(first_deferred.encode());
+          continue;
+        }
+        if (!fn(*key, it->value())) return {};
+        it->Next();
+      }
+      if (!it->status().ok()) return storage_error("queue read failed", it->status());
+    }
+    return {};
+  }
+
+  Result<QueueEntry> entry(const QueueKey& key, const rocksdb::Slice& value) const {
+    auto record = codec::decode_record(std::string_view(value.data(), value.size()));
+    if (!record) {
+      return make_error("queue entry (partition " + std::to_string(key.partition) + ", domain " +
+                        std::to_string(key.domain) + ", seq " + std::to_string(key.seq) +
+                        "): " + record.error().message);
+    }
+    auto name = domain_name(key.domain);
+    if (!name) return name.error();
+    return QueueEntry{key, std::move(name.value()), std::move(record.value())};
   }
 };
 
@@ -550,6 +628,241 @@ std::optional<UnixSeconds> Queue::earliest_due() const {
     }
   }
   return earliest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operating the queue
+
+bool queue_in_use(const Error& error) {
+  return error.message.find(kInUse) != std::string::npos;
+}
+
+bool queue_exists(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(std::filesystem::path(dir) / "CURRENT", ec);
+}
+
+Result<std::vector<QueueEntry>> Queue::scan(uint8_t partition, std::size_t max,
+                                            const std::optional<QueueKey>& after) const {
+  if (partition >= kPartitions) {
+    return make_error("scan: partition " + std::to_string(partition) + " out of range");
+  }
+  if (after && after->partition != partition) {
+    return make_error("scan: cursor belongs to partition " + std::to_string(after->partition) +
+                      ", not " + std::to_string(partition));
+  }
+  std::vector<QueueEntry> out;
+  if (max == 0) return out;
+  const std::string lower = keys::partition_start(partition);
+  const std::string upper = keys::partition_start(partition + 1u);
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
+  if (after) {
+    const std::string start = after->encode();
+    it->Seek(start);
+    if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  } else {
+    it->Seek(lower);
+  }
+  for (; it->Valid() && out.size() < max; it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+    if (!key) return make_error("corrupt queue key of " + std::to_string(k.size()) + " bytes");
+    auto e = impl_->entry(*key, it->value());
+    if (!e) return e.error();
+    out.push_back(std::move(e.value()));
+  }
+  if (!it->status().ok()) return storage_error("queue read failed", it->status());
+  return out;
+}
+
+Result<void> Queue::scan_all(const ScanFilter& filter,
+                             const std::function<bool(const QueueEntry&)>& visit) const {
+  std::optional<Error> failed;
+  auto r = impl_->visit(filter, [&](const QueueKey& key, const rocksdb::Slice& value) {
+    auto e = impl_->entry(key, value);
+    if (!e) {
+      failed = e.error();
+      return false;
+    }
+    return visit(e.value());
+  });
+  if (!r) return r;
+  if (failed) return *failed;
+  return {};
+}
+
+Result<std::vector<DomainCount>> Queue::counts_by_domain(UnixSeconds now) const {
+  const uint32_t now_due = clamp_due(now);
+  std::unordered_map<uint32_t, DomainCount> by_id;
+  auto r = impl_->visit(ScanFilter{}, [&](const QueueKey& key, const rocksdb::Slice&) {
+    DomainCount& c = by_id[key.domain];
+    ++(key.due <= now_due ? c.ready : c.deferred);
+    return true;
+  });
+  if (!r) return r.error();
+  std::vector<DomainCount> out;
+  out.reserve(by_id.size());
+  for (auto& [id, c] : by_id) {
+    auto name = impl_->domain_name(id);
+    if (!name) return name.error();
+    c.domain = std::move(name.value());
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const DomainCount& a, const DomainCount& b) {
+    if (a.total() != b.total()) return a.total() > b.total();
+    return a.domain < b.domain;
+  });
+  return out;
+}
+
+Result<std::vector<MessageId>> Queue::campaign_messages(std::string_view campaign) const {
+  std::vector<MessageId> ids;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->messages));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() != 8)
+      return make_error("corrupt message key of " + std::to_string(k.size()) + " bytes");
+    const MessageId id = keys::get_u64_be(std::string_view(k.data(), k.size()));
+    const rocksdb::Slice v = it->value();
+    auto m = codec::decode_message(std::string_view(v.data(), v.size()));
+    if (!m) return make_error("message " + std::to_string(id) + ": " + m.error().message);
+    if (m->campaign == campaign) ids.push_back(id);
+  }
+  if (!it->status().ok()) return storage_error("message read failed", it->status());
+  return ids;
+}
+
+Result<QueueCounts> Queue::campaign_counts(std::string_view campaign, UnixSeconds now) const {
+  auto ids = campaign_messages(campaign);
+  if (!ids) return ids.error();
+  QueueCounts c;
+  if (ids->empty()) return c;
+  const uint32_t now_due = clamp_due(now);
+  std::optional<Error> failed;
+  auto r = impl_->visit(ScanFilter{}, [&](const QueueKey& key, const rocksdb::Slice& value) {
+    auto record = codec::decode_record(std::string_view(value.data(), value.size()));
+    if (!record) {
+      failed = make_error("queue entry (seq " + std::to_string(key.seq) +
+                          "): " + record.error().message);
+      return false;
+    }
+    if (std::binary_search(ids->begin(), ids->end(), record->message)) {
+      ++(key.due <= now_due ? c.ready : c.deferred);
+    }
+    return true;
+  });
+  if (!r) return r.error();
+  if (failed) return *failed;
+  return c;
+}
+
+Result<void> Queue::add_campaign_size(std::string_view campaign, uint64_t accepted) {
+  auto current = campaign_size(campaign);
+  if (!current) return current.error();
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->meta, std::string(kMetaCampaignSize) + std::string(campaign),
+            u64_value(current->value_or(0) + accepted));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return impl_->write(wo, batch, "campaign size write failed");
+}
+
+Result<std::optional<uint64_t>> Queue::campaign_size(std::string_view campaign) const {
+  std::string v;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
+                                     std::string(kMetaCampaignSize) + std::string(campaign), &v);
+  if (s.IsNotFound()) return std::optional<uint64_t>();
+  if (!s.ok()) return storage_error("campaign size read failed", s);
+  if (v.size() != 8) return make_error("corrupt campaign size for '" + std::string(campaign) + "'");
+  return std::optional<uint64_t>(keys::get_u64_be(v));
+}
+
+Result<uint64_t> Queue::flush(UnixSeconds now, std::string_view domain) {
+  const uint32_t now_due = clamp_due(now);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // an operator's action: done when it says so
+  rocksdb::WriteBatch batch;
+  uint64_t moved = 0;
+  std::optional<Error> failed;
+  auto commit = [&]() -> bool {
+    if (batch.Count() == 0) return true;
+    auto w = impl_->write(wo, batch, "queue flush write failed");
+    if (!w) {
+      failed = w.error();
+      return false;
+    }
+    moved += batch.Count() / 2;
+    batch.Clear();
+    return true;
+  };
+  ScanFilter filter;
+  filter.deferred_at = now;
+  filter.domain = std::string(domain);
+  auto r = impl_->visit(filter, [&](const QueueKey& key, const rocksdb::Slice& value) {
+    // As OutcomeBatch::reschedule: the key was Put once, so SingleDelete; the seq is kept.
+    batch.SingleDelete(impl_->queue, key.encode());
+    QueueKey due_now = key;
+    due_now.due = now_due;
+    batch.Put(impl_->queue, due_now.encode(), value);
+    if (batch.Count() / 2 >= kAdminChunk) return commit();
+    return true;
+  });
+  if (!r) return r.error();
+  if (failed) return *failed;
+  if (!commit()) return *failed;
+  return moved;
+}
+
+Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
+  auto ids = campaign_messages(campaign);
+  if (!ids) return ids.error();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::WriteBatch batch;
+  uint64_t dropped = 0;
+  std::optional<Error> failed;
+  auto commit = [&]() -> bool {
+    if (batch.Count() == 0) return true;
+    const uint32_t n = batch.Count();
+    auto w = impl_->write(wo, batch, "queue drop write failed");
+    if (!w) {
+      failed = w.error();
+      return false;
+    }
+    dropped += n;
+    batch.Clear();
+    return true;
+  };
+  if (!ids->empty()) {
+    auto r = impl_->visit(ScanFilter{}, [&](const QueueKey& key, const rocksdb::Slice& value) {
+      auto record = codec::decode_record(std::string_view(value.data(), value.size()));
+      if (!record) {
+        failed = make_error("queue entry (seq " + std::to_string(key.seq) +
+                            "): " + record.error().message);
+        return false;
+      }
+      if (!std::binary_search(ids->begin(), ids->end(), record->message)) return true;
+      batch.SingleDelete(impl_->queue, key.encode());
+      if (batch.Count() >= kAdminChunk) return commit();
+      return true;
+    });
+    if (!r) return r.error();
+    if (failed) return *failed;
+    if (!commit()) return *failed;
+  }
+  // No recipient refers to these messages any more: remove them and the campaign's size.
+  rocksdb::WriteBatch tail;
+  for (MessageId id : *ids) tail.Delete(impl_->messages, keys::message_key(id));
+  tail.Delete(impl_->meta, std::string(kMetaCampaignSize) + std::string(campaign));
+  if (auto w = impl_->write(wo, tail, "queue drop write failed"); !w) return w.error();
+  return dropped;
 }
 
 }  // namespace ringmta::storage

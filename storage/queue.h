@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -86,6 +87,26 @@ struct QueueCounts {
   uint64_t total() const { return ready + deferred; }
 };
 
+// Ready and deferred recipients of one domain (see Queue::counts_by_domain).
+struct DomainCount {
+  std::string domain;
+  uint64_t ready = 0;
+  uint64_t deferred = 0;
+  uint64_t total() const { return ready + deferred; }
+};
+
+// Which entries Queue::scan_all visits.
+struct ScanFilter {
+  std::optional<UnixSeconds> deferred_at;  // only entries with due > deferred_at
+  std::string domain;                      // only this domain ("" = every domain)
+};
+
+// True for the error Queue::open returns when another process (a running `ringmta send` or
+// `run`) holds the queue's lock, or this process already has it open.
+bool queue_in_use(const Error& error);
+// True if dir holds a queue database (without opening or creating it).
+bool queue_exists(const std::string& dir);
+
 // A set of outcome writes applied as one WriteBatch.
 class OutcomeBatch {
  public:
@@ -132,6 +153,37 @@ class Queue {
   StorageFigures storage_figures() const;     // cheap: two DB properties, for metrics
   // The earliest due time in the queue, if any entry exists.
   std::optional<UnixSeconds> earliest_due() const;
+
+  // --- operating the queue (`ringmta queue`): full or per-domain scans, not the hot path ---
+
+  // Up to max entries of one partition whatever their due time, in key order, strictly after
+  // `after` (nullopt: from the partition's start); for paging through the whole queue.
+  Result<std::vector<QueueEntry>> scan(uint8_t partition, std::size_t max,
+                                       const std::optional<QueueKey>& after) const;
+  // Visits the entries matching filter, partition by partition in key order, until visit returns
+  // false. With filter.deferred_at, each domain's entries due by then are skipped with one seek.
+  Result<void> scan_all(const ScanFilter& filter,
+                        const std::function<bool(const QueueEntry&)>& visit) const;
+  // Ready (due <= now) and deferred counts per domain, largest total first, then by name. Reads
+  // keys only.
+  Result<std::vector<DomainCount>> counts_by_domain(UnixSeconds now) const;
+  // The ids of the stored messages of a campaign, ascending.
+  Result<std::vector<MessageId>> campaign_messages(std::string_view campaign) const;
+  // Ready and deferred counts of a campaign's recipients (decodes every record).
+  Result<QueueCounts> campaign_counts(std::string_view campaign, UnixSeconds now) const;
+  // The number of recipients accepted for a campaign, if the ingesting side recorded it with
+  // add_campaign_size (synced; adds to what is stored, so a campaign may be queued in parts).
+  Result<void> add_campaign_size(std::string_view campaign, uint64_t accepted);
+  Result<std::optional<uint64_t>> campaign_size(std::string_view campaign) const;
+
+  // Makes deferred entries (due > now) due at now, every domain or only `domain`: SingleDelete
+  // of the old key + Put of the same seq at due = now, record unchanged, one synced WriteBatch
+  // per chunk of kAdminChunk entries. Returns how many entries moved.
+  Result<uint64_t> flush(UnixSeconds now, std::string_view domain = {});
+  // Removes every queued recipient of a campaign's messages (SingleDelete, one synced WriteBatch
+  // per chunk), then the messages and the stored campaign size. Returns how many recipients.
+  Result<uint64_t> drop_campaign(std::string_view campaign);
+  static constexpr std::size_t kAdminChunk = 10'000;
 
  private:
   Queue();
