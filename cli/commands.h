@@ -24,5 +24,7 @@ Command add_sink_command(CLI::App& app);   // sink: a counting SMTP server
 Command add_demo_command(CLI::App& app);   // demo: a newsletter to a built-in local sink
 // classify: the bounce category and hard/soft of SMTP replies
 Command add_classify_command(CLI::App& app);
+// queue: list a queue (counts, top domains, oldest deferred), flush, drop a campaign
+Command add_queue_command(CLI::App& app);
 
 }  // namespace ringmta::cli

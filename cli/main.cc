@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       ringmta::cli::add_send_command(app),  ringmta::cli::add_run_command(app),
       ringmta::cli::add_check_command(app), ringmta::cli::add_sink_command(app),
       ringmta::cli::add_demo_command(app),  ringmta::cli::add_classify_command(app),
+      ringmta::cli::add_queue_command(app),
   };
   auto args = ringmta::cli::apply_config_file(std::vector<std::string>(argv, argv + argc));
   if (!args) {

@@ -1,0 +1,298 @@
+// `ringmta queue`: look at and operate a queue while no job runs on it. The listing (counts by
+// state and domain, the oldest deferred recipients with their last reply, one campaign's counts),
+// `queue flush [DOMAIN]` (deferred recipients due now) and `queue drop --campaign ID`.
+// Wiring and formatting only: the scans and writes are storage::Queue's. It may not deliver, and
+// it may not open a queue another process holds (RocksDB allows one): that is exit 2.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "storage/queue.h"
+#include "util/time.h"
+
+namespace ringmta::cli {
+namespace {
+
+struct QueueOptions {
+  std::string queue_dir = "./ringmta-queue";
+  std::size_t top = 20;
+  std::size_t oldest = 10;
+  std::string campaign;
+  std::string flush_domain;
+  bool json = false;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
+  return kUsage;
+}
+
+// Control characters would garble a terminal; JSON escapes them itself.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// "45s", "4m 10s", "2h 5m", "3d 4h".
+std::string duration(int64_t s) {
+  if (s < 0) s = 0;
+  char buf[64];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm %llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh %lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd %lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
+  }
+  return buf;
+}
+
+// Opens an existing queue; a held lock means a job is running on it.
+Result<std::unique_ptr<storage::Queue>> open_existing(const std::string& dir) {
+  if (!storage::queue_exists(dir)) return make_error("--queue " + dir + ": no queue there");
+  auto q = storage::Queue::open(dir);
+  if (!q) {
+    if (storage::queue_in_use(q.error())) {
+      return make_error("--queue " + dir +
+                        ": the queue is in use: a job (ringmta send or ringmta run) is running "
+                        "on it; wait for it to finish or stop it first");
+    }
+    return make_error("--queue " + dir + ": " + q.error().message);
+  }
+  return q;
+}
+
+struct Oldest {
+  storage::QueueEntry entry;
+  bool operator<(const Oldest& o) const {  // max-heap top = the youngest kept
+    if (entry.record.first_enqueued != o.entry.record.first_enqueued) {
+      return entry.record.first_enqueued < o.entry.record.first_enqueued;
+    }
+    return entry.key.seq < o.entry.key.seq;
+  }
+};
+
+int list_queue(storage::Queue& q, const QueueOptions& o) {
+  const UnixSeconds now = unix_now();
+  auto domains = q.counts_by_domain(now);
+  if (!domains) return fail(domains.error().message);
+  storage::QueueCounts totals;
+  for (const auto& d : *domains) {
+    totals.ready += d.ready;
+    totals.deferred += d.deferred;
+  }
+  // The oldest deferred: a bounded heap over the deferred entries only.
+  std::priority_queue<Oldest> heap;
+  std::optional<UnixSeconds> next_due;
+  if (o.oldest > 0 || totals.deferred > 0) {
+    auto r = q.scan_all(storage::ScanFilter{now, ""}, [&](const storage::QueueEntry& e) {
+      if (!next_due || e.key.due < *next_due) next_due = e.key.due;
+      if (o.oldest == 0) return true;
+      heap.push(Oldest{e});
+      if (heap.size() > o.oldest) heap.pop();
+      return true;
+    });
+    if (!r) return fail(r.error().message);
+  }
+  std::vector<storage::QueueEntry> oldest;
+  while (!heap.empty()) {
+    oldest.push_back(heap.top().entry);
+    heap.pop();
+  }
+  std::reverse(oldest.begin(), oldest.end());
+  std::unordered_map<storage::MessageId, std::string> campaigns;
+  auto campaign_of = [&](storage::MessageId id) -> std::string {
+    auto it = campaigns.find(id);
+    if (it != campaigns.end()) return it->second;
+    auto m = q.get_message(id);
+    std::string c = m ? m->campaign : "";
+    campaigns.emplace(id, c);
+    return c;
+  };
+  const std::size_t shown = std::min(o.top, domains->size());
+
+  if (o.json) {
+    nlohmann::json j;
+    j["queue"] = o.queue_dir;
+    j["now"] = now;
+    j["total"] = totals.total();
+    j["ready"] = totals.ready;
+    j["deferred"] = totals.deferred;
+    j["next_due"] = next_due ? nlohmann::json(*next_due) : nlohmann::json();
+    j["domain_count"] = domains->size();
+    j["domains"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < shown; ++i) {
+      const auto& d = (*domains)[i];
+      j["domains"].push_back({{"domain", d.domain},
+                              {"ready", d.ready},
+                              {"deferred", d.deferred},
+                              {"total", d.total()}});
+    }
+    j["oldest_deferred"] = nlohmann::json::array();
+    for (const auto& e : oldest) {
+      j["oldest_deferred"].push_back({{"address", e.record.address},
+                                      {"domain", e.domain},
+                                      {"campaign", campaign_of(e.record.message)},
+                                      {"first_enqueued", e.record.first_enqueued},
+                                      {"attempts", e.record.attempts},
+                                      {"due", e.key.due},
+                                      {"last_reply", e.record.last_reply}});
+    }
+    std::printf("%s\n", dump(j).c_str());
+    return 0;
+  }
+
+  std::printf("queue %s: %llu recipients: %llu ready now, %llu deferred", o.queue_dir.c_str(),
+              static_cast<unsigned long long>(totals.total()),
+              static_cast<unsigned long long>(totals.ready),
+              static_cast<unsigned long long>(totals.deferred));
+  if (next_due) std::printf(" (next due in %s)", duration(*next_due - now).c_str());
+  std::printf("\n");
+  if (domains->empty()) return 0;
+  std::printf("\ndomains (top %zu of %zu):\n", shown, domains->size());
+  std::size_t width = 6;
+  for (std::size_t i = 0; i < shown; ++i) width = std::max(width, (*domains)[i].domain.size());
+  std::printf("  %-*s %10s %10s %10s\n", static_cast<int>(width), "domain", "ready", "deferred",
+              "total");
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& d = (*domains)[i];
+    std::printf("  %-*s %10llu %10llu %10llu\n", static_cast<int>(width),
+                printable(d.domain).c_str(), static_cast<unsigned long long>(d.ready),
+                static_cast<unsigned long long>(d.deferred),
+                static_cast<unsigned long long>(d.total()));
+  }
+  if (!oldest.empty()) {
+    std::printf("\noldest deferred:\n");
+    for (const auto& e : oldest) {
+      std::printf("  %s  queued %s ago, %u attempt%s, due in %s, campaign %s\n    last reply: %s\n",
+                  printable(e.record.address).c_str(),
+                  duration(now - e.record.first_enqueued).c_str(), e.record.attempts,
+                  e.record.attempts == 1 ? "" : "s", duration(e.key.due - now).c_str(),
+                  printable(campaign_of(e.record.message)).c_str(),
+                  e.record.last_reply.empty() ? "(none)" : printable(e.record.last_reply).c_str());
+    }
+  }
+  return 0;
+}
+
+int show_campaign(storage::Queue& q, const QueueOptions& o) {
+  const UnixSeconds now = unix_now();
+  auto messages = q.campaign_messages(o.campaign);
+  if (!messages) return fail(messages.error().message);
+  auto counts = q.campaign_counts(o.campaign, now);
+  if (!counts) return fail(counts.error().message);
+  auto size = q.campaign_size(o.campaign);
+  if (!size) return fail(size.error().message);
+  if (o.json) {
+    nlohmann::json j;
+    j["campaign"] = o.campaign;
+    j["known"] = !messages->empty();
+    j["queued"] = counts->total();
+    j["ready"] = counts->ready;
+    j["deferred"] = counts->deferred;
+    j["size"] = size->has_value() ? nlohmann::json(**size) : nlohmann::json();
+    std::printf("%s\n", dump(j).c_str());
+    return 0;
+  }
+  if (messages->empty()) {
+    std::printf("campaign %s: not in this queue (never queued here, or dropped)\n",
+                printable(o.campaign).c_str());
+    return 0;
+  }
+  std::printf("campaign %s: %llu queued (%llu ready now, %llu deferred)",
+              printable(o.campaign).c_str(), static_cast<unsigned long long>(counts->total()),
+              static_cast<unsigned long long>(counts->ready),
+              static_cast<unsigned long long>(counts->deferred));
+  if (size->has_value()) {
+    const uint64_t total = **size;
+    std::printf(
+        " of %llu accepted; %llu done (delivered or failed)",
+        static_cast<unsigned long long>(total),
+        static_cast<unsigned long long>(total > counts->total() ? total - counts->total() : 0));
+  }
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace
+
+Command add_queue_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "queue", "Show a queue (counts by state and domain, oldest deferred); flush or drop");
+  auto o = std::make_shared<QueueOptions>();
+  sub->add_option("--queue", o->queue_dir, "The RocksDB queue directory");
+  sub->add_option("--top", o->top, "How many domains to list (default 20)");
+  sub->add_option("--oldest", o->oldest, "How many of the oldest deferred to list (default 10)");
+  sub->add_option("--campaign", o->campaign,
+                  "Show this campaign's counts (with drop: the campaign to remove)");
+  sub->add_flag("--json", o->json, "One JSON object instead of text");
+  auto* flush = sub->add_subcommand("flush", "Make deferred recipients due now (retry at once)");
+  flush->add_option("domain", o->flush_domain, "Only this domain's recipients");
+  flush->fallthrough();
+  auto* drop = sub->add_subcommand("drop", "Remove a campaign's queued recipients (--campaign)");
+  drop->fallthrough();
+  return {sub, [=]() -> int {
+            if (drop->parsed() && o->campaign.empty()) {
+              return fail("queue drop needs --campaign ID");
+            }
+            auto opened = open_existing(o->queue_dir);
+            if (!opened) return fail(opened.error().message);
+            storage::Queue& q = *opened.value();
+            if (flush->parsed()) {
+              auto moved = q.flush(unix_now(), o->flush_domain);
+              if (!moved) return fail(moved.error().message);
+              if (o->json) {
+                nlohmann::json j;
+                j["flushed"] = *moved;
+                j["domain"] =
+                    o->flush_domain.empty() ? nlohmann::json() : nlohmann::json(o->flush_domain);
+                std::printf("%s\n", dump(j).c_str());
+              } else {
+                std::printf("%llu deferred recipient%s due now%s%s\n",
+                            static_cast<unsigned long long>(*moved), *moved == 1 ? "" : "s",
+                            o->flush_domain.empty() ? "" : " for ",
+                            printable(o->flush_domain).c_str());
+              }
+              return 0;
+            }
+            if (drop->parsed()) {
+              auto dropped = q.drop_campaign(o->campaign);
+              if (!dropped) return fail(dropped.error().message);
+              if (o->json) {
+                nlohmann::json j;
+                j["dropped"] = *dropped;
+                j["campaign"] = o->campaign;
+                std::printf("%s\n", dump(j).c_str());
+              } else {
+                std::printf("dropped %llu recipient%s of campaign %s\n",
+                            static_cast<unsigned long long>(*dropped), *dropped == 1 ? "" : "s",
+                            printable(o->campaign).c_str());
+              }
+              return 0;
+            }
+            if (!o->campaign.empty()) return show_campaign(q, *o);
+            return list_queue(q, *o);
+          }};
+}
+
+}  // namespace ringmta::cli
