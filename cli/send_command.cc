@@ -130,6 +130,11 @@ Command add_send_command(CLI::App& app) {
                      recipients_path->c_str());
         auto ingested = ingest::ingest(*queue.value(), io);
         if (!ingested) return fail_usage(ingested.error().message);
+        // For `ringmta queue --campaign ID`: progress against the campaign's size.
+        if (auto sized = queue.value()->add_campaign_size(io.campaign, ingested->accepted);
+            !sized) {
+          return fail_usage(sized.error().message);
+        }
         JobFacts facts{.rejected_rows = ingested->rejected_rows,
                        .duplicates = ingested->duplicates,
                        .accepted = ingested->accepted,
