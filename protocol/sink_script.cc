@@ -92,7 +92,8 @@ const DomainScript* SinkScript::find(std::string_view domain) const {
     }
     if (d.domain.size() == domain.size() &&
         std::equal(d.domain.begin(), d.domain.end(), domain.begin(), [](char a, char b) {
-          return a == std::tolower(static_cast<unsigned char>(b));
+          // As unsigned: a plain char holding an 8-bit byte would never equal tolower()'s int.
+          return static_cast<unsigned char>(a) == std::tolower(static_cast<unsigned char>(b));
         })) {
       return &d;
     }

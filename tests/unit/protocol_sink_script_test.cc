@@ -33,6 +33,17 @@ TEST(SinkScript, ParsesEveryKey) {
   EXPECT_EQ(s.find("other.test"), nullptr);
 }
 
+TEST(SinkScript, EightBitDomainsMatchThemselves) {
+  // Found by fuzz_protocol_sink_script: a byte >= 0x80 in the domain never matched.
+  SinkScript s =
+      parse_ok({"hole.\xf4"
+                "est:never-answer",
+                "*:data-5xx=1"});
+  EXPECT_TRUE(s.find("hole.\xf4"
+                     "est")
+                  ->never_answer);
+}
+
 TEST(SinkScript, WildcardCoversTheRest) {
   SinkScript s = parse_ok({"*:rcpt-5xx=1", "exact.test:delay-ms=5"});
   EXPECT_EQ(s.find("exact.test")->delay_ms, 5u);
