@@ -60,31 +60,6 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-// "5.1.1" at the start of text, followed by the end or whitespace (as the reply parser reads it).
-std::optional<protocol::EnhancedCode> leading_enhanced(std::string_view text) {
-  if (text.size() < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.') {
-    return std::nullopt;
-  }
-  protocol::EnhancedCode code;
-  code.klass = text[0] - '0';
-  std::size_t i = 2;
-  int* parts[2] = {&code.subject, &code.detail};
-  for (int p = 0; p < 2; ++p) {
-    std::size_t start = i;
-    int value = 0;
-    while (i < text.size() && is_digit(text[i]) && i - start < 3)
-      value = value * 10 + (text[i++] - '0');
-    if (i == start) return std::nullopt;
-    *parts[p] = value;
-    if (p == 0) {
-      if (i >= text.size() || text[i] != '.') return std::nullopt;
-      ++i;
-    }
-  }
-  if (i < text.size() && text[i] != ' ' && text[i] != '\t') return std::nullopt;
-  return code;
-}
-
 // "550 rest" / "550-rest" / "550": the code and the rest; nullopt when the line has no code.
 std::optional<std::pair<int, std::string_view>> leading_code(std::string_view line) {
   if (line.size() < 3 || line[0] < '2' || line[0] > '5' || !is_digit(line[1]) ||
@@ -542,7 +517,7 @@ protocol::Reply parse_reply_text(std::string_view text) {
       if (first) reply.code = coded->first;
       line = trim(coded->second);
     }
-    if (!reply.enhanced) reply.enhanced = leading_enhanced(line);
+    if (!reply.enhanced) reply.enhanced = protocol::parse_enhanced(line);
     first = false;
     reply.lines.emplace_back(line);
   }

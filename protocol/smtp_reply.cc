@@ -10,9 +10,20 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
 // Parses "N.N.N" (class one digit 2/4/5, subject and detail 1-3 digits) at the start of text,
 // followed by the end or a space. Returns the code and its length.
-std::optional<EnhancedCode> parse_enhanced(std::string_view text, std::size_t* length = nullptr) {
+std::optional<EnhancedCode> parse_enhanced(std::string_view text, std::size_t* length) {
   if (text.size() < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.') {
     return std::nullopt;
   }
@@ -36,17 +47,6 @@ std::optional<EnhancedCode> parse_enhanced(std::string_view text, std::size_t* l
   if (length != nullptr) *length = i;
   return code;
 }
-
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string EnhancedCode::str() const {
   return std::to_string(klass) + "." + std::to_string(subject) + "." + std::to_string(detail);

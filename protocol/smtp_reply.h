@@ -18,17 +18,23 @@ struct EnhancedCode {
   bool operator==(const EnhancedCode&) const = default;
 };
 
+// Parses "N.N.N" (class 2/4/5, subject and detail 1-3 digits) at the start of text, followed by
+// the end or whitespace; length (if given) receives its length.
+std::optional<EnhancedCode> parse_enhanced(std::string_view text, std::size_t* length = nullptr);
+
 struct Reply {
-  int code = 0;                        // three-digit code of the LAST line (the one that decides)
+  int code = 0;                          // three-digit code of the LAST line (the one that decides)
   std::optional<EnhancedCode> enhanced;  // from the last line, if it carries one
-  std::vector<std::string> lines;      // text of each line after "NNN-" / "NNN ", without CRLF
-  bool local = false;  // synthesised by ringmta (timeout, connection lost, ...), not said by the server
+  std::vector<std::string> lines;        // text of each line after "NNN-" / "NNN ", without CRLF
+  bool local =
+      false;  // synthesised by ringmta (timeout, connection lost, ...), not said by the server
 
   bool positive() const { return code >= 200 && code < 400; }
   bool transient() const { return code >= 400 && code < 500; }
   bool permanent() const { return code >= 500; }
-  std::string text() const;     // lines joined by " "
-  std::string summary() const;  // "550 5.7.1 Relay access denied" (first line of text, code, enhanced)
+  std::string text() const;  // lines joined by " "
+  std::string summary()
+      const;  // "550 5.7.1 Relay access denied" (first line of text, code, enhanced)
   // A synthesised reply, e.g. local(451, "4.4.2", "connection lost after DATA").
   static Reply make_local(int code, std::string_view enhanced, std::string text);
 };
