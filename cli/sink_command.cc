@@ -13,10 +13,11 @@ Command add_sink_command(CLI::App& app) {
   sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)");
   sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
   sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
-  sub->add_option("--script", o->scripts,
-                  "Misbehave for a recipient domain: DOMAIN:KEY[=VALUE],... with rcpt-4xx=PCT, "
-                  "rcpt-5xx=PCT, data-4xx=PCT, data-5xx=PCT, 421-after=N, delay-ms=N, "
-                  "never-answer (DOMAIN * = all others; repeatable)");
+  sub->add_option(
+      "--script", o->scripts,
+      "Misbehave for a recipient domain: DOMAIN:KEY[=VALUE],... with rcpt-4xx=PCT, "
+      "rcpt-5xx=PCT, rcpt-421=PCT, data-4xx=PCT, data-5xx=PCT, 421-after=N, delay-ms=N, "
+      "never-answer (DOMAIN * = all others; repeatable)");
   return {sub, [=]() -> int { return engine::run_sink_command(*o); }};
 }
 

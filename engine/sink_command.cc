@@ -46,11 +46,12 @@ int run_sink_command(const SinkOptions& options) {
       server.stop();
       SinkStats s = server.stats();
       std::printf(
-          "sink: %llu messages, %llu recipients, %llu bytes, %llu connections, %llu refused "
-          "4xx, %llu refused 5xx\n",
+          "sink: %llu messages, %llu recipients, %llu bytes, %llu connections (at most %llu at "
+          "once), %llu refused 4xx, %llu refused 5xx\n",
           static_cast<unsigned long long>(s.messages),
           static_cast<unsigned long long>(s.recipients), static_cast<unsigned long long>(s.bytes),
           static_cast<unsigned long long>(s.connections),
+          static_cast<unsigned long long>(s.peak_connections),
           static_cast<unsigned long long>(s.refused_temporary),
           static_cast<unsigned long long>(s.refused_permanent));
       std::fflush(stdout);

@@ -181,6 +181,7 @@ struct SinkServer::Worker {
     std::atomic<uint64_t> recipients{0};
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> connections{0};
+    std::atomic<uint64_t> peak_connections{0};  // most open at once on this thread
     std::atomic<uint64_t> refused_temporary{0};
     std::atomic<uint64_t> refused_permanent{0};
   } counters;
@@ -197,6 +198,7 @@ struct SinkServer::Worker {
   uint64_t next_session_id;
   int threads;
   SinkConnection* connections = nullptr;  // intrusive list of live connections
+  uint64_t live_connections = 0;
   bool accept_pending = false;
   bool stopping = false;
   MemberCompletion<Worker, &Worker::on_accept> accept_done{this};
@@ -347,6 +349,7 @@ void SinkServer::Worker::link(SinkConnection* c) {
 }
 
 void SinkServer::Worker::unlink(SinkConnection* c) {
+  --live_connections;
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
   if (connections == c) connections = c->next;
@@ -386,6 +389,9 @@ void SinkServer::Worker::on_accept(int result) {
       next_session_id += static_cast<uint64_t>(threads);
       link(c);
       add(counters.connections, 1);
+      if (++live_connections > counters.peak_connections.load(std::memory_order_relaxed)) {
+        counters.peak_connections.store(live_connections, std::memory_order_relaxed);
+      }
       c->start();
     }
   }
@@ -589,6 +595,7 @@ SinkStats SinkServer::stats() const {
     s.recipients += w->counters.recipients.load(std::memory_order_relaxed);
     s.bytes += w->counters.bytes.load(std::memory_order_relaxed);
     s.connections += w->counters.connections.load(std::memory_order_relaxed);
+    s.peak_connections += w->counters.peak_connections.load(std::memory_order_relaxed);
   }
   return s;
 }

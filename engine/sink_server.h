@@ -32,8 +32,11 @@ struct SinkOptions {
 struct SinkStats {
   uint64_t messages = 0;
   uint64_t recipients = 0;
-  uint64_t bytes = 0;              // accepted body bytes (after dot-unstuffing)
-  uint64_t connections = 0;        // accepted connections, in total
+  uint64_t bytes = 0;        // accepted body bytes (after dot-unstuffing)
+  uint64_t connections = 0;  // accepted connections, in total
+  // Most connections open at once: exact with one thread; with several, the sum of each thread's
+  // peak (an upper bound).
+  uint64_t peak_connections = 0;
   uint64_t refused_temporary = 0;  // 4xx / 421 replies a script asked for
   uint64_t refused_permanent = 0;  // 5xx replies a script asked for
 };

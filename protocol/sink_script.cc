@@ -57,6 +57,8 @@ Result<SinkScript> SinkScript::parse(std::span<const std::string> specs) {
         ok = parse_percent(value, d.rcpt_4xx);
       } else if (key == "rcpt-5xx") {
         ok = parse_percent(value, d.rcpt_5xx);
+      } else if (key == "rcpt-421") {
+        ok = parse_percent(value, d.rcpt_421);
       } else if (key == "data-4xx") {
         ok = parse_percent(value, d.data_4xx);
       } else if (key == "data-5xx") {
@@ -70,12 +72,12 @@ Result<SinkScript> SinkScript::parse(std::span<const std::string> specs) {
         d.never_answer = true;
       } else {
         return fail("unknown key '" + std::string(key) +
-                    "' (rcpt-4xx, rcpt-5xx, data-4xx, data-5xx, 421-after, delay-ms, "
+                    "' (rcpt-4xx, rcpt-5xx, rcpt-421, data-4xx, data-5xx, 421-after, delay-ms, "
                     "never-answer)");
       }
       if (!ok) return fail("bad value for '" + std::string(key) + "'");
     }
-    if (d.rcpt_4xx + d.rcpt_5xx > 100 || d.data_4xx + d.data_5xx > 100) {
+    if (d.rcpt_4xx + d.rcpt_5xx + d.rcpt_421 > 100 || d.data_4xx + d.data_5xx > 100) {
       return fail("4xx and 5xx shares of one stage add up to more than 100 %");
     }
     script.scripts_.push_back(std::move(d));

@@ -4,6 +4,7 @@
 // answered. Parsed from `--script` specs, e.g.
 //   "slow.test:delay-ms=200"            "grey.test:rcpt-4xx=30,data-5xx=1"
 //   "busy.test:421-after=10"            "hole.test:never-answer"        "*:rcpt-5xx=0.5"
+//   "hot.test:rcpt-421=100"
 // (percentages; "*" applies to every domain without its own script).
 // It may not: do I/O or read clocks; the session rolls the dice with its own seeded generator.
 #pragma once
@@ -22,6 +23,7 @@ struct DomainScript {
   std::string domain;         // lower case; "*" = every other domain
   double rcpt_4xx = 0;        // percent of RCPTs answered 451 4.7.1
   double rcpt_5xx = 0;        // percent of RCPTs answered 550 5.1.1
+  double rcpt_421 = 0;        // percent of RCPTs answered 421 4.7.0 "slow down", then closed
   double data_4xx = 0;        // percent of messages answered 451 4.3.0 after the final dot
   double data_5xx = 0;        // percent of messages answered 554 5.7.1 after the final dot
   uint32_t close_after = 0;   // 421 4.7.0 and close at the MAIL after this many messages (0: never)

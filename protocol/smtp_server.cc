@@ -342,11 +342,17 @@ void SmtpServerSession::on_rcpt(std::string_view arg) {
         silent_ = true;
         return;
       }
-      if (roll(s->rcpt_5xx)) {
+      if (roll(s->rcpt_421)) {
+        ++refusals_.temporary;
+        reply("421 4.7.0 Too many connections from your host, slow down (sink script)");
+        closed_ = true;
+        return;
+      }
+      if (roll(s->rcpt_5xx * 100 / std::max(1e-9, 100 - s->rcpt_421))) {
         ++refusals_.permanent;
         return reply("550 5.1.1 Recipient address rejected: User unknown (sink script)");
       }
-      if (roll(s->rcpt_4xx * 100 / std::max(1e-9, 100 - s->rcpt_5xx))) {
+      if (roll(s->rcpt_4xx * 100 / std::max(1e-9, 100 - s->rcpt_421 - s->rcpt_5xx))) {
         ++refusals_.temporary;
         return reply("451 4.7.1 Recipient address rejected: try again later (sink script)");
       }

@@ -124,6 +124,18 @@ TEST(ScriptedSession, FourTwentyOneAfterNMessages) {
   EXPECT_TRUE(session.s.closed());
 }
 
+TEST(ScriptedSession, Rcpt421SaysSlowDownAndCloses) {
+  SinkScript script = parse_ok({"hot.test:rcpt-421=100"});
+  Session session(script);
+  EXPECT_EQ(session.send("MAIL FROM:<a@b.test>\r\n"), "250 2.1.0 Ok\r\n");
+  std::string r = session.send("RCPT TO:<x@hot.test>\r\n");
+  EXPECT_TRUE(r.starts_with("421 4.7.0 ")) << r;
+  EXPECT_NE(r.find("slow down"), std::string::npos) << r;
+  EXPECT_TRUE(session.s.closed());
+  EXPECT_EQ(session.s.take_refusals().temporary, 1u);
+  EXPECT_FALSE(SinkScript::parse(std::vector<std::string>{"a.test:rcpt-421=60,rcpt-4xx=50"}).ok());
+}
+
 TEST(ScriptedSession, DelayIsHandedToTheDriverOncePerOutput) {
   SinkScript script = parse_ok({"slow.test:delay-ms=250"});
   Session session(script);
