@@ -48,6 +48,10 @@ void add_route_options(CLI::App& app, RouteOptions& o) {
   app.add_option("--max-messages-per-connection", o.max_messages_per_connection,
                  "Messages sent over one connection before it is closed")
       ->check(CLI::Range(1u, 10000000u));
+  app.add_option("--throttle-file", o.throttle_file,
+                 "TOML file of per-domain / per-MX-host limits (connections, messages per "
+                 "connection, message and connection rates); see README")
+      ->check(CLI::ExistingFile);
   app.add_option("--retry-after", o.retry_after, "Seconds before the first retry of a deferral")
       ->check(CLI::Range(int64_t{1}, int64_t{86400 * 30}));
   app.add_option("--max-age", o.max_age, "Seconds a deferred recipient is retried for")
@@ -169,8 +173,16 @@ Result<engine::RouteConfig> build_route(const RouteOptions& o) {
     if (!sender) return make_error("--sender: " + sender.error().message);
     route.sender_override = sender->str();
   }
-  route.max_connections = o.max_connections;
-  route.max_messages_per_connection = o.max_messages_per_connection;
+  scheduler::Limits builtin;
+  builtin.max_connections = static_cast<uint32_t>(o.max_connections);
+  builtin.max_messages_per_connection = o.max_messages_per_connection;
+  if (o.throttle_file.empty()) {
+    route.throttle = scheduler::ThrottleRules(builtin);
+  } else {
+    auto rules = scheduler::ThrottleRules::load_file(o.throttle_file, builtin);
+    if (!rules) return make_error("--throttle-file: " + rules.error().message);
+    route.throttle = std::move(rules.value());
+  }
   route.retry.first_retry = o.retry_after;
   route.retry.max_age = o.max_age;
   route.facts.credentials_given = client.credentials.has_value();

@@ -24,6 +24,7 @@ struct RouteOptions {
   std::string ehlo;
   int max_connections = 16;
   uint32_t max_messages_per_connection = 1000;
+  std::string throttle_file;      // per-destination limits (scheduler/throttle_rules.h)
   int64_t retry_after = 300;      // seconds before the first retry
   int64_t max_age = 48 * 3600;    // seconds before a deferred recipient expires
   int64_t command_timeout = 300;  // cap on every per-command timeout, seconds

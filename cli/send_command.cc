@@ -26,6 +26,7 @@ struct JobOptions {
   std::string delivery_log;
   bool json = false;
   bool no_progress = false;
+  bool until_done = false;
 };
 
 void add_job_options(CLI::App& sub, JobOptions& o) {
@@ -36,6 +37,9 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
                  "Append one JSON line per outcome (recipient, host, IP, TLS, reply) to this file");
   sub.add_flag("--json", o.json, "Print one JSON object with the outcome at the end");
   sub.add_flag("--no-progress", o.no_progress, "Do not print the progress line");
+  sub.add_flag("--until-done", o.until_done,
+               "Keep running until every recipient is delivered or has failed: deferred ones are "
+               "retried when due (until --max-age), instead of being left for a later `run`");
 }
 
 int fail_usage(const std::string& message) {
@@ -55,6 +59,7 @@ std::string new_campaign_id() {
 int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
                        JobFacts facts, engine::AdminServer* admin) {
   engine::DeliveryOptions options;
+  options.until_done = o.until_done;
   std::unique_ptr<engine::DeliveryLog> log;
   if (!o.delivery_log.empty()) {
     auto opened = engine::DeliveryLog::open(o.delivery_log);

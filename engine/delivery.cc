@@ -13,8 +13,8 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
     const storage::QueueCounts& at_start, std::vector<const metrics::ShardCounters*> counters) {
   metrics::AggregatorConfig config = options.metrics;
   config.route = route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
-  config.max_connections = static_cast<uint64_t>(route.max_connections);
-  config.max_messages_per_connection = route.max_messages_per_connection;
+  config.max_connections = route.throttle.defaults().max_connections;
+  config.max_messages_per_connection = route.throttle.defaults().max_messages_per_connection;
   config.queue_ready_at_start = at_start.ready;
   config.queue_deferred_at_start = at_start.deferred;
   auto campaign_of = [&queue](uint64_t message) {
@@ -95,6 +95,11 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       progress.seconds = static_cast<double>(now - started) / 1000.0;
       options.on_progress(progress);
       next_progress = now + options.progress_every;
+    }
+    // With until_done, idle shards wait for deferred recipients to fall due (they look at storage
+    // again every Shard::kRecheckEvery); the queue's first key says whether any remain.
+    if (all_finished && options.until_done && queue.earliest_due().has_value()) {
+      all_finished = false;
     }
     if (all_finished || stop_requested) break;
   }

@@ -54,6 +54,9 @@ struct DeliveryOptions {
   std::function<void(std::shared_ptr<const metrics::Snapshot>)> on_snapshot;
   metrics::AggregatorConfig metrics;
   DeliveryLog* delivery_log = nullptr;  // --delivery-log: one JSON line per outcome
+  // Return only once the queue is empty (deferred recipients retried when due), not as soon as
+  // nothing is due now.
+  bool until_done = false;
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

@@ -6,13 +6,12 @@
 namespace ringmta::engine {
 
 DirectRouter::DirectRouter(EventLoop& loop, const RouteConfig& config,
-                           DestinationResolver& resolver, int max_connections_per_route,
-                           OutcomeSink& sink, MessageCache& messages,
-                           metrics::ShardCounters& counters)
+                           DestinationResolver& resolver, int shard_count, OutcomeSink& sink,
+                           MessageCache& messages, metrics::ShardCounters& counters)
     : loop_(loop),
       config_(config),
       resolver_(resolver),
-      max_connections_(max_connections_per_route),
+      shard_count_(shard_count),
       sink_(sink),
       messages_(messages),
       counters_(counters) {}
@@ -56,19 +55,52 @@ void DirectRouter::on_resolved(const std::string& domain, const DestinationResul
     }
     return;
   }
-  state.route = route_for(result.candidates);
+  state.route = route_for(domain, result.candidates);
   state.resolved_at = loop_.now();
   for (auto& entry : waiting) state.route->add(std::move(entry));
   state.route->kick();
 }
 
-RouteWorker* DirectRouter::route_for(const std::vector<MxCandidate>& candidates) {
-  // Domains with the same MX host set share a route: the key is the sorted set of host names.
+ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
+                                          const std::vector<MxCandidate>& candidates,
+                                          const std::string& mx_set_key, std::string& group_key) {
+  std::vector<std::string> mx_hosts;  // names, in preference order, once each
+  for (const auto& c : candidates) {
+    if (!c.mx_host.empty() &&
+        std::find(mx_hosts.begin(), mx_hosts.end(), c.mx_host) == mx_hosts.end()) {
+      mx_hosts.push_back(c.mx_host);
+    }
+  }
+  scheduler::ResolvedLimits resolved = config_.throttle.resolve(domain, mx_hosts);
+  bool by_rule = resolved.rule != "default";
+  group_key = by_rule ? "rule " + resolved.rule : "mx " + mx_set_key;
+  auto it = throttles_.find(group_key);
+  if (it != throttles_.end()) return *it->second;
+  // A rule for this one domain covers traffic only this shard has (domains are owned by shards);
+  // anything else may be shared with the other shards' traffic, so each takes its part.
+  scheduler::Limits limits = resolved.single_domain
+                                 ? resolved.limits
+                                 : scheduler::shard_share(resolved.limits, shard_count_);
+  std::string name = by_rule ? "rule " + resolved.rule + " (" + resolved.matched + ")"
+                             : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
+  auto group = std::make_unique<ThrottleGroup>(std::move(name), limits, loop_.now());
+  ThrottleGroup& raw = *group;
+  throttles_.emplace(group_key, std::move(group));
+  return raw;
+}
+
+RouteWorker* DirectRouter::route_for(const std::string& domain,
+                                     const std::vector<MxCandidate>& candidates) {
+  // Domains with the same MX host set share a route: the key is the sorted set of host names,
+  // and the throttle group (one domain may have a rule of its own).
   std::vector<std::string> hosts;
   for (const auto& c : candidates) hosts.push_back(c.mx_host + "@" + c.endpoint.str());
   std::sort(hosts.begin(), hosts.end());
   std::string key;
   for (const auto& h : hosts) key += h + ";";
+  std::string group_key;
+  ThrottleGroup& throttle = throttle_for(domain, candidates, key, group_key);
+  key += "|" + group_key;
   auto it = routes_.find(key);
   if (it != routes_.end()) return it->second.get();
   std::vector<Candidate> list;
@@ -79,8 +111,8 @@ RouteWorker* DirectRouter::route_for(const std::vector<MxCandidate>& candidates)
     candidate.mx_host = c.mx_host;
     list.push_back(std::move(candidate));
   }
-  auto worker = std::make_unique<RouteWorker>(loop_, config_, std::move(list), max_connections_,
-                                              sink_, messages_, counters_);
+  auto worker = std::make_unique<RouteWorker>(loop_, config_, std::move(list), throttle, sink_,
+                                              messages_, counters_);
   RouteWorker* raw = worker.get();
   routes_.emplace(std::move(key), std::move(worker));
   return raw;

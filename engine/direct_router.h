@@ -1,6 +1,9 @@
 // DirectRouter: direct delivery for one shard. Each domain's recipients wait for one lookup of the
 // domain's destination, then go to the RouteWorker of its MX host set; domains whose MX sets are
-// equal share that worker (one pool, one set of limits), as gmail.com and googlemail.com would.
+// equal (and whose throttle rule is the same) share that worker (one pool), as gmail.com and
+// googlemail.com would. Workers whose destinations one throttle rule names
+// (`mx = ["*.google.com"]`) share one ThrottleGroup, so a provider is throttled as one; under
+// [default] each MX host set has its own.
 // A permanent DNS failure (NXDOMAIN, null MX) fails the recipients; a transient one defers them.
 // It may not: resolve names itself, or read or write storage.
 #pragma once
@@ -19,8 +22,9 @@ namespace ringmta::engine {
 
 class DirectRouter final : public Dispatcher {
  public:
+  // shard_count: limits that several shards' traffic shares are divided by it.
   DirectRouter(EventLoop& loop, const RouteConfig& config, DestinationResolver& resolver,
-               int max_connections_per_route, OutcomeSink& sink, MessageCache& messages,
+               int shard_count, OutcomeSink& sink, MessageCache& messages,
                metrics::ShardCounters& counters);
   ~DirectRouter() override;
 
@@ -44,19 +48,23 @@ class DirectRouter final : public Dispatcher {
     std::vector<storage::QueueEntry> waiting;
   };
   void on_resolved(const std::string& domain, const DestinationResult& result);
-  RouteWorker* route_for(const std::vector<MxCandidate>& candidates);
+  RouteWorker* route_for(const std::string& domain, const std::vector<MxCandidate>& candidates);
+  ThrottleGroup& throttle_for(const std::string& domain, const std::vector<MxCandidate>& candidates,
+                              const std::string& mx_set_key, std::string& group_key);
 
   static constexpr Millis kReresolveAfter = 300'000;  // the resolver's cache keeps this cheap
 
   EventLoop& loop_;
   const RouteConfig& config_;
   DestinationResolver& resolver_;
-  int max_connections_;
+  int shard_count_;
   OutcomeSink& sink_;
   MessageCache& messages_;
   metrics::ShardCounters& counters_;
   std::unordered_map<std::string, DomainState> domains_;
-  std::map<std::string, std::unique_ptr<RouteWorker>> routes_;  // by MX set key
+  // Declared before routes_: the workers hold references into it.
+  std::map<std::string, std::unique_ptr<ThrottleGroup>> throttles_;  // by rule or MX set key
+  std::map<std::string, std::unique_ptr<RouteWorker>> routes_;       // by MX set and throttle key
   std::size_t resolving_ = 0;
   bool shutting_down_ = false;
   std::string diagnosis_;

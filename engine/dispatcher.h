@@ -14,9 +14,11 @@ class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
   virtual void add(storage::QueueEntry entry) = 0;
-  virtual void kick() = 0;             // open connections, hand out work
-  virtual void release_idle() = 0;     // nothing more is ready: close idle connections
-  virtual void shutdown() = 0;         // close everything now; undecided entries released
+  virtual void kick() = 0;          // open connections, hand out work
+  virtual void release_idle() = 0;  // nothing more is ready: close idle connections
+  // Stop: waiting entries released, transactions under way finished (for a few seconds at most),
+  // connections closed; busy() turns false once all is closed.
+  virtual void shutdown() = 0;
   virtual void collect_garbage() = 0;  // destroy closed connections, outside their callbacks
   virtual std::size_t backlog() const = 0;
   virtual bool busy() const = 0;  // connections open, lookups or logins running, work in flight

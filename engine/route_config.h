@@ -11,6 +11,7 @@
 #include "protocol/diagnosis.h"
 #include "protocol/smtp_client.h"
 #include "scheduler/retry_policy.h"
+#include "scheduler/throttle_rules.h"
 
 namespace ringmta::engine {
 
@@ -39,8 +40,10 @@ struct RouteConfig {
   std::optional<Endpoint> pop_before_smtp;
   Millis pop_valid_for = 60'000;  // log in to POP3 again before a new batch after this long
   std::string sender_override;    // MAIL FROM for every message if set (--sender at `run`)
-  int max_connections = 16;       // for the whole route, split across shards
-  uint32_t max_messages_per_connection = 1000;
+  // Limits for the whole route (a rule's connections and rates are split across the shards that
+  // share its traffic): --max-connections and --max-messages-per-connection as the defaults,
+  // --throttle-file's [default] and rules over them.
+  scheduler::ThrottleRules throttle;
   uint32_t connect_failures_before_defer = 3;
   scheduler::RetryPolicy retry;
   protocol::RouteFacts facts;     // what was configured, for the diagnosis

@@ -12,17 +12,20 @@ using protocol::RefusalKind;
 using protocol::Reply;
 
 RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config,
-                         std::vector<Candidate> candidates, int max_connections, OutcomeSink& sink,
-                         MessageCache& messages, metrics::ShardCounters& counters)
+                         std::vector<Candidate> candidates, ThrottleGroup& throttle,
+                         OutcomeSink& sink, MessageCache& messages,
+                         metrics::ShardCounters& counters)
     : loop_(loop),
       config_(config),
       candidates_(std::move(candidates)),
-      max_connections_(max_connections),
+      throttle_(throttle),
       sink_(sink),
       messages_(messages),
       counters_(counters) {}
 
-RouteWorker::~RouteWorker() = default;
+RouteWorker::~RouteWorker() {
+  if (wake_at_ != 0) loop_.cancel_timer(wake_timer_);
+}
 
 void RouteWorker::add(storage::QueueEntry entry) {
   if (paused_ || shutting_down_) {
@@ -47,11 +50,47 @@ void RouteWorker::kick() {
       if (connections_.empty()) return start_pop_login();
     }
   }
-  // Grow the pool while there is more work than the open connections can pipeline.
-  while (static_cast<int>(connections_.size()) < max_connections_ &&
-         backlog_.size() > connections_.size() * 2) {
+  // Grow the pool while there is more work than the open connections can pipeline, as far as
+  // the throttle allows. A connection still able to take work means connections are not what
+  // holds the route back (its message rate is): then the pool does not grow.
+  const Millis now = loop_.now();
+  scheduler::RouteThrottle& throttle = throttle_.throttle;
+  while (backlog_.size() > connections_.size() * 2 && !has_idle_connection()) {
+    if (!throttle.may_open_connection(now, throttle_.open_connections)) {
+      if (throttle_.open_connections < throttle.allowed_connections()) {
+        wake_at(throttle.next_open_at(now));  // the connection-open rate: later
+      }
+      break;
+    }
     open_connection();
   }
+}
+
+bool RouteWorker::has_idle_connection() const {
+  return std::any_of(connections_.begin(), connections_.end(),
+                     [](const auto& c) { return !c.second->retired && c.second->can_submit(); });
+}
+
+void RouteWorker::wake_at(Millis at) {
+  if (wake_at_ != 0 && wake_at_ <= at) return;
+  if (wake_at_ != 0) loop_.cancel_timer(wake_timer_);
+  wake_at_ = at;
+  wake_timer_ = loop_.add_timer(at, [this] {
+    wake_at_ = 0;
+    kick();
+  });
+}
+
+void RouteWorker::throttle_reply(const Reply& reply) {
+  report_throttle_changes(throttle_, throttle_.throttle.on_reply(reply, loop_.now()), counters_);
+}
+
+void RouteWorker::retire(SmtpConnection& conn) {
+  if (!conn.retired) {
+    conn.retired = true;
+    --throttle_.open_connections;
+  }
+  conn.quit();
 }
 
 void RouteWorker::start_pop_login() {
@@ -84,6 +123,7 @@ void RouteWorker::open_connection() {
     client.tls = protocol::TlsMode::kNone;
   }
   connection_candidate_[id] = next_candidate_;
+  ++throttle_.open_connections;
   auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this),
                                                candidate.target, std::move(client), id);
   SmtpConnection* raw = conn.get();
@@ -94,8 +134,21 @@ void RouteWorker::open_connection() {
 }
 
 void RouteWorker::feed(SmtpConnection& conn) {
-  while (!backlog_.empty() && conn.can_submit() &&
-         conn.messages_sent < config_.max_messages_per_connection) {
+  if (conn.retired) return;
+  scheduler::RouteThrottle& throttle = throttle_.throttle;
+  if (throttle_.open_connections > throttle.allowed_connections() && conn.can_submit() &&
+      conn.in_flight() == 0) {
+    return retire(conn);  // the throttle cut the connections: close the surplus as it falls idle
+  }
+  const Millis now = loop_.now();
+  const uint32_t per_connection = throttle.max_messages_per_connection() == 0
+                                      ? UINT32_MAX
+                                      : throttle.max_messages_per_connection();
+  while (!backlog_.empty() && conn.can_submit() && conn.messages_sent < per_connection) {
+    if (!throttle.may_send(now)) {
+      wake_at(throttle.next_send_at(now));
+      break;
+    }
     storage::QueueEntry entry = std::move(backlog_.front());
     backlog_.pop_front();
     auto loaded = messages_.get(entry.record.message);
@@ -127,17 +180,18 @@ void RouteWorker::feed(SmtpConnection& conn) {
     ++conn.messages_sent;
     conn.submit(std::move(env));
   }
-  if (conn.messages_sent >= config_.max_messages_per_connection) conn.quit();
+  if (conn.messages_sent >= per_connection) retire(conn);
 }
 
 void RouteWorker::release_idle() {
   for (auto& [id, conn] : connections_) {
-    if (conn->in_flight() == 0 && conn->can_submit()) conn->quit();
+    if (conn->in_flight() == 0 && conn->can_submit()) retire(*conn);
   }
 }
 
 void RouteWorker::on_session_ready(SmtpConnection& conn) {
   counters_.session_ready(conn.id(), conn.client().observations().tls_active);
+  throttle_.throttle.on_connected(loop_.now());
   consecutive_failures_ = 0;
   candidates_failed_ = 0;
   feed(conn);
@@ -202,6 +256,8 @@ void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::Transactio
   if (node.empty()) return;
   counters_.transaction_done(done.id);
   Reply rcpt = done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
+  throttle_reply(rcpt);
+  if (rcpt.positive()) throttle_reply(done.final_reply);
   decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.client().observations());
   if (!paused_) feed(conn);
 }
@@ -212,7 +268,7 @@ void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Ob
   diagnosis_ = protocol::diagnose(kind, reply, seen, config_.facts);
   for (auto& entry : backlog_) sink_.released(entry);
   backlog_.clear();
-  for (auto& [id, conn] : connections_) conn->quit();
+  for (auto& [id, conn] : connections_) retire(*conn);
 }
 
 void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
@@ -223,6 +279,7 @@ void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
 void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
   counters_.session_failed(failed.stage <= protocol::Stage::kAuth,
                            failed.stage == protocol::Stage::kTlsHandshake);
+  throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
   using protocol::Stage;
   const protocol::Observations& seen = conn.client().observations();
@@ -297,6 +354,10 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
 
 void RouteWorker::on_connection_closed(SmtpConnection& conn) {
   counters_.connections_closed.add();
+  if (!conn.retired) {
+    conn.retired = true;
+    --throttle_.open_connections;
+  }
   connection_candidate_.erase(conn.id());
   auto node = connections_.extract(conn.id());
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));
@@ -305,13 +366,21 @@ void RouteWorker::on_connection_closed(SmtpConnection& conn) {
 
 void RouteWorker::shutdown() {
   shutting_down_ = true;
+  if (wake_at_ != 0) loop_.cancel_timer(wake_timer_);
+  wake_at_ = 0;
   for (auto& entry : backlog_) sink_.released(entry);
   backlog_.clear();
-  for (auto& [id, entry] : in_flight_) sink_.released(entry);
-  in_flight_.clear();
-  std::vector<SmtpConnection*> open;
-  for (auto& [id, conn] : connections_) open.push_back(conn.get());
-  for (SmtpConnection* conn : open) conn->abort();
+  // Transactions under way finish and their outcomes are recorded (aborting them would send
+  // those messages again on the next run), then each connection QUITs; what has not finished
+  // within kShutdownGrace is cut off and stays queued.
+  for (auto& [id, conn] : connections_) retire(*conn);
+  loop_.add_timer(loop_.now() + kShutdownGrace, [this] {
+    for (auto& [id, entry] : in_flight_) sink_.released(entry);
+    in_flight_.clear();
+    std::vector<SmtpConnection*> open;
+    for (auto& [id, conn] : connections_) open.push_back(conn.get());
+    for (SmtpConnection* conn : open) conn->abort();
+  });
 }
 
 void RouteWorker::collect_garbage() {

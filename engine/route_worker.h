@@ -4,6 +4,9 @@
 //
 // A relay refusal, an AUTH failure, a TLS or EHLO-name problem is a configuration error, not a bad
 // recipient: the route pauses with a plain-words diagnosis and every recipient stays queued.
+// Its pace is its ThrottleGroup's: connections opened only while the group allows more (and only
+// when every open one is busy), messages started only when the group's rate has a token, every
+// decisive reply fed back so that "slow down" replies cut the pace and successes restore it.
 // It may not: read or write storage (OutcomeSink does), or block.
 #pragma once
 
@@ -19,6 +22,7 @@
 #include "engine/pop3_login.h"
 #include "engine/route_config.h"
 #include "engine/smtp_connection.h"
+#include "engine/throttle_group.h"
 #include "metrics/counters.h"
 #include "storage/queue.h"
 
@@ -60,8 +64,9 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   // candidates must not be empty. With config.direct set the worker delivers to MX hosts: a
   // refusal is about the recipient (never a reason to pause), and the next candidate is tried
   // when one cannot be connected to or refuses the session.
+  // throttle must outlive the worker; several workers may share it.
   RouteWorker(EventLoop& loop, const RouteConfig& config, std::vector<Candidate> candidates,
-              int max_connections, OutcomeSink& sink, MessageCache& messages,
+              ThrottleGroup& throttle, OutcomeSink& sink, MessageCache& messages,
               metrics::ShardCounters& counters);
   ~RouteWorker() override;
 
@@ -97,6 +102,12 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
               const protocol::TransactionDone& done, const Attempt& where,
               const protocol::Observations& seen);
   Attempt attempt_of(const SmtpConnection& conn) const;
+  bool has_idle_connection() const;
+  void throttle_reply(const protocol::Reply& reply);
+  void wake_at(Millis at);            // kick() again then (the throttle said "not yet")
+  void retire(SmtpConnection& conn);  // QUIT, and it no longer counts against the throttle
+
+  static constexpr Millis kShutdownGrace = 5000;  // for transactions under way at shutdown()
 
   EventLoop& loop_;
   const RouteConfig& config_;
@@ -106,7 +117,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   // Connection id → the value of next_candidate_ when it was opened (% size: its candidate), so
   // a failure can tell whether the worker has already moved past that host.
   std::unordered_map<uint64_t, std::size_t> connection_candidate_;
-  int max_connections_;
+  ThrottleGroup& throttle_;
   OutcomeSink& sink_;
   MessageCache& messages_;
   metrics::ShardCounters& counters_;
@@ -124,6 +135,8 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   bool pop_ever_ = false;
   uint32_t consecutive_failures_ = 0;
   Millis reconnect_after_ = 0;
+  Millis wake_at_ = 0;  // a pending wake_at timer's time, 0 = none
+  TimerId wake_timer_ = 0;
   bool paused_ = false;
   bool shutting_down_ = false;
   std::string diagnosis_;

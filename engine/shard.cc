@@ -32,7 +32,6 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   loop_->count_busy_time(&counters_.loop_busy_micros);
   messages_ = std::make_unique<MessageCache>(queue_);
-  int per_shard = std::max(1, (route_.max_connections + shard_count_ - 1) / shard_count_);
   auto& sink = static_cast<OutcomeSink&>(*this);
   if (route_.direct) {
     auto dns =
@@ -40,11 +39,17 @@ Result<void> Shard::start() {
     if (!dns) return dns.error();
     dns_ = dns->get();
     resolver_ = std::move(dns.value());
-    worker_ = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, per_shard, sink,
+    worker_ = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, shard_count_, sink,
                                              *messages_, counters_);
   } else {
+    // Every shard's traffic goes to the smart host: each takes its share of the limits.
+    scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
+    std::string name = "smart host " + route_.target.endpoint.str();
+    if (resolved.rule != "default") name += " (rule " + resolved.rule + ")";
+    throttle_ = std::make_unique<ThrottleGroup>(
+        std::move(name), scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
-    worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), per_shard, sink,
+    worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
                                             *messages_, counters_);
   }
   loop_->on_tick_end([this] { tick(); });
@@ -99,7 +104,9 @@ void Shard::tick() {
     resolver_.reset();
     loop_->stop();
   }
-  if (exhausted_ && !stopping_ && recheck_at_ == 0) {
+  // A heartbeat, not only after an empty pass: the worker may have turned down what the last
+  // refill gave it (deferred at once while its route waits), and then nothing else wakes the loop.
+  if (!stopping_ && recheck_at_ == 0) {
     recheck_at_ = loop_->now() + kRecheckEvery;
     loop_->add_timer(recheck_at_, [this] {
       recheck_at_ = 0;

@@ -23,6 +23,7 @@
 #include "engine/message_cache.h"
 #include "engine/route_config.h"
 #include "engine/route_worker.h"
+#include "engine/throttle_group.h"
 #include "metrics/counters.h"
 #include "storage/queue.h"
 
@@ -73,7 +74,7 @@ class Shard final : private OutcomeSink {
 
   static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
   static constexpr std::size_t kLowWater = 256;  // refill when the backlog falls below this
-  static constexpr Millis kRecheckEvery = 500;   // look at storage again when it had nothing
+  static constexpr Millis kRecheckEvery = 500;   // look at storage again at least this often
 
   int id_;
   int shard_count_;
@@ -86,6 +87,7 @@ class Shard final : private OutcomeSink {
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
   DnsDestination* dns_ = nullptr;                  // resolver_ when it is the DNS one
+  std::unique_ptr<ThrottleGroup> throttle_;        // smart-host mode; before worker_, which uses it
   std::unique_ptr<Dispatcher> worker_;
   metrics::ShardCounters counters_;
   std::thread thread_;

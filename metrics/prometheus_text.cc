@@ -78,6 +78,12 @@ std::string prometheus_text(const Snapshot& s) {
       "DNS lookups that failed transiently (SERVFAIL, timeout, refused): the domain is deferred.",
       "counter");
   e.sample("ringmta_dns_failures_total", {}, t.dns_failures);
+  e.family("ringmta_throttle_changes_total",
+           "Adaptive throttle changes: a route's connections or rate cut after a slow-down reply "
+           "(421, 4.7.x rate limits, refused connections) or restored after successes.",
+           "counter");
+  e.sample("ringmta_throttle_changes_total", {{"direction", "decrease"}}, t.throttle_decreases);
+  e.sample("ringmta_throttle_changes_total", {{"direction", "increase"}}, t.throttle_increases);
 
   e.family("ringmta_domain_recipients_total",
            "Recipient outcomes by destination domain; the largest domains by volume have their "

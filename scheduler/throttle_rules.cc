@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -201,6 +202,23 @@ void LimitSettings::apply_to(Limits& l) const {
   if (connection_burst) l.connection_burst = *connection_burst;
 }
 
+Limits shard_share(const Limits& whole, int shards) {
+  if (shards <= 1) return whole;
+  Limits part = whole;
+  const auto n = static_cast<uint32_t>(shards);
+  if (whole.max_connections > 0)
+    part.max_connections = std::max(1u, (whole.max_connections + n - 1) / n);
+  for (Rate* r :
+       {&part.messages_per_second, &part.messages_per_minute, &part.messages_per_hour,
+        &part.connections_per_second, &part.connections_per_minute, &part.connections_per_hour}) {
+    if (!r->unlimited()) r->count /= shards;
+  }
+  for (double* burst : {&part.message_burst, &part.connection_burst}) {
+    if (*burst > 0) *burst = std::max(1.0, *burst / shards);
+  }
+  return part;
+}
+
 bool mx_pattern_matches(std::string_view pattern, std::string_view host) {
   const std::string p = normalized(pattern);
   const std::string h = normalized(host);
@@ -282,7 +300,11 @@ ResolvedLimits ThrottleRules::resolve(std::string_view domain,
   const std::string d = normalized(domain);
   for (const auto& rule : rules_) {
     for (const auto& name : rule.domains) {
-      if (name == d) return from(rule, "domain " + d);
+      if (name == d) {
+        ResolvedLimits r = from(rule, "domain " + d);
+        r.single_domain = rule.domains.size() == 1 && rule.mx_patterns.empty();
+        return r;
+      }
     }
   }
   for (const auto& rule : rules_) {

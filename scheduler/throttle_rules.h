@@ -83,6 +83,8 @@ struct ResolvedLimits {
   Limits limits;
   std::string rule;     // the rule's name, or "default"
   std::string matched;  // "domain gmail.com", "mx alt1.gmail-smtp-in.l.google.com", "default"
+  // The rule names this one domain and no MX pattern: only this domain's traffic counts against it.
+  bool single_domain = false;
 };
 
 class ThrottleRules {
@@ -105,6 +107,11 @@ class ThrottleRules {
   Limits defaults_;
   std::vector<ThrottleRule> rules_;
 };
+
+// One shard's part of limits that several shards' traffic shares: connections and rates divided
+// by `shards` (connections rounded up, at least 1; bursts at least 1); the per-connection and
+// per-transaction limits are kept as they are.
+Limits shard_share(const Limits& whole, int shards);
 
 // "*.google.com" matches "alt1.aspmx.l.google.com" but not "google.com"; "mx.example.com" only
 // itself. Case-insensitive; trailing dots ignored.

@@ -58,8 +58,10 @@ class DeliveryTest : public ::testing::Test {
     route.target.endpoint = ep.value();
     route.client.tls = protocol::TlsMode::kNone;
     route.client.ehlo_name = "client.test";
-    route.max_connections = 4;
-    route.max_messages_per_connection = 50;  // forces reconnects during the run
+    scheduler::Limits limits;
+    limits.max_connections = 4;
+    limits.max_messages_per_connection = 50;  // forces reconnects during the run
+    route.throttle = scheduler::ThrottleRules(limits);
     route.message_id_domain = "client.test";
     route.target.connect_timeout = 2000;
     return route;
@@ -97,6 +99,31 @@ TEST_F(DeliveryTest, EveryRecipientExactlyOnceOverReusedConnections) {
   }
   EXPECT_EQ(lines, 3000);
   EXPECT_EQ(seen.size(), 3000u);  // no duplicates
+}
+
+TEST_F(DeliveryTest, SmartHostThrottleCapsConnectionsAndMessageRate) {
+  // 2 connections and 100 messages/second (burst 1) for the smart host, over 2 shards: the sink
+  // never sees a third connection, and 150 messages cannot take less than ~1.5 s.
+  enqueue(150);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  auto rules = scheduler::ThrottleRules::parse(
+      "[default]\nmax_connections = 2\nmessages_per_second = 100\nmessage_burst = 1\n", "t.toml");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  route.throttle = std::move(rules.value());
+  DeliveryOptions options;
+  options.shards = 2;
+  Millis started = monotonic_now();
+  DeliverySummary summary = deliver(*queue_, route, options);
+  Millis took = monotonic_now() - started;
+  sink.stop();
+  EXPECT_EQ(summary.error, "");
+  EXPECT_EQ(summary.totals.delivered, 150u);
+  EXPECT_LE(sink.stats().peak_connections, 2u);
+  EXPECT_GE(took, 1400);  // 149 tokens at 100/s (one each shard at start)
 }
 
 TEST_F(DeliveryTest, UnreachableSmartHostDefersEverythingAndLosesNothing) {

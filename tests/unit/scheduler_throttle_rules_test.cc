@@ -145,5 +145,39 @@ TEST(ThrottleRules, LoadFile) {
   EXPECT_NE(missing.error().message.find(path.string()), std::string::npos);
 }
 
+TEST(ThrottleRules, SingleDomainOnlyForARuleNamingJustThatDomain) {
+  auto r = ThrottleRules::parse(
+      "[[rule]]\nname = \"one\"\ndomains = [\"a.example\"]\n"
+      "[[rule]]\nname = \"two\"\ndomains = [\"b.example\", \"c.example\"]\n"
+      "[[rule]]\nname = \"mixed\"\ndomains = [\"d.example\"]\nmx = [\"*.d.example\"]\n",
+      "t.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->resolve("a.example", {}).single_domain);
+  EXPECT_FALSE(r->resolve("b.example", {}).single_domain);
+  EXPECT_FALSE(r->resolve("d.example", {}).single_domain);
+  EXPECT_FALSE(r->resolve("z.example", {}).single_domain);  // [default]
+}
+
+TEST(ShardShare, DividesConnectionsAndRatesKeepsPerConnectionLimits) {
+  Limits whole;
+  whole.max_connections = 5;
+  whole.max_messages_per_connection = 100;
+  whole.max_recipients_per_transaction = 50;
+  whole.messages_per_second = Rate::per_second(10);
+  whole.connections_per_minute = Rate::per_minute(30);
+  whole.message_burst = 3;
+  Limits part = shard_share(whole, 2);
+  EXPECT_EQ(part.max_connections, 3u);  // rounded up
+  EXPECT_EQ(part.max_messages_per_connection, 100u);
+  EXPECT_EQ(part.max_recipients_per_transaction, 50u);
+  EXPECT_DOUBLE_EQ(part.messages_per_second.count, 5);
+  EXPECT_DOUBLE_EQ(part.connections_per_minute.count, 15);
+  EXPECT_DOUBLE_EQ(part.message_burst, 1.5);
+  EXPECT_TRUE(part.messages_per_hour.unlimited());
+  EXPECT_EQ(shard_share(whole, 8).max_connections, 1u);  // never below one
+  EXPECT_DOUBLE_EQ(shard_share(whole, 8).message_burst, 1);
+  EXPECT_EQ(shard_share(whole, 1), whole);
+}
+
 }  // namespace
 }  // namespace ringmta::scheduler
