@@ -88,7 +88,7 @@ void RouteWorker::throttle_reply(const Reply& reply) {
 void RouteWorker::retire(SmtpConnection& conn) {
   if (!conn.retired) {
     conn.retired = true;
-    --throttle_.open_connections;
+    ++throttle_.closing_connections;
   }
   conn.quit();
 }
@@ -136,8 +136,8 @@ void RouteWorker::open_connection() {
 void RouteWorker::feed(SmtpConnection& conn) {
   if (conn.retired) return;
   scheduler::RouteThrottle& throttle = throttle_.throttle;
-  if (throttle_.open_connections > throttle.allowed_connections() && conn.can_submit() &&
-      conn.in_flight() == 0) {
+  if (throttle_.open_connections - throttle_.closing_connections > throttle.allowed_connections() &&
+      conn.can_submit() && conn.in_flight() == 0) {
     return retire(conn);  // the throttle cut the connections: close the surplus as it falls idle
   }
   const Millis now = loop_.now();
@@ -354,10 +354,8 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
 
 void RouteWorker::on_connection_closed(SmtpConnection& conn) {
   counters_.connections_closed.add();
-  if (!conn.retired) {
-    conn.retired = true;
-    --throttle_.open_connections;
-  }
+  if (conn.retired) --throttle_.closing_connections;
+  --throttle_.open_connections;
   connection_candidate_.erase(conn.id());
   auto node = connections_.extract(conn.id());
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));

@@ -105,7 +105,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   bool has_idle_connection() const;
   void throttle_reply(const protocol::Reply& reply);
   void wake_at(Millis at);            // kick() again then (the throttle said "not yet")
-  void retire(SmtpConnection& conn);  // QUIT, and it no longer counts against the throttle
+  void retire(SmtpConnection& conn);  // QUIT; it counts as closing until it is gone
 
   static constexpr Millis kShutdownGrace = 5000;  // for transactions under way at shutdown()
 

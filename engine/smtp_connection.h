@@ -54,7 +54,7 @@ class SmtpConnection final : private StreamHandler {
   const protocol::SmtpClient& client() const { return client_; }
   uint64_t id() const { return id_; }
   uint32_t messages_sent = 0;  // owner's count, for max messages per connection
-  bool retired = false;        // owner's mark: told to QUIT or closed, no longer counted as open
+  bool retired = false;        // owner's mark: told to QUIT, takes no more work
   std::string tls_description() const { return tls_ ? tls_->description() : ""; }
 
  private:

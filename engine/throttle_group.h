@@ -22,7 +22,10 @@ struct ThrottleGroup {
 
   std::string name;  // "rule google (mx alt1.gmail-smtp-in.l.google.com)", for the log
   scheduler::RouteThrottle throttle;
-  uint32_t open_connections = 0;  // open or opening, across the workers sharing the group
+  // Across the workers sharing the group: connections not yet closed (a receiver counts one until
+  // it is gone), and of those the ones told to QUIT.
+  uint32_t open_connections = 0;
+  uint32_t closing_connections = 0;
 };
 
 // Prints each change ("ringmta: throttle NAME: connections 8 → 4 after 421 4.7.0 ...") to stderr
