@@ -132,7 +132,9 @@ void Shard::refill() {
     next_partition_ = (next_partition_ + 1) % partitions_.size();
     std::size_t want = kWindow - std::min(kWindow, worker_->backlog());
     if (want == 0) break;
+    const uint64_t fetch_started = metrics::steady_micros();
     auto fetched = queue_.fetch_ready(partitions_[i], now, want, cursors_[i]);
+    counters_.queue_fetch_time.observe_micros(metrics::steady_micros() - fetch_started);
     if (!fetched) {
       set_error("reading the queue failed: " + fetched.error().message);
       return;

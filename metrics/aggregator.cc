@@ -102,6 +102,7 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
     s->transaction_time.add(c->transaction_time);
     s->connect_time.add(c->connect_time);
     s->dns_lookup_time.add(c->dns_lookup_time);
+    s->queue_fetch_time.add(c->queue_fetch_time);
   }
   s->delivered_rate = {delivered_.rate(60'000), delivered_.rate(300'000), delivered_.rate(900'000)};
   s->delivered_per_second = delivered_.recent(kChartSeconds);

@@ -56,6 +56,7 @@ struct ShardCounters {
   ShardHistogram transaction_time{kSecondsBuckets};  // envelope submitted → final reply
   ShardHistogram connect_time{kSecondsBuckets};      // connection opened → session ready
   ShardHistogram dns_lookup_time{kSecondsBuckets};
+  ShardHistogram queue_fetch_time{kSecondsBuckets};  // one window of ready recipients from storage
 
   DurationTracker<4096> transaction_started;  // by envelope id
   DurationTracker<1024> connect_started;      // by connection id

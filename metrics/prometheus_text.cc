@@ -145,6 +145,11 @@ std::string prometheus_text(const Snapshot& s) {
   e.histogram("ringmta_connect_seconds", {}, s.connect_time);
   e.family("ringmta_dns_lookup_seconds", "Time of DNS lookups (direct delivery).", "histogram");
   e.histogram("ringmta_dns_lookup_seconds", {}, s.dns_lookup_time);
+  e.family("ringmta_queue_fetch_seconds",
+           "Time to read one window of ready recipients from the queue (RocksDB); it must not "
+           "grow as a campaign drains and leaves tombstones behind.",
+           "histogram");
+  e.histogram("ringmta_queue_fetch_seconds", {}, s.queue_fetch_time);
   return e.text();
 }
 

@@ -56,6 +56,7 @@ struct Snapshot {
   HistogramSnapshot transaction_time{kSecondsBuckets};
   HistogramSnapshot connect_time{kSecondsBuckets};
   HistogramSnapshot dns_lookup_time{kSecondsBuckets};
+  HistogramSnapshot queue_fetch_time{kSecondsBuckets};
   Rates delivered_rate;
   std::vector<double> delivered_per_second;  // the last minutes, oldest first, for the chart
   std::vector<RouteSnapshot> routes;
