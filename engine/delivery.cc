@@ -32,13 +32,15 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   DeliverySummary summary;
   Millis started = monotonic_now();
   Progress progress;
-  const storage::QueueCounts at_start = queue.counts(unix_now());
+  static const SystemQueueClock system_clock;
+  const QueueClock& clock = options.clock != nullptr ? *options.clock : system_clock;
+  const storage::QueueCounts at_start = queue.counts(clock.now());
   progress.queued_at_start = at_start.ready;
 
   std::vector<std::unique_ptr<Shard>> shards;
   for (int i = 0; i < options.shards; ++i) {
     shards.push_back(
-        std::make_unique<Shard>(i, options.shards, queue, route, options.delivery_log));
+        std::make_unique<Shard>(i, options.shards, queue, route, clock, options.delivery_log));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {
@@ -117,7 +119,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
     }
   }
   summary.totals = metrics::sum(counters);
-  storage::QueueCounts left = queue.counts(unix_now());
+  storage::QueueCounts left = queue.counts(clock.now());
   summary.queued = left.total();
   summary.deferred = left.deferred;
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;

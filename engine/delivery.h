@@ -57,6 +57,8 @@ struct DeliveryOptions {
   // Return only once the queue is empty (deferred recipients retried when due), not as soon as
   // nothing is due now.
   bool until_done = false;
+  // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
+  const QueueClock* clock = nullptr;
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

@@ -9,11 +9,12 @@
 namespace ringmta::engine {
 
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-             DeliveryLog* delivery_log)
+             const QueueClock& clock, DeliveryLog* delivery_log)
     : id_(id),
       shard_count_(shard_count),
       queue_(queue),
       route_(route),
+      clock_(clock),
       delivery_log_(delivery_log) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
@@ -126,7 +127,7 @@ void Shard::publish_dns_stats() {
 void Shard::refill() {
   if (exhausted_ || worker_->backlog() >= kLowWater || claimed_.size() >= kWindow * 2) return;
   std::size_t added = 0;
-  UnixSeconds now = unix_now();
+  UnixSeconds now = clock_.now();
   for (std::size_t visited = 0; visited < partitions_.size(); ++visited) {
     std::size_t i = next_partition_;
     next_partition_ = (next_partition_ + 1) % partitions_.size();
@@ -205,7 +206,7 @@ void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& r
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
                      const Attempt& where) {
   claimed_.erase(entry.key.seq);
-  UnixSeconds now = unix_now();
+  UnixSeconds now = clock_.now();
   if (scheduler::expired(route_.retry, entry.record.first_enqueued, now)) {
     return failed(entry,
                   protocol::Reply::make_local(
@@ -237,7 +238,7 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
                           : expired    ? metrics::FailureCategory::kExpired
                                        : metrics::FailureCategory::kLocal);
   counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message, reply.summary(),
-                            unix_now());
+                            clock_.now());
   std::lock_guard lock(report_mutex_);
   if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
 }

@@ -37,8 +37,9 @@ struct Failure {
 class Shard final : private OutcomeSink {
  public:
   // delivery_log: where to record every outcome, or null.
+  // clock: when recipients fall due and expire; must outlive the shard.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-        DeliveryLog* delivery_log = nullptr);
+        const QueueClock& clock, DeliveryLog* delivery_log = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -80,6 +81,7 @@ class Shard final : private OutcomeSink {
   int shard_count_;
   storage::Queue& queue_;
   const RouteConfig& route_;
+  const QueueClock& clock_;
   DeliveryLog* delivery_log_;
   std::string log_buffer_;  // lines formatted this tick, written after the outcome batch
   std::unique_ptr<EventLoop> loop_;

@@ -29,4 +29,17 @@ inline int64_t unix_now_millis() {
       .count();
 }
 
+// The queue's wall clock: when recipients fall due, when they expire. The engine asks it instead of
+// unix_now(), so a test can run days of retries in seconds (a clock that runs ahead).
+class QueueClock {
+ public:
+  virtual ~QueueClock() = default;
+  virtual UnixSeconds now() const = 0;
+};
+
+class SystemQueueClock final : public QueueClock {
+ public:
+  UnixSeconds now() const override { return unix_now(); }
+};
+
 }  // namespace ringmta

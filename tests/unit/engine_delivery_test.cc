@@ -126,6 +126,49 @@ TEST_F(DeliveryTest, SmartHostThrottleCapsConnectionsAndMessageRate) {
   EXPECT_GE(took, 1400);  // 149 tokens at 100/s (one each shard at start)
 }
 
+// Wall-clock time running `speedup` times faster than real time from its creation.
+class RunningAheadClock final : public QueueClock {
+ public:
+  explicit RunningAheadClock(int64_t speedup) : speedup_(speedup), start_ms_(unix_now_millis()) {}
+  UnixSeconds now() const override {
+    return (start_ms_ + (unix_now_millis() - start_ms_) * speedup_) / 1000;
+  }
+
+ private:
+  int64_t speedup_;
+  int64_t start_ms_;
+};
+
+TEST_F(DeliveryTest, TwoDaysOfRetriesInSecondsEndInExpiry) {
+  // Every RCPT is answered 451: with the default schedule (5 min, doubling, at most 4 h apart)
+  // each recipient is retried for 48 h and then fails as expired. The queue's clock runs 20,000
+  // times faster, so the two days take about 9 s.
+  enqueue(20);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.scripts = {"*:rcpt-4xx=100"};
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  RunningAheadClock clock(20'000);
+  DeliveryOptions options;
+  options.shards = 1;
+  options.until_done = true;
+  options.clock = &clock;
+  Millis started = monotonic_now();
+  DeliverySummary summary = deliver(*queue_, route, options);
+  Millis took = monotonic_now() - started;
+  sink.stop();
+  EXPECT_EQ(summary.error, "");
+  EXPECT_EQ(summary.totals.delivered, 0u);
+  EXPECT_EQ(summary.totals.failed_expired, 20u);
+  EXPECT_EQ(summary.queued, 0u);
+  EXPECT_LT(took, 30'000);
+  // Retried many times over the two simulated days, never more often than the schedule allows.
+  EXPECT_GE(sink.stats().refused_temporary, 20u * 6);
+  EXPECT_LE(sink.stats().refused_temporary, 20u * 20);
+}
+
 TEST_F(DeliveryTest, UnreachableSmartHostDefersEverythingAndLosesNothing) {
   enqueue(200);
   // A port nobody listens on: bind one, note it, close it.
