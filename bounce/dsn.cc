@@ -3,6 +3,9 @@
 #include "bounce/dsn.h"
 
 #include <algorithm>
+#include <charconv>
+#include <utility>
+#include <vector>
 
 #include "message/address.h"
 #include "message/template.h"
@@ -337,6 +340,45 @@ Result<std::string> build_dsn(const DsnInput& in) {
   }
   out += "\r\n--" + boundary + "--\r\n";
   return out;
+}
+
+std::string encode_report(const DsnRecipient& r) {
+  std::string out;
+  out += r.action == DsnAction::kFailed ? "failed" : "delayed";
+  for (const std::string* field : {&r.final_recipient, &r.status, &r.remote_mta, &r.diagnostic}) {
+    out += '\t';
+    out += sanitize_field(*field);
+  }
+  out += '\t' + std::to_string(r.last_attempt) + '\t' + std::to_string(r.will_retry_until);
+  return out;
+}
+
+Result<DsnRecipient> decode_report(std::string_view report) {
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    std::size_t tab = report.find('\t', start);
+    parts.push_back(report.substr(start, tab == std::string_view::npos ? tab : tab - start));
+    if (tab == std::string_view::npos) break;
+    start = tab + 1;
+  }
+  if (parts.size() != 7 || (parts[0] != "failed" && parts[0] != "delayed")) {
+    return make_error("bounce report: expected 7 tab-separated fields");
+  }
+  DsnRecipient r;
+  r.action = parts[0] == "failed" ? DsnAction::kFailed : DsnAction::kDelayed;
+  r.final_recipient = parts[1];
+  r.status = parts[2];
+  r.remote_mta = parts[3];
+  r.diagnostic = parts[4];
+  for (auto [text, out] : {std::pair{parts[5], &r.last_attempt}, std::pair{parts[6], &r.will_retry_until}}) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return make_error("bounce report: bad time '" + std::string(text) + "'");
+    }
+    *out = v;
+  }
+  return r;
 }
 
 }  // namespace ringmta::bounce

@@ -48,6 +48,11 @@ bool should_bounce(std::string_view envelope_sender);
 // the sender, no recipients, an invalid recipient address, status, host name or unique token.
 Result<std::string> build_dsn(const DsnInput& input);
 
+// One recipient's entry as kept in the queue until its DSN is sent (storage::PendingBounce), and
+// back. Fields are sanitised on the way in, so the tab-separated form is unambiguous.
+std::string encode_report(const DsnRecipient& recipient);
+Result<DsnRecipient> decode_report(std::string_view report);
+
 // A value made safe for one header or delivery-status field: control characters (CR, LF, TAB,
 // NUL, ...) become spaces, non-ASCII bytes become '?', runs of spaces collapse, ends trimmed, and
 // at most max_length bytes are kept. Exposed for tests.

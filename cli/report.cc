@@ -77,6 +77,7 @@ std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts
               {"address_queries", s.totals.dns_address_queries},
               {"cache_hits", s.totals.dns_cache_hits},
               {"failures", s.totals.dns_failures}};
+  j["dsns_queued"] = s.totals.dsns_queued;
   j["throttle"] = {{"decreases", s.totals.throttle_decreases},
                    {"increases", s.totals.throttle_increases}};
   return j.dump();

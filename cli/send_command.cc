@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
+#include "message/address.h"
 #include "engine/delivery.h"
 #include "ingest/ingest.h"
 #include "message/template.h"
@@ -27,6 +28,10 @@ struct JobOptions {
   bool json = false;
   bool no_progress = false;
   bool until_done = false;
+  std::string bounce_mode = "digest";
+  std::string bounce_to;
+  std::size_t bounce_digest_size = 100;
+  int64_t bounce_digest_every = 60;  // seconds
 };
 
 void add_job_options(CLI::App& sub, JobOptions& o) {
@@ -40,6 +45,16 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
   sub.add_flag("--until-done", o.until_done,
                "Keep running until every recipient is delivered or has failed: deferred ones are "
                "retried when due (until --max-age), instead of being left for a later `run`");
+  sub.add_option("--bounce-mode", o.bounce_mode,
+                 "DSNs for permanent failures, to the envelope Sender: digest (default; one DSN per "
+                 "message listing many recipients), per-recipient, or none")
+      ->check(CLI::IsMember({"digest", "per-recipient", "none"}));
+  sub.add_option("--bounce-to", o.bounce_to, "Send every DSN to this address instead");
+  sub.add_option("--bounce-digest-size", o.bounce_digest_size, "Recipients listed in one DSN")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  sub.add_option("--bounce-digest-every", o.bounce_digest_every,
+                 "Seconds a failure waits at most for its digest DSN")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
 }
 
 int fail_usage(const std::string& message) {
@@ -60,6 +75,17 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
                        JobFacts facts, engine::AdminServer* admin) {
   engine::DeliveryOptions options;
   options.until_done = o.until_done;
+  options.bounces.mode = o.bounce_mode == "none"            ? engine::BounceMode::kNone
+                         : o.bounce_mode == "per-recipient" ? engine::BounceMode::kPerRecipient
+                                                            : engine::BounceMode::kDigest;
+  if (!o.bounce_to.empty()) {
+    auto to = message::parse_address(o.bounce_to);
+    if (!to) return fail_usage("--bounce-to: " + to.error().message);
+    options.bounces.to = to->str();
+  }
+  options.bounces.max_per_dsn = o.bounce_digest_size;
+  options.bounces.digest_every = o.bounce_digest_every * 1000;
+  options.bounces.reporting_mta = route.client.ehlo_name;
   std::unique_ptr<engine::DeliveryLog> log;
   if (!o.delivery_log.empty()) {
     auto opened = engine::DeliveryLog::open(o.delivery_log);

@@ -25,6 +25,15 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
   return std::make_unique<metrics::Aggregator>(std::move(config), std::move(counters), campaign_of);
 }
 
+bool any_paused(const std::vector<std::unique_ptr<Shard>>& shards) {
+  for (const auto& shard : shards) {
+    if (shard->paused()) return true;
+  }
+  return false;
+}
+
+constexpr int kReadyWaitsMax = 25;  // supervisor rounds (kWalSyncEvery each) without progress
+
 }  // namespace
 
 DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
@@ -40,7 +49,8 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   std::vector<std::unique_ptr<Shard>> shards;
   for (int i = 0; i < options.shards; ++i) {
     shards.push_back(
-        std::make_unique<Shard>(i, options.shards, queue, route, clock, options.delivery_log));
+        std::make_unique<Shard>(i, options.shards, queue, route, clock, options.bounces,
+                                options.delivery_log));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {
@@ -74,6 +84,8 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
+  int ready_waits = 0;  // rounds spent waiting for ready entries no shard has claimed yet
+  uint64_t outcomes_seen = 0;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kWalSyncEvery));
     if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
@@ -102,6 +114,20 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
     // again every Shard::kRecheckEvery); the queue's first key says whether any remain.
     if (all_finished && options.until_done && queue.earliest_due().has_value()) {
       all_finished = false;
+    }
+    // A shard that just queued a DSN for a domain another shard owns: that shard looks at storage
+    // again within Shard::kRecheckEvery; wait for it (bounded) unless a route is paused.
+    const metrics::Totals totals = metrics::sum(counters);
+    if (uint64_t n = totals.delivered + totals.deferred + totals.failed; n != outcomes_seen) {
+      outcomes_seen = n;
+      ready_waits = 0;
+    }
+    if (all_finished && !any_paused(shards) && ready_waits < kReadyWaitsMax) {
+      auto due = queue.earliest_due();
+      if (due && *due <= clock.now()) {
+        all_finished = false;
+        ++ready_waits;
+      }
     }
     if (all_finished || stop_requested) break;
   }

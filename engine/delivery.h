@@ -59,6 +59,7 @@ struct DeliveryOptions {
   bool until_done = false;
   // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
   const QueueClock* clock = nullptr;
+  BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

@@ -7,7 +7,7 @@ Result<const LoadedMessage*> MessageCache::get(storage::MessageId id) {
   if (auto it = loaded_.find(id); it != loaded_.end()) return it->second.get();
   auto stored = queue_.get_message(id);
   if (!stored) return stored.error();
-  auto tpl = message::MessageTemplate::parse(stored->raw);
+  auto tpl = message::MessageTemplate::parse(stored->raw, /*merge_fields=*/!stored->is_dsn);
   if (!tpl) return make_error("message " + std::to_string(id) + ": " + tpl.error().message);
   auto loaded = std::make_unique<LoadedMessage>(
       LoadedMessage{std::move(stored.value()), std::move(tpl.value())});

@@ -169,8 +169,10 @@ void RouteWorker::feed(SmtpConnection& conn) {
     msg.tpl.render(body_, entry.record.values, message_id, message::rfc5322_date(unix_now()));
     protocol::Envelope env;
     env.id = next_envelope_++;
-    env.mail_from =
-        config_.sender_override.empty() ? msg.stored.envelope_sender : config_.sender_override;
+    // A DSN goes out with the null reverse-path (RFC 5321 §4.5.5), whatever --sender says.
+    env.mail_from = msg.stored.is_dsn                ? std::string()
+                    : config_.sender_override.empty() ? msg.stored.envelope_sender
+                                                      : config_.sender_override;
     env.recipients.push_back(entry.record.address);
     env.body = body_;
     env.eight_bit = msg.tpl.eight_bit();

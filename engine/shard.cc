@@ -9,12 +9,13 @@
 namespace ringmta::engine {
 
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-             const QueueClock& clock, DeliveryLog* delivery_log)
+             const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log)
     : id_(id),
       shard_count_(shard_count),
       queue_(queue),
       route_(route),
       clock_(clock),
+      bounce_options_(bounces),
       delivery_log_(delivery_log) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
@@ -33,6 +34,8 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   loop_->count_busy_time(&counters_.loop_busy_micros);
   messages_ = std::make_unique<MessageCache>(queue_);
+  bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
+                                              partitions_, id_);
   auto& sink = static_cast<OutcomeSink&>(*this);
   if (route_.direct) {
     auto dns =
@@ -80,6 +83,9 @@ void Shard::tick() {
   flush_log();
   counters_.outcomes.publish(loop_->now());
   if (dns_ != nullptr) publish_dns_stats();
+  if (bounces_->pending() && !stopping_) {
+    emit_bounces(!worker_->busy() && worker_->backlog() == 0 && (exhausted_ || worker_->paused()));
+  }
   if (!stopping_ && !worker_->paused()) {
     refill();
     worker_->kick();
@@ -91,8 +97,8 @@ void Shard::tick() {
     diagnosis_ = worker_->diagnosis();
     paused_.store(true, std::memory_order_release);
   }
-  bool idle =
-      !worker_->busy() && worker_->backlog() == 0 && (exhausted_ || worker_->paused() || stopping_);
+  bool idle = !worker_->busy() && worker_->backlog() == 0 &&
+              (exhausted_ || worker_->paused() || stopping_) && (!bounces_->pending() || stopping_);
   if (idle && !worker_->diagnosis().empty()) {
     std::lock_guard lock(report_mutex_);
     diagnosis_ = worker_->diagnosis();
@@ -116,6 +122,15 @@ void Shard::tick() {
   }
 }
 
+void Shard::emit_bounces(bool idle) {
+  auto queued = bounces_->emit_due(loop_->now(), idle, clock_.now());
+  if (!queued) return set_error("queueing a DSN failed: " + queued.error().message);
+  if (*queued > 0) {
+    counters_.dsns_queued.add(*queued);
+    exhausted_ = false;  // a DSN to a domain of ours is ready now
+  }
+}
+
 void Shard::publish_dns_stats() {
   dns::ResolverStats stats = dns_->stats();
   counters_.dns_mx_queries.set(stats.mx_queries_sent);
@@ -128,13 +143,17 @@ void Shard::refill() {
   if (exhausted_ || worker_->backlog() >= kLowWater || claimed_.size() >= kWindow * 2) return;
   std::size_t added = 0;
   UnixSeconds now = clock_.now();
+  if (loop_->now() >= hints_reset_at_) {
+    hints_.clear();
+    hints_reset_at_ = loop_->now() + kHintsFor;
+  }
   for (std::size_t visited = 0; visited < partitions_.size(); ++visited) {
     std::size_t i = next_partition_;
     next_partition_ = (next_partition_ + 1) % partitions_.size();
     std::size_t want = kWindow - std::min(kWindow, worker_->backlog());
     if (want == 0) break;
     const uint64_t fetch_started = metrics::steady_micros();
-    auto fetched = queue_.fetch_ready(partitions_[i], now, want, cursors_[i]);
+    auto fetched = queue_.fetch_ready(partitions_[i], now, want, cursors_[i], &hints_);
     counters_.queue_fetch_time.observe_micros(metrics::steady_micros() - fetch_started);
     if (!fetched) {
       set_error("reading the queue failed: " + fetched.error().message);
@@ -146,6 +165,8 @@ void Shard::refill() {
       cursors_[i] = fetched->back().key;
     }
     for (auto& entry : fetched.value()) {
+      auto [hint, fresh] = hints_.try_emplace(entry.key.domain, entry.key);
+      if (!fresh && hint->second < entry.key) hint->second = entry.key;
       if (!claimed_.insert(entry.key.seq).second) continue;  // already in the worker's hands
       ++added;
       worker_->add(std::move(entry));
@@ -233,6 +254,9 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
   log_outcome("failed", entry, reply, where);
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
+  if (auto message = messages_->get(entry.record.message)) {
+    bounces_->on_failed(entry, message.value()->stored, reply, where, clock_.now(), batch_);
+  }
   bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";
   counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent
                           : expired    ? metrics::FailureCategory::kExpired
@@ -245,6 +269,7 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
 
 void Shard::released(const storage::QueueEntry& entry) {
   claimed_.erase(entry.key.seq);
+  hints_.erase(entry.key.domain);  // it stays where it was, maybe below the hint: look again
 }
 
 std::string Shard::diagnosis() const {

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/bounce_reporter.h"
 #include "engine/delivery_log.h"
 #include "engine/destination.h"
 #include "engine/dispatcher.h"
@@ -39,7 +40,8 @@ class Shard final : private OutcomeSink {
   // delivery_log: where to record every outcome, or null.
   // clock: when recipients fall due and expire; must outlive the shard.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-        const QueueClock& clock, DeliveryLog* delivery_log = nullptr);
+        const QueueClock& clock, const BounceOptions& bounces,
+        DeliveryLog* delivery_log = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -60,6 +62,7 @@ class Shard final : private OutcomeSink {
   void refill();
   void flush();
   void publish_dns_stats();
+  void emit_bounces(bool idle);
   void set_error(std::string message);
 
   void delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
@@ -76,12 +79,15 @@ class Shard final : private OutcomeSink {
   static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
   static constexpr std::size_t kLowWater = 256;  // refill when the backlog falls below this
   static constexpr Millis kRecheckEvery = 500;   // look at storage again at least this often
+  static constexpr Millis kHintsFor = 60'000;    // fetch hints are dropped this often, to be safe
 
   int id_;
   int shard_count_;
   storage::Queue& queue_;
   const RouteConfig& route_;
   const QueueClock& clock_;
+  const BounceOptions& bounce_options_;
+  std::unique_ptr<BounceReporter> bounces_;
   DeliveryLog* delivery_log_;
   std::string log_buffer_;  // lines formatted this tick, written after the outcome batch
   std::unique_ptr<EventLoop> loop_;
@@ -98,6 +104,8 @@ class Shard final : private OutcomeSink {
   std::vector<std::optional<storage::QueueKey>> cursors_;  // per owned partition
   std::size_t next_partition_ = 0;
   std::unordered_set<uint64_t> claimed_;  // seqs handed to the worker and not yet decided
+  storage::FetchHints hints_;             // per domain: the highest key fetched (storage/queue.h)
+  Millis hints_reset_at_ = 0;
   storage::OutcomeBatch batch_;
   bool exhausted_ = false;  // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;

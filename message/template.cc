@@ -139,7 +139,7 @@ void append_body_value(std::string& out, std::string_view v, bool& at_line_start
 
 }  // namespace
 
-Result<MessageTemplate> MessageTemplate::parse(std::string_view raw) {
+Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_fields) {
   MessageTemplate t;
   const std::vector<std::string_view> lines = split_lines(raw);
   std::string lit;  // literal text of the segment being built
@@ -168,7 +168,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw) {
       lit.push_back('.');
       ++literal_len;
     }
-    for (;;) {
+    while (merge_fields) {
       const std::size_t open = line.find("{{", search);
       if (open == std::string_view::npos) break;
       std::size_t j = open + 2;

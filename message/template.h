@@ -21,7 +21,8 @@ namespace ringmta::message {
 class MessageTemplate {
  public:
   // Errors name the line: "line 3: header without a colon", "line 40: 1200 bytes (limit 998)".
-  static Result<MessageTemplate> parse(std::string_view raw);
+  // merge_fields false: "{{...}}" is plain text (a DSN quoting a server's reply).
+  static Result<MessageTemplate> parse(std::string_view raw, bool merge_fields = true);
 
   // Merge field names in order of first appearance ("email" included if used).
   const std::vector<std::string>& fields() const { return fields_; }

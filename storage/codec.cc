@@ -98,6 +98,8 @@ class Reader {
     return true;
   }
 
+  bool at_end() const { return pos_ == in_.size(); }
+
   bool finish(const char* what) {
     if (pos_ != in_.size()) {
       return fail(what, (std::to_string(in_.size() - pos_) + " trailing bytes").c_str());
@@ -156,16 +158,26 @@ std::string encode_message(const StoredMessage& m) {
   put_strings(out, m.fields);
   put_string(out, m.campaign);
   put_varint(out, zigzag(m.created));
+  // Flags, only when set: messages written before they existed decode unchanged.
+  if (m.is_dsn) put_varint(out, kMessageFlagDsn);
   return out;
 }
 
 Result<StoredMessage> decode_message(std::string_view bytes) {
   Reader in(bytes);
   StoredMessage m;
+  uint64_t flags = 0;
+  bool has_flags = false;
   if (in.version(kMessageVersion, "version") && in.string(m.envelope_sender, "envelope sender") &&
       in.string(m.raw, "raw template") && in.strings(m.fields, "merge fields") &&
       in.string(m.campaign, "campaign") && in.i64(m.created, "created") &&
+      ((has_flags = !in.at_end()) == false || in.varint(flags, "flags")) &&
       in.finish("message end")) {
+    // Flags are written only when set, and only known ones.
+    if ((has_flags && flags == 0) || (flags & ~kMessageFlagDsn) != 0) {
+      return make_error("corrupt stored message: unknown flags " + std::to_string(flags));
+    }
+    m.is_dsn = (flags & kMessageFlagDsn) != 0;
     return m;
   }
   return in.error("stored message");

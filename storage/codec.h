@@ -16,6 +16,7 @@ namespace ringmta::storage::codec {
 
 constexpr uint8_t kRecordVersion = 1;
 constexpr uint8_t kMessageVersion = 1;
+constexpr uint64_t kMessageFlagDsn = 1;  // StoredMessage::is_dsn
 
 std::string encode_record(const RecipientRecord& record);
 Result<RecipientRecord> decode_record(std::string_view bytes);

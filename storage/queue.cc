@@ -39,6 +39,22 @@ constexpr const char* kMetaNextDomain = "next_domain";
 constexpr uint64_t kSeqBlock = 1 << 16;
 // meta CF: "campaign_size/<campaign>" -> u64 BE, recipients accepted for that campaign.
 constexpr std::string_view kMetaCampaignSize = "campaign_size/";
+// "bounce/" + partition u8 + message u64 BE + seq u64 BE → PendingBounce::report.
+constexpr std::string_view kMetaBounce = "bounce/";
+
+std::string bounce_key(uint8_t partition, MessageId message, uint64_t seq) {
+  std::string k(kMetaBounce);
+  k.push_back(static_cast<char>(partition));
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>(message >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>(seq >> shift));
+  return k;
+}
+
+uint64_t read_u64_be(std::string_view b) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<std::size_t>(i)]);
+  return v;
+}
 // The phrase cause_of() gives a held lock; queue_in_use() looks for it.
 constexpr std::string_view kInUse = "database in use by another process or already open";
 
@@ -155,6 +171,8 @@ struct Queue::Impl {
   mutable std::shared_mutex domains_mu;
   std::unordered_map<std::string, uint32_t> domain_ids;
   std::vector<std::string> domain_names;  // index = id; "" for an id never persisted
+  std::vector<std::vector<uint32_t>> partition_domains =
+      std::vector<std::vector<uint32_t>>(kPartitions);  // ids per partition, ascending
 
   // Set after a failed write: RocksDB then refuses writes until Resume() (e.g. space freed).
   std::atomic<bool> needs_resume{false};
@@ -255,6 +273,8 @@ struct Queue::Impl {
       next_dom = std::max<uint64_t>(next_dom, uint64_t{id} + 1);
     }
     if (!it->status().ok()) return storage_error("cannot load the domains", it->status());
+    for (const auto& [name, id] : domain_ids) partition_domains[partition_of(name)].push_back(id);
+    for (auto& ids : partition_domains) std::sort(ids.begin(), ids.end());
     next_domain = static_cast<uint32_t>(next_dom);
     return {};
   }
@@ -263,6 +283,11 @@ struct Queue::Impl {
     std::shared_lock lock(domains_mu);
     if (id < domain_names.size() && !domain_names[id].empty()) return domain_names[id];
     return make_error("queue entry refers to unknown domain id " + std::to_string(id));
+  }
+
+  std::vector<uint32_t> domains_in(uint8_t partition) const {
+    std::shared_lock lock(domains_mu);
+    return partition_domains[partition];
   }
 
   std::optional<uint32_t> domain_id(std::string_view name) const {
@@ -461,6 +486,7 @@ Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> rec
         for (auto& [name, id] : fresh) {
           if (impl.domain_names.size() <= id) impl.domain_names.resize(id + 1);
           impl.domain_names[id] = name;
+          impl.partition_domains[partition_of(name)].push_back(id);  // ids only grow: sorted
           impl.domain_ids.emplace(name, id);
         }
       }
@@ -489,7 +515,8 @@ Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> rec
 
 Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSeconds now,
                                                    std::size_t max,
-                                                   const std::optional<QueueKey>& after) const {
+                                                   const std::optional<QueueKey>& after,
+                                                   const FetchHints* hints) const {
   if (partition >= kPartitions) {
     return make_error("fetch_ready: partition " + std::to_string(partition) + " out of range");
   }
@@ -499,6 +526,7 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSecond
   }
   std::vector<QueueEntry> out;
   if (max == 0) return out;
+  if (hints != nullptr) return fetch_ready_hinted(partition, now, max, after, *hints);
 
   const std::string lower = keys::partition_start(partition);
   const std::string upper = keys::partition_start(partition + 1u);
@@ -542,6 +570,60 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSecond
   return out;
 }
 
+Result<std::vector<QueueEntry>> Queue::fetch_ready_hinted(uint8_t partition, UnixSeconds now,
+                                                          std::size_t max,
+                                                          const std::optional<QueueKey>& after,
+                                                          const FetchHints& hints) const {
+  // Domain by domain, each read through its own bounded iterator that starts past the domain's
+  // hint: the iterator never walks over another domain's tombstones to find its first key.
+  std::vector<QueueEntry> out;
+  const std::vector<uint32_t> domains = impl_->domains_in(partition);
+  auto d = after ? std::lower_bound(domains.begin(), domains.end(), after->domain)
+                 : domains.begin();
+  const uint32_t now_due = clamp_due(now);
+  for (; d != domains.end() && out.size() < max; ++d) {
+    std::optional<QueueKey> past;  // start strictly after this key
+    if (after && after->domain == *d) past = after;
+    if (auto h = hints.find(*d); h != hints.end() && (!past || *past < h->second)) {
+      past = h->second;
+    }
+    const std::string lower = keys::domain_start(partition, *d);
+    const std::string upper = *d == std::numeric_limits<uint32_t>::max()
+                                  ? keys::partition_start(partition + 1u)
+                                  : keys::domain_start(partition, *d + 1);
+    rocksdb::Slice lower_slice(lower), upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
+    if (past) {
+      const std::string start = past->encode();
+      it->Seek(start);
+      if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+    } else {
+      it->Seek(lower);
+    }
+    for (; it->Valid() && out.size() < max; it->Next()) {
+      const rocksdb::Slice k = it->key();
+      const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
+      if (!key) return make_error("corrupt queue key of " + std::to_string(k.size()) + " bytes");
+      if (key->due > now_due) break;  // ordered by due: nothing more of this domain is ready
+      const rocksdb::Slice v = it->value();
+      auto record = codec::decode_record(std::string_view(v.data(), v.size()));
+      if (!record) {
+        return make_error("queue entry (partition " + std::to_string(key->partition) +
+                          ", domain " + std::to_string(key->domain) + ", seq " +
+                          std::to_string(key->seq) + "): " + record.error().message);
+      }
+      auto name = impl_->domain_name(key->domain);
+      if (!name) return name.error();
+      out.push_back(QueueEntry{*key, std::move(name.value()), std::move(record.value())});
+    }
+    if (!it->status().ok()) return storage_error("queue read failed", it->status());
+  }
+  return out;
+}
+
 Result<void> Queue::apply(OutcomeBatch&& outcomes) {
   if (outcomes.empty()) return {};
   rocksdb::WriteBatch batch;
@@ -559,7 +641,11 @@ Result<void> Queue::apply(OutcomeBatch&& outcomes) {
       batch.Put(impl_->queue, moved.encode(), op.record);
     }
   }
+  for (const auto& b : outcomes.bounces_) {
+    batch.Put(impl_->meta, bounce_key(b.partition, b.message, b.seq), b.report);
+  }
   outcomes.ops_.clear();
+  outcomes.bounces_.clear();
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the owner calls sync_wal() at a short interval
   return impl_->write(wo, batch, "queue outcome write failed");
@@ -863,6 +949,42 @@ Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
   tail.Delete(impl_->meta, std::string(kMetaCampaignSize) + std::string(campaign));
   if (auto w = impl_->write(wo, tail, "queue drop write failed"); !w) return w.error();
   return dropped;
+}
+
+void OutcomeBatch::add_bounce(const QueueKey& key, MessageId message, std::string report) {
+  bounces_.push_back(PendingBounce{key.partition, message, key.seq, std::move(report)});
+}
+
+Result<std::vector<PendingBounce>> Queue::pending_bounces(uint8_t partition,
+                                                          std::size_t max) const {
+  std::vector<PendingBounce> out;
+  std::string lower(kMetaBounce);
+  lower.push_back(static_cast<char>(partition));
+  std::string upper(kMetaBounce);
+  upper.push_back(static_cast<char>(partition + 1));
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;  // partitions are < 64: partition + 1 fits a byte
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->meta));
+  for (it->Seek(lower); it->Valid() && out.size() < max; it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(lower) || k.size() != lower.size() + 16) break;
+    k.remove_prefix(lower.size());
+    out.push_back(PendingBounce{partition, read_u64_be(k.substr(0, 8)),
+                                read_u64_be(k.substr(8, 8)), it->value().ToString()});
+  }
+  if (!it->status().ok()) return storage_error("bounce read failed", it->status());
+  return out;
+}
+
+Result<void> Queue::forget_bounces(std::span<const PendingBounce> reported) {
+  if (reported.empty()) return {};
+  rocksdb::WriteBatch batch;
+  for (const auto& b : reported) batch.Delete(impl_->meta, bounce_key(b.partition, b.message, b.seq));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return impl_->write(wo, batch, "bounce write failed");
 }
 
 }  // namespace ringmta::storage

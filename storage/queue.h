@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "util/result.h"
@@ -42,6 +43,9 @@ struct StoredMessage {
   std::vector<std::string> fields;  // merge field names, in RecipientRecord::values order
   std::string campaign;
   UnixSeconds created = 0;
+  // A complete message sent as it is, with the null reverse-path (MAIL FROM:<>) and no merge
+  // fields: a DSN. Never bounced itself.
+  bool is_dsn = false;
 };
 
 struct RecipientRecord {
@@ -61,7 +65,17 @@ struct QueueKey {
   std::string encode() const;  // 17 bytes
   static std::optional<QueueKey> decode(std::string_view bytes);
   bool operator==(const QueueKey&) const = default;
+  // Field order is the encoded order: comparing keys compares their bytes.
+  auto operator<=>(const QueueKey&) const = default;
 };
+
+// Per domain id, the highest key earlier fetches in this process handed out. Keys at or below it
+// were handed out already (in flight, or decided: deleted, or moved to a later due), so a fetch
+// seeks past them instead of stepping over the tombstones a draining campaign leaves at the front
+// of each domain. Sound while nothing writes a key below a hint: new and moved keys carry
+// due >= now and fresh seqs; the owner drops a domain's hint when it releases one of its entries
+// untouched, and all hints now and then to be safe.
+using FetchHints = std::unordered_map<uint32_t, QueueKey>;
 
 struct QueueEntry {
   QueueKey key;
@@ -108,12 +122,24 @@ bool queue_in_use(const Error& error);
 bool queue_exists(const std::string& dir);
 
 // A set of outcome writes applied as one WriteBatch.
+// A permanent failure still to be reported to its message's envelope Sender: recorded in the
+// same batch that removes the recipient, so a crash cannot lose the bounce. `report` is opaque
+// here (bounce/ encodes it).
+struct PendingBounce {
+  uint8_t partition = 0;  // the failed recipient's
+  MessageId message = 0;
+  uint64_t seq = 0;  // the failed recipient's
+  std::string report;
+};
+
 class OutcomeBatch {
  public:
   void remove(const QueueKey& key);  // delivered or failed for good
+  // With remove(key): keep a bounce report for the recipient's message.
+  void add_bounce(const QueueKey& key, MessageId message, std::string report);
   // Moves the entry to a new due time with an updated record (SingleDelete + Put).
   void reschedule(const QueueKey& key, uint32_t new_due, const RecipientRecord& record);
-  bool empty() const { return ops_.empty(); }
+  bool empty() const { return ops_.empty() && bounces_.empty(); }
   std::size_t size() const { return ops_.size(); }
 
  private:
@@ -124,6 +150,7 @@ class OutcomeBatch {
     std::string record;  // encoded, for reschedule
   };
   std::vector<Op> ops_;
+  std::vector<PendingBounce> bounces_;
 };
 
 class Queue {
@@ -142,9 +169,11 @@ class Queue {
 
   // Up to max entries of one partition with due <= now, in key order, strictly after `after`
   // (nullopt: from the partition's start). Entries of a domain whose first key is not due are
-  // skipped by seeking to the next domain, so deferred domains cost one seek each.
+  // skipped by seeking to the next domain, so deferred domains cost one seek each. With hints,
+  // keys at or below a domain's hint are skipped by one seek too.
   Result<std::vector<QueueEntry>> fetch_ready(uint8_t partition, UnixSeconds now, std::size_t max,
-                                              const std::optional<QueueKey>& after) const;
+                                              const std::optional<QueueKey>& after,
+                                              const FetchHints* hints = nullptr) const;
 
   Result<void> apply(OutcomeBatch&& batch);  // unsynced
   Result<void> sync_wal();
@@ -183,9 +212,20 @@ class Queue {
   // Removes every queued recipient of a campaign's messages (SingleDelete, one synced WriteBatch
   // per chunk), then the messages and the stored campaign size. Returns how many recipients.
   Result<uint64_t> drop_campaign(std::string_view campaign);
+
+  // --- bounces (engine/bounce_reporter) ---
+
+  // Up to max pending bounce reports of one partition, ordered by message then seq.
+  Result<std::vector<PendingBounce>> pending_bounces(uint8_t partition, std::size_t max) const;
+  // Deletes reports once their DSN is queued (synced).
+  Result<void> forget_bounces(std::span<const PendingBounce> reported);
   static constexpr std::size_t kAdminChunk = 10'000;
 
  private:
+  Result<std::vector<QueueEntry>> fetch_ready_hinted(uint8_t partition, UnixSeconds now,
+                                                     std::size_t max,
+                                                     const std::optional<QueueKey>& after,
+                                                     const FetchHints& hints) const;
   Queue();
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -342,4 +342,23 @@ TEST(BounceDsn, SanitizeField) {
 }
 
 }  // namespace
+TEST(BounceDsn, ReportsRoundTripAndSanitise) {
+  DsnRecipient r;
+  r.final_recipient = "a@b.example";
+  r.status = "5.1.1";
+  r.remote_mta = "mx.b.example";
+  r.diagnostic = "550 5.1.1 no\tsuch\r\nuser";
+  r.last_attempt = 1700000000;
+  auto back = decode_report(encode_report(r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->final_recipient, r.final_recipient);
+  EXPECT_EQ(back->status, "5.1.1");
+  EXPECT_EQ(back->remote_mta, "mx.b.example");
+  EXPECT_EQ(back->diagnostic, "550 5.1.1 no such user");
+  EXPECT_EQ(back->last_attempt, 1700000000);
+  EXPECT_EQ(back->action, DsnAction::kFailed);
+  EXPECT_FALSE(decode_report("failed\ta@b").ok());
+  EXPECT_FALSE(decode_report("failed\ta\t5.1.1\t\t\tx\t0").ok());
+}
+
 }  // namespace ringmta::bounce

@@ -169,6 +169,74 @@ TEST_F(DeliveryTest, TwoDaysOfRetriesInSecondsEndInExpiry) {
   EXPECT_LE(sink.stats().refused_temporary, 20u * 20);
 }
 
+// Every recipient of d1.test is refused 550: their failures reach the envelope Sender
+// (bounces@sender.test) as DSNs through the same engine and sink, and deliver() returns only once
+// the DSNs are delivered.
+TEST_F(DeliveryTest, FailuresBecomeDigestDsnsToTheEnvelopeSender) {
+  enqueue(70);  // 10 recipients in each of d0.test ... d6.test
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.record_path = (dir_ / "record.txt").string();
+  so.scripts = {"d1.test:rcpt-5xx=100"};
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  DeliveryOptions options;
+  options.shards = 2;
+  options.bounces.max_per_dsn = 4;
+  options.bounces.reporting_mta = "client.test";
+  DeliverySummary summary = deliver(*queue_, route, options);
+  sink.stop();
+  EXPECT_EQ(summary.error, "");
+  EXPECT_EQ(summary.totals.failed, 10u);
+  EXPECT_EQ(summary.totals.dsns_queued, 3u);  // 4 + 4 + 2 (one shard owns d1.test)
+  EXPECT_EQ(summary.totals.delivered, 63u);
+  EXPECT_EQ(summary.queued, 0u);
+  std::ifstream record(so.record_path);
+  int to_sender = 0;
+  for (std::string line; std::getline(record, line);) to_sender += line == "bounces@sender.test";
+  EXPECT_EQ(to_sender, 3);
+}
+
+TEST_F(DeliveryTest, PerRecipientDsnsAndNeverABounceOfABounce) {
+  enqueue(70);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.scripts = {"d1.test:rcpt-5xx=100", "sender.test:rcpt-5xx=100"};  // the DSNs fail too
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  DeliveryOptions options;
+  options.shards = 1;
+  options.bounces.mode = BounceMode::kPerRecipient;
+  options.bounces.reporting_mta = "client.test";
+  DeliverySummary summary = deliver(*queue_, route, options);
+  sink.stop();
+  EXPECT_EQ(summary.error, "");
+  EXPECT_EQ(summary.totals.dsns_queued, 10u);   // one per failed recipient ...
+  EXPECT_EQ(summary.totals.failed, 10u + 10u);  // ... each refused in turn, and not bounced
+  EXPECT_EQ(summary.totals.delivered, 60u);
+  EXPECT_EQ(summary.queued, 0u);
+}
+
+TEST_F(DeliveryTest, BounceModeNoneSendsNoDsn) {
+  enqueue(14);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.scripts = {"d1.test:rcpt-5xx=100"};
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  DeliveryOptions options;
+  options.shards = 1;
+  options.bounces.mode = BounceMode::kNone;
+  DeliverySummary summary = deliver(*queue_, route, options);
+  sink.stop();
+  EXPECT_EQ(summary.totals.failed, 2u);
+  EXPECT_EQ(summary.totals.dsns_queued, 0u);
+  EXPECT_EQ(summary.totals.delivered, 12u);
+}
+
 TEST_F(DeliveryTest, UnreachableSmartHostDefersEverythingAndLosesNothing) {
   enqueue(200);
   // A port nobody listens on: bind one, note it, close it.

@@ -524,6 +524,82 @@ TEST(QueueTest, RemoveDeletesEntries) {
   EXPECT_FALSE(q->apply(std::move(bad)).ok());
 }
 
+TEST(CodecTest, DsnFlagRoundTripsAndOldMessagesStayPlain) {
+  StoredMessage m;
+  m.raw = "Subject: x\r\n\r\nreport {{not a field}}\r\n";
+  m.is_dsn = true;
+  auto d = codec::decode_message(codec::encode_message(m));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_TRUE(d->is_dsn);
+  m.is_dsn = false;
+  const std::string plain = codec::encode_message(m);
+  d = codec::decode_message(plain);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->is_dsn);
+  EXPECT_FALSE(codec::decode_message(plain + '\x04').ok());  // an unknown flag
+}
+
+TEST(QueueTest, HintsSkipWhatWasHandedOutAndKeepTheRest) {
+  TempDir dir;
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  const MessageId msg = must_put_message(*q);
+  const uint8_t p = 9;
+  const auto d = domains_in_partition(p, 3);
+  for (const auto& domain : d) ASSERT_TRUE(q->enqueue(msg, recipients_for(domain, 5), 10).ok());
+  auto all = must_fetch(*q, p, 10);
+  ASSERT_EQ(all.size(), 15u);
+  // Handed out: the first 3 of the first domain and all 5 of the second; the first two of those
+  // decided (removed), the rest still in flight.
+  FetchHints hints{{all[2].key.domain, all[2].key}, {all[9].key.domain, all[9].key}};
+  OutcomeBatch b;
+  b.remove(all[0].key);
+  b.remove(all[1].key);
+  ASSERT_TRUE(q->apply(std::move(b)).ok());
+  auto r = q->fetch_ready(p, 10, 100, std::nullopt, &hints);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<std::string> expected;
+  for (std::size_t i : {3u, 4u, 10u, 11u, 12u, 13u, 14u}) expected.push_back(all[i].record.address);
+  EXPECT_EQ(addresses(r.value()), expected);
+  // With a cursor and a window: paging still works, hints or not.
+  r = q->fetch_ready(p, 10, 2, all[3].key, &hints);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(addresses(r.value()),
+            (std::vector<std::string>{all[4].record.address, all[10].record.address}));
+  // Due times still rule: nothing is ready before it is due.
+  r = q->fetch_ready(p, 9, 100, std::nullopt, &hints);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(QueueTest, PendingBouncesAreWrittenWithTheRemovalAndForgotten) {
+  TempDir dir;
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  const MessageId msg = must_put_message(*q);
+  const uint8_t p = 4;
+  const auto d = domains_in_partition(p, 1);
+  ASSERT_TRUE(q->enqueue(msg, recipients_for(d[0], 3), 10).ok());
+  auto all = must_fetch(*q, p, 10);
+  OutcomeBatch b;
+  b.remove(all[0].key);
+  b.add_bounce(all[0].key, msg, "report 0");
+  b.remove(all[2].key);
+  b.add_bounce(all[2].key, msg, "report 2");
+  ASSERT_TRUE(q->apply(std::move(b)).ok());
+  auto pending = q->pending_bounces(p, 100);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].message, msg);
+  EXPECT_EQ((*pending)[0].seq, all[0].key.seq);
+  EXPECT_EQ((*pending)[1].report, "report 2");
+  EXPECT_TRUE(q->pending_bounces(static_cast<uint8_t>(p + 1), 100)->empty());
+  ASSERT_TRUE(q->forget_bounces(std::span(pending->data(), 1)).ok());
+  pending = q->pending_bounces(p, 100);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].report, "report 2");
+}
+
 TEST(QueueTest, StateSurvivesCloseAndReopen) {
   TempDir dir;
   std::vector<std::string> before;

@@ -1,0 +1,135 @@
+// BounceReporter implementation (see bounce_reporter.h).
+#include "engine/bounce_reporter.h"
+
+#include <cstdio>
+#include <map>
+
+#include "bounce/dsn.h"
+#include "message/address.h"
+
+namespace ringmta::engine {
+namespace {
+
+constexpr std::size_t kMaxReportsPerPass = 50'000;  // the rest waits for the next pass
+
+std::string header_block(const std::string& raw) {
+  std::size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) end = raw.find("\n\n");
+  return end == std::string::npos ? raw : raw.substr(0, end);
+}
+
+}  // namespace
+
+BounceReporter::BounceReporter(storage::Queue& queue, const BounceOptions& options,
+                               std::string sender_override, std::vector<uint8_t> partitions,
+                               int shard_id)
+    : queue_(queue),
+      options_(options),
+      sender_override_(std::move(sender_override)),
+      partitions_(std::move(partitions)),
+      shard_id_(shard_id) {
+  if (options_.mode == BounceMode::kNone) look_for_old_ = false;
+}
+
+void BounceReporter::on_failed(const storage::QueueEntry& entry,
+                               const storage::StoredMessage& message, const protocol::Reply& reply,
+                               const Attempt& where, UnixSeconds now,
+                               storage::OutcomeBatch& batch) {
+  if (options_.mode == BounceMode::kNone || message.is_dsn) return;
+  bounce::DsnRecipient r;
+  r.final_recipient = entry.record.address;
+  r.action = bounce::DsnAction::kFailed;
+  std::string status = reply.enhanced ? reply.enhanced->str() : "";
+  r.status = status.starts_with("5.") ? status : "5.0.0";
+  r.remote_mta = where.host;
+  r.diagnostic = reply.summary();
+  r.last_attempt = now;
+  batch.add_bounce(entry.key, entry.record.message, bounce::encode_report(r));
+  ++pending_;
+}
+
+Result<uint32_t> BounceReporter::emit_due(Millis now, bool idle, UnixSeconds unix_now) {
+  if (!pending()) return 0u;
+  if (oldest_ == 0) oldest_ = now;
+  const bool due = idle || options_.mode == BounceMode::kPerRecipient ||
+                   pending_ >= options_.max_per_dsn || now - oldest_ >= options_.digest_every;
+  if (!due) return 0u;
+  auto emitted = emit_all(unix_now);
+  if (!emitted) return emitted;
+  oldest_ = 0;
+  look_for_old_ = false;
+  return emitted;
+}
+
+Result<uint32_t> BounceReporter::emit_all(UnixSeconds unix_now) {
+  std::map<storage::MessageId, std::vector<storage::PendingBounce>> by_message;
+  std::size_t read = 0;
+  for (uint8_t p : partitions_) {
+    auto reports = queue_.pending_bounces(p, kMaxReportsPerPass - read);
+    if (!reports) return reports.error();
+    read += reports->size();
+    for (auto& r : reports.value()) by_message[r.message].push_back(std::move(r));
+    if (read >= kMaxReportsPerPass) break;
+  }
+  uint32_t emitted = 0;
+  for (const auto& [id, reports] : by_message) {
+    if (auto ok = emit_for_message(id, reports, unix_now, emitted); !ok) return ok.error();
+  }
+  // Reports beyond this pass's cap keep the reporter pending.
+  pending_ = read >= kMaxReportsPerPass ? 1 : 0;
+  return emitted;
+}
+
+Result<void> BounceReporter::emit_for_message(storage::MessageId id,
+                                              const std::vector<storage::PendingBounce>& reports,
+                                              UnixSeconds unix_now, uint32_t& emitted) {
+  auto stored = queue_.get_message(id);
+  if (!stored) return queue_.forget_bounces(reports);  // its campaign was dropped
+  const std::string& to = !options_.to.empty()           ? options_.to
+                          : !sender_override_.empty() ? sender_override_
+                                                      : stored->envelope_sender;
+  auto address = message::parse_address(to);
+  if (!bounce::should_bounce(to) || !address) return queue_.forget_bounces(reports);
+  const std::size_t chunk = options_.mode == BounceMode::kPerRecipient
+                                ? 1
+                                : std::max<std::size_t>(1, options_.max_per_dsn);
+  const std::string headers = header_block(stored->raw);
+  storage::NewRecipient recipient{address->str(), address->domain, {}};
+  for (std::size_t first = 0; first < reports.size(); first += chunk) {
+    std::span<const storage::PendingBounce> part(reports.data() + first,
+                                                 std::min(chunk, reports.size() - first));
+    bounce::DsnInput in;
+    in.reporting_mta = options_.reporting_mta;
+    in.envelope_sender = to;
+    in.original_headers = headers;
+    in.arrival_date = stored->created;
+    in.now = unix_now;
+    in.unique = "dsn." + std::to_string(id) + "." + std::to_string(shard_id_) + "." +
+                std::to_string(next_unique_++) + "." + std::to_string(unix_now);
+    for (const auto& report : part) {
+      auto r = bounce::decode_report(report.report);
+      if (r) in.recipients.push_back(std::move(r.value()));
+    }
+    auto text = in.recipients.empty() ? Result<std::string>(make_error("no readable reports"))
+                                      : bounce::build_dsn(in);
+    if (!text) {
+      std::fprintf(stderr, "ringmta: no DSN for message %llu to %s: %s\n",
+                   static_cast<unsigned long long>(id), to.c_str(), text.error().message.c_str());
+      if (auto ok = queue_.forget_bounces(part); !ok) return ok;
+      continue;
+    }
+    storage::StoredMessage dsn;
+    dsn.raw = std::move(text.value());
+    dsn.campaign = stored->campaign.empty() ? "" : stored->campaign + "/bounces";
+    dsn.created = unix_now;
+    dsn.is_dsn = true;
+    auto dsn_id = queue_.put_message(dsn);
+    if (!dsn_id) return dsn_id.error();
+    if (auto ok = queue_.enqueue(*dsn_id, std::span(&recipient, 1), unix_now); !ok) return ok;
+    if (auto ok = queue_.forget_bounces(part); !ok) return ok;
+    ++emitted;
+  }
+  return {};
+}
+
+}  // namespace ringmta::engine
