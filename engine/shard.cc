@@ -83,11 +83,14 @@ void Shard::tick() {
   flush_log();
   counters_.outcomes.publish(loop_->now());
   if (dns_ != nullptr) publish_dns_stats();
+  if (!stopping_ && !worker_->paused()) refill();
+  // After the refill: only then does exhausted_ say whether anything is due now (the heartbeat
+  // clears it), and a digest waiting for "nothing left to do" must see that.
   if (bounces_->pending() && !stopping_) {
     emit_bounces(!worker_->busy() && worker_->backlog() == 0 && (exhausted_ || worker_->paused()));
+    if (!exhausted_ && !worker_->paused()) refill();  // the DSNs just queued
   }
   if (!stopping_ && !worker_->paused()) {
-    refill();
     worker_->kick();
     if (exhausted_ && worker_->backlog() == 0) worker_->release_idle();
   }
