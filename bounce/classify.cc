@@ -600,6 +600,12 @@ Result<void> Classifier::load_rules_file(const std::string& path) {
   return add_rules_toml(text, path);
 }
 
+bool should_suppress(const Classification& verdict) {
+  return verdict.hard && !verdict.configuration &&
+         (verdict.category == Category::kInvalidRecipient ||
+          verdict.category == Category::kDnsFailure);
+}
+
 Classification Classifier::classify(const protocol::Reply& reply) const {
   if (reply.code >= 200 && reply.code < 400) {
     return Classification{Category::kOther, false, false, "not-a-failure"};

@@ -44,6 +44,12 @@ struct Classification {
   std::string rule;            // which rule decided, e.g. "default:gmail-no-such-user" or "FILE#2"
 };
 
+// Whether a failure says the address itself cannot receive mail, so later sends should skip it:
+// a hard invalid recipient, or a hard DNS failure (the domain does not exist or has a null MX).
+// Policy blocks, size limits and full mailboxes are about the message or the moment, not the
+// address: never suppressed.
+bool should_suppress(const Classification& verdict);
+
 // How a rule sets hard/soft. A 4xx reply is always soft whatever the rule says (the server asked
 // for a retry); kByCode means 5xx hard, 4xx soft.
 enum class Severity { kByCode, kHard, kSoft };

@@ -10,20 +10,11 @@
 
 #include "bounce/classify.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/report.h"
 
 namespace ringmta::cli {
 namespace {
-
-// Control characters would garble a terminal; the JSON output escapes them itself.
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = ' ';
-  }
-  return out;
-}
 
 void print_one(const bounce::Classifier& classifier, const std::string& input, bool json) {
   protocol::Reply reply = bounce::parse_reply_text(input);

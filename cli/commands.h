@@ -26,5 +26,9 @@ Command add_demo_command(CLI::App& app);   // demo: a newsletter to a built-in l
 Command add_classify_command(CLI::App& app);
 // queue: list a queue (counts, top domains, oldest deferred), flush, drop a campaign
 Command add_queue_command(CLI::App& app);
+// suppress: add, remove, list, import the suppression list
+Command add_suppress_command(CLI::App& app);
+// report: a campaign's permanent failures by category, or the bounced recipients as CSV
+Command add_report_command(CLI::App& app);
 
 }  // namespace ringmta::cli

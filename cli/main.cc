@@ -25,10 +25,11 @@ int main(int argc, char** argv) {
   CLI::App app{"ringmta: high-throughput mass-mail delivery"};
   app.require_subcommand(1);
   const ringmta::cli::Command commands[] = {
-      ringmta::cli::add_send_command(app),  ringmta::cli::add_run_command(app),
-      ringmta::cli::add_check_command(app), ringmta::cli::add_sink_command(app),
-      ringmta::cli::add_demo_command(app),  ringmta::cli::add_classify_command(app),
-      ringmta::cli::add_queue_command(app),
+      ringmta::cli::add_send_command(app),   ringmta::cli::add_run_command(app),
+      ringmta::cli::add_check_command(app),  ringmta::cli::add_sink_command(app),
+      ringmta::cli::add_demo_command(app),   ringmta::cli::add_classify_command(app),
+      ringmta::cli::add_queue_command(app),  ringmta::cli::add_suppress_command(app),
+      ringmta::cli::add_report_command(app),
   };
   auto args = ringmta::cli::apply_config_file(std::vector<std::string>(argv, argv + argc));
   if (!args) {

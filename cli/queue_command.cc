@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/open_queue.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "storage/queue.h"
+#include "storage/records.h"
 #include "util/time.h"
 
 namespace ringmta::cli {
@@ -34,20 +37,6 @@ int fail(const std::string& message) {
   return kUsage;
 }
 
-// Control characters would garble a terminal; JSON escapes them itself.
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = ' ';
-  }
-  return out;
-}
-
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 // "45s", "4m 10s", "2h 5m", "3d 4h".
 std::string duration(int64_t s) {
   if (s < 0) s = 0;
@@ -65,21 +54,6 @@ std::string duration(int64_t s) {
                   static_cast<long long>(s % 86400 / 3600));
   }
   return buf;
-}
-
-// Opens an existing queue; a held lock means a job is running on it.
-Result<std::unique_ptr<storage::Queue>> open_existing(const std::string& dir) {
-  if (!storage::queue_exists(dir)) return make_error("--queue " + dir + ": no queue there");
-  auto q = storage::Queue::open(dir);
-  if (!q) {
-    if (storage::queue_in_use(q.error())) {
-      return make_error("--queue " + dir +
-                        ": the queue is in use: a job (ringmta send or ringmta run) is running "
-                        "on it; wait for it to finish or stop it first");
-    }
-    return make_error("--queue " + dir + ": " + q.error().message);
-  }
-  return q;
 }
 
 struct Oldest {
@@ -255,7 +229,7 @@ Command add_queue_command(CLI::App& app) {
             if (drop->parsed() && o->campaign.empty()) {
               return fail("queue drop needs --campaign ID");
             }
-            auto opened = open_existing(o->queue_dir);
+            auto opened = open_existing_queue(o->queue_dir);
             if (!opened) return fail(opened.error().message);
             storage::Queue& q = *opened.value();
             if (flush->parsed()) {
@@ -278,6 +252,9 @@ Command add_queue_command(CLI::App& app) {
             if (drop->parsed()) {
               auto dropped = q.drop_campaign(o->campaign);
               if (!dropped) return fail(dropped.error().message);
+              if (auto records = storage::drop_failures(q, o->campaign); !records) {
+                return fail(records.error().message);
+              }
               if (o->json) {
                 nlohmann::json j;
                 j["dropped"] = *dropped;

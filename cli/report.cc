@@ -43,6 +43,14 @@ void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
                  facts.rejects_path.empty() ? "" : (facts.rejects_path + ")").c_str(),
                  static_cast<unsigned long long>(facts.duplicates));
   }
+  if (facts.suppressed > 0) {
+    std::fprintf(stderr, "suppressed    %llu (on the suppression list: not sent)\n",
+                 static_cast<unsigned long long>(facts.suppressed));
+  }
+  if (t.suppressions_added > 0) {
+    std::fprintf(stderr, "newly suppressed %llu (hard bounces; `ringmta suppress list`)\n",
+                 static_cast<unsigned long long>(t.suppressions_added));
+  }
   if (t.possible_duplicates > 0) {
     std::fprintf(stderr, "possible duplicates %llu (connection lost after the end of data)\n",
                  static_cast<unsigned long long>(t.possible_duplicates));
@@ -66,6 +74,7 @@ std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts
   j["deferred"] = s.deferred;
   j["queued"] = s.queued;
   j["rejected_rows"] = facts.rejected_rows;
+  j["suppressed"] = facts.suppressed;
   j["diagnosis"] = s.diagnosis.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diagnosis);
   if (!s.error.empty()) j["error"] = s.error;
   if (!facts.campaign.empty()) j["campaign"] = facts.campaign;
@@ -78,6 +87,7 @@ std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts
               {"cache_hits", s.totals.dns_cache_hits},
               {"failures", s.totals.dns_failures}};
   j["dsns_queued"] = s.totals.dsns_queued;
+  j["suppressions_added"] = s.totals.suppressions_added;
   j["throttle"] = {{"decreases", s.totals.throttle_decreases},
                    {"increases", s.totals.throttle_increases}};
   return j.dump();

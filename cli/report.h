@@ -15,6 +15,7 @@ struct JobFacts {
   uint64_t rejected_rows = 0;
   uint64_t duplicates = 0;
   uint64_t accepted = 0;
+  uint64_t suppressed = 0;  // on the suppression list, skipped at ingest
   std::string rejects_path;
   std::string campaign;
 };

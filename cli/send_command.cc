@@ -7,13 +7,14 @@
 #include <random>
 #include <sstream>
 
+#include "bounce/classify.h"
 #include "cli/admin_options.h"
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
-#include "message/address.h"
 #include "engine/delivery.h"
 #include "ingest/ingest.h"
+#include "message/address.h"
 #include "message/template.h"
 #include "storage/queue.h"
 
@@ -32,6 +33,10 @@ struct JobOptions {
   std::string bounce_to;
   std::size_t bounce_digest_size = 100;
   int64_t bounce_digest_every = 60;  // seconds
+  std::vector<std::string> bounce_rules;
+  bool no_suppress = false;
+  uint64_t delivery_log_max_mb = 0;
+  int delivery_log_keep = 5;
 };
 
 void add_job_options(CLI::App& sub, JobOptions& o) {
@@ -39,15 +44,22 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
   add_admin_options(sub, o.admin);
   sub.add_option("--queue", o.queue_dir, "The RocksDB queue directory");
   sub.add_option("--delivery-log", o.delivery_log,
-                 "Append one JSON line per outcome (recipient, host, IP, TLS, reply) to this file");
+                 "Append one JSON line per outcome (recipient, host, IP, TLS, reply, bounce "
+                 "category) to this file");
+  sub.add_option("--delivery-log-max-size", o.delivery_log_max_mb,
+                 "Rotate the delivery log when it reaches this many MiB (0: never)");
+  sub.add_option("--delivery-log-keep", o.delivery_log_keep,
+                 "Rotated delivery logs kept (FILE.1 newest .. FILE.N)")
+      ->check(CLI::Range(1, 1000));
   sub.add_flag("--json", o.json, "Print one JSON object with the outcome at the end");
   sub.add_flag("--no-progress", o.no_progress, "Do not print the progress line");
   sub.add_flag("--until-done", o.until_done,
                "Keep running until every recipient is delivered or has failed: deferred ones are "
                "retried when due (until --max-age), instead of being left for a later `run`");
-  sub.add_option("--bounce-mode", o.bounce_mode,
-                 "DSNs for permanent failures, to the envelope Sender: digest (default; one DSN per "
-                 "message listing many recipients), per-recipient, or none")
+  sub.add_option(
+         "--bounce-mode", o.bounce_mode,
+         "DSNs for permanent failures, to the envelope Sender: digest (default; one DSN per "
+         "message listing many recipients), per-recipient, or none")
       ->check(CLI::IsMember({"digest", "per-recipient", "none"}));
   sub.add_option("--bounce-to", o.bounce_to, "Send every DSN to this address instead");
   sub.add_option("--bounce-digest-size", o.bounce_digest_size, "Recipients listed in one DSN")
@@ -55,6 +67,12 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
   sub.add_option("--bounce-digest-every", o.bounce_digest_every,
                  "Seconds a failure waits at most for its digest DSN")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  sub.add_option("--bounce-rules", o.bounce_rules,
+                 "A TOML bounce rule file tried before the built-in rules (repeatable; see "
+                 "`ringmta classify`)")
+      ->allow_extra_args(false);
+  sub.add_flag("--no-suppress", o.no_suppress,
+               "Do not add hard-bounced addresses to the suppression list");
 }
 
 int fail_usage(const std::string& message) {
@@ -86,9 +104,18 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
   options.bounces.max_per_dsn = o.bounce_digest_size;
   options.bounces.digest_every = o.bounce_digest_every * 1000;
   options.bounces.reporting_mta = route.client.ehlo_name;
+  options.bounces.suppress = !o.no_suppress;
+  bounce::Classifier classifier;
+  for (const auto& path : o.bounce_rules) {
+    if (auto loaded = classifier.load_rules_file(path); !loaded) {
+      return fail_usage("--bounce-rules " + loaded.error().message);
+    }
+  }
+  options.bounces.classifier = &classifier;
   std::unique_ptr<engine::DeliveryLog> log;
   if (!o.delivery_log.empty()) {
-    auto opened = engine::DeliveryLog::open(o.delivery_log);
+    auto opened = engine::DeliveryLog::open(
+        o.delivery_log, {.max_bytes = o.delivery_log_max_mb << 20, .keep = o.delivery_log_keep});
     if (!opened) return fail_usage(opened.error().message);
     log = std::move(opened.value());
     options.delivery_log = log.get();
@@ -127,6 +154,9 @@ Command add_send_command(CLI::App& app) {
   sub->add_option("--rejects", *rejects_path,
                   "Where rejected rows go (default: RECIPIENTS.rejects.csv)");
   sub->add_option("--campaign", *campaign, "Campaign id (default: generated)");
+  auto ignore_suppression = std::make_shared<bool>(false);
+  sub->add_flag("--ignore-suppression", *ignore_suppression,
+                "Queue addresses on the suppression list too (normally skipped and counted)");
   add_job_options(*sub, *o);
   return {
       sub, [=]() -> int {
@@ -157,6 +187,7 @@ Command add_send_command(CLI::App& app) {
         io.envelope_sender = sender;
         io.raw_message = raw.str();
         io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
+        io.skip_suppressed = !*ignore_suppression;
         std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
                      recipients_path->c_str());
         auto ingested = ingest::ingest(*queue.value(), io);
@@ -169,12 +200,16 @@ Command add_send_command(CLI::App& app) {
         JobFacts facts{.rejected_rows = ingested->rejected_rows,
                        .duplicates = ingested->duplicates,
                        .accepted = ingested->accepted,
+                       .suppressed = ingested->suppressed,
                        .rejects_path = ingested->rejected_rows ? io.rejects_path : "",
                        .campaign = io.campaign};
-        std::fprintf(stderr, "queued %llu recipients (%llu rows rejected, %llu duplicates)\n",
+        std::fprintf(stderr,
+                     "queued %llu recipients (%llu rows rejected, %llu duplicates, %llu "
+                     "suppressed)\n",
                      static_cast<unsigned long long>(ingested->accepted),
                      static_cast<unsigned long long>(ingested->rejected_rows),
-                     static_cast<unsigned long long>(ingested->duplicates));
+                     static_cast<unsigned long long>(ingested->duplicates),
+                     static_cast<unsigned long long>(ingested->suppressed));
         return deliver_and_report(*queue.value(), route.value(), *o, facts, admin.value().get());
       }};
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bounce/classify.h"
 #include "engine/route_worker.h"
 #include "storage/queue.h"
 #include "util/result.h"
@@ -30,13 +31,17 @@ struct BounceOptions {
   std::size_t max_per_dsn = 100;  // digest: recipients listed in one DSN
   Millis digest_every = 60'000;   // digest: a failure waits at most this long for its DSN
   std::string reporting_mta;      // Reporting-MTA and MAILER-DAEMON@ domain (the EHLO name)
+  // Categories for the delivery log, failure records and the suppression list; null: the
+  // built-in rules. Shared read-only by every shard.
+  const bounce::Classifier* classifier = nullptr;
+  bool suppress = true;  // hard bounces join the suppression list (bounce::should_suppress)
 };
 
 class BounceReporter {
  public:
   // sender_override: the MAIL FROM actually used when set (`run --sender`), so it gets the DSN.
-  BounceReporter(storage::Queue& queue, const BounceOptions& options,
-                 std::string sender_override, std::vector<uint8_t> partitions, int shard_id);
+  BounceReporter(storage::Queue& queue, const BounceOptions& options, std::string sender_override,
+                 std::vector<uint8_t> partitions, int shard_id);
 
   // A permanent failure of entry (a recipient of `message`): its report joins `batch`, next to
   // the recipient's removal. Nothing for a DSN or an unbounceable sender.

@@ -3,6 +3,7 @@
 #include "engine/delivery_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,10 +12,13 @@
 
 namespace ringmta::engine {
 
-Result<std::unique_ptr<DeliveryLog>> DeliveryLog::open(const std::string& path) {
+Result<std::unique_ptr<DeliveryLog>> DeliveryLog::open(const std::string& path,
+                                                       LogRotation rotation) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return make_error("cannot open the delivery log " + path + ": " + strerror(errno));
-  return std::unique_ptr<DeliveryLog>(new DeliveryLog(fd, path));
+  struct stat st {};
+  uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return std::unique_ptr<DeliveryLog>(new DeliveryLog(fd, path, rotation, size));
 }
 
 DeliveryLog::~DeliveryLog() {
@@ -22,6 +26,7 @@ DeliveryLog::~DeliveryLog() {
 }
 
 Result<void> DeliveryLog::append(std::string_view lines) {
+  std::lock_guard lock(mutex_);
   while (!lines.empty()) {
     ssize_t n = ::write(fd_, lines.data(), lines.size());
     if (n < 0) {
@@ -29,7 +34,28 @@ Result<void> DeliveryLog::append(std::string_view lines) {
       return make_error("writing the delivery log " + path_ + " failed: " + strerror(errno));
     }
     lines.remove_prefix(static_cast<std::size_t>(n));
+    size_ += static_cast<uint64_t>(n);
   }
+  if (rotation_.max_bytes > 0 && size_ >= rotation_.max_bytes) return rotate();
+  return {};
+}
+
+Result<void> DeliveryLog::rotate() {
+  auto numbered = [this](int n) { return path_ + "." + std::to_string(n); };
+  const int keep = rotation_.keep < 1 ? 1 : rotation_.keep;
+  ::unlink(numbered(keep).c_str());  // the oldest goes; ENOENT is fine
+  for (int n = keep - 1; n >= 1; --n) ::rename(numbered(n).c_str(), numbered(n + 1).c_str());
+  if (::rename(path_.c_str(), numbered(1).c_str()) != 0) {
+    return make_error("rotating the delivery log " + path_ + " failed: " + strerror(errno));
+  }
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error("cannot reopen the delivery log " + path_ +
+                      " after rotating it: " + strerror(errno));
+  }
+  ::close(fd_);
+  fd_ = fd;
+  size_ = 0;
   return {};
 }
 
@@ -113,6 +139,12 @@ void format_delivery_line(std::string& out, const DeliveryLine& line) {
   put_field(out, "ip", where.address, true);
   put_field(out, "tls", where.tls, true);
   put_field(out, "reply", line.reply != nullptr ? line.reply->summary() : std::string(), true);
+  if (line.verdict != nullptr) {
+    put_field(out, "category", bounce::category_name(line.verdict->category), false);
+    out += line.verdict->hard ? ",\"hard\":true" : ",\"hard\":false";
+  } else {
+    out += ",\"category\":null,\"hard\":null";
+  }
   out += "}\n";
 }
 

@@ -5,6 +5,7 @@
 
 #include "engine/direct_router.h"
 #include "scheduler/retry_policy.h"
+#include "storage/records.h"
 
 namespace ringmta::engine {
 
@@ -16,6 +17,7 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
       route_(route),
       clock_(clock),
       bounce_options_(bounces),
+      classifier_(bounces.classifier != nullptr ? *bounces.classifier : builtin_rules_),
       delivery_log_(delivery_log) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
@@ -187,7 +189,8 @@ void Shard::flush() {
 }
 
 void Shard::log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
-                        const protocol::Reply& reply, const Attempt& where) {
+                        const protocol::Reply& reply, const Attempt& where,
+                        const bounce::Classification* verdict) {
   if (delivery_log_ == nullptr) return;
   auto message = messages_->get(entry.record.message);
   DeliveryLine line{.unix_millis = unix_now_millis(),
@@ -195,7 +198,8 @@ void Shard::log_outcome(std::string_view outcome, const storage::QueueEntry& ent
                     .campaign = message ? std::string_view(message.value()->stored.campaign) : "",
                     .entry = &entry,
                     .reply = &reply,
-                    .where = &where};
+                    .where = &where,
+                    .verdict = verdict};
   format_delivery_line(log_buffer_, line);
 }
 
@@ -237,7 +241,10 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
                       550, "5.4.7", "expired in the queue; last reply: " + reply.summary()),
                   where);
   }
-  log_outcome("deferred", entry, reply, where);
+  if (delivery_log_ != nullptr) {
+    const bounce::Classification verdict = classifier_.classify(reply);
+    log_outcome("deferred", entry, reply, where, &verdict);
+  }
   storage::RecipientRecord record = entry.record;
   record.attempts += 1;
   record.last_reply = reply.summary();
@@ -254,11 +261,14 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
 
 void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
                    const Attempt& where) {
-  log_outcome("failed", entry, reply, where);
+  const bounce::Classification verdict = classifier_.classify(reply);
+  log_outcome("failed", entry, reply, where, &verdict);
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
   if (auto message = messages_->get(entry.record.message)) {
-    bounces_->on_failed(entry, message.value()->stored, reply, where, clock_.now(), batch_);
+    const storage::StoredMessage& stored = message.value()->stored;
+    bounces_->on_failed(entry, stored, reply, where, clock_.now(), batch_);
+    record_failure(entry, stored, reply, verdict);
   }
   bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";
   counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent
@@ -268,6 +278,29 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
                             clock_.now());
   std::lock_guard lock(report_mutex_);
   if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
+}
+
+// The failure record and, for a hard bounce of the address itself, the suppression entry: in the
+// batch that removes the recipient. DSNs leave neither (their recipient is our own sender).
+void Shard::record_failure(const storage::QueueEntry& entry, const storage::StoredMessage& message,
+                           const protocol::Reply& reply, const bounce::Classification& verdict) {
+  if (message.is_dsn) return;
+  const std::string category(bounce::category_name(verdict.category));
+  const std::string summary = reply.summary();
+  storage::add_failure_record(batch_, {.campaign = message.campaign,
+                                       .recipient = entry.record.address,
+                                       .category = category,
+                                       .hard = verdict.hard,
+                                       .reply = summary,
+                                       .time = clock_.now()});
+  if (bounce_options_.suppress && bounce::should_suppress(verdict)) {
+    storage::SuppressionList::add_to(batch_, {.address = entry.record.address,
+                                              .category = category,
+                                              .reason = summary,
+                                              .campaign = message.campaign,
+                                              .since = clock_.now()});
+    counters_.suppressions_added.add();
+  }
 }
 
 void Shard::released(const storage::QueueEntry& entry) {

@@ -40,8 +40,7 @@ class Shard final : private OutcomeSink {
   // delivery_log: where to record every outcome, or null.
   // clock: when recipients fall due and expire; must outlive the shard.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-        const QueueClock& clock, const BounceOptions& bounces,
-        DeliveryLog* delivery_log = nullptr);
+        const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -72,7 +71,10 @@ class Shard final : private OutcomeSink {
   void failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
               const Attempt& where) override;
   void log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
-                   const protocol::Reply& reply, const Attempt& where);
+                   const protocol::Reply& reply, const Attempt& where,
+                   const bounce::Classification* verdict = nullptr);
+  void record_failure(const storage::QueueEntry& entry, const storage::StoredMessage& message,
+                      const protocol::Reply& reply, const bounce::Classification& verdict);
   void flush_log();
   void released(const storage::QueueEntry& entry) override;
 
@@ -87,6 +89,8 @@ class Shard final : private OutcomeSink {
   const RouteConfig& route_;
   const QueueClock& clock_;
   const BounceOptions& bounce_options_;
+  const bounce::Classifier builtin_rules_;  // used when bounce_options_.classifier is null
+  const bounce::Classifier& classifier_;
   std::unique_ptr<BounceReporter> bounces_;
   DeliveryLog* delivery_log_;
   std::string log_buffer_;  // lines formatted this tick, written after the outcome batch

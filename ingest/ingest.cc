@@ -13,6 +13,7 @@
 
 #include "message/address.h"
 #include "message/csv.h"
+#include "storage/records.h"
 #include "util/time.h"
 
 namespace ringmta::ingest {
@@ -82,20 +83,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (l(a[i]) != l(b[i])) return false;
   }
   return true;
-}
-
-// One CSV field, quoted when it holds a comma, quote, CR or LF (RFC 4180).
-void append_csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(v);
-    return;
-  }
-  out.push_back('"');
-  for (char c : v) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
 }
 
 struct FileCloser {
@@ -181,9 +168,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     ++summary.rejected_rows;
     if (!rejects) return;
     reject_line.assign(std::to_string(line)).push_back(',');
-    append_csv_field(reject_line, reason);
+    message::append_csv_field(reject_line, reason);
     reject_line.push_back(',');
-    append_csv_field(reject_line, email);
+    message::append_csv_field(reject_line, email);
     reject_line.push_back('\n');
     if (std::fwrite(reject_line.data(), 1, reject_line.size(), rejects.get()) !=
         reject_line.size()) {
@@ -193,7 +180,28 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
 
   std::vector<storage::NewRecipient> batch;
   batch.reserve(kBatch);
+  storage::SuppressionList suppression(queue);
+  std::vector<std::string> batch_addresses;
+  auto drop_suppressed = [&]() -> Result<void> {
+    batch_addresses.clear();
+    for (const auto& r : batch) batch_addresses.push_back(r.address);
+    auto listed = suppression.contains(batch_addresses);
+    if (!listed)
+      return make_error("reading the suppression list failed: " + listed.error().message);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if ((*listed)[i]) continue;
+      if (kept != i) batch[kept] = std::move(batch[i]);
+      ++kept;
+    }
+    summary.suppressed += batch.size() - kept;
+    batch.resize(kept);
+    return {};
+  };
   auto flush = [&]() -> Result<void> {
+    if (options.skip_suppressed && !batch.empty()) {
+      if (auto ok = drop_suppressed(); !ok) return ok;
+    }
     if (batch.empty()) return {};
     auto r = queue.enqueue(summary.message, batch, unix_now());
     if (!r) {

@@ -4,7 +4,8 @@
 // field), validates each row (address, column count, merge values against the template), drops
 // duplicate addresses (case-insensitive domain, exact local part), and enqueues in batches of
 // kBatch recipients, each batch synced before it counts as accepted. A bad row is skipped and
-// written to the rejects file as "LINE,REASON,RAW-EMAIL"; the job goes on.
+// written to the rejects file as "LINE,REASON,RAW-EMAIL"; the job goes on. Addresses on the
+// suppression list (storage/records.h) are skipped and counted, one MultiGet per batch.
 // It may not deliver or schedule anything.
 #pragma once
 
@@ -24,6 +25,7 @@ struct IngestOptions {
   std::string envelope_sender;
   std::string raw_message;  // the message file's bytes
   std::string campaign;
+  bool skip_suppressed = true;  // false: --ignore-suppression
 };
 
 struct IngestSummary {
@@ -31,6 +33,7 @@ struct IngestSummary {
   uint64_t accepted = 0;
   uint64_t rejected_rows = 0;
   uint64_t duplicates = 0;
+  uint64_t suppressed = 0;  // on the suppression list, not queued
 };
 
 constexpr std::size_t kBatch = 10'000;

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringmta::message {
@@ -40,5 +41,9 @@ class CsvReader {
   bool bom_checked_ = false;
   std::string error_;
 };
+
+// Appends one field for a CSV writer: quoted (quotes doubled) when it holds a comma, quote, CR or
+// LF (RFC 4180), as CsvReader reads it back.
+void append_csv_field(std::string& out, std::string_view field);
 
 }  // namespace ringmta::message

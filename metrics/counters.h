@@ -49,6 +49,7 @@ struct ShardCounters {
   Counter dns_cache_hits;
   Counter dns_failures;        // lookups that ended transiently (SERVFAIL, timeout, refused)
   Counter dsns_queued;         // DSNs queued for envelope Senders
+  Counter suppressions_added;  // hard-bounced addresses added to the suppression list
   Counter throttle_decreases;  // a route's connections or rate cut after a slow-down reply
   Counter throttle_increases;  // restored after successes
   Counter loop_busy_micros;    // the shard's EventLoop: time not spent waiting for completions
@@ -96,8 +97,8 @@ struct Totals {
            failed_local = 0, transactions = 0, connections_opened = 0, connections_failed = 0,
            connections_closed = 0, sessions_ready = 0, sessions_failed = 0, tls_ok = 0,
            tls_failed = 0, bytes_sent = 0, possible_duplicates = 0, dns_mx_queries = 0,
-           dns_address_queries = 0, dns_cache_hits = 0, dns_failures = 0, dsns_queued = 0, throttle_decreases = 0,
-           throttle_increases = 0;
+           dns_address_queries = 0, dns_cache_hits = 0, dns_failures = 0, dsns_queued = 0,
+           suppressions_added = 0, throttle_decreases = 0, throttle_increases = 0;
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -124,6 +125,7 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.dns_cache_hits += s->dns_cache_hits.get();
     t.dns_failures += s->dns_failures.get();
     t.dsns_queued += s->dsns_queued.get();
+    t.suppressions_added += s->suppressions_added.get();
     t.throttle_decreases += s->throttle_decreases.get();
     t.throttle_increases += s->throttle_increases.get();
   }

@@ -84,6 +84,13 @@ std::string prometheus_text(const Snapshot& s) {
            "counter");
   e.sample("ringmta_throttle_changes_total", {{"direction", "decrease"}}, t.throttle_decreases);
   e.sample("ringmta_throttle_changes_total", {{"direction", "increase"}}, t.throttle_increases);
+  e.family("ringmta_dsns_queued_total",
+           "Delivery status notifications (bounces) queued for envelope Senders.", "counter");
+  e.sample("ringmta_dsns_queued_total", {}, t.dsns_queued);
+  e.family("ringmta_suppressions_added_total",
+           "Hard-bounced addresses added to the suppression list; later sends skip them.",
+           "counter");
+  e.sample("ringmta_suppressions_added_total", {}, t.suppressions_added);
 
   e.family("ringmta_domain_recipients_total",
            "Recipient outcomes by destination domain; the largest domains by volume have their "

@@ -183,4 +183,53 @@ Result<StoredMessage> decode_message(std::string_view bytes) {
   return in.error("stored message");
 }
 
+std::string encode_suppression(const SuppressionEntry& e) {
+  std::string out;
+  out.push_back(static_cast<char>(kSuppressionVersion));
+  put_string(out, e.category);
+  put_string(out, e.reason);
+  put_string(out, e.campaign);
+  put_varint(out, zigzag(e.since));
+  return out;
+}
+
+Result<SuppressionEntry> decode_suppression(std::string_view address, std::string_view bytes) {
+  Reader in(bytes);
+  SuppressionEntry e;
+  e.address = address;
+  if (in.version(kSuppressionVersion, "version") && in.string(e.category, "category") &&
+      in.string(e.reason, "reason") && in.string(e.campaign, "campaign") &&
+      in.i64(e.since, "since") && in.finish("entry end")) {
+    return e;
+  }
+  return in.error("suppression entry");
+}
+
+std::string encode_failure(const FailureRecord& r) {
+  std::string out;
+  out.push_back(static_cast<char>(kFailureVersion));
+  put_string(out, r.category);
+  put_varint(out, r.hard ? 1 : 0);
+  put_string(out, r.reply);
+  put_varint(out, zigzag(r.time));
+  return out;
+}
+
+Result<FailureRecord> decode_failure(std::string_view campaign, std::string_view recipient,
+                                     std::string_view bytes) {
+  Reader in(bytes);
+  FailureRecord r;
+  r.campaign = campaign;
+  r.recipient = recipient;
+  uint64_t hard = 0;
+  if (in.version(kFailureVersion, "version") && in.string(r.category, "category") &&
+      in.varint(hard, "hard") && in.string(r.reply, "reply") && in.i64(r.time, "time") &&
+      in.finish("record end")) {
+    if (hard > 1) return make_error("corrupt failure record: hard flag " + std::to_string(hard));
+    r.hard = hard == 1;
+    return r;
+  }
+  return in.error("failure record");
+}
+
 }  // namespace ringmta::storage::codec

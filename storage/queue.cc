@@ -50,6 +50,19 @@ std::string bounce_key(uint8_t partition, MessageId message, uint64_t seq) {
   return k;
 }
 
+// Records of other modules share the meta CF under their own prefixes (see Queue::get_records).
+Result<void> record_key_allowed(std::string_view key) {
+  const std::size_t slash = key.find('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return make_error("record key without a module prefix refused");
+  }
+  const std::string_view prefix = key.substr(0, slash + 1);
+  if (prefix == kMetaCampaignSize || prefix == kMetaBounce) {
+    return make_error("record key in the queue's own namespace refused");
+  }
+  return {};
+}
+
 uint64_t read_u64_be(std::string_view b) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<std::size_t>(i)]);
@@ -578,8 +591,8 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready_hinted(uint8_t partition, Uni
   // hint: the iterator never walks over another domain's tombstones to find its first key.
   std::vector<QueueEntry> out;
   const std::vector<uint32_t> domains = impl_->domains_in(partition);
-  auto d = after ? std::lower_bound(domains.begin(), domains.end(), after->domain)
-                 : domains.begin();
+  auto d =
+      after ? std::lower_bound(domains.begin(), domains.end(), after->domain) : domains.begin();
   const uint32_t now_due = clamp_due(now);
   for (; d != domains.end() && out.size() < max; ++d) {
     std::optional<QueueKey> past;  // start strictly after this key
@@ -611,9 +624,9 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready_hinted(uint8_t partition, Uni
       const rocksdb::Slice v = it->value();
       auto record = codec::decode_record(std::string_view(v.data(), v.size()));
       if (!record) {
-        return make_error("queue entry (partition " + std::to_string(key->partition) +
-                          ", domain " + std::to_string(key->domain) + ", seq " +
-                          std::to_string(key->seq) + "): " + record.error().message);
+        return make_error("queue entry (partition " + std::to_string(key->partition) + ", domain " +
+                          std::to_string(key->domain) + ", seq " + std::to_string(key->seq) +
+                          "): " + record.error().message);
       }
       auto name = impl_->domain_name(key->domain);
       if (!name) return name.error();
@@ -644,8 +657,13 @@ Result<void> Queue::apply(OutcomeBatch&& outcomes) {
   for (const auto& b : outcomes.bounces_) {
     batch.Put(impl_->meta, bounce_key(b.partition, b.message, b.seq), b.report);
   }
+  for (const auto& [key, value] : outcomes.records_) {
+    if (auto ok = record_key_allowed(key); !ok) return ok;
+    batch.Put(impl_->meta, key, value);
+  }
   outcomes.ops_.clear();
   outcomes.bounces_.clear();
+  outcomes.records_.clear();
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the owner calls sync_wal() at a short interval
   return impl_->write(wo, batch, "queue outcome write failed");
@@ -971,8 +989,8 @@ Result<std::vector<PendingBounce>> Queue::pending_bounces(uint8_t partition,
     std::string_view k(it->key().data(), it->key().size());
     if (!k.starts_with(lower) || k.size() != lower.size() + 16) break;
     k.remove_prefix(lower.size());
-    out.push_back(PendingBounce{partition, read_u64_be(k.substr(0, 8)),
-                                read_u64_be(k.substr(8, 8)), it->value().ToString()});
+    out.push_back(PendingBounce{partition, read_u64_be(k.substr(0, 8)), read_u64_be(k.substr(8, 8)),
+                                it->value().ToString()});
   }
   if (!it->status().ok()) return storage_error("bounce read failed", it->status());
   return out;
@@ -981,10 +999,65 @@ Result<std::vector<PendingBounce>> Queue::pending_bounces(uint8_t partition,
 Result<void> Queue::forget_bounces(std::span<const PendingBounce> reported) {
   if (reported.empty()) return {};
   rocksdb::WriteBatch batch;
-  for (const auto& b : reported) batch.Delete(impl_->meta, bounce_key(b.partition, b.message, b.seq));
+  for (const auto& b : reported)
+    batch.Delete(impl_->meta, bounce_key(b.partition, b.message, b.seq));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return impl_->write(wo, batch, "bounce write failed");
+}
+
+void OutcomeBatch::put_record(std::string key, std::string value) {
+  records_.emplace_back(std::move(key), std::move(value));
+}
+
+Result<std::vector<std::optional<std::string>>> Queue::get_records(
+    std::span<const std::string> keys) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->meta, slices.size(), slices.data(),
+                      values.data(), statuses.data());
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return storage_error("record read failed", statuses[i]);
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+Result<void> Queue::scan_records(
+    std::string_view prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  if (auto ok = record_key_allowed(prefix); !ok) return ok;
+  rocksdb::Slice lower(prefix.data(), prefix.size());
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->meta));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(prefix)) break;
+    if (!visit(k, std::string_view(it->value().data(), it->value().size()))) return {};
+  }
+  if (!it->status().ok()) return storage_error("record scan failed", it->status());
+  return {};
+}
+
+Result<void> Queue::write_records(std::span<const std::pair<std::string, std::string>> puts,
+                                  std::span<const std::string> deletes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : puts) {
+    if (auto ok = record_key_allowed(key); !ok) return ok;
+    batch.Put(impl_->meta, key, value);
+  }
+  for (const auto& key : deletes) {
+    if (auto ok = record_key_allowed(key); !ok) return ok;
+    batch.Delete(impl_->meta, key);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return impl_->write(wo, batch, "record write failed");
 }
 
 }  // namespace ringmta::storage

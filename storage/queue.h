@@ -139,7 +139,9 @@ class OutcomeBatch {
   void add_bounce(const QueueKey& key, MessageId message, std::string report);
   // Moves the entry to a new due time with an updated record (SingleDelete + Put).
   void reschedule(const QueueKey& key, uint32_t new_due, const RecipientRecord& record);
-  bool empty() const { return ops_.empty() && bounces_.empty(); }
+  // A keyed record written with the outcomes (see Queue's records section).
+  void put_record(std::string key, std::string value);
+  bool empty() const { return ops_.empty() && bounces_.empty() && records_.empty(); }
   std::size_t size() const { return ops_.size(); }
 
  private:
@@ -151,6 +153,7 @@ class OutcomeBatch {
   };
   std::vector<Op> ops_;
   std::vector<PendingBounce> bounces_;
+  std::vector<std::pair<std::string, std::string>> records_;
 };
 
 class Queue {
@@ -219,6 +222,22 @@ class Queue {
   Result<std::vector<PendingBounce>> pending_bounces(uint8_t partition, std::size_t max) const;
   // Deletes reports once their DSN is queued (synced).
   Result<void> forget_bounces(std::span<const PendingBounce> reported);
+
+  // --- records: small keyed values other modules keep beside the queue (storage/records.h) ---
+  // Keys start with a prefix of the owning module ending in '/'; the queue's own meta keys
+  // (seq_limit, next_message, next_domain, campaign_size/, bounce/) are refused.
+
+  // The value of each key, or nullopt where there is none (one MultiGet).
+  Result<std::vector<std::optional<std::string>>> get_records(
+      std::span<const std::string> keys) const;
+  // Visits the records whose key starts with prefix, in key order, until visit returns false.
+  Result<void> scan_records(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  // Puts and deletes in one synced WriteBatch.
+  Result<void> write_records(std::span<const std::pair<std::string, std::string>> puts,
+                             std::span<const std::string> deletes);
+
   static constexpr std::size_t kAdminChunk = 10'000;
 
  private:

@@ -66,6 +66,50 @@ TEST(DeliveryLog, NoServerMeansNulls) {
   EXPECT_TRUE(j["tls"].is_null());
   EXPECT_TRUE(j["campaign"].is_null());
   EXPECT_EQ(j["reply"], "550 5.1.2 domain does not exist");
+  EXPECT_TRUE(j["category"].is_null());
+  EXPECT_TRUE(j["hard"].is_null());
+}
+
+TEST(DeliveryLog, FailuresCarryTheirBounceCategory) {
+  storage::QueueEntry e = entry();
+  protocol::Reply reply = protocol::Reply::make_local(550, "5.1.1", "no such user");
+  const bounce::Classification verdict = bounce::Classifier().classify(reply);
+  Attempt where{"mx1.example.org", "192.0.2.1:25", ""};
+  std::string out;
+  format_delivery_line(out, {.unix_millis = 1'800'000'000'000,
+                             .outcome = "failed",
+                             .entry = &e,
+                             .reply = &reply,
+                             .where = &where,
+                             .verdict = &verdict});
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["category"], "invalid_recipient");
+  EXPECT_EQ(j["hard"], true);
+}
+
+TEST(DeliveryLog, RotatesBySizeKeepingTheNewestFiles) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ringmta-dlog-rot-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "d.jsonl").string();
+  auto log = DeliveryLog::open(path, {.max_bytes = 20, .keep = 2});
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  for (int i = 0; i < 5; ++i) {  // 12-byte buffers: every second append reaches 20 bytes
+    ASSERT_TRUE(log.value()->append("{\"n\":" + std::to_string(i) + "00000}\n").ok());
+  }
+  auto read = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(read(path), "{\"n\":400000}\n");
+  EXPECT_EQ(read(path + ".1"), "{\"n\":200000}\n{\"n\":300000}\n");
+  EXPECT_EQ(read(path + ".2"), "{\"n\":000000}\n{\"n\":100000}\n");
+  EXPECT_FALSE(std::filesystem::exists(path + ".3"));
+  ASSERT_TRUE(log.value()->append("{\"n\":500000}\n").ok());  // the oldest (.2) goes
+  EXPECT_EQ(read(path + ".2"), "{\"n\":200000}\n{\"n\":300000}\n");
+  EXPECT_EQ(read(path), "");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DeliveryLog, AppendsWholeLinesToTheFile) {

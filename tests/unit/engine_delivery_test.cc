@@ -12,6 +12,7 @@
 #include "engine/delivery.h"
 #include "engine/sink_server.h"
 #include "ingest/ingest.h"
+#include "storage/records.h"
 
 namespace ringmta::engine {
 namespace {
@@ -169,6 +170,32 @@ TEST_F(DeliveryTest, TwoDaysOfRetriesInSecondsEndInExpiry) {
   EXPECT_LE(sink.stats().refused_temporary, 20u * 20);
 }
 
+// Expired after soft failures: recorded for the report, final, and never suppressed (the address
+// may be fine; the server was not answering).
+TEST_F(DeliveryTest, ExpiryIsRecordedButNotSuppressed) {
+  enqueue(7);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.scripts = {"*:rcpt-4xx=100"};
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  route.retry.max_age = 0;  // the first 451 already finds the recipient too old
+  DeliveryOptions options;
+  options.shards = 1;
+  options.bounces.mode = BounceMode::kNone;
+  DeliverySummary summary = deliver(*queue_, route, options);
+  sink.stop();
+  EXPECT_EQ(summary.totals.failed_expired, 7u);
+  int records = 0;
+  ASSERT_TRUE(storage::visit_failures(*queue_, "t", [&](const storage::FailureRecord& r) {
+                EXPECT_EQ(r.category, "expired") << r.reply;
+                return ++records, true;
+              }).ok());
+  EXPECT_EQ(records, 7);
+  EXPECT_EQ(summary.totals.suppressions_added, 0u);
+}
+
 // Every recipient of d1.test is refused 550: their failures reach the envelope Sender
 // (bounces@sender.test) as DSNs through the same engine and sink, and deliver() returns only once
 // the DSNs are delivered.
@@ -217,6 +244,57 @@ TEST_F(DeliveryTest, PerRecipientDsnsAndNeverABounceOfABounce) {
   EXPECT_EQ(summary.totals.failed, 10u + 10u);  // ... each refused in turn, and not bounced
   EXPECT_EQ(summary.totals.delivered, 60u);
   EXPECT_EQ(summary.queued, 0u);
+}
+
+// Hard bounces join the suppression list and leave failure records, written with the removal;
+// the DSNs that fail in turn (their recipient is our own sender) leave neither.
+TEST_F(DeliveryTest, HardBouncesAreSuppressedAndRecordedDsnFailuresAreNot) {
+  enqueue(70);
+  SinkOptions so;
+  so.listen = "127.0.0.1:0";
+  so.scripts = {"d1.test:rcpt-5xx=100", "sender.test:rcpt-5xx=100"};
+  SinkServer sink(so);
+  ASSERT_TRUE(sink.start().ok());
+  RouteConfig route = route_to("127.0.0.1:" + std::to_string(sink.port()));
+  DeliveryOptions options;
+  options.shards = 2;
+  options.bounces.reporting_mta = "client.test";
+  DeliverySummary summary = deliver(*queue_, route, options);
+  sink.stop();
+  EXPECT_EQ(summary.totals.suppressions_added, 10u);
+  std::vector<std::string> probe;
+  for (int i = 1; i < 70; i += 7) probe.push_back("r" + std::to_string(i) + "@d1.test");
+  probe.push_back("r0@d0.test");
+  probe.push_back("bounces@sender.test");
+  auto found = storage::SuppressionList(*queue_).contains(probe);
+  ASSERT_TRUE(found.ok());
+  std::vector<bool> expected(10, true);
+  expected.push_back(false);
+  expected.push_back(false);
+  EXPECT_EQ(*found, expected);
+  int records = 0;
+  ASSERT_TRUE(storage::visit_failures(*queue_, "t", [&](const storage::FailureRecord& r) {
+                EXPECT_EQ(r.category, "invalid_recipient");
+                EXPECT_TRUE(r.hard);
+                EXPECT_TRUE(r.recipient.ends_with("@d1.test")) << r.recipient;
+                return ++records, true;
+              }).ok());
+  EXPECT_EQ(records, 10);
+
+  // The next send of the same list skips them.
+  std::string csv = (dir_ / "again.csv").string();
+  std::ofstream out(csv);
+  out << "email\n";
+  for (const auto& a : probe) out << a << "\n";
+  out.close();
+  ingest::IngestOptions io;
+  io.recipients_path = csv;
+  io.envelope_sender = "bounces@sender.test";
+  io.raw_message = "Subject: again\n\nHello\n";
+  auto again = ingest::ingest(*queue_, io);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->suppressed, 10u);
+  EXPECT_EQ(again->accepted, 2u);
 }
 
 TEST_F(DeliveryTest, BounceModeNoneSendsNoDsn) {

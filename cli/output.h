@@ -1,0 +1,20 @@
+// Text the commands print for people and scripts: terminal-safe strings, JSON dumps
+// that survive invalid UTF-8, RFC 3339 times. Formatting only.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "util/time.h"
+
+namespace ringmta::cli {
+
+// Control characters would garble a terminal: each becomes a space. JSON escapes them itself.
+std::string printable(std::string_view text);
+// Compact JSON; invalid UTF-8 from a remote server is replaced, not thrown on.
+std::string dump(const nlohmann::json& j);
+// "2026-11-29T04:05:06Z".
+std::string rfc3339(UnixSeconds t);
+
+}  // namespace ringmta::cli

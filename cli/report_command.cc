@@ -1,0 +1,118 @@
+// `ringmta report --campaign ID`: a campaign's permanent failures from the failure records
+// (storage/records.h): counts by bounce category, or with --bounces the CSV a list owner cleans
+// a list with (recipient, category, hard, reply, time). Wiring only.
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/open_queue.h"
+#include "cli/output.h"
+#include "cli/report.h"
+#include "message/csv.h"
+#include "storage/records.h"
+
+namespace ringmta::cli {
+namespace {
+
+struct ReportOptions {
+  std::string queue_dir = "./ringmta-queue";
+  std::string campaign;
+  std::string output;  // "" = stdout
+  bool bounces = false;
+  bool json = false;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
+  return kUsage;
+}
+
+int write_bounces(const storage::Queue& q, const ReportOptions& o) {
+  std::FILE* out = stdout;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, std::fclose);
+  if (!o.output.empty()) {
+    file.reset(std::fopen(o.output.c_str(), "wb"));
+    if (!file) return fail("cannot write " + o.output);
+    out = file.get();
+  }
+  std::string line = "recipient,category,hard,reply,time\n";
+  uint64_t rows = 0;
+  bool write_failed = std::fputs(line.c_str(), out) < 0;
+  auto visited = storage::visit_failures(q, o.campaign, [&](const storage::FailureRecord& r) {
+    line.clear();
+    message::append_csv_field(line, r.recipient);
+    line += ',';
+    message::append_csv_field(line, r.category);
+    line += r.hard ? ",true," : ",false,";
+    message::append_csv_field(line, r.reply);
+    line += ',';
+    line += rfc3339(r.time);
+    line += '\n';
+    ++rows;
+    write_failed = std::fwrite(line.data(), 1, line.size(), out) != line.size();
+    return !write_failed;
+  });
+  if (!visited) return fail(visited.error().message);
+  if (file && std::fclose(file.release()) != 0) write_failed = true;
+  if (write_failed) return fail("writing " + (o.output.empty() ? "stdout" : o.output) + " failed");
+  if (!o.output.empty()) {
+    std::fprintf(stderr, "%llu bounced recipient%s of campaign %s written to %s\n",
+                 static_cast<unsigned long long>(rows), rows == 1 ? "" : "s",
+                 printable(o.campaign).c_str(), o.output.c_str());
+  }
+  return 0;
+}
+
+int summarize(const storage::Queue& q, const ReportOptions& o) {
+  std::map<std::string, uint64_t> by_category;
+  uint64_t total = 0, hard = 0;
+  auto visited = storage::visit_failures(q, o.campaign, [&](const storage::FailureRecord& r) {
+    ++by_category[r.category];
+    ++total;
+    hard += r.hard ? 1 : 0;
+    return true;
+  });
+  if (!visited) return fail(visited.error().message);
+  if (o.json) {
+    nlohmann::json j;
+    j["campaign"] = o.campaign;
+    j["failed"] = total;
+    j["hard"] = hard;
+    j["by_category"] = by_category;
+    std::printf("%s\n", dump(j).c_str());
+    return 0;
+  }
+  std::printf("campaign %s: %llu permanent failure%s (%llu hard)\n", printable(o.campaign).c_str(),
+              static_cast<unsigned long long>(total), total == 1 ? "" : "s",
+              static_cast<unsigned long long>(hard));
+  for (const auto& [category, n] : by_category) {
+    std::printf("  %-20s %llu\n", category.c_str(), static_cast<unsigned long long>(n));
+  }
+  if (total > 0)
+    std::printf("The list: ringmta report --campaign %s --bounces\n", o.campaign.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_report_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "report", "A campaign's permanent failures: counts by category, or --bounces as CSV");
+  auto o = std::make_shared<ReportOptions>();
+  sub->add_option("--queue", o->queue_dir, "The RocksDB queue directory");
+  sub->add_option("--campaign", o->campaign, "The campaign")->required();
+  sub->add_flag("--bounces", o->bounces,
+                "Write the bounced recipients as CSV: recipient,category,hard,reply,time");
+  sub->add_option("--output", o->output, "With --bounces: write to this file, not stdout");
+  sub->add_flag("--json", o->json, "Counts as one JSON object");
+  return {sub, [=]() -> int {
+            auto opened = open_existing_queue(o->queue_dir);
+            if (!opened) return fail(opened.error().message);
+            return o->bounces ? write_bounces(*opened.value(), *o) : summarize(*opened.value(), *o);
+          }};
+}
+
+}  // namespace ringmta::cli

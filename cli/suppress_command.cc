@@ -1,0 +1,195 @@
+// `ringmta suppress add|remove|list|import`: the suppression list kept in a queue's database
+// (storage/records.h). Hard bounces join it automatically; `send` skips what is on it. Wiring
+// only: parsing arguments and files, printing.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/open_queue.h"
+#include "cli/output.h"
+#include "cli/report.h"
+#include "message/address.h"
+#include "message/csv.h"
+#include "storage/records.h"
+#include "util/time.h"
+
+namespace ringmta::cli {
+namespace {
+
+struct SuppressOptions {
+  std::string queue_dir = "./ringmta-queue";
+  std::vector<std::string> addresses;
+  std::string reason;
+  std::string file;
+  bool json = false;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
+  return kUsage;
+}
+
+// Addresses from the command line: each must parse; the first bad one stops the command.
+Result<std::vector<std::string>> parse_addresses(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const auto& a : given) {
+    auto parsed = message::parse_address(a);
+    if (!parsed) return make_error("'" + printable(a) + "': " + parsed.error().message);
+    out.push_back(parsed->str());
+  }
+  return out;
+}
+
+int add(storage::Queue& q, const SuppressOptions& o) {
+  auto addresses = parse_addresses(o.addresses);
+  if (!addresses) return fail(addresses.error().message);
+  std::vector<storage::SuppressionEntry> entries;
+  for (auto& a : addresses.value()) {
+    entries.push_back(
+        {.address = a, .category = "manual", .reason = o.reason, .since = unix_now()});
+  }
+  if (auto ok = storage::SuppressionList(q).add(entries); !ok) return fail(ok.error().message);
+  std::printf("%zu address%s suppressed\n", entries.size(), entries.size() == 1 ? "" : "es");
+  return 0;
+}
+
+int remove(storage::Queue& q, const SuppressOptions& o) {
+  auto addresses = parse_addresses(o.addresses);
+  if (!addresses) return fail(addresses.error().message);
+  auto removed = storage::SuppressionList(q).remove(addresses.value());
+  if (!removed) return fail(removed.error().message);
+  std::printf("%llu of %zu removed from the suppression list\n",
+              static_cast<unsigned long long>(*removed), addresses->size());
+  return 0;
+}
+
+int list(storage::Queue& q, const SuppressOptions& o) {
+  std::string line;
+  if (!o.json) std::printf("address,category,since,campaign,reason\n");
+  auto listed = storage::SuppressionList(q).list([&](const storage::SuppressionEntry& e) {
+    if (o.json) {
+      nlohmann::json j;
+      j["address"] = e.address;
+      j["category"] = e.category;
+      j["since"] = rfc3339(e.since);
+      j["campaign"] = e.campaign;
+      j["reason"] = e.reason;
+      std::printf("%s\n", dump(j).c_str());
+      return true;
+    }
+    line.clear();
+    const std::string since = rfc3339(e.since);
+    for (std::string_view field :
+         {std::string_view(e.address), std::string_view(e.category), std::string_view(since),
+          std::string_view(e.campaign), std::string_view(e.reason)}) {
+      if (!line.empty()) line += ',';
+      message::append_csv_field(line, field);
+    }
+    std::printf("%s\n", line.c_str());
+    return true;
+  });
+  if (!listed) return fail(listed.error().message);
+  return 0;
+}
+
+// A file of addresses: a CSV with an "email" column, or one address per line (the first field).
+// Bad lines are reported with their line number and skipped; good ones are added in batches.
+int import(storage::Queue& q, const SuppressOptions& o) {
+  std::FILE* f = std::fopen(o.file.c_str(), "rb");
+  if (f == nullptr) return fail("cannot read " + o.file);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, std::fclose);
+  message::CsvReader reader(f);
+  message::CsvRecord record;
+  storage::SuppressionList list(q);
+  std::vector<storage::SuppressionEntry> batch;
+  uint64_t added = 0, bad = 0;
+  std::size_t column = 0;
+  bool first = true;
+  const UnixSeconds now = unix_now();
+  auto flush = [&]() -> Result<void> {
+    if (auto ok = list.add(batch); !ok) return ok;
+    added += batch.size();
+    batch.clear();
+    return {};
+  };
+  for (;;) {
+    auto status = reader.next(record);
+    if (status == message::CsvReader::Status::kEnd) break;
+    if (status == message::CsvReader::Status::kMalformed) {
+      std::fprintf(stderr, "%s:%zu: malformed CSV: %s\n", o.file.c_str(), record.line,
+                   reader.error().c_str());
+      ++bad;
+      continue;
+    }
+    if (first) {
+      first = false;
+      bool header = false;
+      for (std::size_t c = 0; c < record.fields.size(); ++c) {
+        if (record.fields[c] == "email" || record.fields[c] == "address") {
+          column = c;
+          header = true;
+        }
+      }
+      if (header) continue;
+    }
+    if (record.fields.size() == 1 && record.fields[0].empty()) continue;  // blank line
+    std::string_view raw = column < record.fields.size() ? record.fields[column] : "";
+    auto parsed = message::parse_address(raw);
+    if (!parsed) {
+      std::fprintf(stderr, "%s:%zu: '%s': %s\n", o.file.c_str(), record.line,
+                   printable(raw).c_str(), parsed.error().message.c_str());
+      ++bad;
+      continue;
+    }
+    batch.push_back(
+        {.address = parsed->str(), .category = "import", .reason = o.reason, .since = now});
+    if (batch.size() >= storage::Queue::kAdminChunk) {
+      if (auto ok = flush(); !ok) return fail(ok.error().message);
+    }
+  }
+  if (std::ferror(f)) return fail("read error in " + o.file);
+  if (auto ok = flush(); !ok) return fail(ok.error().message);
+  std::printf("%llu address%s imported, %llu line%s skipped\n",
+              static_cast<unsigned long long>(added), added == 1 ? "" : "es",
+              static_cast<unsigned long long>(bad), bad == 1 ? "" : "s");
+  return bad > 0 ? kSomeFailed : 0;
+}
+
+}  // namespace
+
+Command add_suppress_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "suppress", "The suppression list: addresses `send` skips (hard bounces join it)");
+  auto o = std::make_shared<SuppressOptions>();
+  sub->add_option("--queue", o->queue_dir, "The RocksDB queue directory");
+  sub->require_subcommand(1);
+  auto* add_cmd = sub->add_subcommand("add", "Suppress addresses");
+  add_cmd->add_option("addresses", o->addresses, "Addresses")->required();
+  add_cmd->add_option("--reason", o->reason, "A note kept with the entries");
+  auto* remove_cmd = sub->add_subcommand("remove", "Take addresses off the list");
+  remove_cmd->add_option("addresses", o->addresses, "Addresses")->required();
+  auto* list_cmd = sub->add_subcommand("list", "Print the list as CSV (or JSON lines)");
+  list_cmd->add_flag("--json", o->json, "One JSON object per line");
+  auto* import_cmd = sub->add_subcommand(
+      "import", "Add the addresses of a file (a CSV with an email column, or one per line)");
+  import_cmd->add_option("file", o->file, "The file")->required();
+  import_cmd->add_option("--reason", o->reason, "A note kept with the entries");
+  for (auto* c : {add_cmd, remove_cmd, list_cmd, import_cmd}) c->fallthrough();
+  return {sub, [=]() -> int {
+            // Adding may start a queue (a list before the first send); reading needs one.
+            auto opened = add_cmd->parsed() || import_cmd->parsed()
+                              ? open_queue(o->queue_dir)
+                              : open_existing_queue(o->queue_dir);
+            if (!opened) return fail(opened.error().message);
+            storage::Queue& q = *opened.value();
+            if (add_cmd->parsed()) return add(q, *o);
+            if (remove_cmd->parsed()) return remove(q, *o);
+            if (import_cmd->parsed()) return import(q, *o);
+            return list(q, *o);
+          }};
+}
+
+}  // namespace ringmta::cli

@@ -1,0 +1,128 @@
+// Suppression list and failure records (see records.h): key layout and the Queue records calls.
+#include "storage/records.h"
+
+#include "storage/codec.h"
+#include "storage/keys.h"
+
+namespace ringmta::storage {
+namespace {
+
+constexpr std::string_view kSuppressionPrefix = "supp/";
+constexpr std::string_view kFailurePrefix = "failed/";
+
+std::string suppression_key(std::string_view address) {
+  return std::string(kSuppressionPrefix) + suppression_address(address);
+}
+
+// Campaign names never hold '\0' (they come from command lines and config files), so the
+// separator keeps one campaign's prefix from matching another that extends it.
+std::string failure_prefix(std::string_view campaign) {
+  std::string k(kFailurePrefix);
+  k += campaign;
+  k.push_back('\0');
+  return k;
+}
+
+}  // namespace
+
+std::string suppression_address(std::string_view address) {
+  return keys::lower_ascii(address);
+}
+
+Result<void> SuppressionList::add(std::span<const SuppressionEntry> entries) {
+  std::vector<std::pair<std::string, std::string>> puts;
+  puts.reserve(entries.size());
+  for (const auto& e : entries)
+    puts.emplace_back(suppression_key(e.address), codec::encode_suppression(e));
+  return queue_.write_records(puts, {});
+}
+
+Result<uint64_t> SuppressionList::remove(std::span<const std::string> addresses) {
+  auto present = contains(addresses);
+  if (!present) return present.error();
+  std::vector<std::string> deletes;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if ((*present)[i]) deletes.push_back(suppression_key(addresses[i]));
+  }
+  if (auto ok = queue_.write_records({}, deletes); !ok) return ok.error();
+  return static_cast<uint64_t>(deletes.size());
+}
+
+Result<std::vector<bool>> SuppressionList::contains(std::span<const std::string> addresses) const {
+  std::vector<std::string> keys;
+  keys.reserve(addresses.size());
+  for (const auto& a : addresses) keys.push_back(suppression_key(a));
+  auto values = queue_.get_records(keys);
+  if (!values) return values.error();
+  std::vector<bool> out(addresses.size());
+  for (std::size_t i = 0; i < addresses.size(); ++i) out[i] = (*values)[i].has_value();
+  return out;
+}
+
+Result<void> SuppressionList::list(
+    const std::function<bool(const SuppressionEntry&)>& visit) const {
+  Result<void> failed;
+  auto scanned =
+      queue_.scan_records(kSuppressionPrefix, [&](std::string_view key, std::string_view value) {
+        std::string_view address = key.substr(kSuppressionPrefix.size());
+        auto entry = codec::decode_suppression(address, value);
+        if (!entry) {
+          failed = make_error("suppression list, " + std::string(address) + ": " +
+                              entry.error().message);
+          return false;
+        }
+        return visit(entry.value());
+      });
+  if (!scanned) return scanned;
+  return failed;
+}
+
+void SuppressionList::add_to(OutcomeBatch& batch, const SuppressionEntry& entry) {
+  batch.put_record(suppression_key(entry.address), codec::encode_suppression(entry));
+}
+
+void add_failure_record(OutcomeBatch& batch, const FailureRecord& record) {
+  batch.put_record(failure_prefix(record.campaign) + record.recipient,
+                   codec::encode_failure(record));
+}
+
+Result<void> visit_failures(const Queue& queue, std::string_view campaign,
+                            const std::function<bool(const FailureRecord&)>& visit) {
+  const std::string prefix = failure_prefix(campaign);
+  Result<void> failed;
+  auto scanned = queue.scan_records(prefix, [&](std::string_view key, std::string_view value) {
+    std::string_view recipient = key.substr(prefix.size());
+    auto record = codec::decode_failure(campaign, recipient, value);
+    if (!record) {
+      failed =
+          make_error("failure record of " + std::string(recipient) + ": " + record.error().message);
+      return false;
+    }
+    return visit(record.value());
+  });
+  if (!scanned) return scanned;
+  return failed;
+}
+
+Result<uint64_t> drop_failures(Queue& queue, std::string_view campaign) {
+  const std::string prefix = failure_prefix(campaign);
+  uint64_t dropped = 0;
+  std::vector<std::string> chunk;
+  Result<void> written;
+  auto flush = [&] {
+    written = queue.write_records({}, chunk);
+    dropped += chunk.size();
+    chunk.clear();
+    return written.ok();
+  };
+  auto scanned = queue.scan_records(prefix, [&](std::string_view key, std::string_view) {
+    chunk.emplace_back(key);
+    return chunk.size() < Queue::kAdminChunk || flush();
+  });
+  if (!scanned) return scanned.error();
+  if (!written) return written.error();
+  if (!chunk.empty() && !flush()) return written.error();
+  return dropped;
+}
+
+}  // namespace ringmta::storage

@@ -1,0 +1,76 @@
+// Records kept beside the queue for list hygiene, in the queue's database (Queue records API):
+//
+//   suppression list  "supp/" + lower-case address                 -> SuppressionEntry
+//   failure records   "failed/" + campaign + '\0' + recipient        -> FailureRecord
+//
+// A hard bounce of a recipient-specific kind adds its address to the suppression list in the same
+// WriteBatch that removes the recipient (engine/shard), so a crash cannot lose it; later sends
+// skip suppressed addresses at ingest. Every permanent failure leaves a failure record for
+// `ringmta report --bounces`, written the same way.
+// Values are encoded by storage/codec.h.
+// It may not: classify replies (bounce/classify decides the category) or deliver.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/queue.h"
+#include "util/result.h"
+#include "util/time.h"
+
+namespace ringmta::storage {
+
+struct SuppressionEntry {
+  std::string address;   // as given; the key is its lower-case form
+  std::string category;  // bounce category name, or "manual" / "import"
+  std::string reason;    // the reply that caused it, or the operator's note
+  std::string campaign;  // the campaign whose send bounced ("" for manual entries)
+  UnixSeconds since = 0;
+};
+
+struct FailureRecord {
+  std::string campaign;
+  std::string recipient;
+  std::string category;  // bounce category name
+  bool hard = true;      // as classified: permanent for this recipient
+  std::string reply;
+  UnixSeconds time = 0;
+};
+
+// The lower-case address the suppression list is keyed by.
+std::string suppression_address(std::string_view address);
+
+class SuppressionList {
+ public:
+  explicit SuppressionList(Queue& queue) : queue_(queue) {}
+
+  // Adds (or replaces) entries; synced.
+  Result<void> add(std::span<const SuppressionEntry> entries);
+  // Removes addresses; returns how many were on the list. Synced.
+  Result<uint64_t> remove(std::span<const std::string> addresses);
+  // For each address, whether it is suppressed (one MultiGet).
+  Result<std::vector<bool>> contains(std::span<const std::string> addresses) const;
+  // Every entry in address order, until visit returns false. A corrupt value is an error naming
+  // the address.
+  Result<void> list(const std::function<bool(const SuppressionEntry&)>& visit) const;
+
+  // The same entry written with delivery outcomes.
+  static void add_to(OutcomeBatch& batch, const SuppressionEntry& entry);
+
+ private:
+  Queue& queue_;
+};
+
+// A permanent failure's record, written with the recipient's removal.
+void add_failure_record(OutcomeBatch& batch, const FailureRecord& record);
+// A campaign's failure records in recipient order, until visit returns false.
+Result<void> visit_failures(const Queue& queue, std::string_view campaign,
+                            const std::function<bool(const FailureRecord&)>& visit);
+// Removes a campaign's failure records (with `queue drop`); returns how many.
+Result<uint64_t> drop_failures(Queue& queue, std::string_view campaign);
+
+}  // namespace ringmta::storage
