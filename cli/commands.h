@@ -30,5 +30,7 @@ Command add_queue_command(CLI::App& app);
 Command add_suppress_command(CLI::App& app);
 // report: a campaign's permanent failures by category, or the bounced recipients as CSV
 Command add_report_command(CLI::App& app);
+// bounces ingest: DSNs and complaints that came back, into failure records and suppression
+Command add_bounces_command(CLI::App& app);
 
 }  // namespace ringmta::cli

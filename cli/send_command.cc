@@ -16,6 +16,7 @@
 #include "ingest/ingest.h"
 #include "message/address.h"
 #include "message/template.h"
+#include "message/verp.h"
 #include "storage/queue.h"
 
 namespace ringmta::cli {
@@ -154,6 +155,10 @@ Command add_send_command(CLI::App& app) {
   sub->add_option("--rejects", *rejects_path,
                   "Where rejected rows go (default: RECIPIENTS.rejects.csv)");
   sub->add_option("--campaign", *campaign, "Campaign id (default: generated)");
+  auto verp = std::make_shared<bool>(false);
+  sub->add_flag("--verp", *verp,
+                "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
+                "come back later name the recipient (`ringmta bounces ingest`)");
   auto ignore_suppression = std::make_shared<bool>(false);
   sub->add_flag("--ignore-suppression", *ignore_suppression,
                 "Queue addresses on the suppression list too (normally skipped and counted)");
@@ -188,6 +193,11 @@ Command add_send_command(CLI::App& app) {
         io.raw_message = raw.str();
         io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
         io.skip_suppressed = !*ignore_suppression;
+        io.verp = *verp;
+        if (*verp && !message::verp_encode(sender, 1, "a@b")) {
+          return fail_usage("--verp needs an envelope Sender without '+' in its local part (got " +
+                            sender + ")");
+        }
         std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
                      recipients_path->c_str());
         auto ingested = ingest::ingest(*queue.value(), io);

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "bounce/dsn.h"
+#include "engine/message_id.h"
 #include "message/address.h"
 
 namespace ringmta::engine {
@@ -21,21 +22,21 @@ std::string header_block(const std::string& raw) {
 }  // namespace
 
 BounceReporter::BounceReporter(storage::Queue& queue, const BounceOptions& options,
-                               std::string sender_override, std::vector<uint8_t> partitions,
-                               int shard_id)
+                               std::string sender_override, std::string message_id_domain,
+                               std::vector<uint8_t> partitions, int shard_id)
     : queue_(queue),
       options_(options),
       sender_override_(std::move(sender_override)),
+      message_id_domain_(std::move(message_id_domain)),
       partitions_(std::move(partitions)),
       shard_id_(shard_id) {
   if (options_.mode == BounceMode::kNone) look_for_old_ = false;
 }
 
-void BounceReporter::on_failed(const storage::QueueEntry& entry,
-                               const storage::StoredMessage& message, const protocol::Reply& reply,
-                               const Attempt& where, UnixSeconds now,
+void BounceReporter::on_failed(const storage::QueueEntry& entry, const LoadedMessage& message,
+                               const protocol::Reply& reply, const Attempt& where, UnixSeconds now,
                                storage::OutcomeBatch& batch) {
-  if (options_.mode == BounceMode::kNone || message.is_dsn) return;
+  if (options_.mode == BounceMode::kNone || message.stored.is_dsn) return;
   bounce::DsnRecipient r;
   r.final_recipient = entry.record.address;
   r.action = bounce::DsnAction::kFailed;
@@ -44,24 +45,34 @@ void BounceReporter::on_failed(const storage::QueueEntry& entry,
   r.remote_mta = where.host;
   r.diagnostic = reply.summary();
   r.last_attempt = now;
-  batch.add_bounce(entry.key, entry.record.message, bounce::encode_report(r));
+  // The report never holds a line break (encode_report sanitizes), so "\n" separates the
+  // recipient's header block, as rendered for the attempt that failed.
+  std::string value = bounce::encode_report(r);
+  value += '\n';
+  if (message.tpl.check_values(entry.record.values)) {
+    std::string copy;
+    message.tpl.render(copy, entry.record.values, attempt_message_id(entry, message_id_domain_),
+                       message::rfc5322_date(now));
+    value += header_block(copy);
+  }
+  batch.add_bounce(entry.key, entry.record.message, std::move(value));
   ++pending_;
 }
 
 Result<uint32_t> BounceReporter::emit_due(Millis now, bool idle, UnixSeconds unix_now) {
   if (!pending()) return 0u;
   if (oldest_ == 0) oldest_ = now;
-  const bool due = idle || options_.mode == BounceMode::kPerRecipient ||
-                   pending_ >= options_.max_per_dsn || now - oldest_ >= options_.digest_every;
-  if (!due) return 0u;
-  auto emitted = emit_all(unix_now);
+  const bool everything = idle || options_.mode == BounceMode::kPerRecipient ||
+                          now - oldest_ >= options_.digest_every;
+  if (!everything && pending_ < options_.max_per_dsn) return 0u;
+  auto emitted = emit_all(unix_now, !everything);
   if (!emitted) return emitted;
-  oldest_ = 0;
+  if (pending_ == 0) oldest_ = 0;  // leftovers keep the age of the oldest
   look_for_old_ = false;
   return emitted;
 }
 
-Result<uint32_t> BounceReporter::emit_all(UnixSeconds unix_now) {
+Result<uint32_t> BounceReporter::emit_all(UnixSeconds unix_now, bool full_only) {
   std::map<storage::MessageId, std::vector<storage::PendingBounce>> by_message;
   std::size_t read = 0;
   for (uint8_t p : partitions_) {
@@ -72,20 +83,24 @@ Result<uint32_t> BounceReporter::emit_all(UnixSeconds unix_now) {
     if (read >= kMaxReportsPerPass) break;
   }
   uint32_t emitted = 0;
+  std::size_t left = 0;
   for (const auto& [id, reports] : by_message) {
-    if (auto ok = emit_for_message(id, reports, unix_now, emitted); !ok) return ok.error();
+    if (auto ok = emit_for_message(id, reports, unix_now, full_only, emitted, left); !ok) {
+      return ok.error();
+    }
   }
   // Reports beyond this pass's cap keep the reporter pending.
-  pending_ = read >= kMaxReportsPerPass ? 1 : 0;
+  pending_ = left + (read >= kMaxReportsPerPass ? 1 : 0);
   return emitted;
 }
 
 Result<void> BounceReporter::emit_for_message(storage::MessageId id,
                                               const std::vector<storage::PendingBounce>& reports,
-                                              UnixSeconds unix_now, uint32_t& emitted) {
+                                              UnixSeconds unix_now, bool full_only,
+                                              uint32_t& emitted, std::size_t& left) {
   auto stored = queue_.get_message(id);
   if (!stored) return queue_.forget_bounces(reports);  // its campaign was dropped
-  const std::string& to = !options_.to.empty()           ? options_.to
+  const std::string& to = !options_.to.empty()        ? options_.to
                           : !sender_override_.empty() ? sender_override_
                                                       : stored->envelope_sender;
   auto address = message::parse_address(to);
@@ -93,22 +108,33 @@ Result<void> BounceReporter::emit_for_message(storage::MessageId id,
   const std::size_t chunk = options_.mode == BounceMode::kPerRecipient
                                 ? 1
                                 : std::max<std::size_t>(1, options_.max_per_dsn);
-  const std::string headers = header_block(stored->raw);
+  // The returned headers: those of the first listed recipient's copy (a digest lists many copies
+  // of one message, which differ only in merge fields), else the template's.
+  const std::string template_headers = header_block(stored->raw);
   storage::NewRecipient recipient{address->str(), address->domain, {}};
   for (std::size_t first = 0; first < reports.size(); first += chunk) {
+    if (full_only && reports.size() - first < chunk) {
+      left += reports.size() - first;
+      break;
+    }
     std::span<const storage::PendingBounce> part(reports.data() + first,
                                                  std::min(chunk, reports.size() - first));
     bounce::DsnInput in;
     in.reporting_mta = options_.reporting_mta;
     in.envelope_sender = to;
-    in.original_headers = headers;
+    in.original_headers = template_headers;
     in.arrival_date = stored->created;
     in.now = unix_now;
     in.unique = "dsn." + std::to_string(id) + "." + std::to_string(shard_id_) + "." +
                 std::to_string(next_unique_++) + "." + std::to_string(unix_now);
     for (const auto& report : part) {
-      auto r = bounce::decode_report(report.report);
-      if (r) in.recipients.push_back(std::move(r.value()));
+      const std::size_t nl = report.report.find('\n');
+      auto r = bounce::decode_report(std::string_view(report.report).substr(0, nl));
+      if (!r) continue;
+      if (in.recipients.empty() && nl != std::string::npos && nl + 1 < report.report.size()) {
+        in.original_headers = report.report.substr(nl + 1);
+      }
+      in.recipients.push_back(std::move(r.value()));
     }
     auto text = in.recipients.empty() ? Result<std::string>(make_error("no readable reports"))
                                       : bounce::build_dsn(in);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bounce/classify.h"
+#include "engine/message_cache.h"
 #include "engine/route_worker.h"
 #include "storage/queue.h"
 #include "util/result.h"
@@ -41,11 +42,12 @@ class BounceReporter {
  public:
   // sender_override: the MAIL FROM actually used when set (`run --sender`), so it gets the DSN.
   BounceReporter(storage::Queue& queue, const BounceOptions& options, std::string sender_override,
-                 std::vector<uint8_t> partitions, int shard_id);
+                 std::string message_id_domain, std::vector<uint8_t> partitions, int shard_id);
 
-  // A permanent failure of entry (a recipient of `message`): its report joins `batch`, next to
-  // the recipient's removal. Nothing for a DSN or an unbounceable sender.
-  void on_failed(const storage::QueueEntry& entry, const storage::StoredMessage& message,
+  // A permanent failure of entry (a recipient of `message`): its report, with the header block
+  // that recipient's copy carried (merge fields filled in, the attempt's Message-ID), joins
+  // `batch` next to the recipient's removal. Nothing for a DSN or an unbounceable sender.
+  void on_failed(const storage::QueueEntry& entry, const LoadedMessage& message,
                  const protocol::Reply& reply, const Attempt& where, UnixSeconds now,
                  storage::OutcomeBatch& batch);
 
@@ -57,14 +59,18 @@ class BounceReporter {
   bool pending() const { return pending_ > 0 || look_for_old_; }
 
  private:
-  Result<uint32_t> emit_all(UnixSeconds unix_now);
+  // full_only: only digests of max_per_dsn recipients; the rest stays pending (its interval has
+  // not run out and the shard is busy), so a burst of failures fills its digests.
+  Result<uint32_t> emit_all(UnixSeconds unix_now, bool full_only);
   Result<void> emit_for_message(storage::MessageId id,
                                 const std::vector<storage::PendingBounce>& reports,
-                                UnixSeconds unix_now, uint32_t& emitted);
+                                UnixSeconds unix_now, bool full_only, uint32_t& emitted,
+                                std::size_t& left);
 
   storage::Queue& queue_;
   const BounceOptions& options_;
   std::string sender_override_;
+  std::string message_id_domain_;
   std::vector<uint8_t> partitions_;
   int shard_id_;
   uint64_t next_unique_ = 1;

@@ -48,9 +48,8 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
 
   std::vector<std::unique_ptr<Shard>> shards;
   for (int i = 0; i < options.shards; ++i) {
-    shards.push_back(
-        std::make_unique<Shard>(i, options.shards, queue, route, clock, options.bounces,
-                                options.delivery_log));
+    shards.push_back(std::make_unique<Shard>(i, options.shards, queue, route, clock,
+                                             options.bounces, options.delivery_log));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/message_id.h"
 #include "message/template.h"
+#include "message/verp.h"
 
 namespace ringmta::engine {
 
@@ -161,18 +163,19 @@ void RouteWorker::feed(SmtpConnection& conn) {
       sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message), Attempt{});
       continue;
     }
-    char message_id[160];
-    std::snprintf(message_id, sizeof message_id, "<%llx.%u.%lld@%s>",
-                  static_cast<unsigned long long>(entry.key.seq), entry.record.attempts,
-                  static_cast<long long>(unix_now()), config_.message_id_domain.c_str());
+    const std::string message_id = attempt_message_id(entry, config_.message_id_domain);
     body_.clear();
     msg.tpl.render(body_, entry.record.values, message_id, message::rfc5322_date(unix_now()));
     protocol::Envelope env;
     env.id = next_envelope_++;
     // A DSN goes out with the null reverse-path (RFC 5321 §4.5.5), whatever --sender says.
-    env.mail_from = msg.stored.is_dsn                ? std::string()
+    env.mail_from = msg.stored.is_dsn                 ? std::string()
                     : config_.sender_override.empty() ? msg.stored.envelope_sender
                                                       : config_.sender_override;
+    if (msg.stored.verp && !env.mail_from.empty()) {
+      auto tagged = message::verp_encode(env.mail_from, entry.record.message, entry.record.address);
+      if (tagged) env.mail_from = std::move(*tagged);  // --verp refused such a sender up front
+    }
     env.recipients.push_back(entry.record.address);
     env.body = body_;
     env.eight_bit = msg.tpl.eight_bit();

@@ -37,7 +37,7 @@ Result<void> Shard::start() {
   loop_->count_busy_time(&counters_.loop_busy_micros);
   messages_ = std::make_unique<MessageCache>(queue_);
   bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
-                                              partitions_, id_);
+                                              route_.message_id_domain, partitions_, id_);
   auto& sink = static_cast<OutcomeSink&>(*this);
   if (route_.direct) {
     auto dns =
@@ -148,10 +148,11 @@ void Shard::refill() {
   if (exhausted_ || worker_->backlog() >= kLowWater || claimed_.size() >= kWindow * 2) return;
   std::size_t added = 0;
   UnixSeconds now = clock_.now();
-  if (loop_->now() >= hints_reset_at_) {
-    hints_.clear();
-    hints_reset_at_ = loop_->now() + kHintsFor;
-  }
+  // Every key below a domain's hint was due and fetched, and every key written later (enqueue,
+  // reschedule, DSN) has due >= the clock's now: above the hint, as long as the clock does not go
+  // back. When the wall clock steps back, the hints are dropped (a released entry drops its own).
+  if (now < hints_now_) hints_.clear();
+  hints_now_ = now;
   for (std::size_t visited = 0; visited < partitions_.size(); ++visited) {
     std::size_t i = next_partition_;
     next_partition_ = (next_partition_ + 1) % partitions_.size();
@@ -267,7 +268,7 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
   batch_.remove(entry.key);
   if (auto message = messages_->get(entry.record.message)) {
     const storage::StoredMessage& stored = message.value()->stored;
-    bounces_->on_failed(entry, stored, reply, where, clock_.now(), batch_);
+    bounces_->on_failed(entry, *message.value(), reply, where, clock_.now(), batch_);
     record_failure(entry, stored, reply, verdict);
   }
   bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";

@@ -81,7 +81,6 @@ class Shard final : private OutcomeSink {
   static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
   static constexpr std::size_t kLowWater = 256;  // refill when the backlog falls below this
   static constexpr Millis kRecheckEvery = 500;   // look at storage again at least this often
-  static constexpr Millis kHintsFor = 60'000;    // fetch hints are dropped this often, to be safe
 
   int id_;
   int shard_count_;
@@ -109,7 +108,7 @@ class Shard final : private OutcomeSink {
   std::size_t next_partition_ = 0;
   std::unordered_set<uint64_t> claimed_;  // seqs handed to the worker and not yet decided
   storage::FetchHints hints_;             // per domain: the highest key fetched (storage/queue.h)
-  Millis hints_reset_at_ = 0;
+  UnixSeconds hints_now_ = 0;             // the queue clock at the last refill
   storage::OutcomeBatch batch_;
   bool exhausted_ = false;  // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;

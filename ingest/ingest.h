@@ -26,6 +26,7 @@ struct IngestOptions {
   std::string raw_message;  // the message file's bytes
   std::string campaign;
   bool skip_suppressed = true;  // false: --ignore-suppression
+  bool verp = false;            // one envelope Sender per recipient (message/verp.h)
 };
 
 struct IngestSummary {

@@ -159,7 +159,8 @@ std::string encode_message(const StoredMessage& m) {
   put_string(out, m.campaign);
   put_varint(out, zigzag(m.created));
   // Flags, only when set: messages written before they existed decode unchanged.
-  if (m.is_dsn) put_varint(out, kMessageFlagDsn);
+  const uint64_t flags = (m.is_dsn ? kMessageFlagDsn : 0) | (m.verp ? kMessageFlagVerp : 0);
+  if (flags != 0) put_varint(out, flags);
   return out;
 }
 
@@ -174,10 +175,11 @@ Result<StoredMessage> decode_message(std::string_view bytes) {
       ((has_flags = !in.at_end()) == false || in.varint(flags, "flags")) &&
       in.finish("message end")) {
     // Flags are written only when set, and only known ones.
-    if ((has_flags && flags == 0) || (flags & ~kMessageFlagDsn) != 0) {
+    if ((has_flags && flags == 0) || (flags & ~(kMessageFlagDsn | kMessageFlagVerp)) != 0) {
       return make_error("corrupt stored message: unknown flags " + std::to_string(flags));
     }
     m.is_dsn = (flags & kMessageFlagDsn) != 0;
+    m.verp = (flags & kMessageFlagVerp) != 0;
     return m;
   }
   return in.error("stored message");

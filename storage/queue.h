@@ -46,6 +46,8 @@ struct StoredMessage {
   // A complete message sent as it is, with the null reverse-path (MAIL FROM:<>) and no merge
   // fields: a DSN. Never bounced itself.
   bool is_dsn = false;
+  // Each recipient gets its own envelope Sender (message/verp.h), so late bounces identify it.
+  bool verp = false;
 };
 
 struct RecipientRecord {
@@ -74,7 +76,7 @@ struct QueueKey {
 // seeks past them instead of stepping over the tombstones a draining campaign leaves at the front
 // of each domain. Sound while nothing writes a key below a hint: new and moved keys carry
 // due >= now and fresh seqs; the owner drops a domain's hint when it releases one of its entries
-// untouched, and all hints now and then to be safe.
+// untouched, and all hints when the clock steps back.
 using FetchHints = std::unordered_map<uint32_t, QueueKey>;
 
 struct QueueEntry {

@@ -502,13 +502,30 @@ class Postfix:
                        "smtpd_relay_restrictions=check_client_access,texthash:{popmap},reject_unauth_destination",
                        "max_use=1"]),
         "mx": ("an MX host for direct delivery (127.0.0.4 only): STARTTLS offered, mail for any domain "
-               "accepted and relayed on to the sink",
+               "accepted (but the recipients RECIPIENT_ACCESS refuses) and relayed on to the sink; mail for "
+               "MAILBOX_DOMAIN goes into a Maildir",
                ["smtpd_sasl_auth_enable=no", "smtpd_tls_security_level=may", "mynetworks=127.0.0.0/8",
-                "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination"]),
+                "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination",
+                "smtpd_recipient_restrictions=check_recipient_access,texthash:{conf}/recipient_access",
+                # thousands of refused recipients per connection (test_bounces.py) without Postfix's
+                # tarpit (1 s per error after 10) or its 421 after 20 errors
+                "smtpd_error_sleep_time=0", "smtpd_soft_error_limit=5000", "smtpd_hard_error_limit=5000"]),
     }
     # Listeners on other addresses than 127.0.0.1 and ::1 (the port is picked free on 127.0.0.1).
     LISTENER_HOSTS = {"mx": ("127.0.0.4",)}
     MX_HOST = "127.0.0.4"
+    # The "mx" listener refuses these recipients (test_bounces.py): a real server's 5xx and 4xx.
+    RECIPIENT_ACCESS = {
+        "unknown1@rcpt.bt.test": "550 5.1.1 <unknown1@rcpt.bt.test>: Recipient address rejected: User unknown",
+        "unknown2@rcpt.bt.test": "550 5.1.1 <unknown2@rcpt.bt.test>: Recipient address rejected: User unknown",
+        "busy@rcpt.bt.test": "450 4.2.1 <busy@rcpt.bt.test>: Recipient address rejected: Mailbox busy",
+        "allbad.bt.test": "550 5.1.1 Recipient address rejected: No such user here",
+        "gone@bounces.test": "550 5.1.1 <gone@bounces.test>: Recipient address rejected: Mailbox gone",
+    }
+    # Accepted at RCPT, then bounced by Postfix itself (local delivery: no such user): a late bounce.
+    LATE_BOUNCE_DOMAIN = "latebounce.bt.test"
+    # Mail for this domain is delivered by Postfix's virtual agent into one Maildir (mailbox_dir).
+    MAILBOX_DOMAIN = "bounces.test"
 
     def __init__(self, root: Path, sink: Sink, dovecot: Dovecot, popmap: Path):
         self.root = root
@@ -523,6 +540,12 @@ class Postfix:
         self.cert: Path | None = None
         self.key: Path | None = None
         self.started = False
+        self.mailboxes = root / "mailboxes"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """The Maildir every address at MAILBOX_DOMAIN delivers into."""
+        return self.mailboxes / self.MAILBOX_DOMAIN
 
     # -- /etc/postfix/main.cf: the default instance must list our config directory ------------------------------
 
@@ -577,7 +600,8 @@ class Postfix:
         def edit(alt, pre):
             if prefix not in pre:
                 pre.append(prefix)
-            return alt + [str(self.conf)], pre
+            # Entries of runs that were killed before their teardown: their directories are gone.
+            return [a for a in alt if Path(a).is_dir()] + [str(self.conf)], pre
         self._edit_default_main_cf(edit)
 
     def _unregister(self):
@@ -596,6 +620,13 @@ class Postfix:
         os.chmod(self.queue, 0o755)
         self.cert, self.key = make_certificate(self.conf)
         (self.conf / "sender_login").write_text("alice@example.org alice\nbob@example.org bob\n")
+        # local(8) finds no such user after smtpd accepted the recipient (it does not know the
+        # domain is local): Postfix bounces it itself. (The error transport would refuse at RCPT.)
+        (self.conf / "transport").write_text(f"{self.LATE_BOUNCE_DOMAIN} local:\n")
+        (self.conf / "recipient_access").write_text(
+            "".join(f"{k} {v}\n" for k, v in self.RECIPIENT_ACCESS.items()))
+        self.mailboxes.mkdir(parents=True, exist_ok=True)
+        os.chown(self.mailboxes, pf.pw_uid, pf.pw_gid)
         if not self.popmap.exists():
             self.popmap.write_text("")
         os.chmod(self.popmap, 0o666)
@@ -646,6 +677,13 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 smtputf8_enable = no
+virtual_mailbox_domains = {self.MAILBOX_DOMAIN}
+virtual_mailbox_base = {self.mailboxes}
+virtual_mailbox_maps = static:{self.MAILBOX_DOMAIN}/
+virtual_uid_maps = static:{pf.pw_uid}
+virtual_gid_maps = static:{pf.pw_gid}
+virtual_minimum_uid = 1
+transport_maps = texthash:{self.conf}/transport
 """)
         subst = {"auth": self.dovecot.auth_port, "conf": self.conf, "popmap": self.popmap}
         lines = ["# ringmta integration tests: listeners (each with its own requirements) and the usual services",
