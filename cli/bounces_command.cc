@@ -4,12 +4,14 @@
 // report was delivered to (message/verp.h) when there is one, else from the report's
 // Final-Recipient; the campaign from the VERP message id. Wiring only: parsing is in
 // bounce/inbound, classification in bounce/classify, storage in storage/records.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>

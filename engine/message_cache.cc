@@ -12,6 +12,10 @@ Result<const LoadedMessage*> MessageCache::get(storage::MessageId id) {
   auto loaded = std::make_unique<LoadedMessage>(
       LoadedMessage{std::move(stored.value()), std::move(tpl.value())});
   const LoadedMessage* ptr = loaded.get();
+  if (loaded_.size() >= kMaxCached) {
+    std::erase_if(loaded_, [](const auto& entry) { return entry.second->stored.is_dsn; });
+    if (loaded_.size() >= kMaxCached) loaded_.clear();
+  }
   loaded_.emplace(id, std::move(loaded));
   return ptr;
 }

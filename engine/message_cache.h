@@ -1,5 +1,8 @@
 // MessageCache: a shard's parsed message templates by message id, loaded from the queue on first
-// use. A newsletter has one message and millions of recipients, so this stays tiny.
+// use. A newsletter has one message and millions of recipients, but every DSN is a message of its
+// own (one recipient each), so the cache is bounded: past kMaxCached entries a miss first drops
+// the DSNs, else everything (templates reload from RocksDB). A pointer from get() is valid until
+// the next get() of another id.
 // It may not render or deliver.
 #pragma once
 
@@ -21,6 +24,8 @@ class MessageCache {
  public:
   explicit MessageCache(const storage::Queue& queue) : queue_(queue) {}
   Result<const LoadedMessage*> get(storage::MessageId id);
+  std::size_t size() const { return loaded_.size(); }
+  static constexpr std::size_t kMaxCached = 256;
 
  private:
   const storage::Queue& queue_;
