@@ -39,11 +39,6 @@ struct BouncesOptions {
   bool json = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
-  return kUsage;
-}
-
 // Every file to read: a file as given; a directory's regular files (a Maildir's cur/ and new/).
 std::vector<fs::path> files_of(const std::vector<std::string>& paths,
                                std::vector<std::string>& bad) {
@@ -100,18 +95,17 @@ Command add_bounces_command(CLI::App& app) {
             bounce::Classifier classifier;
             for (const auto& path : o->rules) {
               if (auto ok = classifier.load_rules_file(path); !ok) {
-                return fail("--rules " + ok.error().message);
+                return usage_error("--rules " + ok.error().message);
               }
             }
             auto opened = open_existing_queue(o->queue_dir);
-            if (!opened) return fail(opened.error().message);
+            if (!opened) return usage_error(opened.error().message);
             storage::Queue& q = *opened.value();
             std::vector<std::string> problems;
             const auto files = files_of(o->paths, problems);
             std::map<std::string, uint64_t> by_category;
             uint64_t reports = 0, recorded = 0, suppressed = 0, ignored = 0;
-            storage::OutcomeBatch batch;
-            std::vector<storage::SuppressionEntry> suppress;
+            storage::OutcomeBatch batch;  // failure records and suppression entries, one write
             for (const auto& file : files) {
               std::ifstream in(file, std::ios::binary);
               std::stringstream raw;
@@ -138,11 +132,11 @@ Command add_bounces_command(CLI::App& app) {
                 ++recorded;
                 ++by_category[category];
                 if (suppress_it && !o->no_suppress) {
-                  suppress.push_back({.address = recipient,
-                                      .category = category,
-                                      .reason = reply,
-                                      .campaign = campaign,
-                                      .since = unix_now()});
+                  storage::SuppressionList::add_to(batch, {.address = recipient,
+                                                           .category = category,
+                                                           .reason = reply,
+                                                           .campaign = campaign,
+                                                           .since = unix_now()});
                   ++suppressed;
                 }
                 if (o->json) {
@@ -190,11 +184,8 @@ Command add_bounces_command(CLI::App& app) {
                        verdict.hard, reply, bounce::should_suppress(verdict));
               }
             }
-            if (auto ok = q.apply(std::move(batch)); !ok) return fail(ok.error().message);
-            if (auto ok = q.sync_wal(); !ok) return fail(ok.error().message);
-            if (auto ok = storage::SuppressionList(q).add(suppress); !ok) {
-              return fail(ok.error().message);
-            }
+            if (auto ok = q.apply(std::move(batch)); !ok) return usage_error(ok.error().message);
+            if (auto ok = q.sync_wal(); !ok) return usage_error(ok.error().message);
             for (const auto& p : problems) std::fprintf(stderr, "ringmta: %s\n", p.c_str());
             if (o->json) {
               nlohmann::json j;

@@ -32,11 +32,6 @@ struct QueueOptions {
   bool json = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
-  return kUsage;
-}
-
 // "45s", "4m 10s", "2h 5m", "3d 4h".
 std::string duration(int64_t s) {
   if (s < 0) s = 0;
@@ -69,7 +64,7 @@ struct Oldest {
 int list_queue(storage::Queue& q, const QueueOptions& o) {
   const UnixSeconds now = unix_now();
   auto domains = q.counts_by_domain(now);
-  if (!domains) return fail(domains.error().message);
+  if (!domains) return usage_error(domains.error().message);
   storage::QueueCounts totals;
   for (const auto& d : *domains) {
     totals.ready += d.ready;
@@ -86,7 +81,7 @@ int list_queue(storage::Queue& q, const QueueOptions& o) {
       if (heap.size() > o.oldest) heap.pop();
       return true;
     });
-    if (!r) return fail(r.error().message);
+    if (!r) return usage_error(r.error().message);
   }
   std::vector<storage::QueueEntry> oldest;
   while (!heap.empty()) {
@@ -172,11 +167,11 @@ int list_queue(storage::Queue& q, const QueueOptions& o) {
 int show_campaign(storage::Queue& q, const QueueOptions& o) {
   const UnixSeconds now = unix_now();
   auto messages = q.campaign_messages(o.campaign);
-  if (!messages) return fail(messages.error().message);
+  if (!messages) return usage_error(messages.error().message);
   auto counts = q.campaign_counts(o.campaign, now);
-  if (!counts) return fail(counts.error().message);
+  if (!counts) return usage_error(counts.error().message);
   auto size = q.campaign_size(o.campaign);
-  if (!size) return fail(size.error().message);
+  if (!size) return usage_error(size.error().message);
   if (o.json) {
     nlohmann::json j;
     j["campaign"] = o.campaign;
@@ -227,14 +222,14 @@ Command add_queue_command(CLI::App& app) {
   drop->fallthrough();
   return {sub, [=]() -> int {
             if (drop->parsed() && o->campaign.empty()) {
-              return fail("queue drop needs --campaign ID");
+              return usage_error("queue drop needs --campaign ID");
             }
             auto opened = open_existing_queue(o->queue_dir);
-            if (!opened) return fail(opened.error().message);
+            if (!opened) return usage_error(opened.error().message);
             storage::Queue& q = *opened.value();
             if (flush->parsed()) {
               auto moved = q.flush(unix_now(), o->flush_domain);
-              if (!moved) return fail(moved.error().message);
+              if (!moved) return usage_error(moved.error().message);
               if (o->json) {
                 nlohmann::json j;
                 j["flushed"] = *moved;
@@ -251,9 +246,9 @@ Command add_queue_command(CLI::App& app) {
             }
             if (drop->parsed()) {
               auto dropped = q.drop_campaign(o->campaign);
-              if (!dropped) return fail(dropped.error().message);
+              if (!dropped) return usage_error(dropped.error().message);
               if (auto records = storage::drop_failures(q, o->campaign); !records) {
-                return fail(records.error().message);
+                return usage_error(records.error().message);
               }
               if (o->json) {
                 nlohmann::json j;

@@ -6,6 +6,11 @@
 
 namespace ringmta::cli {
 
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
+  return kUsage;
+}
+
 void print_progress(const engine::Progress& p, bool tty) {
   const auto& t = p.totals;
   double rate = p.seconds > 0 ? static_cast<double>(t.delivered) / p.seconds : 0;

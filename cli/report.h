@@ -11,6 +11,9 @@ namespace ringmta::cli {
 
 enum ExitStatus { kAllDelivered = 0, kSomeFailed = 1, kUsage = 2, kStillQueued = 3 };
 
+// Prints "ringmta: MESSAGE" on stderr and returns kUsage: a command's usage or configuration error.
+int usage_error(const std::string& message);
+
 struct JobFacts {
   uint64_t rejected_rows = 0;
   uint64_t duplicates = 0;

@@ -25,17 +25,12 @@ struct ReportOptions {
   bool json = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
-  return kUsage;
-}
-
 int write_bounces(const storage::Queue& q, const ReportOptions& o) {
   std::FILE* out = stdout;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, std::fclose);
   if (!o.output.empty()) {
     file.reset(std::fopen(o.output.c_str(), "wb"));
-    if (!file) return fail("cannot write " + o.output);
+    if (!file) return usage_error("cannot write " + o.output);
     out = file.get();
   }
   std::string line = "recipient,category,hard,reply,time\n";
@@ -55,9 +50,10 @@ int write_bounces(const storage::Queue& q, const ReportOptions& o) {
     write_failed = std::fwrite(line.data(), 1, line.size(), out) != line.size();
     return !write_failed;
   });
-  if (!visited) return fail(visited.error().message);
+  if (!visited) return usage_error(visited.error().message);
   if (file && std::fclose(file.release()) != 0) write_failed = true;
-  if (write_failed) return fail("writing " + (o.output.empty() ? "stdout" : o.output) + " failed");
+  if (write_failed)
+    return usage_error("writing " + (o.output.empty() ? "stdout" : o.output) + " failed");
   if (!o.output.empty()) {
     std::fprintf(stderr, "%llu bounced recipient%s of campaign %s written to %s\n",
                  static_cast<unsigned long long>(rows), rows == 1 ? "" : "s",
@@ -75,7 +71,7 @@ int summarize(const storage::Queue& q, const ReportOptions& o) {
     hard += r.hard ? 1 : 0;
     return true;
   });
-  if (!visited) return fail(visited.error().message);
+  if (!visited) return usage_error(visited.error().message);
   if (o.json) {
     nlohmann::json j;
     j["campaign"] = o.campaign;
@@ -110,7 +106,7 @@ Command add_report_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "Counts as one JSON object");
   return {sub, [=]() -> int {
             auto opened = open_existing_queue(o->queue_dir);
-            if (!opened) return fail(opened.error().message);
+            if (!opened) return usage_error(opened.error().message);
             return o->bounces ? write_bounces(*opened.value(), *o) : summarize(*opened.value(), *o);
           }};
 }

@@ -76,11 +76,6 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
                "Do not add hard-bounced addresses to the suppression list");
 }
 
-int fail_usage(const std::string& message) {
-  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
-  return kUsage;
-}
-
 std::string new_campaign_id() {
   std::random_device rd;
   char buf[32];
@@ -99,7 +94,7 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
                                                             : engine::BounceMode::kDigest;
   if (!o.bounce_to.empty()) {
     auto to = message::parse_address(o.bounce_to);
-    if (!to) return fail_usage("--bounce-to: " + to.error().message);
+    if (!to) return usage_error("--bounce-to: " + to.error().message);
     options.bounces.to = to->str();
   }
   options.bounces.max_per_dsn = o.bounce_digest_size;
@@ -109,7 +104,7 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
   bounce::Classifier classifier;
   for (const auto& path : o.bounce_rules) {
     if (auto loaded = classifier.load_rules_file(path); !loaded) {
-      return fail_usage("--bounce-rules " + loaded.error().message);
+      return usage_error("--bounce-rules " + loaded.error().message);
     }
   }
   options.bounces.classifier = &classifier;
@@ -117,7 +112,7 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
   if (!o.delivery_log.empty()) {
     auto opened = engine::DeliveryLog::open(
         o.delivery_log, {.max_bytes = o.delivery_log_max_mb << 20, .keep = o.delivery_log_keep});
-    if (!opened) return fail_usage(opened.error().message);
+    if (!opened) return usage_error(opened.error().message);
     log = std::move(opened.value());
     options.delivery_log = log.get();
   }
@@ -166,25 +161,25 @@ Command add_send_command(CLI::App& app) {
   return {
       sub, [=]() -> int {
         auto route = build_route(o->route);
-        if (!route) return fail_usage(route.error().message);
+        if (!route) return usage_error(route.error().message);
         auto admin = start_admin(o->admin);
-        if (!admin) return fail_usage(admin.error().message);
+        if (!admin) return usage_error(admin.error().message);
         std::ifstream in(*message_path, std::ios::binary);
-        if (!in) return fail_usage("cannot read --message " + *message_path);
+        if (!in) return usage_error("cannot read --message " + *message_path);
         std::stringstream raw;
         raw << in.rdbuf();
         auto tpl = message::MessageTemplate::parse(raw.str());
-        if (!tpl) return fail_usage(*message_path + ": " + tpl.error().message);
+        if (!tpl) return usage_error(*message_path + ": " + tpl.error().message);
         std::string sender = route->sender_override;
         if (sender.empty()) {
           if (!tpl->from_address()) {
-            return fail_usage("no --sender given and the message has no usable From: address");
+            return usage_error("no --sender given and the message has no usable From: address");
           }
           sender = *tpl->from_address();
         }
         route->facts.sender = sender;
         auto queue = storage::Queue::open(o->queue_dir);
-        if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
+        if (!queue) return usage_error("--queue " + o->queue_dir + ": " + queue.error().message);
 
         ingest::IngestOptions io;
         io.recipients_path = *recipients_path;
@@ -194,18 +189,18 @@ Command add_send_command(CLI::App& app) {
         io.campaign = campaign->empty() ? new_campaign_id() : *campaign;
         io.skip_suppressed = !*ignore_suppression;
         io.verp = *verp;
-        if (*verp && !message::verp_encode(sender, 1, "a@b")) {
-          return fail_usage("--verp needs an envelope Sender without '+' in its local part (got " +
-                            sender + ")");
+        if (*verp && !message::verp_capable(sender)) {
+          return usage_error("--verp needs an envelope Sender without '+' in its local part (got " +
+                             sender + ")");
         }
         std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
                      recipients_path->c_str());
         auto ingested = ingest::ingest(*queue.value(), io);
-        if (!ingested) return fail_usage(ingested.error().message);
+        if (!ingested) return usage_error(ingested.error().message);
         // For `ringmta queue --campaign ID`: progress against the campaign's size.
         if (auto sized = queue.value()->add_campaign_size(io.campaign, ingested->accepted);
             !sized) {
-          return fail_usage(sized.error().message);
+          return usage_error(sized.error().message);
         }
         JobFacts facts{.rejected_rows = ingested->rejected_rows,
                        .duplicates = ingested->duplicates,
@@ -230,11 +225,12 @@ Command add_run_command(CLI::App& app) {
   add_job_options(*sub, *o);
   return {sub, [=]() -> int {
             auto route = build_route(o->route);
-            if (!route) return fail_usage(route.error().message);
+            if (!route) return usage_error(route.error().message);
             auto queue = storage::Queue::open(o->queue_dir);
-            if (!queue) return fail_usage("--queue " + o->queue_dir + ": " + queue.error().message);
+            if (!queue)
+              return usage_error("--queue " + o->queue_dir + ": " + queue.error().message);
             auto admin = start_admin(o->admin);
-            if (!admin) return fail_usage(admin.error().message);
+            if (!admin) return usage_error(admin.error().message);
             return deliver_and_report(*queue.value(), route.value(), *o, JobFacts{},
                                       admin.value().get());
           }};

@@ -27,11 +27,6 @@ struct SuppressOptions {
   bool json = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "ringmta: %s\n", message.c_str());
-  return kUsage;
-}
-
 // Addresses from the command line: each must parse; the first bad one stops the command.
 Result<std::vector<std::string>> parse_addresses(const std::vector<std::string>& given) {
   std::vector<std::string> out;
@@ -45,22 +40,23 @@ Result<std::vector<std::string>> parse_addresses(const std::vector<std::string>&
 
 int add(storage::Queue& q, const SuppressOptions& o) {
   auto addresses = parse_addresses(o.addresses);
-  if (!addresses) return fail(addresses.error().message);
+  if (!addresses) return usage_error(addresses.error().message);
   std::vector<storage::SuppressionEntry> entries;
   for (auto& a : addresses.value()) {
     entries.push_back(
         {.address = a, .category = "manual", .reason = o.reason, .since = unix_now()});
   }
-  if (auto ok = storage::SuppressionList(q).add(entries); !ok) return fail(ok.error().message);
+  if (auto ok = storage::SuppressionList(q).add(entries); !ok)
+    return usage_error(ok.error().message);
   std::printf("%zu address%s suppressed\n", entries.size(), entries.size() == 1 ? "" : "es");
   return 0;
 }
 
 int remove(storage::Queue& q, const SuppressOptions& o) {
   auto addresses = parse_addresses(o.addresses);
-  if (!addresses) return fail(addresses.error().message);
+  if (!addresses) return usage_error(addresses.error().message);
   auto removed = storage::SuppressionList(q).remove(addresses.value());
-  if (!removed) return fail(removed.error().message);
+  if (!removed) return usage_error(removed.error().message);
   std::printf("%llu of %zu removed from the suppression list\n",
               static_cast<unsigned long long>(*removed), addresses->size());
   return 0;
@@ -91,7 +87,7 @@ int list(storage::Queue& q, const SuppressOptions& o) {
     std::printf("%s\n", line.c_str());
     return true;
   });
-  if (!listed) return fail(listed.error().message);
+  if (!listed) return usage_error(listed.error().message);
   return 0;
 }
 
@@ -99,7 +95,7 @@ int list(storage::Queue& q, const SuppressOptions& o) {
 // Bad lines are reported with their line number and skipped; good ones are added in batches.
 int import(storage::Queue& q, const SuppressOptions& o) {
   std::FILE* f = std::fopen(o.file.c_str(), "rb");
-  if (f == nullptr) return fail("cannot read " + o.file);
+  if (f == nullptr) return usage_error("cannot read " + o.file);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, std::fclose);
   message::CsvReader reader(f);
   message::CsvRecord record;
@@ -147,11 +143,11 @@ int import(storage::Queue& q, const SuppressOptions& o) {
     batch.push_back(
         {.address = parsed->str(), .category = "import", .reason = o.reason, .since = now});
     if (batch.size() >= storage::Queue::kAdminChunk) {
-      if (auto ok = flush(); !ok) return fail(ok.error().message);
+      if (auto ok = flush(); !ok) return usage_error(ok.error().message);
     }
   }
-  if (std::ferror(f)) return fail("read error in " + o.file);
-  if (auto ok = flush(); !ok) return fail(ok.error().message);
+  if (std::ferror(f)) return usage_error("read error in " + o.file);
+  if (auto ok = flush(); !ok) return usage_error(ok.error().message);
   std::printf("%llu address%s imported, %llu line%s skipped\n",
               static_cast<unsigned long long>(added), added == 1 ? "" : "es",
               static_cast<unsigned long long>(bad), bad == 1 ? "" : "s");
@@ -183,7 +179,7 @@ Command add_suppress_command(CLI::App& app) {
             auto opened = add_cmd->parsed() || import_cmd->parsed()
                               ? open_queue(o->queue_dir)
                               : open_existing_queue(o->queue_dir);
-            if (!opened) return fail(opened.error().message);
+            if (!opened) return usage_error(opened.error().message);
             storage::Queue& q = *opened.value();
             if (add_cmd->parsed()) return add(q, *o);
             if (remove_cmd->parsed()) return remove(q, *o);

@@ -267,9 +267,8 @@ void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& repl
   claimed_.erase(entry.key.seq);
   batch_.remove(entry.key);
   if (auto message = messages_->get(entry.record.message)) {
-    const storage::StoredMessage& stored = message.value()->stored;
     bounces_->on_failed(entry, *message.value(), reply, where, clock_.now(), batch_);
-    record_failure(entry, stored, reply, verdict);
+    record_failure(entry, message.value()->stored, reply, verdict);
   }
   bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";
   counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent

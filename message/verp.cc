@@ -5,16 +5,19 @@
 
 namespace ringmta::message {
 
+bool verp_capable(std::string_view sender) {
+  const std::size_t at = sender.rfind('@');
+  if (at == std::string_view::npos || at == 0) return false;
+  const std::string_view local = sender.substr(0, at);
+  return local.find('+') == std::string_view::npos && local.find('"') == std::string_view::npos;
+}
+
 std::optional<std::string> verp_encode(std::string_view sender, uint64_t message_id,
                                        std::string_view recipient) {
-  const std::size_t at = sender.rfind('@');
   const std::size_t rat = recipient.rfind('@');
-  if (at == std::string_view::npos || at == 0 || rat == std::string_view::npos) return std::nullopt;
-  const std::string_view local = sender.substr(0, at);
-  if (local.find('+') != std::string_view::npos || local.find('"') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string out(local);
+  if (!verp_capable(sender) || rat == std::string_view::npos) return std::nullopt;
+  const std::size_t at = sender.rfind('@');
+  std::string out(sender.substr(0, at));
   out += "+m";
   out += std::to_string(message_id);
   out += '-';

@@ -17,8 +17,12 @@
 
 namespace ringmta::message {
 
-// The VERP envelope Sender, or nullopt when `sender` has no '@' or already holds a '+' in its
-// local part (the tag would be ambiguous).
+// Whether `sender` can carry a VERP tag: it has a local part and a domain, and its local part
+// holds no '+' (the tag would be ambiguous) and no quotes.
+bool verp_capable(std::string_view sender);
+
+// The VERP envelope Sender, or nullopt when the sender is not verp_capable or the recipient has
+// no '@'.
 std::optional<std::string> verp_encode(std::string_view sender, uint64_t message_id,
                                        std::string_view recipient);
 

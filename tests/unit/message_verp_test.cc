@@ -30,6 +30,9 @@ TEST(Verp, AwkwardRecipientLocalPartsSurvive) {
 }
 
 TEST(Verp, RefusedAndForeignAddresses) {
+  EXPECT_TRUE(verp_capable("news@sender.test"));
+  EXPECT_FALSE(verp_capable("news+x@sender.test"));
+  EXPECT_FALSE(verp_capable("@sender.test"));
   EXPECT_FALSE(verp_encode("news+x@sender.test", 1, "a@b.org"));  // ambiguous
   EXPECT_FALSE(verp_encode("nosign", 1, "a@b.org"));
   EXPECT_FALSE(verp_decode("news@sender.test"));

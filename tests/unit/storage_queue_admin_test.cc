@@ -4,41 +4,19 @@
 // It may not: depend on timing or on other tests' state.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <set>
 
 #include "storage/queue.h"
+#include "tests/unit/storage_test_queue.h"
 
 namespace ringmta::storage {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr UnixSeconds kNow = 1'700'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ringmta-admin-XXXXXX").string();
-    EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<Queue> must_open(const std::string& dir) {
-  auto q = Queue::open(dir);
-  EXPECT_TRUE(q.ok()) << (q.ok() ? "" : q.error().message);
-  return q.ok() ? std::move(q).value() : nullptr;
-}
+using test_support::must_open;
+using test_support::TempDir;
 
 MessageId put_message(Queue& q, const std::string& campaign) {
   StoredMessage m;

@@ -20,36 +20,15 @@
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/queue.h"
+#include "tests/unit/storage_test_queue.h"
 
 namespace ringmta::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ringmta-queue-XXXXXX").string();
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<Queue> must_open(const std::string& dir) {
-  auto q = Queue::open(dir);
-  EXPECT_TRUE(q.ok()) << (q.ok() ? "" : q.error().message);
-  if (!q.ok()) return nullptr;
-  return std::move(q).value();
-}
+using test_support::must_open;
+using test_support::TempDir;
 
 MessageId must_put_message(Queue& q, std::vector<std::string> fields = {"name"}) {
   StoredMessage m;
