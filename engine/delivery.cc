@@ -12,7 +12,9 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
     storage::Queue& queue, const RouteConfig& route, const DeliveryOptions& options,
     const storage::QueueCounts& at_start, std::vector<const metrics::ShardCounters*> counters) {
   metrics::AggregatorConfig config = options.metrics;
-  config.route = route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
+  if (!route.direct) {  // direct delivery's routes are its MX host sets, as the shards report them
+    config.route = route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
+  }
   config.max_connections = route.throttle.defaults().max_connections;
   config.max_messages_per_connection = route.throttle.defaults().max_messages_per_connection;
   config.queue_ready_at_start = at_start.ready;

@@ -83,7 +83,10 @@ ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
                                  : scheduler::shard_share(resolved.limits, shard_count_);
   std::string name = by_rule ? "rule " + resolved.rule + " (" + resolved.matched + ")"
                              : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
-  auto group = std::make_unique<ThrottleGroup>(std::move(name), limits, loop_.now());
+  std::string route =
+      by_rule ? "rule " + resolved.rule : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
+  auto group =
+      std::make_unique<ThrottleGroup>(std::move(name), std::move(route), limits, loop_.now());
   ThrottleGroup& raw = *group;
   throttles_.emplace(group_key, std::move(group));
   return raw;

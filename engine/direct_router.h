@@ -37,6 +37,9 @@ class DirectRouter final : public Dispatcher {
   bool busy() const override;
   bool paused() const override { return false; }
   const std::string& diagnosis() const override { return diagnosis_; }
+  void report_routes(metrics::OutcomeTally& tally) override {
+    for (auto& [key, group] : throttles_) group->report(tally);
+  }
 
   std::size_t routes() const { return routes_.size(); }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "metrics/outcome_tally.h"
 #include "storage/queue.h"
 
 namespace ringmta::engine {
@@ -24,6 +25,8 @@ class Dispatcher {
   virtual bool busy() const = 0;  // connections open, lookups or logins running, work in flight
   virtual bool paused() const = 0;
   virtual const std::string& diagnosis() const = 0;
+  // Hands the state of each route (throttle group) that changed to the metrics.
+  virtual void report_routes(metrics::OutcomeTally& tally) = 0;
 };
 
 }  // namespace ringmta::engine

@@ -84,7 +84,10 @@ void RouteWorker::wake_at(Millis at) {
 }
 
 void RouteWorker::throttle_reply(const Reply& reply) {
-  report_throttle_changes(throttle_, throttle_.throttle.on_reply(reply, loop_.now()), counters_);
+  UnixSeconds now = unix_now();
+  throttle_.saw_reply(reply, now);
+  report_throttle_changes(throttle_, throttle_.throttle.on_reply(reply, loop_.now()), counters_,
+                          now);
 }
 
 void RouteWorker::retire(SmtpConnection& conn) {
@@ -196,6 +199,7 @@ void RouteWorker::release_idle() {
 
 void RouteWorker::on_session_ready(SmtpConnection& conn) {
   counters_.session_ready(conn.id(), conn.client().observations().tls_active);
+  ++throttle_.sessions_ok;
   throttle_.throttle.on_connected(loop_.now());
   consecutive_failures_ = 0;
   candidates_failed_ = 0;
@@ -284,6 +288,7 @@ void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
 void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
   counters_.session_failed(failed.stage <= protocol::Stage::kAuth,
                            failed.stage == protocol::Stage::kTlsHandshake);
+  if (failed.stage <= protocol::Stage::kAuth) ++throttle_.sessions_failed;
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
   using protocol::Stage;

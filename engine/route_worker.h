@@ -82,6 +82,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   }
   bool paused() const override { return paused_; }
   const std::string& diagnosis() const override { return diagnosis_; }
+  void report_routes(metrics::OutcomeTally& tally) override { throttle_.report(tally); }
 
  private:
   void on_session_ready(SmtpConnection& conn) override;

@@ -52,8 +52,12 @@ Result<void> Shard::start() {
     scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
     std::string name = "smart host " + route_.target.endpoint.str();
     if (resolved.rule != "default") name += " (rule " + resolved.rule + ")";
+    // The route's metrics label, as the supervisor names the smart host (Aggregator config).
+    std::string label =
+        route_.target.endpoint.host + ":" + std::to_string(route_.target.endpoint.port());
     throttle_ = std::make_unique<ThrottleGroup>(
-        std::move(name), scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
+        std::move(name), std::move(label), scheduler::shard_share(resolved.limits, shard_count_),
+        loop_->now());
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
     worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
                                             *messages_, counters_);
@@ -83,6 +87,10 @@ void Shard::tick() {
   // Outcomes first: a refill must not read back an entry whose removal is still in the batch.
   flush();
   flush_log();
+  if (loop_->now() >= next_route_report_) {
+    worker_->report_routes(counters_.outcomes);
+    next_route_report_ = loop_->now() + kRouteReportEvery;
+  }
   counters_.outcomes.publish(loop_->now());
   if (dns_ != nullptr) publish_dns_stats();
   if (!stopping_ && !worker_->paused()) refill();

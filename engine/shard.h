@@ -78,9 +78,10 @@ class Shard final : private OutcomeSink {
   void flush_log();
   void released(const storage::QueueEntry& entry) override;
 
-  static constexpr std::size_t kWindow = 1024;   // recipients claimed from storage at most
-  static constexpr std::size_t kLowWater = 256;  // refill when the backlog falls below this
-  static constexpr Millis kRecheckEvery = 500;   // look at storage again at least this often
+  static constexpr std::size_t kWindow = 1024;      // recipients claimed from storage at most
+  static constexpr std::size_t kLowWater = 256;     // refill when the backlog falls below this
+  static constexpr Millis kRecheckEvery = 500;      // look at storage again at least this often
+  static constexpr Millis kRouteReportEvery = 250;  // hand the routes' states to the metrics
 
   int id_;
   int shard_count_;
@@ -112,6 +113,7 @@ class Shard final : private OutcomeSink {
   storage::OutcomeBatch batch_;
   bool exhausted_ = false;  // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;
+  Millis next_route_report_ = 0;
   bool stopping_ = false;
   uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
 

@@ -5,19 +5,54 @@
 
 namespace ringmta::engine {
 
+namespace {
+
+std::string format_change(const scheduler::ThrottleChange& change) {
+  char text[96];
+  if (change.name == "rate") {
+    std::snprintf(text, sizeof text, "rate %.0f%% -> %.0f%% of the limit", change.old_value * 100,
+                  change.new_value * 100);
+  } else {
+    std::snprintf(text, sizeof text, "%s %.0f -> %.0f", change.name.c_str(), change.old_value,
+                  change.new_value);
+  }
+  return text;
+}
+
+}  // namespace
+
+void ThrottleGroup::saw_reply(const protocol::Reply& reply, UnixSeconds now) {
+  if (reply.positive() || reply.code == 0) return;
+  last_refusal = metrics::LastReply{
+      reply.summary(), now,
+      reply.permanent() ? metrics::Outcome::kFailed : metrics::Outcome::kDeferred};
+}
+
+void ThrottleGroup::report(metrics::OutcomeTally& tally) {
+  metrics::RouteState state;
+  state.name = route;
+  state.connections_open = open_connections;
+  state.connections_allowed = throttle.allowed_connections();
+  state.max_connections = throttle.limits().max_connections;
+  state.max_messages_per_connection = throttle.max_messages_per_connection();
+  state.rate_factor = throttle.rate_factor();
+  state.sessions_ok = sessions_ok;
+  state.sessions_failed = sessions_failed;
+  state.last = last_refusal;
+  if (state == reported) return;
+  reported = state;
+  tally.route(std::move(state));
+}
+
 void report_throttle_changes(const ThrottleGroup& group,
                              const std::vector<scheduler::ThrottleChange>& changes,
-                             metrics::ShardCounters& counters) {
+                             metrics::ShardCounters& counters, UnixSeconds now) {
   for (const auto& change : changes) {
     (change.decrease ? counters.throttle_decreases : counters.throttle_increases).add();
-    if (change.name == "rate") {
-      std::fprintf(stderr, "ringmta: throttle %s: rate %.0f%% -> %.0f%% of the limit (%s)\n",
-                   group.name.c_str(), change.old_value * 100, change.new_value * 100,
-                   change.reason.c_str());
-    } else {
-      std::fprintf(stderr, "ringmta: throttle %s: %s %.0f -> %.0f (%s)\n", group.name.c_str(),
-                   change.name.c_str(), change.old_value, change.new_value, change.reason.c_str());
-    }
+    std::string text = format_change(change);
+    std::fprintf(stderr, "ringmta: throttle %s: %s (%s)\n", group.name.c_str(), text.c_str(),
+                 change.reason.c_str());
+    counters.outcomes.throttle_event({now, group.route, std::move(text), change.reason});
   }
 }
 

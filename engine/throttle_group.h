@@ -1,8 +1,9 @@
 // ThrottleGroup: one shard's throttle state for the destinations a throttle rule puts together
 // (the smart host; a provider's MX hosts matched by `mx = ["*.google.com"]`; one MX host set
 // under [default]), shared by the RouteWorkers of that shard that deliver there, with the count of
-// their open connections. Each change the throttle makes is printed with the reply that caused it
-// and counted for the metrics.
+// their open connections. Each change the throttle makes is printed with the reply that caused it,
+// counted, and handed to the metrics as a throttle event; the group's state (connections, limits,
+// sessions, last refusal) is reported as a route for /status and /metrics.
 // It may not: be shared between shards (every shard builds its own), or read storage.
 #pragma once
 
@@ -11,27 +12,37 @@
 #include <vector>
 
 #include "metrics/counters.h"
+#include "protocol/smtp_reply.h"
 #include "scheduler/route_throttle.h"
 #include "util/time.h"
 
 namespace ringmta::engine {
 
 struct ThrottleGroup {
-  ThrottleGroup(std::string name, const scheduler::Limits& limits, Millis now)
-      : name(std::move(name)), throttle(limits, now) {}
+  ThrottleGroup(std::string name, std::string route, const scheduler::Limits& limits, Millis now)
+      : name(std::move(name)), route(std::move(route)), throttle(limits, now) {}
 
-  std::string name;  // "rule google (mx alt1.gmail-smtp-in.l.google.com)", for the log
+  std::string name;   // "rule google (mx alt1.gmail-smtp-in.l.google.com)", for the log
+  std::string route;  // the metrics label: "HOST:PORT" (smart host), "MX mx1.example.net"
   scheduler::RouteThrottle throttle;
   // Across the workers sharing the group: connections not yet closed (a receiver counts one until
   // it is gone), and of those the ones told to QUIT.
   uint32_t open_connections = 0;
   uint32_t closing_connections = 0;
+  uint64_t sessions_ok = 0, sessions_failed = 0;
+  metrics::LastReply last_refusal;  // at == 0: none yet
+  metrics::RouteState reported;     // as last handed to the metrics
+
+  // Records a decisive reply's refusal (a positive reply leaves the last refusal as it was).
+  void saw_reply(const protocol::Reply& reply, UnixSeconds now);
+  // Hands the group's state to the metrics if it changed since the last report.
+  void report(metrics::OutcomeTally& tally);
 };
 
-// Prints each change ("ringmta: throttle NAME: connections 8 → 4 after 421 4.7.0 ...") to stderr
-// and counts it.
+// Prints each change ("ringmta: throttle NAME: connections 8 -> 4 (421 4.7.0 ...)") to stderr,
+// counts it and hands it to the metrics as a throttle event.
 void report_throttle_changes(const ThrottleGroup& group,
                              const std::vector<scheduler::ThrottleChange>& changes,
-                             metrics::ShardCounters& counters);
+                             metrics::ShardCounters& counters, UnixSeconds now);
 
 }  // namespace ringmta::engine

@@ -36,8 +36,8 @@ void Aggregator::update(Millis now, UnixSeconds unix_now) {
   std::vector<TallyDelta> deltas;
   deltas.reserve(shards_.size());  // domain_batch points into these
   std::vector<const DomainDelta*> domain_batch;
-  for (const ShardCounters* s : shards_) {
-    TallyDelta& delta = deltas.emplace_back(s->outcomes.take());
+  for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+    TallyDelta& delta = deltas.emplace_back(shards_[shard]->outcomes.take());
     for (const auto& [id, d] : delta.domains) domain_batch.push_back(&d);
     for (auto& [message, counts] : delta.messages) {
       auto it = campaign_names_.find(message);
@@ -47,6 +47,11 @@ void Aggregator::update(Millis now, UnixSeconds unix_now) {
     }
     for (auto& [due, n] : delta.deferred_until) deferred_until_[due] += n;
     if (delta.last.at != 0) last_reply_ = std::move(delta.last);
+    for (auto& [name, state] : delta.routes) {
+      if (labeled_routes_.size() < config_.labeled_routes) labeled_routes_.insert(name);
+      route_states_[{name, shard}] = std::move(state);
+    }
+    for (auto& e : delta.throttle_events) add_event(std::move(e));
   }
   domains_.add(domain_batch);
   deferred_until_.erase(deferred_until_.begin(), deferred_until_.upper_bound(unix_now));
@@ -62,7 +67,7 @@ void Aggregator::set_route_state(bool paused, const std::string& diagnosis, Unix
   if (paused == paused_ && diagnosis == diagnosis_) return;
   ThrottleEvent e;
   e.at = unix_now;
-  e.route = config_.route;
+  e.route = config_.route.empty() ? "direct delivery" : config_.route;
   std::string limit = std::to_string(config_.max_connections);
   if (paused && !paused_) {
     e.change = "paused: connections " + limit + " → 0";
@@ -76,8 +81,80 @@ void Aggregator::set_route_state(bool paused, const std::string& diagnosis, Unix
   e.reason = diagnosis.empty() ? "-" : diagnosis;
   paused_ = paused;
   diagnosis_ = diagnosis;
+  add_event(std::move(e));
+}
+
+void Aggregator::add_event(ThrottleEvent e) {
   events_.push_back(std::move(e));
   if (events_.size() > kMaxEvents) events_.erase(events_.begin());
+}
+
+std::vector<RouteSnapshot> Aggregator::route_rows() const {
+  // The shards' states of one route summed; the smart host's row (if any) first, then the busiest
+  // routes, the rest summed into "other" so the label set stays bounded.
+  std::map<std::string, RouteSnapshot> by_name;
+  for (const auto& [key, state] : route_states_) {
+    RouteSnapshot& r = by_name[key.first];
+    bool first = r.name.empty();
+    r.name = key.first;
+    r.connections_open += state.connections_open;
+    r.connections_allowed += state.connections_allowed;
+    r.max_connections += state.max_connections;
+    r.max_messages_per_connection = state.max_messages_per_connection;
+    r.rate_factor = first ? state.rate_factor : std::min(r.rate_factor, state.rate_factor);
+    r.sessions_ok += state.sessions_ok;
+    r.sessions_failed += state.sessions_failed;
+    if (state.last.at >= r.last.at && state.last.at != 0) r.last = state.last;
+  }
+  std::vector<RouteSnapshot> rows;
+  if (!config_.route.empty()) {
+    RouteSnapshot r;
+    if (auto it = by_name.find(config_.route); it != by_name.end()) {
+      r = std::move(it->second);
+      by_name.erase(it);
+    } else {
+      r.connections_allowed = config_.max_connections;
+    }
+    r.name = config_.route;
+    // Counted before any shard reports a state, and where the route's state is not kept.
+    uint64_t closed = std::min(totals_.connections_closed, totals_.connections_opened);
+    r.connections_open = totals_.connections_opened - closed;
+    r.sessions_ok = totals_.sessions_ready;
+    r.sessions_failed = totals_.sessions_failed;
+    r.max_connections = config_.max_connections;
+    r.max_messages_per_connection = config_.max_messages_per_connection;
+    if (paused_) r.connections_allowed = 0;
+    r.paused = paused_;
+    r.diagnosis = diagnosis_;
+    if (last_reply_.at >= r.last.at) r.last = last_reply_;
+    rows.push_back(std::move(r));
+  }
+  // A route keeps the row it was given first (so its counters stay monotonic); the routes that came
+  // after the rows ran out are summed into "other".
+  std::vector<RouteSnapshot> rest;
+  RouteSnapshot other;
+  other.name = "other";
+  bool any_other = false;
+  for (auto& [name, r] : by_name) {
+    if (labeled_routes_.count(name) != 0) {
+      rest.push_back(std::move(r));
+      continue;
+    }
+    any_other = true;
+    other.connections_open += r.connections_open;
+    other.connections_allowed += r.connections_allowed;
+    other.max_connections += r.max_connections;
+    other.sessions_ok += r.sessions_ok;
+    other.sessions_failed += r.sessions_failed;
+    if (r.last.at >= other.last.at) other.last = r.last;
+  }
+  std::sort(rest.begin(), rest.end(), [](const RouteSnapshot& a, const RouteSnapshot& b) {
+    if (a.connections_open != b.connections_open) return a.connections_open > b.connections_open;
+    return a.sessions_ok + a.sessions_failed > b.sessions_ok + b.sessions_failed;
+  });
+  if (any_other) rest.push_back(std::move(other));
+  for (auto& r : rest) rows.push_back(std::move(r));
+  return rows;
 }
 
 std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
@@ -106,17 +183,7 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
   }
   s->delivered_rate = {delivered_.rate(60'000), delivered_.rate(300'000), delivered_.rate(900'000)};
   s->delivered_per_second = delivered_.recent(kChartSeconds);
-  RouteSnapshot r;
-  r.name = config_.route;
-  uint64_t closed = std::min(totals_.connections_closed, totals_.connections_opened);
-  r.connections_open = totals_.connections_opened - closed;
-  r.max_connections = config_.max_connections;
-  r.connections_allowed = paused_ ? 0 : config_.max_connections;
-  r.max_messages_per_connection = config_.max_messages_per_connection;
-  r.paused = paused_;
-  r.diagnosis = diagnosis_;
-  r.last = last_reply_;
-  s->routes.push_back(std::move(r));
+  s->routes = route_rows();
   for (const auto& [name, counts] : campaigns_) {
     CampaignSnapshot c;
     c.id = name;

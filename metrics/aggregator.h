@@ -1,7 +1,8 @@
 // Aggregator: the supervisor's side of metrics. Every update() it sums the shards' counters and
 // histograms, takes their outcome tallies into the bounded DomainTable and per-campaign counts,
-// samples the delivery rate, keeps the queue depth from outcomes (no scan), turns route state
-// changes into throttle events, and builds an immutable Snapshot for the admin listener.
+// samples the delivery rate, keeps the queue depth from outcomes (no scan), keeps the routes'
+// states and throttle changes the shards report (and turns the smart host's pauses into throttle
+// events), and builds an immutable Snapshot for the admin listener.
 // It may not: run on a shard thread, read the queue (its owner passes storage figures in), or
 // block a shard (it only reads their atomics and takes their hand-offs).
 #pragma once
@@ -9,8 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "metrics/counters.h"
@@ -24,7 +27,8 @@ struct AggregatorConfig {
   std::size_t labeled_domains = kDefaultLabeledDomains;
   uint64_t enqueued = 0;                           // recipients this process queued
   std::map<std::string, uint64_t> campaign_sizes;  // recipients per campaign, where known
-  std::string route;                               // the route's name, "HOST:PORT"
+  std::string route;  // the smart host's route name, "HOST:PORT"; empty for direct delivery
+  std::size_t labeled_routes = 50;  // routes with their own row and series (the rest: "other")
   uint64_t max_connections = 0;
   uint64_t max_messages_per_connection = 0;
   uint64_t queue_ready_at_start = 0, queue_deferred_at_start = 0;
@@ -46,6 +50,9 @@ class Aggregator {
   static constexpr std::size_t kMaxEvents = 100;
   static constexpr std::size_t kChartSeconds = 300;
 
+  void add_event(ThrottleEvent e);
+  std::vector<RouteSnapshot> route_rows() const;
+
   AggregatorConfig config_;
   std::vector<const ShardCounters*> shards_;
   std::function<std::string(uint64_t)> campaign_of_;
@@ -65,6 +72,8 @@ class Aggregator {
   bool paused_ = false;
   std::string diagnosis_;
   std::vector<ThrottleEvent> events_;
+  std::map<std::pair<std::string, std::size_t>, RouteState> route_states_;  // by (name, shard)
+  std::set<std::string> labeled_routes_;
 };
 
 }  // namespace ringmta::metrics

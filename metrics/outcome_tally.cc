@@ -18,6 +18,12 @@ void TallyDelta::merge(TallyDelta&& other) {
   for (auto& [id, c] : other.messages) messages[id] += c;
   for (auto& [due, n] : other.deferred_until) deferred_until[due] += n;
   if (other.last.at != 0) last = std::move(other.last);
+  for (auto& [name, state] : other.routes) routes[name] = std::move(state);
+  for (auto& e : other.throttle_events) throttle_events.push_back(std::move(e));
+  if (throttle_events.size() > kMaxEvents) {
+    throttle_events.erase(throttle_events.begin(),
+                          throttle_events.end() - static_cast<std::ptrdiff_t>(kMaxEvents));
+  }
 }
 
 DomainDelta& OutcomeTally::domain(uint32_t id, std::string_view name) {
@@ -52,6 +58,18 @@ void OutcomeTally::failed(uint32_t domain_id, std::string_view name, uint64_t me
   d.last = LastReply{std::string(reply), now, Outcome::kFailed};
   ++local_.messages[message].failed;
   local_.last = d.last;
+}
+
+void OutcomeTally::route(RouteState state) {
+  std::string name = state.name;
+  local_.routes[std::move(name)] = std::move(state);
+}
+
+void OutcomeTally::throttle_event(ThrottleEvent event) {
+  local_.throttle_events.push_back(std::move(event));
+  if (local_.throttle_events.size() > TallyDelta::kMaxEvents) {
+    local_.throttle_events.erase(local_.throttle_events.begin());
+  }
 }
 
 void OutcomeTally::publish(Millis now) {

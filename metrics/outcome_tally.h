@@ -1,5 +1,6 @@
 // OutcomeTally: a shard's outcomes per domain and per message (campaign), plus the due times of
-// deferrals and the last refusal seen, handed to the supervisor in batches.
+// deferrals, the last refusal seen, the state of its routes and the throttle changes they made,
+// handed to the supervisor in batches.
 //
 // The shard thread counts into a private table (no lock, no atomics) and publish() moves it to a
 // mutex-guarded hand-off at most every kPublishEvery; the supervisor take()s the hand-off. So the
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "util/time.h"
 
@@ -35,6 +37,29 @@ struct LastReply {
   std::string text;  // "451 4.3.0 try later"
   UnixSeconds at = 0;
   Outcome outcome = Outcome::kDeferred;
+  bool operator==(const LastReply&) const = default;
+};
+
+// One route of one shard as it stands (a throttle group: the smart host, a rule's MX hosts, one
+// MX host set). The supervisor sums the shards' states of a route by name.
+struct RouteState {
+  std::string name;  // the metrics label: "HOST:PORT" for the smart host, "MX mx1.example.net"
+  uint32_t connections_open = 0;
+  uint32_t connections_allowed = 0;  // what the adaptive throttle allows now
+  uint32_t max_connections = 0;      // the configured limit (this shard's share)
+  uint32_t max_messages_per_connection = 0;
+  double rate_factor = 1;  // share of the configured message rate allowed now
+  uint64_t sessions_ok = 0, sessions_failed = 0;
+  LastReply last;  // the route's last refusal (at == 0: none)
+  bool operator==(const RouteState&) const = default;
+};
+
+// A throttle change with its reason, e.g. {"MX mx.example.net", "connections 8 → 4", "421 ..."}.
+struct ThrottleEvent {
+  UnixSeconds at = 0;
+  std::string route;
+  std::string change;
+  std::string reason;
 };
 
 struct DomainDelta {
@@ -49,7 +74,13 @@ struct TallyDelta {
   std::unordered_map<uint64_t, OutcomeCounts> messages;  // by message id
   std::map<UnixSeconds, uint64_t> deferred_until;        // deferrals by their new due time
   LastReply last;                                        // the route's last refusal
-  bool empty() const { return domains.empty() && messages.empty() && deferred_until.empty(); }
+  std::unordered_map<std::string, RouteState> routes;    // the latest state, by route name
+  std::vector<ThrottleEvent> throttle_events;            // oldest first, at most kMaxEvents
+  static constexpr std::size_t kMaxEvents = 100;
+  bool empty() const {
+    return domains.empty() && messages.empty() && deferred_until.empty() && routes.empty() &&
+           throttle_events.empty();
+  }
   void merge(TallyDelta&& other);
 };
 
@@ -63,6 +94,9 @@ class OutcomeTally {
                 std::string_view reply, UnixSeconds now);
   void failed(uint32_t domain_id, std::string_view domain, uint64_t message, std::string_view reply,
               UnixSeconds now);
+  // A route's state, replacing the one reported before under its name.
+  void route(RouteState state);
+  void throttle_event(ThrottleEvent event);
   // Hands the private table over if kPublishEvery has passed since the last hand-over.
   void publish(Millis now);
   // Hands everything over now: the owner thread, or anyone after the owner thread was joined.

@@ -57,9 +57,9 @@ std::string prometheus_text(const Snapshot& s) {
            "counter");
   for (const RouteSnapshot& r : s.routes) {
     e.sample("ringmta_connections_opened_total", {{"route", r.name}, {"result", "ok"}},
-             t.sessions_ready);
+             r.sessions_ok);
     e.sample("ringmta_connections_opened_total", {{"route", r.name}, {"result", "failed"}},
-             t.sessions_failed);
+             r.sessions_failed);
   }
   e.family("ringmta_tls_handshakes_total", "TLS handshakes (STARTTLS or implicit), by result.",
            "counter");

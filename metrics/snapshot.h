@@ -16,11 +16,13 @@
 namespace ringmta::metrics {
 
 struct RouteSnapshot {
-  std::string name;  // the smart host, "HOST:PORT"
+  std::string name;  // the smart host "HOST:PORT", an MX host set "MX mx1.example.net", "other"
   uint64_t connections_open = 0;
-  uint64_t connections_allowed = 0;  // 0 while paused
+  uint64_t connections_allowed = 0;  // 0 while paused; lower than the limit after slow-downs
   uint64_t max_connections = 0;      // the configured limit
   uint64_t max_messages_per_connection = 0;
+  double rate_factor = 1;  // share of the configured message rate allowed now
+  uint64_t sessions_ok = 0, sessions_failed = 0;
   bool paused = false;
   std::string diagnosis;  // why it paused or backed off, if it did
   LastReply last;         // the last refusal (at == 0: none)
@@ -30,13 +32,6 @@ struct CampaignSnapshot {
   std::string id;
   uint64_t total = 0;  // recipients in the job; 0 = unknown
   OutcomeCounts counts;
-};
-
-struct ThrottleEvent {
-  UnixSeconds at = 0;
-  std::string route;
-  std::string change;  // e.g. "paused", "connections 16 → 0"
-  std::string reason;
 };
 
 struct Rates {

@@ -70,9 +70,10 @@ std::string status_json(const Snapshot& s) {
                            {"limits",
                             {{"connections_allowed", r.connections_allowed},
                              {"max_connections", r.max_connections},
-                             {"max_messages_per_connection", r.max_messages_per_connection}}},
-                           {"connections_ok", t.sessions_ready},
-                           {"connections_failed", t.sessions_failed},
+                             {"max_messages_per_connection", r.max_messages_per_connection},
+                             {"rate_factor", r.rate_factor}}},
+                           {"connections_ok", r.sessions_ok},
+                           {"connections_failed", r.sessions_failed},
                            {"last_reply", last_json(r.last)}});
   }
   j["domains"] = json::array();

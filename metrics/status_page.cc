@@ -38,7 +38,7 @@ td.n,th.n{text-align:right}
 <table id="campaigns"><thead><tr><th>campaign</th><th>progress</th><th class="n">delivered</th>
 <th class="n">deferred</th><th class="n">failed</th><th class="n">total</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Routes</h2><table id="routes"><thead><tr><th>route</th><th>state</th>
-<th class="n">open</th><th class="n">allowed</th><th>last reply</th></tr></thead><tbody></tbody></table></section>
+<th class="n">open</th><th class="n">allowed</th><th class="n">limit</th><th class="n">rate</th><th>last reply</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Queue</h2><table id="queue"><tbody></tbody></table></section>
 <section><h2>Top domains</h2><table id="domains"><thead><tr><th>domain</th><th>state</th>
 <th class="n">delivered</th><th class="n">deferred</th><th class="n">failed</th><th>last reply</th></tr></thead><tbody></tbody></table></section>
@@ -84,7 +84,9 @@ function render(s) {
     const tr = row(tb, [c.id, bar, fmt(c.delivered), fmt(c.deferred), fmt(c.failed), fmt(c.total)]);
     tr.className = "campaign"; tr.dataset.campaign = c.id; tr.dataset.delivered = c.delivered;
   }
-  fill("routes", s.routes.map(x => [x.name, x.paused ? "paused" : "open", fmt(x.connections_open), fmt(x.limits.connections_allowed), x.last_reply ? x.last_reply.reply : "–"]));
+  const routeState = x => x.paused ? "paused" : (x.limits.connections_allowed < x.limits.max_connections || x.limits.rate_factor < 1) ? "throttled" : "open";
+  const rt = fill("routes", []);
+  for (const x of s.routes.slice(0, 20)) { const tr = row(rt, [x.name, routeState(x), fmt(x.connections_open), fmt(x.limits.connections_allowed), fmt(x.limits.max_connections), Math.round(x.limits.rate_factor * 100) + "%", x.last_reply ? x.last_reply.reply : "–"]); tr.children[1].className = routeState(x) === "open" ? "delivered" : "deferred"; }
   fill("queue", [["ready", fmt(s.queue.ready)], ["deferred", fmt(s.queue.deferred)], ["RocksDB live data", fmt(s.queue.rocksdb_live_bytes) + " B"], ["pending compaction", fmt(s.queue.rocksdb_pending_compaction_bytes) + " B"]]);
   const dt = fill("domains", []);
   for (const d of s.domains.slice(0, 20)) { const tr = row(dt, [d.domain, d.state, fmt(d.delivered), fmt(d.deferred), fmt(d.failed), d.last_reply ? d.last_reply.reply : "–"]); tr.children[1].className = d.state; }

@@ -2,7 +2,7 @@
 private dnsmasq: a --throttle-file rule holds a domain to 2 connections and 10 messages/second (the sink counts
 the connections it sees at once, the delivery log's times give the rate) while an unthrottled domain goes at full
 speed; a domain whose MX answers 421 "slow down" has its connections cut (logged with the reply) and, once its server
-recovers, restored; a domain whose server never answers costs the other domains less than 10 % of their throughput.
+recovers, restored (and /status shows the route's cut limit and the throttle changes); a domain whose server never answers costs the other domains less than 10 % of their throughput.
 Only 127.0.0.0/8.
 """
 
@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -160,14 +161,33 @@ def test_rule_caps_a_domain_at_2_connections_and_10_per_second_others_run_free(r
     assert free_done < times[-1] - 2, "the unthrottled domain must not wait for the throttled one"
 
 
+def status(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
+            return json.load(r)
+    except OSError:
+        return None
+
+
 def test_421_slow_down_cuts_connections_then_recovery_restores_them(ringmta, work, net, tmp_path):
+    """Also: /status shows the route of the MX host with its cut limit and the throttle changes with the reply."""
     hot = net.sink(HOT, "hot.th.test:rcpt-421=100")
     prepare(work, [f"u{i}@hot.th.test" for i in range(400)])
-    proc = subprocess.Popen([ringmta_bin(), *send_args(work, net, "--until-done", "--retry-after", "1",
-                                                       "--max-connections", "16", "--shards", "1")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
+    admin = free_port_on("127.0.0.1")
+    args = send_args(work, net, "--until-done", "--retry-after", "1", "--max-connections", "16", "--shards", "1")
+    args[args.index("--admin") + 1] = f"127.0.0.1:{admin}"
+    proc = subprocess.Popen([ringmta_bin(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=work)
     try:
-        time.sleep(4)  # the server says "slow down" for a while ...
+        # The server says "slow down" for a while; meanwhile the status page's data shows the cut.
+        cut_route, cut_events = None, []
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            s = status(admin) or {}
+            cut_route = next((r for r in s.get("routes", []) if r["name"] == "MX mx.hot.th.test"
+                              and r["limits"]["connections_allowed"] < r["limits"]["max_connections"]), cut_route)
+            cut_events = [e for e in s.get("throttle_events", []) if e["route"] == "MX mx.hot.th.test"] or cut_events
+            time.sleep(0.3)
         hot.stop()
         net.sink(HOT)  # ... then recovers
         out, err = proc.communicate(timeout=120)
@@ -186,6 +206,10 @@ def test_421_slow_down_cuts_connections_then_recovery_restores_them(ringmta, wor
     raises = re.findall(r"throttle MX mx\.hot\.th\.test: connections (\d+) -> (\d+) \(\d+ successes", err)
     assert raises and max(int(new) for _, new in raises) > lowest, err
     assert summary["throttle"]["decreases"] >= len(cuts) and summary["throttle"]["increases"] >= len(raises)
+    assert cut_route is not None, "no /status route showed the cut"
+    assert cut_route["limits"]["max_connections"] == 16 and cut_route["last_reply"]["reply"].startswith("421"), cut_route
+    assert cut_events and cut_events[0]["change"].startswith("connections 16 -> "), cut_events
+    assert cut_events[0]["reason"].startswith("421 4.7.0"), cut_events
 
 
 def good_rate(ringmta, work: Path, net, with_hole: bool) -> float:

@@ -79,6 +79,101 @@ TEST(Aggregator, BuildsSnapshotsFromShards) {
   EXPECT_EQ(j["throttle_events"][0]["change"], "paused: connections 4 → 0");
 }
 
+RouteState route_state(std::string name, uint32_t open, uint32_t allowed, uint64_t ok) {
+  RouteState r;
+  r.name = std::move(name);
+  r.connections_open = open;
+  r.connections_allowed = allowed;
+  r.max_connections = 8;
+  r.max_messages_per_connection = 100;
+  r.sessions_ok = ok;
+  return r;
+}
+
+TEST(Aggregator, DirectDeliveryRoutesAreTheShardsRouteStatesSummedAndBounded) {
+  ShardCounters a, b;
+  AggregatorConfig config;  // no smart host: direct delivery
+  config.labeled_routes = 2;
+  Aggregator agg(config, {&a, &b}, [](uint64_t) { return "c"; });
+
+  // One MX host set served by both shards, cut to 3 (of 8) connections in shard a by a 421.
+  RouteState cut = route_state("MX mx.big.test", 3, 3, 10);
+  cut.rate_factor = 0.5;
+  cut.last = LastReply{"421 4.7.0 slow down", 70, Outcome::kDeferred};
+  a.outcomes.route(cut);
+  a.outcomes.throttle_event({70, "MX mx.big.test", "connections 8 -> 4", "421 4.7.0 slow down"});
+  b.outcomes.route(route_state("MX mx.big.test", 5, 8, 20));
+  b.outcomes.route(route_state("MX mx.small.test", 1, 8, 1));
+  a.outcomes.flush();
+  b.outcomes.flush();
+  agg.update(1000, 100);
+  // A state replaces the shard's earlier one; a third route arrives after the two rows are given.
+  b.outcomes.route(route_state("MX mx.small.test", 0, 8, 2));
+  b.outcomes.route(route_state("MX mx.late.test", 2, 8, 4));
+  a.outcomes.route(route_state("MX mx.later.test", 1, 8, 1));
+  a.outcomes.flush();
+  b.outcomes.flush();
+  agg.update(2000, 101);
+  auto s = agg.snapshot(false);
+
+  ASSERT_EQ(s->routes.size(), 3u);
+  EXPECT_EQ(s->routes[0].name, "MX mx.big.test");  // the most connections open first
+  EXPECT_EQ(s->routes[0].connections_open, 8u);
+  EXPECT_EQ(s->routes[0].connections_allowed, 11u);
+  EXPECT_EQ(s->routes[0].max_connections, 16u);
+  EXPECT_DOUBLE_EQ(s->routes[0].rate_factor, 0.5);  // the tightest shard's
+  EXPECT_EQ(s->routes[0].sessions_ok, 30u);
+  EXPECT_EQ(s->routes[0].last.text, "421 4.7.0 slow down");
+  EXPECT_FALSE(s->routes[0].paused);
+  EXPECT_EQ(s->routes[1].name, "MX mx.small.test");
+  EXPECT_EQ(s->routes[1].sessions_ok, 2u);
+  EXPECT_EQ(s->routes[2].name, "other");
+  EXPECT_EQ(s->routes[2].connections_open, 3u);
+  EXPECT_EQ(s->routes[2].sessions_ok, 5u);
+  ASSERT_EQ(s->throttle_events.size(), 1u);
+  EXPECT_EQ(s->throttle_events[0].route, "MX mx.big.test");
+  EXPECT_EQ(s->throttle_events[0].change, "connections 8 -> 4");
+
+  auto j = nlohmann::json::parse(status_json(*s));
+  EXPECT_DOUBLE_EQ(j["routes"][0]["limits"]["rate_factor"].get<double>(), 0.5);
+  EXPECT_EQ(j["routes"][0]["limits"]["connections_allowed"], 11);
+  EXPECT_EQ(j["routes"][0]["connections_ok"], 30);
+  EXPECT_EQ(j["throttle_events"][0]["reason"], "421 4.7.0 slow down");
+}
+
+TEST(Aggregator, TheSmartHostRowTakesTheAdaptiveLimitFromItsShards) {
+  ShardCounters a, b;
+  AggregatorConfig config;
+  config.route = "smtp.test:587";
+  config.max_connections = 8;
+  Aggregator agg(config, {&a, &b}, [](uint64_t) { return "c"; });
+  agg.update(1000, 100);
+  EXPECT_EQ(agg.snapshot(false)->routes.at(0).connections_allowed, 8u);  // nothing reported yet
+  a.outcomes.route(route_state("smtp.test:587", 0, 2, 0));
+  b.outcomes.route(route_state("smtp.test:587", 0, 4, 0));
+  a.outcomes.flush();
+  b.outcomes.flush();
+  agg.update(2000, 101);
+  auto s = agg.snapshot(false);
+  ASSERT_EQ(s->routes.size(), 1u);
+  EXPECT_EQ(s->routes[0].name, "smtp.test:587");
+  EXPECT_EQ(s->routes[0].connections_allowed, 6u);
+  EXPECT_EQ(s->routes[0].max_connections, 8u);
+}
+
+TEST(OutcomeTally, KeepsTheLatestThrottleEventsOnly) {
+  OutcomeTally tally;
+  for (int i = 0; i < 250; ++i) {
+    tally.throttle_event({i, "r", std::to_string(i), "x"});
+    if (i % 70 == 0) tally.flush();
+  }
+  tally.flush();
+  TallyDelta d = tally.take();
+  ASSERT_EQ(d.throttle_events.size(), TallyDelta::kMaxEvents);
+  EXPECT_EQ(d.throttle_events.front().change, "150");
+  EXPECT_EQ(d.throttle_events.back().change, "249");
+}
+
 TEST(StatusJson, InvalidUtf8InARepliesDoesNotBreakTheDocument) {
   Snapshot s;
   RouteSnapshot r;
