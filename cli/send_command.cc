@@ -118,6 +118,7 @@ int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const 
   }
   attach_admin(admin, o.admin, options);
   options.metrics.enqueued = facts.accepted;
+  options.metrics.suppressed = facts.suppressed;
   if (!facts.campaign.empty()) options.metrics.campaign_sizes[facts.campaign] = facts.accepted;
   options.shards = shard_count(o.route);
   options.interrupt = &g_interrupted;

@@ -164,6 +164,7 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
   s->finished = finished;
   s->totals = totals_;
   s->enqueued = config_.enqueued;
+  s->suppressed = config_.suppressed;
   uint64_t at_start = config_.queue_ready_at_start + config_.queue_deferred_at_start;
   uint64_t gone = totals_.delivered + totals_.failed;
   uint64_t total = at_start > gone ? at_start - gone : 0;

@@ -25,7 +25,8 @@ namespace ringmta::metrics {
 
 struct AggregatorConfig {
   std::size_t labeled_domains = kDefaultLabeledDomains;
-  uint64_t enqueued = 0;                           // recipients this process queued
+  uint64_t enqueued = 0;    // recipients this process queued
+  uint64_t suppressed = 0;  // recipients this process skipped: on the suppression list
   std::map<std::string, uint64_t> campaign_sizes;  // recipients per campaign, where known
   std::string route;  // the smart host's route name, "HOST:PORT"; empty for direct delivery
   std::size_t labeled_routes = 50;  // routes with their own row and series (the rest: "other")

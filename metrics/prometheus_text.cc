@@ -26,6 +26,10 @@ std::string prometheus_text(const Snapshot& s) {
   e.family("ringmta_recipients_enqueued_total",
            "Recipients accepted into the queue by this process.", "counter");
   e.sample("ringmta_recipients_enqueued_total", {}, s.enqueued);
+  e.family("ringmta_recipients_suppressed_total",
+           "Recipients this process did not queue because they are on the suppression list.",
+           "counter");
+  e.sample("ringmta_recipients_suppressed_total", {}, s.suppressed);
   e.family("ringmta_recipients_delivered_total",
            "Recipients the smart host accepted (final reply 2xx).", "counter");
   e.sample("ringmta_recipients_delivered_total", {}, t.delivered);

@@ -36,9 +36,10 @@ std::string status_json(const Snapshot& s) {
   j["at"] = s.at;
   j["uptime_seconds"] = s.uptime_seconds;
   j["finished"] = s.finished;
-  j["totals"] = {{"enqueued", s.enqueued},         {"delivered", t.delivered},
-                 {"deferred", t.deferred},         {"failed", t.failed},
-                 {"transactions", t.transactions}, {"bytes_sent", t.bytes_sent}};
+  j["totals"] = {{"enqueued", s.enqueued},    {"suppressed", s.suppressed},
+                 {"delivered", t.delivered},  {"deferred", t.deferred},
+                 {"failed", t.failed},        {"transactions", t.transactions},
+                 {"bytes_sent", t.bytes_sent}};
   j["rates"] = {
       {"delivered_per_second",
        {{"1m", s.delivered_rate.m1}, {"5m", s.delivered_rate.m5}, {"15m", s.delivered_rate.m15}}}};

@@ -59,9 +59,10 @@ TEST(Exposition, HistogramIsCumulativeWithInfSumAndCount) {
             "t_seconds_count{route=\"r\"} 4\n");
 }
 
-TEST(PrometheusText, EverySampleHasHelpAndTypeAndNoSuppressedStub) {
+TEST(PrometheusText, EverySampleHasHelpAndType) {
   Snapshot s;
   s.totals.delivered = 42;
+  s.suppressed = 7;
   s.routes.push_back(RouteSnapshot{.name = "smtp.example.net:587"});
   s.loop_utilisation = {0.25, 0.5};
   s.domains.push_back(DomainRow{.domain = "example.com", .counts = {3, 1, 0}});
@@ -97,7 +98,7 @@ TEST(PrometheusText, EverySampleHasHelpAndTypeAndNoSuppressedStub) {
   EXPECT_NE(
       text.find("ringmta_domain_recipients_total{domain=\"example.com\",outcome=\"deferred\"} 1"),
       std::string::npos);
-  EXPECT_EQ(text.find("suppressed"), std::string::npos);
+  EXPECT_NE(text.find("ringmta_recipients_suppressed_total 7\n"), std::string::npos);
 }
 
 }  // namespace
