@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -18,6 +20,7 @@
 #include "message/template.h"
 #include "message/verp.h"
 #include "storage/queue.h"
+#include "util/time.h"
 
 namespace ringmta::cli {
 namespace {
@@ -155,30 +158,51 @@ Command add_send_command(CLI::App& app) {
   sub->add_flag("--verp", *verp,
                 "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
                 "come back later name the recipient (`ringmta bounces ingest`)");
+  auto queue_only = std::make_shared<bool>(false);
+  sub->add_flag(
+      "--queue-only", *queue_only,
+      "Only queue the recipients and exit (no route needed); `ringmta run` delivers them");
   auto ignore_suppression = std::make_shared<bool>(false);
   sub->add_flag("--ignore-suppression", *ignore_suppression,
                 "Queue addresses on the suppression list too (normally skipped and counted)");
   add_job_options(*sub, *o);
   return {
       sub, [=]() -> int {
-        auto route = build_route(o->route);
-        if (!route) return usage_error(route.error().message);
-        auto admin = start_admin(o->admin);
-        if (!admin) return usage_error(admin.error().message);
+        std::optional<engine::RouteConfig> route;
+        std::string sender_override;
+        if (*queue_only) {
+          if (!o->route.sender.empty()) {
+            auto parsed = message::parse_address(o->route.sender);
+            if (!parsed) return usage_error("--sender: " + parsed.error().message);
+            sender_override = parsed->str();
+          }
+        } else {
+          auto built = build_route(o->route);
+          if (!built) return usage_error(built.error().message);
+          route = std::move(built.value());
+          sender_override = route->sender_override;
+        }
+        // Before queueing: an --admin address that cannot be bound must not leave a queued job.
+        std::unique_ptr<engine::AdminServer> admin;
+        if (!*queue_only) {
+          auto started = start_admin(o->admin);
+          if (!started) return usage_error(started.error().message);
+          admin = std::move(started.value());
+        }
         std::ifstream in(*message_path, std::ios::binary);
         if (!in) return usage_error("cannot read --message " + *message_path);
         std::stringstream raw;
         raw << in.rdbuf();
         auto tpl = message::MessageTemplate::parse(raw.str());
         if (!tpl) return usage_error(*message_path + ": " + tpl.error().message);
-        std::string sender = route->sender_override;
+        std::string sender = sender_override;
         if (sender.empty()) {
           if (!tpl->from_address()) {
             return usage_error("no --sender given and the message has no usable From: address");
           }
           sender = *tpl->from_address();
         }
-        route->facts.sender = sender;
+        if (route) route->facts.sender = sender;
         auto queue = storage::Queue::open(o->queue_dir);
         if (!queue) return usage_error("--queue " + o->queue_dir + ": " + queue.error().message);
 
@@ -196,6 +220,7 @@ Command add_send_command(CLI::App& app) {
         }
         std::fprintf(stderr, "campaign %s: queueing recipients from %s\n", io.campaign.c_str(),
                      recipients_path->c_str());
+        Millis ingest_started = monotonic_now();
         auto ingested = ingest::ingest(*queue.value(), io);
         if (!ingested) return usage_error(ingested.error().message);
         // For `ringmta queue --campaign ID`: progress against the campaign's size.
@@ -216,7 +241,24 @@ Command add_send_command(CLI::App& app) {
                      static_cast<unsigned long long>(ingested->rejected_rows),
                      static_cast<unsigned long long>(ingested->duplicates),
                      static_cast<unsigned long long>(ingested->suppressed));
-        return deliver_and_report(*queue.value(), route.value(), *o, facts, admin.value().get());
+        if (*queue_only) {
+          if (auto synced = queue.value()->sync_wal(); !synced) {
+            return usage_error("syncing the queue's WAL failed: " + synced.error().message);
+          }
+          double seconds = static_cast<double>(monotonic_now() - ingest_started) / 1000.0;
+          if (o->json) {
+            std::printf("%s\n", nlohmann::json{{"campaign", io.campaign},
+                                               {"queued", ingested->accepted},
+                                               {"rejected_rows", ingested->rejected_rows},
+                                               {"duplicates", ingested->duplicates},
+                                               {"suppressed", ingested->suppressed},
+                                               {"seconds", seconds}}
+                                    .dump()
+                                    .c_str());
+          }
+          return 0;
+        }
+        return deliver_and_report(*queue.value(), *route, *o, facts, admin.get());
       }};
 }
 

@@ -14,6 +14,11 @@ Command add_sink_command(CLI::App& app) {
   sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
   sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
   sub->add_option(
+         "--stats-every", o->stats_every_ms,
+         "Print the counts every MS milliseconds, with the seconds since start (benchmarks "
+         "watch for a count)")
+      ->check(CLI::Range(0, 3'600'000));
+  sub->add_option(
       "--script", o->scripts,
       "Misbehave for a recipient domain: DOMAIN:KEY[=VALUE],... with rcpt-4xx=PCT, "
       "rcpt-5xx=PCT, rcpt-421=PCT, data-4xx=PCT, data-5xx=PCT, 421-after=N, delay-ms=N, "

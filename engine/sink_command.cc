@@ -2,6 +2,7 @@
 // stop, summarise. It may not do work in signal handlers (it has none: signals go to a signalfd).
 #include "engine/sink_command.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+
+#include "util/time.h"
 
 namespace ringmta::engine {
 
@@ -40,8 +43,22 @@ int run_sink_command(const SinkOptions& options) {
     } else {
       std::printf("sink listening on %s\n", server.address().c_str());
       std::fflush(stdout);
-      signalfd_siginfo info{};
-      while (::read(signal_fd, &info, sizeof info) < 0 && errno == EINTR) {
+      Millis started = monotonic_now();
+      pollfd wait{signal_fd, POLLIN, 0};
+      int timeout = options.stats_every_ms > 0 ? options.stats_every_ms : -1;
+      for (;;) {
+        int ready = ::poll(&wait, 1, timeout);
+        if (ready > 0) break;
+        if (ready < 0 && errno != EINTR) break;
+        if (ready == 0) {
+          SinkStats s = server.stats();
+          std::printf("sink: at %.3f s: %llu messages, %llu recipients, %llu bytes\n",
+                      static_cast<double>(monotonic_now() - started) / 1000.0,
+                      static_cast<unsigned long long>(s.messages),
+                      static_cast<unsigned long long>(s.recipients),
+                      static_cast<unsigned long long>(s.bytes));
+          std::fflush(stdout);
+        }
       }
       server.stop();
       SinkStats s = server.stats();

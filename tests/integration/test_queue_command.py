@@ -152,6 +152,21 @@ def test_flush_one_domain_then_all_and_run_delivers(qjob, sink):
     assert r.json == {"flushed": 0, "domain": None}, show(r)
 
 
+def test_queue_only_needs_no_route_then_run_delivers(qjob, sink):
+    csv = qjob.dir / "list.csv"
+    csv.write_text("email,name\n" + "".join(f"{a},N{i}\n" for i, a in enumerate(addrs("later.test", 20))))
+    r = rm("send", "--queue-only", "--message", qjob.message, "--recipients", csv, "--queue", qjob.queue,
+           "--campaign", "held", "--json")
+    assert r.returncode == 0 and r.json and r.json["queued"] == 20 and r.json["campaign"] == "held", show(r)
+    assert "delivered" not in r.json, show(r)
+    r = qjob.queue_cmd("--json")
+    assert (r.json["ready"], r.json["deferred"]) == (20, 0), show(r)
+    port, record = sink()
+    r = rm("run", "--queue", qjob.queue, "--json", "--no-progress", "--smarthost", f"127.0.0.1:{port}", "--tls",
+           "none", "--admin", "none")
+    assert r.returncode == 0 and r.json["delivered"] == 20 and r.json["queued"] == 0, show(r)
+
+
 def test_drop_campaign(qjob):
     deferred_queue(qjob)
     r = qjob.queue_cmd("drop", "--campaign", "spring")

@@ -100,3 +100,24 @@ def test_bad_script_is_a_clear_error():
     p = subprocess.run([ringmta_bin(), "sink", "--listen", "127.0.0.1:0", "--script", "x.test:bogus=1"],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode != 0 and "unknown key 'bogus'" in p.stderr, p
+
+
+def test_stats_every_prints_running_counts(ringmta, work, tmp_path):
+    """`--stats-every MS`: benchmarks watch the count grow (bench/run times Postfix by it)."""
+    port = free_port((__import__("socket").AF_INET,))
+    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--stats-every", "100"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port("127.0.0.1", port, 20, p, "sink")
+        r = send(ringmta, work, port, [f"u{i}@stats.test" for i in range(30)])
+        assert r.json["delivered"] == 30, r
+        time.sleep(0.3)
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=10)
+    running = [line for line in out.splitlines() if line.startswith("sink: at ")]
+    assert len(running) >= 3, out
+    last = running[-1]
+    assert " s: 30 messages, 30 recipients, " in last, out
+    times = [float(line.split()[2]) for line in running]
+    assert times == sorted(times) and times[0] < times[-1], out
