@@ -13,6 +13,11 @@ Command add_sink_command(CLI::App& app) {
   sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)");
   sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
   sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
+  sub->add_option("--tls-cert", o->tls_cert_path,
+                  "Offer STARTTLS with this PEM certificate (chain); needs --tls-key")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--tls-key", o->tls_key_path, "The PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
   sub->add_option(
          "--stats-every", o->stats_every_ms,
          "Print the counts every MS milliseconds, with the seconds since start (benchmarks "

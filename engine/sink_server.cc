@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "engine/event_loop.h"
+#include "engine/tls_channel.h"
 #include "protocol/smtp_server.h"
 
 namespace ringmta::engine {
@@ -195,6 +196,7 @@ struct SinkServer::Worker {
   bool record_failed = false;
   std::string hostname;
   const protocol::SinkScript* script = nullptr;
+  std::shared_ptr<TlsContext> tls;  // set: STARTTLS offered
   uint64_t next_session_id;
   int threads;
   SinkConnection* connections = nullptr;  // intrusive list of live connections
@@ -212,8 +214,10 @@ class SinkConnection {
   SinkConnection(SinkServer::Worker* worker, int fd, uint64_t session_id)
       : worker_(worker),
         fd_(fd),
-        session_(protocol::ServerConfig{
-            .hostname = worker->hostname, .session_id = session_id, .script = worker->script}),
+        session_(protocol::ServerConfig{.hostname = worker->hostname,
+                                        .session_id = session_id,
+                                        .script = worker->script,
+                                        .offer_starttls = worker->tls != nullptr}),
         buffer_(new char[kRecvBufferSize]) {}
 
   void start() {
@@ -241,7 +245,16 @@ class SinkConnection {
     if (closing_) return maybe_destroy();
     if (result == -EINTR || result == -EAGAIN) return arm_recv();
     if (result <= 0) return close();  // EOF or error
-    session_.feed(std::string_view(buffer_.get(), static_cast<std::size_t>(result)));
+    std::string_view bytes(buffer_.get(), static_cast<std::size_t>(result));
+    if (tls_ != nullptr) {
+      if (!decrypt(bytes)) return close();
+      if (plain_.empty()) {
+        flush();
+        return arm_recv();
+      }
+      bytes = plain_;
+    }
+    session_.feed(bytes);
     if (!session_.events().empty()) {
       for (const protocol::MessageAccepted& m : session_.events()) worker_->record(m);
       session_.clear_events();
@@ -256,7 +269,7 @@ class SinkConnection {
         if (held_timer_ == 0) {
           held_timer_ = worker_->loop->add_timer(worker_->loop->now() + delay, [this] {
             held_timer_ = 0;
-            pending_.append(held_);
+            emit(held_);
             held_.clear();
             flush();
             if (session_.closed() && !send_armed_) close();
@@ -266,7 +279,13 @@ class SinkConnection {
         return;
       }
     }
-    session_.move_output_to(pending_);
+    if (tls_ != nullptr) {
+      emit(session_.output());
+      session_.clear_output();
+    } else {
+      session_.move_output_to(pending_);
+    }
+    if (session_.starttls_requested() && !start_tls()) return close();
     flush();
     if (session_.closed()) {
       if (!send_armed_) close();  // else on_send closes once the 221 is out
@@ -290,6 +309,43 @@ class SinkConnection {
     flush();
     if (!send_armed_ && session_.closed()) return close();
     arm_recv();
+  }
+
+  // Plaintext output to the client: encrypted once TLS is up, else as it is.
+  void emit(std::string_view plaintext) {
+    if (tls_ == nullptr) {
+      pending_.append(plaintext);
+      return;
+    }
+    tls_->write(plaintext);
+    pending_.append(tls_->take_ciphertext());
+  }
+
+  // After the 220 to STARTTLS (already in pending_, in clear text): the server end of TLS.
+  bool start_tls() {
+    auto channel = TlsChannel::server(worker_->tls);
+    if (!channel) return false;
+    tls_ = std::move(channel.value());
+    session_.tls_started();
+    handshaking_ = true;
+    return true;
+  }
+
+  // Ciphertext in: drives the handshake, then leaves the plaintext in plain_. false: TLS failed or
+  // the client closed it.
+  bool decrypt(std::string_view ciphertext) {
+    plain_.clear();
+    tls_->feed(ciphertext);
+    if (handshaking_) {
+      TlsChannel::Status status = tls_->handshake();
+      pending_.append(tls_->take_ciphertext());
+      if (status == TlsChannel::Status::kFailed) return false;
+      if (status == TlsChannel::Status::kWantMore) return true;
+      handshaking_ = false;
+    }
+    bool ok = tls_->read(plain_);
+    pending_.append(tls_->take_ciphertext());  // e.g. TLS 1.3 session tickets
+    return ok;
   }
 
   // Starts a send if none is in flight: the rest of sending_, else everything pending_.
@@ -329,8 +385,11 @@ class SinkConnection {
   std::unique_ptr<char[]> buffer_;
   std::string sending_;  // in flight from sent_; not touched until its send completes
   std::size_t sent_ = 0;
-  std::string pending_;  // output queued behind sending_
-  std::string held_;     // output a script delays until held_timer_ fires
+  std::string pending_;              // output queued behind sending_
+  std::string held_;                 // output a script delays until held_timer_ fires (plaintext)
+  std::unique_ptr<TlsChannel> tls_;  // after STARTTLS
+  bool handshaking_ = false;
+  std::string plain_;  // decrypted input of one recv
   TimerId held_timer_ = 0;
   int outstanding_ = 0;  // operations in the ring that target this object
   bool recv_armed_ = false;
@@ -503,6 +562,15 @@ Result<void> SinkServer::start() {
   ListenAddress addr = std::move(parsed.value());
   host_ = addr.host;
 
+  std::shared_ptr<TlsContext> tls;
+  if (options_.tls_cert_path.empty() != options_.tls_key_path.empty()) {
+    return make_error("the sink's TLS needs both a certificate and a key");
+  }
+  if (!options_.tls_cert_path.empty()) {
+    auto made = TlsContext::server(options_.tls_cert_path, options_.tls_key_path);
+    if (!made) return made.error();
+    tls = std::move(made.value());
+  }
   char name[256] = {};
   std::string hostname = ::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0'
                              ? std::string(name)
@@ -511,6 +579,7 @@ Result<void> SinkServer::start() {
   for (auto& w : workers_) {
     w->hostname = hostname;
     w->script = script_.empty() ? nullptr : &script_;
+    w->tls = tls;
     Result<int> fd = open_listener(addr, options_.listen);
     if (!fd) return fd.error();
     w->listen_fd = fd.value();

@@ -27,6 +27,8 @@ struct SinkOptions {
   // Misbehaviour per recipient domain (protocol/sink_script.h), e.g. "grey.test:rcpt-4xx=30".
   std::vector<std::string> scripts;
   std::function<void(uint16_t port)> on_listening;  // called by start() once bound
+  // STARTTLS offered with this certificate chain and key (PEM); both empty: clear text only.
+  std::string tls_cert_path, tls_key_path;
   int stats_every_ms = 0;  // `ringmta sink`: print the counts this often (0: only at the end)
 };
 

@@ -47,6 +47,25 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const TlsPolicy& policy) 
   return ctx;
 }
 
+Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::string& cert_file,
+                                                       const std::string& key_file) {
+  auto ctx = std::shared_ptr<TlsContext>(new TlsContext());
+  ctx->ctx_ = SSL_CTX_new(TLS_server_method());
+  if (ctx->ctx_ == nullptr) return make_error("SSL_CTX_new failed: " + openssl_errors());
+  SSL_CTX_set_min_proto_version(ctx->ctx_, TLS1_2_VERSION);
+  ctx->verify_ = false;
+  if (SSL_CTX_use_certificate_chain_file(ctx->ctx_, cert_file.c_str()) != 1) {
+    return make_error("cannot load the certificate " + cert_file + ": " + openssl_errors());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx->ctx_, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return make_error("cannot load the key " + key_file + ": " + openssl_errors());
+  }
+  if (SSL_CTX_check_private_key(ctx->ctx_) != 1) {
+    return make_error("the key " + key_file + " does not match " + cert_file);
+  }
+  return ctx;
+}
+
 TlsContext::~TlsContext() {
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
@@ -55,12 +74,7 @@ Result<std::unique_ptr<TlsChannel>> TlsChannel::client(std::shared_ptr<TlsContex
                                                        const std::string& peer) {
   std::unique_ptr<TlsChannel> ch(new TlsChannel());
   ch->ctx_ = std::move(ctx);
-  ch->ssl_ = SSL_new(ch->ctx_->get());
-  if (ch->ssl_ == nullptr) return make_error("SSL_new failed: " + openssl_errors());
-  ch->in_ = BIO_new(BIO_s_mem());
-  ch->out_ = BIO_new(BIO_s_mem());
-  BIO_set_mem_eof_return(ch->in_, -1);       // empty input means "wait for more", not EOF
-  SSL_set_bio(ch->ssl_, ch->in_, ch->out_);  // the SSL owns both BIOs from here
+  if (auto made = ch->make_ssl(); !made) return made.error();
   SSL_set_connect_state(ch->ssl_);
   if (is_ip_literal(peer)) {
     if (ch->ctx_->verify()) {
@@ -76,6 +90,24 @@ Result<std::unique_ptr<TlsChannel>> TlsChannel::client(std::shared_ptr<TlsContex
     }
   }
   return ch;
+}
+
+Result<std::unique_ptr<TlsChannel>> TlsChannel::server(std::shared_ptr<TlsContext> ctx) {
+  std::unique_ptr<TlsChannel> ch(new TlsChannel());
+  ch->ctx_ = std::move(ctx);
+  if (auto made = ch->make_ssl(); !made) return made.error();
+  SSL_set_accept_state(ch->ssl_);
+  return ch;
+}
+
+Result<void> TlsChannel::make_ssl() {
+  ssl_ = SSL_new(ctx_->get());
+  if (ssl_ == nullptr) return make_error("SSL_new failed: " + openssl_errors());
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  BIO_set_mem_eof_return(in_, -1);  // empty input means "wait for more", not EOF
+  SSL_set_bio(ssl_, in_, out_);     // the SSL owns both BIOs from here
+  return {};
 }
 
 TlsChannel::~TlsChannel() {

@@ -1,5 +1,6 @@
 // TlsChannel: TLS over OpenSSL memory BIOs, so the io_uring loop moves ciphertext and the SMTP
-// client sees plaintext. TlsContext holds the verification policy of one route.
+// client (or the sink's server session) sees plaintext. TlsContext holds the verification policy
+// of one route, or the sink's certificate.
 //
 // The channel never touches a socket: feed() takes ciphertext read from the socket,
 // take_ciphertext() returns what must be written. It may not: decide policy per message, or
@@ -24,6 +25,9 @@ struct TlsPolicy {
 class TlsContext {
  public:
   static Result<std::shared_ptr<TlsContext>> client(const TlsPolicy& policy);
+  // A server's context (`ringmta sink --tls-cert/--tls-key`): PEM certificate chain and key.
+  static Result<std::shared_ptr<TlsContext>> server(const std::string& cert_file,
+                                                    const std::string& key_file);
   ~TlsContext();
   SSL_CTX* get() const { return ctx_; }
   bool verify() const { return verify_; }
@@ -39,6 +43,8 @@ class TlsChannel {
   // certificate; an IP literal is checked against the certificate's IP addresses (no SNI).
   static Result<std::unique_ptr<TlsChannel>> client(std::shared_ptr<TlsContext> ctx,
                                                     const std::string& peer);
+  // The server end of a session (after STARTTLS), with a context from TlsContext::server.
+  static Result<std::unique_ptr<TlsChannel>> server(std::shared_ptr<TlsContext> ctx);
   ~TlsChannel();
 
   enum class Status { kWantMore, kDone, kFailed };
@@ -54,6 +60,8 @@ class TlsChannel {
 
  private:
   TlsChannel() = default;
+  // SSL object and memory BIOs on ctx_.
+  Result<void> make_ssl();
   void record_error(const char* what, int ssl_error);
   std::shared_ptr<TlsContext> ctx_;
   SSL* ssl_ = nullptr;

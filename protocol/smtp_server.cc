@@ -148,7 +148,7 @@ void SmtpServerSession::reply(std::string_view text) {
 void SmtpServerSession::feed(std::string_view bytes) {
   const char* p = bytes.data();
   const char* end = p + bytes.size();
-  while (p < end && !closed_ && !silent_) {
+  while (p < end && !closed_ && !silent_ && !starttls_pending_) {
     if (mode_ == Mode::kData) {
       p = scan_data(p, end);
       continue;
@@ -201,6 +201,10 @@ void SmtpServerSession::handle_line(std::string_view line) {
   std::string_view verb = line.substr(0, space);
   std::string_view arg =
       space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  if (iequals(verb, "STARTTLS")) {
+    if (!trim(arg).empty()) return reply("501 5.5.4 Syntax: STARTTLS");
+    return on_starttls();
+  }
   if (verb.size() != 4) {
     reply("500 5.5.2 Error: command not recognized");
     return;
@@ -248,6 +252,23 @@ void SmtpServerSession::handle_line(std::string_view line) {
   }
 }
 
+void SmtpServerSession::on_starttls() {
+  if (!config_.offer_starttls) return reply("502 5.5.1 Error: command not implemented");
+  if (tls_active_) return reply("554 5.5.1 Error: TLS already active");
+  if (!greeted_) return reply("503 5.5.1 Error: send EHLO first");
+  reply("220 2.0.0 Ready to start TLS");
+  starttls_pending_ = true;
+}
+
+void SmtpServerSession::tls_started() {
+  starttls_pending_ = false;
+  tls_active_ = true;
+  greeted_ = false;
+  reset_transaction();
+  line_.clear();
+  mode_ = Mode::kCommand;
+}
+
 void SmtpServerSession::on_ehlo(std::string_view arg, bool extended) {
   if (trim(arg).empty()) {
     reply(extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
@@ -265,8 +286,9 @@ void SmtpServerSession::on_ehlo(std::string_view arg, bool extended) {
       "250-8BITMIME\r\n"
       "250-SIZE ");
   append_number(out_, config_.max_message_size, 10);
+  out_.append("\r\n");
+  if (config_.offer_starttls && !tls_active_) out_.append("250-STARTTLS\r\n");
   out_.append(
-      "\r\n"
       "250-ENHANCEDSTATUSCODES\r\n"
       "250 SMTPUTF8\r\n");
 }

@@ -26,6 +26,7 @@ struct ServerConfig {
   uint64_t max_message_size = 104857600;  // advertised as SIZE; larger bodies get 552 5.3.4
   uint64_t session_id = 0;                // makes queue ids unique across sessions
   const SinkScript* script = nullptr;     // misbehaviour per recipient domain; must outlive us
+  bool offer_starttls = false;            // advertise STARTTLS (the driver has a certificate)
 };
 
 // Replies refused by a script, for the sink's counters.
@@ -66,6 +67,11 @@ class SmtpServerSession {
 
   // QUIT was answered: send output(), then close the connection. Further input is ignored.
   bool closed() const { return closed_; }
+  // STARTTLS was answered 220: the driver sends output() in clear text, starts the TLS handshake
+  // and calls tls_started(). Input after the STARTTLS line (pipelined in clear text) is dropped.
+  bool starttls_requested() const { return starttls_pending_; }
+  // TLS is up: the session starts over (RFC 3207 §4.2: forget EHLO and any transaction).
+  void tls_started();
   // Inside a DATA body.
   bool in_data() const { return mode_ == Mode::kData; }
   // Input bytes held between feeds (a partial command line): at most kMaxLineLength + 1.
@@ -95,6 +101,7 @@ class SmtpServerSession {
   void on_mail(std::string_view arg);
   void on_rcpt(std::string_view arg);
   void on_data(std::string_view arg);
+  void on_starttls();
   const char* scan_data(const char* p, const char* end);
   void finish_data();
   void reset_transaction();
@@ -110,6 +117,8 @@ class SmtpServerSession {
   bool greeted_ = false;
   bool in_transaction_ = false;
   bool closed_ = false;
+  bool starttls_pending_ = false;
+  bool tls_active_ = false;
   std::string mail_from_;
   std::vector<std::string> recipients_;
   uint64_t body_bytes_ = 0;

@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ServerConfig config;
   config.max_recipients = 8;  // reach the limit with small inputs
   config.max_message_size = 4096;
+  config.offer_starttls = (seed & 2) != 0;  // after a STARTTLS both copies ignore the rest
   SmtpServerSession whole(config);
   whole.feed(input);
   check(whole.buffered_bytes() <= SmtpServerSession::kMaxLineLength + 1);

@@ -6,6 +6,7 @@ answered times out into a deferral without holding up the other domains. Only 12
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -121,3 +122,46 @@ def test_stats_every_prints_running_counts(ringmta, work, tmp_path):
     assert " s: 30 messages, 30 recipients, " in last, out
     times = [float(line.split()[2]) for line in running]
     assert times == sorted(times) and times[0] < times[-1], out
+
+
+def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path):
+    """`--tls-cert/--tls-key`: STARTTLS to Python's smtplib (verifying the certificate and 127.0.0.1) and to
+    ringmta --tls starttls --ca-file (every connection encrypted); clear-text input after STARTTLS is dropped."""
+    import smtplib
+    import ssl
+
+    from mailstack import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    port = free_port((__import__("socket").AF_INET,))
+    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert),
+                          "--tls-key", str(key)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port("127.0.0.1", port, 20, p, "sink")
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+            c.ehlo("client.test")
+            assert c.has_extn("starttls")
+            c.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            assert c.sock.version() in ("TLSv1.2", "TLSv1.3")
+            c.ehlo("client.test")
+            assert not c.has_extn("starttls")
+            assert c.sendmail("a@sender.test", ["b@tls.test"], "Subject: x\r\n\r\nover TLS\r\n") == {}
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.recv(512)
+            raw.sendall(b"EHLO x\r\n")
+            time.sleep(0.2)
+            raw.recv(4096)
+            raw.sendall(b"STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n")
+            time.sleep(0.3)
+            assert raw.recv(4096) == b"220 2.0.0 Ready to start TLS\r\n"
+        (work / "m.eml").write_text("From: a@sender.test\nSubject: s\n\nhi\n")
+        (work / "l.csv").write_text("email\n" + "".join(f"u{i}@tls{i % 3}.test\n" for i in range(300)))
+        r = ringmta("send", "--message", work / "m.eml", "--recipients", work / "l.csv", "--queue", work / "q",
+                    "--smarthost", f"127.0.0.1:{port}", "--tls", "starttls", "--ca-file", cert, "--json",
+                    "--no-progress", "--admin", "none", timeout=120)
+        assert r.json["delivered"] == 300, r
+        assert r.json["connections"]["tls"] == r.json["connections"]["opened"] > 0, r
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=10)
+    assert "sink: 301 messages, 301 recipients" in out, out

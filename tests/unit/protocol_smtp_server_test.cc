@@ -47,6 +47,37 @@ TEST(SmtpServerSession, GreetingAndEhlo) {
   EXPECT_EQ(run(s, "EHLO\r\n"), "501 5.5.4 Syntax: EHLO hostname\r\n");
 }
 
+TEST(SmtpServerSession, StartTlsOfferedOnlyWithACertificateAndOnlyOnce) {
+  SmtpServerSession plain = greeted_session();
+  EXPECT_EQ(run(plain, "STARTTLS\r\n"), "502 5.5.1 Error: command not implemented\r\n");
+  EXPECT_FALSE(plain.starttls_requested());
+
+  ServerConfig c = config();
+  c.offer_starttls = true;
+  SmtpServerSession s(c);
+  s.clear_output();
+  EXPECT_EQ(run(s, "STARTTLS\r\n"), "503 5.5.1 Error: send EHLO first\r\n");
+  EXPECT_NE(run(s, "EHLO client.test\r\n").find("250-STARTTLS\r\n"), std::string::npos);
+  EXPECT_EQ(run(s, "STARTTLS now\r\n"), "501 5.5.4 Syntax: STARTTLS\r\n");
+  // Commands pipelined behind STARTTLS in clear text are dropped (RFC 3207 §4.2: a man in the
+  // middle could have injected them), even across feeds, until TLS is up.
+  EXPECT_EQ(run(s, "starttls\r\nMAIL FROM:<evil@x.test>\r\n"), "220 2.0.0 Ready to start TLS\r\n");
+  EXPECT_TRUE(s.starttls_requested());
+  EXPECT_EQ(run(s, "RCPT TO:<b@x.test>\r\n"), "");
+  s.tls_started();
+  EXPECT_FALSE(s.starttls_requested());
+  // The session starts over: EHLO again, no STARTTLS offered, no transaction carried over.
+  EXPECT_EQ(run(s, "MAIL FROM:<a@x.test>\r\n"), "503 5.5.1 Error: send HELO/EHLO first\r\n");
+  std::string ehlo = run(s, "EHLO client.test\r\n");
+  EXPECT_EQ(ehlo.find("STARTTLS"), std::string::npos) << ehlo;
+  EXPECT_EQ(run(s, "STARTTLS\r\n"), "554 5.5.1 Error: TLS already active\r\n");
+  EXPECT_EQ(
+      run(s, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\nhi\r\n.\r\n").substr(0, 3),
+      "250");
+  ASSERT_EQ(s.events().size(), 1u);
+  EXPECT_EQ(s.events()[0].mail_from, "a@x.test");
+}
+
 TEST(SmtpServerSession, PipelinedSessionAnswersInOrderInOneBuffer) {
   SmtpServerSession s(config());
   s.clear_output();
@@ -205,7 +236,7 @@ TEST(SmtpServerSession, SyntaxChecks) {
   EXPECT_EQ(run(s, "VRFY bob\r\n"),
             "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
   EXPECT_EQ(run(s, "STARTTLS\r\nFOO\r\n\r\n"),
-            "500 5.5.2 Error: command not recognized\r\n500 5.5.2 Error: command not recognized\r\n"
+            "502 5.5.1 Error: command not implemented\r\n500 5.5.2 Error: command not recognized\r\n"
             "500 5.5.2 Error: command not recognized\r\n");
   EXPECT_EQ(run(s, "noop\n"), "250 2.0.0 Ok\r\n");  // bare LF ends a command line
   EXPECT_EQ(run(s, "DATA\r\n.\r\n"),
