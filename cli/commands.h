@@ -32,5 +32,7 @@ Command add_suppress_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 // bounces ingest: DSNs and complaints that came back, into failure records and suppression
 Command add_bounces_command(CLI::App& app);
+// blast: load-test any SMTP server
+Command add_blast_command(CLI::App& app);
 
 }  // namespace ringmta::cli

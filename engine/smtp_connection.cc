@@ -14,6 +14,7 @@ SmtpConnection::SmtpConnection(EventLoop& loop, ConnectionOwner& owner,
       owner_(owner),
       target_(target),
       implicit_tls_(config.tls == protocol::TlsMode::kImplicit),
+      record_replies_(config.record_replies),
       client_(std::move(config)),
       id_(id),
       stream_(loop, *this) {}
@@ -132,6 +133,10 @@ void SmtpConnection::pump() {
   pumping_ = true;
   for (;;) {
     bool progressed = false;
+    if (record_replies_) {
+      std::vector<protocol::ReplyRecord> replies = client_.take_replies();
+      if (!replies.empty()) owner_.on_replies(*this, replies);
+    }
     while (auto event = client_.poll_event()) {
       progressed = true;
       if (std::holds_alternative<protocol::TlsHandshakeNeeded>(*event)) {

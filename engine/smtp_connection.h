@@ -24,6 +24,9 @@ class ConnectionOwner {
   virtual void on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) = 0;
   // Nothing is outstanding; the owner destroys the connection later (not inside this call).
   virtual void on_connection_closed(SmtpConnection& conn) = 0;
+  // Every reply as it arrived, before the events it caused; only with ClientConfig::record_replies
+  // (`ringmta blast` times commands with it).
+  virtual void on_replies(SmtpConnection&, const std::vector<protocol::ReplyRecord>&) {}
 
  protected:
   ~ConnectionOwner() = default;
@@ -73,6 +76,7 @@ class SmtpConnection final : private StreamHandler {
   ConnectionOwner& owner_;
   const ConnectionTarget& target_;
   bool implicit_tls_;
+  bool record_replies_;
   protocol::SmtpClient client_;
   uint64_t id_;
   TcpStream stream_;

@@ -181,6 +181,35 @@ const char* stage_name(Stage stage) {
   return "?";
 }
 
+// The command a reply answers, as ReplyRecord names it.
+const char* reply_command(Await kind) {
+  switch (kind) {
+    case Await::kGreeting:
+      return "greeting";
+    case Await::kEhlo:
+    case Await::kHelo:
+      return "EHLO";
+    case Await::kStartTls:
+      return "STARTTLS";
+    case Await::kAuth:
+      return "AUTH";
+    case Await::kRset:
+    case Await::kProbeRset:
+      return "RSET";
+    case Await::kMail:
+      return "MAIL";
+    case Await::kRcpt:
+      return "RCPT";
+    case Await::kData:
+      return "DATA";
+    case Await::kDot:
+      return "end of data";
+    case Await::kQuit:
+      return "QUIT";
+  }
+  return "?";
+}
+
 struct SmtpClient::State {
   explicit State(ClientConfig c) : config(std::move(c)) {}
 
@@ -202,6 +231,7 @@ struct SmtpClient::State {
   AuthMechanism mechanism = AuthMechanism::kAuto;
   int auth_step = 0;
   Millis now = 0;
+  std::vector<ReplyRecord> replies;  // with config.record_replies
 
   // --- plumbing ---
   void send(std::string_view bytes) {
@@ -213,6 +243,11 @@ struct SmtpClient::State {
     Pending p{kind, timeout, 0, txn, rcpt};
     if (awaited.empty()) p.deadline = now + timeout;
     awaited.push_back(p);
+  }
+
+  void record_reply(const Pending& p, int code) {
+    const Txn* t = p.txn != 0 ? find_txn(p.txn) : nullptr;
+    replies.push_back(ReplyRecord{reply_command(p.kind), code, t != nullptr ? t->env.id : 0});
   }
 
   Txn* find_txn(uint64_t seq) {
@@ -679,6 +714,7 @@ struct SmtpClient::State {
     }
     Pending p = awaited.front();
     awaited.pop_front();
+    if (config.record_replies) record_reply(p, r.code);
     if (!awaited.empty()) awaited.front().deadline = now + awaited.front().timeout;
     if (r.code == 421 && p.kind != Await::kQuit) {
       // Service closing: everything unanswered is transient; no further command, not even QUIT.
@@ -849,6 +885,12 @@ std::string SmtpClient::take_output() {
 
 bool SmtpClient::has_output() const {
   return !s_->out.empty();
+}
+
+std::vector<ReplyRecord> SmtpClient::take_replies() {
+  std::vector<ReplyRecord> out;
+  out.swap(s_->replies);
+  return out;
 }
 
 std::optional<ClientEvent> SmtpClient::poll_event() {

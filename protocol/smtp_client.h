@@ -56,6 +56,16 @@ struct ClientConfig {
   std::optional<Credentials> credentials;
   AuthMechanism auth = AuthMechanism::kAuto;
   Timeouts timeouts;
+  // Keep a record of every reply (`ringmta blast` times each command); off for delivery.
+  bool record_replies = false;
+};
+
+// One reply as it arrived, for a driver that times commands (ClientConfig::record_replies).
+struct ReplyRecord {
+  const char* command;  // "greeting", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "end of
+                        // data", "RSET", "QUIT"
+  int code = 0;
+  uint64_t envelope = 0;  // Envelope::id of the transaction it belongs to; 0 = none
 };
 
 // One mail transaction. The body is wire-ready: CRLF line ends, dot-stuffed, ends with CRLF, and
@@ -156,6 +166,8 @@ class SmtpClient {
   std::string take_output();
   bool has_output() const;
   std::optional<ClientEvent> poll_event();
+  // The replies recorded since the last call (empty unless ClientConfig::record_replies).
+  std::vector<ReplyRecord> take_replies();
   // When the reply currently awaited must have arrived; nullopt when nothing is awaited.
   std::optional<Millis> deadline() const;
 

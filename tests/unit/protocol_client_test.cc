@@ -475,6 +475,30 @@ TEST(SmtpClient, PipelinedSessionExactWrites) {
   EXPECT_TRUE(s.client.closed());
 }
 
+TEST(SmtpClient, RecordsEveryReplyWithItsCommandAndEnvelopeWhenAsked) {
+  ClientConfig c = config();
+  c.record_replies = true;
+  Session s(c);
+  s.ready(kEhloPipelining);
+  s.submit(envelope(7, {"b@y.org", "c@y.org"}));
+  s.recv("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n");
+  s.quit();
+  s.recv("221 2.0.0 Bye\r\n");
+  std::vector<std::string> seen;
+  for (const ReplyRecord& r : s.client.take_replies()) {
+    seen.push_back(std::string(r.command) + " " + std::to_string(r.code) + " " +
+                   std::to_string(r.envelope));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"greeting 220 0", "EHLO 250 0", "MAIL 250 7",
+                                            "RCPT 250 7", "RCPT 550 7", "DATA 354 7",
+                                            "end of data 250 7", "QUIT 221 0"}));
+  EXPECT_TRUE(s.client.take_replies().empty());  // taken
+
+  Session quiet(config());  // off by default: delivery keeps no record
+  quiet.ready(kEhloPipelining);
+  EXPECT_TRUE(quiet.client.take_replies().empty());
+}
+
 TEST(SmtpClient, PipelinedDeadlineStartsWhenTheReplyBeforeCompletes) {
   Session s(config());
   s.ready(kEhloPipelining);
