@@ -1,14 +1,21 @@
 // Ingest: streams a recipient CSV against a parsed template into storage::Queue in synced batches.
-// Memory: one batch plus a compact set of 64-bit address hashes (8-16 bytes per recipient).
-// It may not deliver or schedule anything, nor hold more than one batch of recipients in memory.
+// The CSV is parsed and checked on the calling thread while a writer thread checks the previous
+// batch against the suppression list and writes it, so the two halves use two cores.
+// Memory: two batches plus a compact set of 64-bit address hashes (8-16 bytes per recipient).
+// It may not deliver or schedule anything, nor hold more than two batches of recipients in memory.
 #include "ingest/ingest.h"
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "message/address.h"
@@ -53,6 +60,75 @@ class HashSet {
   }
   std::vector<uint64_t> slots_;
   std::size_t size_ = 0;
+};
+
+// Writes batches on its own thread: submit() hands one over and returns at once unless the
+// previous one is still being written (then it waits), so at most one batch is written while the
+// next is filled. The first failed write stops the writer; submit() and finish() return its error.
+class BatchWriter {
+ public:
+  using Batch = std::vector<storage::NewRecipient>;
+  using Write = std::function<Result<void>(Batch&)>;
+
+  explicit BatchWriter(Write write) : write_(std::move(write)), thread_([this] { run(); }) {}
+  ~BatchWriter() { (void)finish(); }
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+
+  // Takes the batch's contents (batch is left empty).
+  Result<void> submit(Batch& batch) {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [this] { return !busy_ || failed_; });
+    if (failed_) return error_;
+    work_.swap(batch);
+    batch.clear();
+    busy_ = true;
+    wake_.notify_one();
+    return {};
+  }
+
+  // Waits for the last batch; the writer thread ends.
+  Result<void> finish() {
+    {
+      std::unique_lock lock(mu_);
+      idle_.wait(lock, [this] { return !busy_ || failed_; });
+      done_ = true;
+      wake_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+    if (failed_) return error_;
+    return {};
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      Batch mine;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [this] { return busy_ || done_; });
+        if (!busy_) return;
+        mine.swap(work_);
+      }
+      Result<void> written = write_(mine);
+      std::lock_guard lock(mu_);
+      busy_ = false;
+      if (!written) {
+        failed_ = true;
+        error_ = written.error();
+      }
+      idle_.notify_all();
+      if (failed_) return;
+    }
+  }
+
+  Write write_;
+  std::mutex mu_;
+  std::condition_variable wake_, idle_;
+  Batch work_;
+  bool busy_ = false, done_ = false, failed_ = false;
+  Error error_;
+  std::thread thread_;  // last: starts once everything above exists
 };
 
 // 64-bit FNV-1a with a final avalanche (splitmix64), so the low bits index the table well.
@@ -183,7 +259,10 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   batch.reserve(kBatch);
   storage::SuppressionList suppression(queue);
   std::vector<std::string> batch_addresses;
-  auto drop_suppressed = [&]() -> Result<void> {
+  // The writer thread's side: it alone touches these until finish().
+  uint64_t accepted = 0, suppressed = 0;
+  std::atomic<uint64_t> accepted_so_far{0};
+  auto drop_suppressed = [&](BatchWriter::Batch& batch) -> Result<void> {
     batch_addresses.clear();
     for (const auto& r : batch) batch_addresses.push_back(r.address);
     auto listed = suppression.contains(batch_addresses);
@@ -195,24 +274,40 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       if (kept != i) batch[kept] = std::move(batch[i]);
       ++kept;
     }
-    summary.suppressed += batch.size() - kept;
+    suppressed += batch.size() - kept;
     batch.resize(kept);
     return {};
   };
-  auto flush = [&]() -> Result<void> {
+  const storage::MessageId message_id = summary.message;
+  BatchWriter writer([&](BatchWriter::Batch& batch) -> Result<void> {
     if (options.skip_suppressed && !batch.empty()) {
-      if (auto ok = drop_suppressed(); !ok) return ok;
+      if (auto ok = drop_suppressed(batch); !ok) return ok;
     }
     if (batch.empty()) return {};
-    auto r = queue.enqueue(summary.message, batch, unix_now());
+    auto r = queue.enqueue(message_id, batch, unix_now());
     if (!r) {
-      return make_error("queue write failed after " + std::to_string(summary.accepted) +
+      return make_error("queue write failed after " + std::to_string(accepted) +
                         " recipients were accepted: " + r.error().message);
     }
-    summary.accepted += batch.size();
-    batch.clear();
+    accepted += batch.size();
+    accepted_so_far.store(accepted, std::memory_order_relaxed);
+    return {};
+  });
+  // Progress once per synced batch (seen from here: when the next batch is handed over).
+  uint64_t reported = 0;
+  auto report = [&](uint64_t accepted_now) {
+    if (!progress || accepted_now == reported) return;
+    reported = accepted_now;
+    IngestSummary so_far = summary;
+    so_far.accepted = accepted_now;
+    progress(so_far);
+  };
+  auto flush = [&]() -> Result<void> {
+    if (batch.empty()) return {};
+    if (auto r = writer.submit(batch); !r) return r;
+    batch.reserve(kBatch);
     if (rejects) std::fflush(rejects.get());
-    if (progress) progress(summary);
+    report(accepted_so_far.load(std::memory_order_relaxed));
     return {};
   };
 
@@ -258,10 +353,15 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     }
   }
   if (std::ferror(csv.get())) {
+    (void)writer.finish();  // what was handed over is queued; the count says how much
     return make_error(errno_text("read error in", options.recipients_path) + " (" +
-                      std::to_string(summary.accepted) + " recipients accepted before)");
+                      std::to_string(accepted) + " recipients accepted before)");
   }
   if (auto r = flush(); !r) return r.error();
+  if (auto r = writer.finish(); !r) return r.error();
+  summary.accepted = accepted;
+  summary.suppressed = suppressed;
+  report(accepted);
   if (rejects) {
     if (std::fflush(rejects.get()) != 0 || std::ferror(rejects.get())) rejects_ok = false;
     if (std::fclose(rejects.release()) != 0) rejects_ok = false;

@@ -509,19 +509,28 @@ Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> rec
   }
 
   const uint32_t due = clamp_due(now);
-  rocksdb::WriteBatch batch;
-  RecipientRecord record;
-  record.message = message;
-  record.first_enqueued = now;
+  // Written in key order: the memtable's skip list then finds each insert point next to the last
+  // one (a list arrives in domain-interleaved order; unsorted, every insert searched from the top
+  // and took half of the enqueue's time).
+  std::vector<std::pair<std::string, std::size_t>> keyed;
+  keyed.reserve(recipients.size());
   for (std::size_t i = 0; i < recipients.size(); ++i) {
     QueueKey key;
     key.partition = partition_of(recipients[i].domain);
     key.domain = ids[i];
     key.due = due;
     key.seq = first_seq + i;
+    keyed.emplace_back(key.encode(), i);
+  }
+  std::sort(keyed.begin(), keyed.end());
+  rocksdb::WriteBatch batch;
+  RecipientRecord record;
+  record.message = message;
+  record.first_enqueued = now;
+  for (const auto& [key, i] : keyed) {
     record.address = recipients[i].address;
     record.values = recipients[i].values;
-    batch.Put(impl.queue, key.encode(), codec::encode_record(record));
+    batch.Put(impl.queue, key, codec::encode_record(record));
   }
   return impl.write(wo, batch, "queue write failed");
 }
