@@ -153,6 +153,15 @@ void SmtpServerSession::feed(std::string_view bytes) {
       p = scan_data(p, end);
       continue;
     }
+    if (mode_ == Mode::kBdat) {
+      auto n = static_cast<uint64_t>(end - p);
+      uint64_t take = n < bdat_left_ ? n : bdat_left_;
+      p += take;
+      bdat_left_ -= take;
+      if (!bdat_refused_) body_bytes_ += take;
+      if (bdat_left_ == 0) end_bdat_chunk();
+      continue;
+    }
     const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     if (mode_ == Mode::kDiscardLine) {
       if (nl == nullptr) return;
@@ -232,6 +241,9 @@ void SmtpServerSession::handle_line(std::string_view line) {
     case k("data"):
       on_data(arg);
       return;
+    case k("bdat"):
+      on_bdat(arg);
+      return;
     case k("rset"):
       reset_transaction();
       reply("250 2.0.0 Ok");
@@ -290,6 +302,7 @@ void SmtpServerSession::on_ehlo(std::string_view arg, bool extended) {
   if (config_.offer_starttls && !tls_active_) out_.append("250-STARTTLS\r\n");
   out_.append(
       "250-ENHANCEDSTATUSCODES\r\n"
+      "250-CHUNKING\r\n"
       "250 SMTPUTF8\r\n");
 }
 
@@ -395,9 +408,52 @@ bool SmtpServerSession::roll(double percent) {
   return static_cast<double>(z >> 11) * (100.0 / 9007199254740992.0) < percent;
 }
 
+void SmtpServerSession::on_bdat(std::string_view arg) {
+  arg = trim(arg);
+  std::size_t sp = arg.find(' ');
+  std::string_view size_text = arg.substr(0, sp);
+  std::string_view rest = sp == std::string_view::npos ? std::string_view() : trim(arg.substr(sp));
+  uint64_t size = 0;
+  auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
+  if (size_text.empty() || ec != std::errc() || ptr != size_text.data() + size_text.size() ||
+      (!rest.empty() && !iequals(rest, "LAST"))) {
+    // The chunk's length is unknown: what follows is read as commands (as Postfix does).
+    return reply("501 5.5.4 Syntax: BDAT chunk-size [LAST]");
+  }
+  bdat_left_ = size;
+  bdat_last_ = !rest.empty();
+  // Refused chunks are still read (RFC 3030 §2: the octets follow the command regardless).
+  bdat_refused_ = !in_transaction_ || recipients_.empty();
+  if (!bdat_refused_) {
+    if (!bdat_started_) body_bytes_ = 0;
+    bdat_started_ = true;
+  }
+  mode_ = Mode::kBdat;
+  if (bdat_left_ == 0) end_bdat_chunk();
+}
+
+void SmtpServerSession::end_bdat_chunk() {
+  mode_ = Mode::kCommand;
+  if (bdat_refused_) {
+    bdat_refused_ = false;
+    if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
+    return reply("554 5.5.1 Error: no valid recipients");
+  }
+  if (body_bytes_ > config_.max_message_size) {
+    reply("552 5.3.4 Message size exceeds fixed maximum message size");
+    reset_transaction();
+    return;
+  }
+  if (bdat_last_) return finish_data();
+  out_.append("250 2.0.0 Ok: ");
+  append_number(out_, body_bytes_, 10);
+  out_.append(" octets received\r\n");
+}
+
 void SmtpServerSession::on_data(std::string_view arg) {
   if (!trim(arg).empty()) return reply("501 5.5.4 Syntax: DATA");
   if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
+  if (bdat_started_) return reply("503 5.5.1 Error: BDAT in progress, DATA not allowed");
   if (recipients_.empty()) return reply("554 5.5.1 Error: no valid recipients");
   mode_ = Mode::kData;
   data_state_ = DataState::kLineStart;
@@ -504,6 +560,7 @@ void SmtpServerSession::reset_transaction() {
   mail_from_.clear();
   recipients_.clear();
   body_bytes_ = 0;
+  bdat_started_ = false;
 }
 
 }  // namespace ringmta::protocol

@@ -4,7 +4,8 @@
 // The driver feeds received bytes, then takes the reply bytes and MessageAccepted events. Every
 // complete command in the input is answered, in order, into one output buffer (RFC 2920
 // pipelining). DATA bodies are scanned in place with memchr: only CRLF "." CRLF ends them (a bare
-// LF "." never does), stuffed dots are removed and the remaining octets counted.
+// LF "." never does), stuffed dots are removed and the remaining octets counted. BDAT chunks
+// (RFC 3030 CHUNKING) are counted by their announced size, then answered.
 //
 // It may not: do I/O, read a clock, keep message bodies, or buffer more than one command line
 // (kMaxLineLength) of input. Longer lines are discarded up to their LF and answered 500 5.5.6.
@@ -92,7 +93,7 @@ class SmtpServerSession {
   }
 
  private:
-  enum class Mode { kCommand, kDiscardLine, kData };
+  enum class Mode { kCommand, kDiscardLine, kData, kBdat };
   // Position inside a DATA body.
   enum class DataState { kLineStart, kMid, kMidCr, kDot, kDotCr };
 
@@ -102,6 +103,8 @@ class SmtpServerSession {
   void on_rcpt(std::string_view arg);
   void on_data(std::string_view arg);
   void on_starttls();
+  void on_bdat(std::string_view arg);
+  void end_bdat_chunk();
   const char* scan_data(const char* p, const char* end);
   void finish_data();
   void reset_transaction();
@@ -118,6 +121,10 @@ class SmtpServerSession {
   bool in_transaction_ = false;
   bool closed_ = false;
   bool starttls_pending_ = false;
+  uint64_t bdat_left_ = 0;     // octets of the current chunk still to come
+  bool bdat_last_ = false;     // the current chunk is the LAST one
+  bool bdat_refused_ = false;  // the current chunk is read and then refused (no transaction)
+  bool bdat_started_ = false;  // this transaction's body comes in BDAT chunks
   bool tls_active_ = false;
   std::string mail_from_;
   std::vector<std::string> recipients_;

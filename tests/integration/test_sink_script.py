@@ -165,3 +165,36 @@ def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path):
         p.terminate()
         out, _ = p.communicate(timeout=10)
     assert "sink: 301 messages, 301 recipients" in out, out
+
+
+def test_chunking_bdat_over_a_socket(tmp_path):
+    """CHUNKING: a BDAT message in two chunks (one line of it a lone dot, which BDAT does not stuff) is counted."""
+    port = free_port((socket.AF_INET,))
+    record = tmp_path / "record.txt"
+    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port("127.0.0.1", port, 20, p, "sink")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"220 ")
+            s.sendall(b"EHLO client.test\r\n")
+            caps = []
+            while True:
+                line = f.readline()
+                caps.append(line[4:].strip())
+                if line[3:4] == b" ":
+                    break
+            assert b"CHUNKING" in caps, caps
+            chunk1, chunk2 = b"Subject: x\r\n\r\n.\r\n", b"last line\r\n"
+            s.sendall(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@chunk.test>\r\n" + b"BDAT %d\r\n" % len(chunk1) + chunk1
+                      + b"BDAT %d LAST\r\n" % len(chunk2) + chunk2 + b"QUIT\r\n")
+            replies = [f.readline() for _ in range(5)]
+        assert replies[2] == b"250 2.0.0 Ok: %d octets received\r\n" % len(chunk1), replies
+        assert replies[3].startswith(b"250 2.0.0 queued as "), replies
+        assert replies[4].startswith(b"221 "), replies
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=10)
+    assert f"sink: 1 messages, 1 recipients, {len(chunk1) + len(chunk2)} bytes" in out, out
+    assert record.read_text().split() == ["b@chunk.test"]

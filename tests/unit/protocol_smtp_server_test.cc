@@ -42,6 +42,7 @@ TEST(SmtpServerSession, GreetingAndEhlo) {
             "250-8BITMIME\r\n"
             "250-SIZE 104857600\r\n"
             "250-ENHANCEDSTATUSCODES\r\n"
+            "250-CHUNKING\r\n"
             "250 SMTPUTF8\r\n");
   EXPECT_EQ(run(s, "HELO client.test\r\n"), "250 sink.test\r\n");
   EXPECT_EQ(run(s, "EHLO\r\n"), "501 5.5.4 Syntax: EHLO hostname\r\n");
@@ -78,6 +79,54 @@ TEST(SmtpServerSession, StartTlsOfferedOnlyWithACertificateAndOnlyOnce) {
   EXPECT_EQ(s.events()[0].mail_from, "a@x.test");
 }
 
+TEST(SmtpServerSession, BdatChunksAreCountedByTheirSize) {
+  SmtpServerSession s = greeted_session();
+  // Two chunks, the first holding a line that is only a dot (no stuffing in BDAT), pipelined with
+  // the next transaction's commands, split at odd places.
+  std::string input =
+      "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 12\r\nab\r\n.\r\nxyz\r\n"
+      "BDAT 3 LAST\r\nend"
+      "MAIL FROM:<c@x.test>\r\nRCPT TO:<d@y.test>\r\nBDAT 0 LAST\r\n";
+  std::string out;
+  for (std::size_t i = 0; i < input.size(); i += 5) {
+    s.feed(std::string_view(input).substr(i, 5));
+    out += s.output();
+    s.clear_output();
+  }
+  EXPECT_EQ(out,
+            "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 12 octets received\r\n"
+            "250 2.0.0 queued as 2a.1\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+            "250 2.0.0 queued as 2a.2\r\n");
+  ASSERT_EQ(s.events().size(), 2u);
+  EXPECT_EQ(s.events()[0].body_bytes, 15u);
+  EXPECT_EQ(s.events()[0].recipients, (std::vector<std::string>{"b@y.test"}));
+  EXPECT_EQ(s.events()[1].body_bytes, 0u);
+}
+
+TEST(SmtpServerSession, BdatRefusalsStillReadTheChunk) {
+  SmtpServerSession s = greeted_session();
+  // No transaction: the 5 octets are read (not taken as a command), then refused.
+  EXPECT_EQ(run(s, "BDAT 6 LAST\r\nQUIT\r"), "");
+  EXPECT_EQ(run(s, "\nNOOP\r\n"), "503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n");
+  EXPECT_EQ(run(s, "BDAT x\r\n"), "501 5.5.4 Syntax: BDAT chunk-size [LAST]\r\n");
+  EXPECT_EQ(run(s, "BDAT 5 FIRST\r\n"), "501 5.5.4 Syntax: BDAT chunk-size [LAST]\r\n");
+  EXPECT_EQ(run(s, "MAIL FROM:<a@x.test>\r\nBDAT 2\r\nhi"),
+            "250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n");
+  EXPECT_EQ(run(s, "RCPT TO:<b@y.test>\r\nBDAT 2\r\nhiDATA\r\n"),
+            "250 2.1.5 Ok\r\n250 2.0.0 Ok: 2 octets received\r\n"
+            "503 5.5.1 Error: BDAT in progress, DATA not allowed\r\n");
+  ServerConfig small = config();
+  small.max_message_size = 10;
+  SmtpServerSession t(small);
+  t.clear_output();
+  std::string out =
+      run(t, "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 11 LAST\r\n0123456789A");
+  EXPECT_TRUE(out.ends_with(
+      "250 2.1.5 Ok\r\n552 5.3.4 Message size exceeds fixed maximum message size\r\n"))
+      << out;
+  EXPECT_TRUE(t.events().empty());
+}
+
 TEST(SmtpServerSession, PipelinedSessionAnswersInOrderInOneBuffer) {
   SmtpServerSession s(config());
   s.clear_output();
@@ -100,7 +149,7 @@ TEST(SmtpServerSession, PipelinedSessionAnswersInOrderInOneBuffer) {
                         "NOOP\r\n");
   EXPECT_EQ(out,
             "250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 104857600\r\n"
-            "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n"
+            "250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 SMTPUTF8\r\n"
             "250 2.1.0 Ok\r\n"
             "250 2.1.5 Ok\r\n"
             "250 2.1.5 Ok\r\n"
@@ -235,9 +284,10 @@ TEST(SmtpServerSession, SyntaxChecks) {
   EXPECT_EQ(run(s, "DATA x\r\n"), "501 5.5.4 Syntax: DATA\r\n");
   EXPECT_EQ(run(s, "VRFY bob\r\n"),
             "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
-  EXPECT_EQ(run(s, "STARTTLS\r\nFOO\r\n\r\n"),
-            "502 5.5.1 Error: command not implemented\r\n500 5.5.2 Error: command not recognized\r\n"
-            "500 5.5.2 Error: command not recognized\r\n");
+  EXPECT_EQ(
+      run(s, "STARTTLS\r\nFOO\r\n\r\n"),
+      "502 5.5.1 Error: command not implemented\r\n500 5.5.2 Error: command not recognized\r\n"
+      "500 5.5.2 Error: command not recognized\r\n");
   EXPECT_EQ(run(s, "noop\n"), "250 2.0.0 Ok\r\n");  // bare LF ends a command line
   EXPECT_EQ(run(s, "DATA\r\n.\r\n"),
             "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 queued as 2a.1\r\n");
