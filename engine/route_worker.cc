@@ -167,9 +167,15 @@ void RouteWorker::feed(SmtpConnection& conn) {
       continue;
     }
     const std::string message_id = attempt_message_id(entry, config_.message_id_domain);
-    body_.clear();
-    msg.tpl.render(body_, entry.record.values, message_id, message::rfc5322_date(unix_now()));
     protocol::Envelope env;
+    // Rendered straight into the envelope (the client owns it until it is written).
+    env.body.reserve(body_size_hint_);
+    if (UnixSeconds second = unix_now(); second != date_at_) {  // formatted once a second
+      date_at_ = second;
+      date_ = message::rfc5322_date(second);
+    }
+    msg.tpl.render(env.body, entry.record.values, message_id, date_);
+    body_size_hint_ = env.body.size() + 256;
     env.id = next_envelope_++;
     // A DSN goes out with the null reverse-path (RFC 5321 §4.5.5), whatever --sender says.
     env.mail_from = msg.stored.is_dsn                 ? std::string()
@@ -180,7 +186,6 @@ void RouteWorker::feed(SmtpConnection& conn) {
       if (tagged) env.mail_from = std::move(*tagged);  // --verp refused such a sender up front
     }
     env.recipients.push_back(entry.record.address);
-    env.body = body_;
     env.eight_bit = msg.tpl.eight_bit();
     counters_.bytes_sent.add(env.body.size());
     counters_.transaction_started.start(env.id);

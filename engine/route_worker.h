@@ -141,7 +141,9 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   bool paused_ = false;
   bool shutting_down_ = false;
   std::string diagnosis_;
-  std::string body_;  // render buffer, reused
+  std::size_t body_size_hint_ = 4096;  // the last rendered size: reserved for the next one
+  UnixSeconds date_at_ = 0;            // the second date_ (a Date: header value) was formatted for
+  std::string date_;
 };
 
 }  // namespace ringmta::engine

@@ -158,7 +158,7 @@ void SmtpConnection::pump() {
         tls_->write(out);
         stream_.write(tls_->take_ciphertext());
       } else {
-        stream_.write(out);
+        stream_.write(std::move(out));
       }
     }
     if (!progressed) break;

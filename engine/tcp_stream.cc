@@ -134,6 +134,16 @@ void TcpStream::write(std::string_view bytes) {
   if (!sending_) start_send();
 }
 
+void TcpStream::write(std::string&& bytes) {
+  if (closing_ || fd_ < 0) return;
+  if (pending_.empty()) {
+    pending_.swap(bytes);
+  } else {
+    pending_.append(bytes);
+  }
+  if (!sending_) start_send();
+}
+
 void TcpStream::start_send() {
   if (pending_.empty() || closing_) return;
   send_buf_.swap(pending_);
