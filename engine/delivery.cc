@@ -13,7 +13,7 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
     const storage::QueueCounts& at_start, std::vector<const metrics::ShardCounters*> counters) {
   metrics::AggregatorConfig config = options.metrics;
   if (!route.direct) {  // direct delivery's routes are its MX host sets, as the shards report them
-    config.route = route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
+    config.route = smart_host_label(route);
   }
   config.max_connections = route.throttle.defaults().max_connections;
   config.max_messages_per_connection = route.throttle.defaults().max_messages_per_connection;

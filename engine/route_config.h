@@ -50,4 +50,10 @@ struct RouteConfig {
   std::string message_id_domain;  // right-hand side of generated Message-IDs
 };
 
+// The smart host's route label in metrics and /status: "HOST:PORT" as configured. The shards'
+// throttle group and the supervisor's aggregator both name it so, and their rows merge by it.
+inline std::string smart_host_label(const RouteConfig& route) {
+  return route.target.endpoint.host + ":" + std::to_string(route.target.endpoint.port());
+}
+
 }  // namespace ringmta::engine

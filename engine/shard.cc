@@ -52,12 +52,9 @@ Result<void> Shard::start() {
     scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
     std::string name = "smart host " + route_.target.endpoint.str();
     if (resolved.rule != "default") name += " (rule " + resolved.rule + ")";
-    // The route's metrics label, as the supervisor names the smart host (Aggregator config).
-    std::string label =
-        route_.target.endpoint.host + ":" + std::to_string(route_.target.endpoint.port());
     throttle_ = std::make_unique<ThrottleGroup>(
-        std::move(name), std::move(label), scheduler::shard_share(resolved.limits, shard_count_),
-        loop_->now());
+        std::move(name), smart_host_label(route_),
+        scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
     worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
                                             *messages_, counters_);

@@ -92,33 +92,44 @@ Stage stage_of(Await kind) {
   return Stage::kConnect;
 }
 
-const char* command_name(Await kind) {
+// The two names of the command a reply answers: as an error message says it ("timeout waiting
+// for reply to MAIL FROM") and as a ReplyRecord names it for timing ("MAIL").
+struct CommandNames {
+  const char* phrase;
+  const char* record;
+};
+
+CommandNames names_of(Await kind) {
   switch (kind) {
     case Await::kGreeting:
-      return "the greeting";
+      return {"the greeting", "greeting"};
     case Await::kEhlo:
-      return "EHLO";
+      return {"EHLO", "EHLO"};
     case Await::kHelo:
-      return "HELO";
+      return {"HELO", "EHLO"};
     case Await::kStartTls:
-      return "STARTTLS";
+      return {"STARTTLS", "STARTTLS"};
     case Await::kAuth:
-      return "AUTH";
+      return {"AUTH", "AUTH"};
     case Await::kRset:
     case Await::kProbeRset:
-      return "RSET";
+      return {"RSET", "RSET"};
     case Await::kMail:
-      return "MAIL FROM";
+      return {"MAIL FROM", "MAIL"};
     case Await::kRcpt:
-      return "RCPT TO";
+      return {"RCPT TO", "RCPT"};
     case Await::kData:
-      return "DATA";
+      return {"DATA", "DATA"};
     case Await::kDot:
-      return "end of data";
+      return {"end of data", "end of data"};
     case Await::kQuit:
-      return "QUIT";
+      return {"QUIT", "QUIT"};
   }
-  return "?";
+  return {"?", "?"};
+}
+
+const char* command_name(Await kind) {
+  return names_of(kind).phrase;
 }
 
 // Characters that could end or split an SMTP command line are never sent.
@@ -181,35 +192,6 @@ const char* stage_name(Stage stage) {
   return "?";
 }
 
-// The command a reply answers, as ReplyRecord names it.
-const char* reply_command(Await kind) {
-  switch (kind) {
-    case Await::kGreeting:
-      return "greeting";
-    case Await::kEhlo:
-    case Await::kHelo:
-      return "EHLO";
-    case Await::kStartTls:
-      return "STARTTLS";
-    case Await::kAuth:
-      return "AUTH";
-    case Await::kRset:
-    case Await::kProbeRset:
-      return "RSET";
-    case Await::kMail:
-      return "MAIL";
-    case Await::kRcpt:
-      return "RCPT";
-    case Await::kData:
-      return "DATA";
-    case Await::kDot:
-      return "end of data";
-    case Await::kQuit:
-      return "QUIT";
-  }
-  return "?";
-}
-
 struct SmtpClient::State {
   explicit State(ClientConfig c) : config(std::move(c)) {}
 
@@ -247,7 +229,7 @@ struct SmtpClient::State {
 
   void record_reply(const Pending& p, int code) {
     const Txn* t = p.txn != 0 ? find_txn(p.txn) : nullptr;
-    replies.push_back(ReplyRecord{reply_command(p.kind), code, t != nullptr ? t->env.id : 0});
+    replies.push_back(ReplyRecord{names_of(p.kind).record, code, t != nullptr ? t->env.id : 0});
   }
 
   Txn* find_txn(uint64_t seq) {
