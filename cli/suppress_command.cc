@@ -132,7 +132,9 @@ int import(storage::Queue& q, const SuppressOptions& o) {
       if (header) continue;
     }
     if (record.fields.size() == 1 && record.fields[0].empty()) continue;  // blank line
-    std::string_view raw = column < record.fields.size() ? record.fields[column] : "";
+    const std::string_view raw = column < record.fields.size()
+                                     ? std::string_view(record.fields[column])
+                                     : std::string_view();
     auto parsed = message::parse_address(raw);
     if (!parsed) {
       std::fprintf(stderr, "%s:%zu: '%s': %s\n", o.file.c_str(), record.line,

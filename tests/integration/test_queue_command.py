@@ -215,3 +215,22 @@ def test_usage_errors(qjob, tmp_path):
     assert not (tmp_path / "nothing-here").exists()
     r = rm("queue", "drop", "--queue", tmp_path / "nothing-here")
     assert r.returncode == 2 and "needs --campaign" in r.stderr, show(r)
+
+
+def test_suppress_import_reads_the_email_column_and_names_bad_lines(tmp_path):
+    # Long addresses (past the small-string buffer) and a column that is not the first: the address is
+    # read from the CSV record in place, a bad line is reported with its line number and skipped.
+    listing = tmp_path / "unsubscribed.csv"
+    listing.write_text("name,email\n"
+                       "Ann,ann.longer-than-sso@unsubscribed.example.test\n"
+                       "Bob,not an address\n"
+                       "Cy,Cy.Mixed@Unsubscribed.Example.Test\n")
+    queue = tmp_path / "queue"
+    imp = rm("suppress", "--queue", queue, "import", listing, "--reason", "list cleaning")
+    assert imp.returncode == 1, show(imp)  # some lines skipped
+    assert "2 addresses imported, 1 line skipped" in imp.stdout, show(imp)
+    assert f"{listing}:3: 'not an address'" in imp.stderr, show(imp)
+    listed = rm("suppress", "--queue", queue, "list", "--json")
+    entries = sorted((e["address"], e["reason"]) for e in map(__import__("json").loads, listed.stdout.splitlines()))
+    assert entries == [("ann.longer-than-sso@unsubscribed.example.test", "list cleaning"),
+                       ("cy.mixed@unsubscribed.example.test", "list cleaning")], show(listed)
