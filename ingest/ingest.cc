@@ -1,7 +1,9 @@
 // Ingest: streams a recipient CSV against a parsed template into storage::Queue in synced batches.
-// The CSV is parsed and checked on the calling thread while a writer thread checks the previous
-// batch against the suppression list and writes it, so the two halves use two cores.
-// Memory: two batches plus a compact set of 64-bit address hashes (8-16 bytes per recipient).
+// The CSV is parsed and checked on the calling thread while a writer thread writes the previous
+// batch, so the two halves use two cores. The suppression list is loaded once as a set of hashes:
+// only a recipient whose hash is on it is looked up in the database (one MultiGet per batch).
+// Memory: two batches plus compact sets of 64-bit address hashes (8-16 bytes per recipient and
+// per suppressed address).
 // It may not deliver or schedule anything, nor hold more than two batches of recipients in memory.
 #include "ingest/ingest.h"
 
@@ -18,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "ingest/address_set.h"
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
@@ -25,42 +28,6 @@
 
 namespace ringmta::ingest {
 namespace {
-
-// Open-addressing set of 64-bit hashes (linear probing), grown by doubling at load 3/4: 10 M
-// addresses use 16 M slots = 128 MB, with a peak of 192 MB while growing from 8 M slots.
-class HashSet {
- public:
-  // True if inserted, false if already present.
-  bool insert(uint64_t h) {
-    if (h == 0) h = 1;  // 0 marks an empty slot
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == h) return false;
-      if (slots_[i] == 0) {
-        slots_[i] = h;
-        ++size_;
-        return true;
-      }
-    }
-  }
-
- private:
-  void grow() {
-    std::vector<uint64_t> old;
-    old.swap(slots_);
-    slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
-    const std::size_t mask = slots_.size() - 1;
-    for (uint64_t h : old) {
-      if (h == 0) continue;
-      std::size_t i = static_cast<std::size_t>(h) & mask;
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = h;
-    }
-  }
-  std::vector<uint64_t> slots_;
-  std::size_t size_ = 0;
-};
 
 // Writes batches on its own thread: submit() hands one over and returns at once unless the
 // previous one is still being written (then it waits), so at most one batch is written while the
@@ -130,21 +97,6 @@ class BatchWriter {
   Error error_;
   std::thread thread_;  // last: starts once everything above exists
 };
-
-// 64-bit FNV-1a with a final avalanche (splitmix64), so the low bits index the table well.
-uint64_t hash_address(std::string_view s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -257,32 +209,44 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
 
   std::vector<storage::NewRecipient> batch;
   batch.reserve(kBatch);
+  // The suppression list as hashes; a recipient whose hash is on it is a candidate, confirmed
+  // (or not: a hash collision) by one lookup of the batch's candidates when the batch is handed
+  // over.
   storage::SuppressionList suppression(queue);
-  std::vector<std::string> batch_addresses;
-  // The writer thread's side: it alone touches these until finish().
-  uint64_t accepted = 0, suppressed = 0;
-  std::atomic<uint64_t> accepted_so_far{0};
-  auto drop_suppressed = [&](BatchWriter::Batch& batch) -> Result<void> {
-    batch_addresses.clear();
-    for (const auto& r : batch) batch_addresses.push_back(r.address);
-    auto listed = suppression.contains(batch_addresses);
+  AddressSet suppressed_hashes;
+  if (options.skip_suppressed) {
+    auto loaded = suppression.addresses([&](std::string_view address) {
+      suppressed_hashes.insert(hash_address(address));
+      return true;
+    });
+    if (!loaded)
+      return make_error("reading the suppression list failed: " + loaded.error().message);
+  }
+  std::vector<std::size_t> candidates;  // indexes into batch
+  std::vector<std::string> candidate_addresses;
+  auto drop_suppressed = [&]() -> Result<void> {
+    candidate_addresses.clear();
+    for (std::size_t i : candidates) candidate_addresses.push_back(batch[i].address);
+    auto listed = suppression.contains(candidate_addresses);
     if (!listed)
       return make_error("reading the suppression list failed: " + listed.error().message);
-    std::size_t kept = 0;
+    std::size_t kept = 0, c = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if ((*listed)[i]) continue;
+      const bool on_list = c < candidates.size() && candidates[c] == i && (*listed)[c++];
+      if (on_list) continue;
       if (kept != i) batch[kept] = std::move(batch[i]);
       ++kept;
     }
-    suppressed += batch.size() - kept;
+    summary.suppressed += batch.size() - kept;
     batch.resize(kept);
+    candidates.clear();
     return {};
   };
+  // The writer thread's side: it alone touches these until finish().
+  uint64_t accepted = 0;
+  std::atomic<uint64_t> accepted_so_far{0};
   const storage::MessageId message_id = summary.message;
   BatchWriter writer([&](BatchWriter::Batch& batch) -> Result<void> {
-    if (options.skip_suppressed && !batch.empty()) {
-      if (auto ok = drop_suppressed(batch); !ok) return ok;
-    }
     if (batch.empty()) return {};
     auto r = queue.enqueue(message_id, batch, unix_now());
     if (!r) {
@@ -303,6 +267,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     progress(so_far);
   };
   auto flush = [&]() -> Result<void> {
+    if (!candidates.empty()) {
+      if (auto r = drop_suppressed(); !r) return r;
+    }
     if (batch.empty()) return {};
     if (auto r = writer.submit(batch); !r) return r;
     batch.reserve(kBatch);
@@ -311,7 +278,7 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     return {};
   };
 
-  HashSet seen;
+  AddressSet seen;
   std::vector<std::string> values(fields.size());
   for (;;) {
     const auto status = reader.next(record);
@@ -345,6 +312,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       ++summary.duplicates;
       continue;
     }
+    if (!suppressed_hashes.empty() && suppressed_hashes.contains(hash_address_folded(normalised))) {
+      candidates.push_back(batch.size());
+    }
     batch.push_back(storage::NewRecipient{std::move(normalised), std::move(address->domain),
                                           std::move(values)});
     values.assign(fields.size(), std::string());
@@ -360,7 +330,6 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   if (auto r = flush(); !r) return r.error();
   if (auto r = writer.finish(); !r) return r.error();
   summary.accepted = accepted;
-  summary.suppressed = suppressed;
   report(accepted);
   if (rejects) {
     if (std::fflush(rejects.get()) != 0 || std::ferror(rejects.get())) rejects_ok = false;

@@ -5,7 +5,8 @@
 // duplicate addresses (case-insensitive domain, exact local part), and enqueues in batches of
 // kBatch recipients, each batch synced before it counts as accepted. A bad row is skipped and
 // written to the rejects file as "LINE,REASON,RAW-EMAIL"; the job goes on. Addresses on the
-// suppression list (storage/records.h) are skipped and counted, one MultiGet per batch.
+// suppression list (storage/records.h) are skipped and counted: the list is read once into a set
+// of hashes, and only the recipients found there are looked up (one MultiGet per batch).
 // It may not deliver or schedule anything.
 #pragma once
 

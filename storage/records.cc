@@ -77,6 +77,13 @@ Result<void> SuppressionList::list(
   return failed;
 }
 
+Result<void> SuppressionList::addresses(
+    const std::function<bool(std::string_view address)>& visit) const {
+  return queue_.scan_records(kSuppressionPrefix, [&](std::string_view key, std::string_view) {
+    return visit(key.substr(kSuppressionPrefix.size()));
+  });
+}
+
 void SuppressionList::add_to(OutcomeBatch& batch, const SuppressionEntry& entry) {
   batch.put_record(suppression_key(entry.address), codec::encode_suppression(entry));
 }

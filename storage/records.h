@@ -57,6 +57,9 @@ class SuppressionList {
   // Every entry in address order, until visit returns false. A corrupt value is an error naming
   // the address.
   Result<void> list(const std::function<bool(const SuppressionEntry&)>& visit) const;
+  // Every suppressed address (the lower-case key form), in order, until visit returns false;
+  // decodes no entries.
+  Result<void> addresses(const std::function<bool(std::string_view address)>& visit) const;
 
   // The same entry written with delivery outcomes.
   static void add_to(OutcomeBatch& batch, const SuppressionEntry& entry);

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/records.h"
+
 namespace fs = std::filesystem;
 using ringmta::ingest::ingest;
 using ringmta::ingest::IngestOptions;
@@ -203,6 +205,34 @@ TEST_F(IngestTest, BatchesReportProgress) {
   EXPECT_EQ(r->accepted, n);
   EXPECT_EQ(seen, (std::vector<uint64_t>{ringmta::ingest::kBatch, 2 * ringmta::ingest::kBatch, n}));
   EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10).total(), n);
+}
+
+TEST_F(IngestTest, SuppressedAddressesAreSkippedIgnoringCaseAcrossBatches) {
+  ringmta::storage::SuppressionList list(*queue_);
+  ASSERT_TRUE(list.add(std::vector<ringmta::storage::SuppressionEntry>{
+                           {.address = "Gone@D1.example", .category = "manual"},
+                           {.address = "u20005@d6.example", .category = "import"},
+                           {.address = "never-listed@nowhere.example", .category = "manual"}})
+                  .ok());
+  std::string csv = "email,name\ngone@d1.example,Gone\nGONE@d1.example,Again\n";
+  const std::size_t n = ringmta::ingest::kBatch * 2 + 10;  // u20005 is in the third batch
+  for (std::size_t i = 0; i < n; ++i)
+    csv += "u" + std::to_string(i) + "@d" + std::to_string(i % 7) + ".example,N\n";
+  write_csv(csv);
+  auto r = ingest(*queue_, options_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  // "GONE@d1.example" keeps its local part's case, so it is no duplicate of the first row; the
+  // suppression list ignores case and takes both.
+  EXPECT_EQ(r->suppressed, 3u);
+  EXPECT_EQ(r->accepted, n - 1);
+  EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10).total(), n - 1);
+
+  options_.skip_suppressed = false;  // --ignore-suppression
+  options_.campaign = "again";
+  auto all = ingest(*queue_, options_);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(all->suppressed, 0u);
+  EXPECT_EQ(all->accepted, n + 2);
 }
 
 }  // namespace
