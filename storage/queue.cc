@@ -7,7 +7,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -138,10 +137,6 @@ rocksdb::ColumnFamilyOptions queue_cf_options() {
       rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/1024,
                                                     /*deletion_trigger=*/512,
                                                     /*deletion_ratio=*/0.5));
-  // Inserts of a domain land next to its previous insert (seqs and due times only grow), so the
-  // memtable remembers, per (partition, domain) prefix, where the last insert went and starts
-  // there instead of searching the skip list from the top (most of a bulk enqueue's time).
-  cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
   return cf;
 }
 
