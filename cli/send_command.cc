@@ -90,6 +90,11 @@ std::string new_campaign_id() {
 // Delivers what is queued and reports; shared by send and run.
 int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
                        JobFacts facts, engine::AdminServer* admin) {
+  if (auto writable = queue.check_writable(); !writable) {
+    return usage_error(
+        "--queue " + o.queue_dir +
+        ": nothing delivered, the queue cannot record outcomes: " + writable.error().message);
+  }
   engine::DeliveryOptions options;
   options.until_done = o.until_done;
   options.bounces.mode = o.bounce_mode == "none"            ? engine::BounceMode::kNone

@@ -1,10 +1,10 @@
 // Ingest: streams a recipient CSV against a parsed template into storage::Queue in synced batches.
-// The CSV is parsed and checked on the calling thread while a writer thread writes the previous
-// batch, so the two halves use two cores. The suppression list is loaded once as a set of hashes:
-// only a recipient whose hash is on it is looked up in the database (one MultiGet per batch).
-// Memory: two batches plus compact sets of 64-bit address hashes (8-16 bytes per recipient and
-// per suppressed address).
-// It may not deliver or schedule anything, nor hold more than two batches of recipients in memory.
+// The CSV is parsed, checked and encoded (Queue::prepare_enqueue) on the calling thread while a
+// writer thread writes the previous batch (WAL and memtable), so the two halves use two cores. The
+// suppression list is loaded once as a set of hashes: only a recipient whose hash is on it is
+// looked up in the database (one MultiGet per batch). Memory: two batches plus compact sets of
+// 64-bit address hashes (8-16 bytes per recipient and per suppressed address). It may not deliver
+// or schedule anything, nor hold more than two batches of recipients in memory.
 #include "ingest/ingest.h"
 
 #include <atomic>
@@ -29,26 +29,25 @@
 namespace ringmta::ingest {
 namespace {
 
-// Writes batches on its own thread: submit() hands one over and returns at once unless the
-// previous one is still being written (then it waits), so at most one batch is written while the
-// next is filled. The first failed write stops the writer; submit() and finish() return its error.
+// Writes prepared batches on its own thread: submit() hands one over and returns at once unless
+// the previous one is still being written (then it waits), so at most one batch is written while
+// the next is read and encoded. The first failed write stops the writer; submit() and finish()
+// return its error.
 class BatchWriter {
  public:
-  using Batch = std::vector<storage::NewRecipient>;
-  using Write = std::function<Result<void>(Batch&)>;
+  using Batch = storage::PreparedEnqueue;
+  using Write = std::function<Result<void>(Batch&&)>;
 
   explicit BatchWriter(Write write) : write_(std::move(write)), thread_([this] { run(); }) {}
   ~BatchWriter() { (void)finish(); }
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
 
-  // Takes the batch's contents (batch is left empty).
-  Result<void> submit(Batch& batch) {
+  Result<void> submit(Batch&& batch) {
     std::unique_lock lock(mu_);
     idle_.wait(lock, [this] { return !busy_ || failed_; });
     if (failed_) return error_;
-    work_.swap(batch);
-    batch.clear();
+    work_ = std::move(batch);
     busy_ = true;
     wake_.notify_one();
     return {};
@@ -75,9 +74,9 @@ class BatchWriter {
         std::unique_lock lock(mu_);
         wake_.wait(lock, [this] { return busy_ || done_; });
         if (!busy_) return;
-        mine.swap(work_);
+        mine = std::move(work_);
       }
-      Result<void> written = write_(mine);
+      Result<void> written = write_(std::move(mine));
       std::lock_guard lock(mu_);
       busy_ = false;
       if (!written) {
@@ -246,14 +245,13 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   uint64_t accepted = 0;
   std::atomic<uint64_t> accepted_so_far{0};
   const storage::MessageId message_id = summary.message;
-  BatchWriter writer([&](BatchWriter::Batch& batch) -> Result<void> {
-    if (batch.empty()) return {};
-    auto r = queue.enqueue(message_id, batch, unix_now());
-    if (!r) {
+  BatchWriter writer([&](BatchWriter::Batch&& batch) -> Result<void> {
+    const std::size_t n = batch.size();
+    if (auto r = queue.write_enqueue(std::move(batch)); !r) {
       return make_error("queue write failed after " + std::to_string(accepted) +
                         " recipients were accepted: " + r.error().message);
     }
-    accepted += batch.size();
+    accepted += n;
     accepted_so_far.store(accepted, std::memory_order_relaxed);
     return {};
   });
@@ -271,8 +269,14 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       if (auto r = drop_suppressed(); !r) return r;
     }
     if (batch.empty()) return {};
-    if (auto r = writer.submit(batch); !r) return r;
-    batch.reserve(kBatch);
+    auto prepared = queue.prepare_enqueue(message_id, batch, unix_now());
+    if (!prepared) {
+      return make_error("queue write failed after " +
+                        std::to_string(accepted_so_far.load(std::memory_order_relaxed)) +
+                        " recipients were accepted: " + prepared.error().message);
+    }
+    batch.clear();
+    if (auto r = writer.submit(std::move(*prepared)); !r) return r;
     if (rejects) std::fflush(rejects.get());
     report(accepted_so_far.load(std::memory_order_relaxed));
     return {};

@@ -29,7 +29,7 @@ void put_string(std::string& out, std::string_view s) {
   out.append(s);
 }
 
-void put_strings(std::string& out, const std::vector<std::string>& v) {
+void put_strings(std::string& out, std::span<const std::string> v) {
   put_varint(out, v.size());
   for (const auto& s : v) put_string(out, s);
 }
@@ -135,6 +135,18 @@ std::string encode_record(const RecipientRecord& r) {
   put_varint(out, zigzag(r.first_enqueued));
   put_string(out, r.last_reply);
   return out;
+}
+
+void encode_new_record(std::string& out, std::string_view address, MessageId message,
+                       std::span<const std::string> values, UnixSeconds first_enqueued) {
+  out.clear();
+  out.push_back(static_cast<char>(kRecordVersion));
+  put_string(out, address);
+  put_varint(out, message);
+  put_strings(out, values);
+  put_varint(out, 0);  // attempts
+  put_varint(out, zigzag(first_enqueued));
+  put_string(out, {});  // last reply
 }
 
 Result<RecipientRecord> decode_record(std::string_view bytes) {

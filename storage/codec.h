@@ -7,6 +7,7 @@
 // It may not: know key layouts (keys.h) or touch RocksDB.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ constexpr uint8_t kSuppressionVersion = 1;
 constexpr uint8_t kFailureVersion = 1;
 
 std::string encode_record(const RecipientRecord& record);
+// The record of a recipient just queued (no attempts, no last reply) written into out (cleared
+// first): the same bytes as encode_record, without building a RecipientRecord.
+void encode_new_record(std::string& out, std::string_view address, MessageId message,
+                       std::span<const std::string> values, UnixSeconds first_enqueued);
 Result<RecipientRecord> decode_record(std::string_view bytes);
 
 std::string encode_message(const StoredMessage& message);

@@ -67,13 +67,17 @@ uint8_t partition_of(std::string_view domain) {
   return static_cast<uint8_t>(h % kPartitions);
 }
 
+void keys::put_queue_key(std::string& out, const QueueKey& key) {
+  out.push_back(static_cast<char>(key.partition));
+  put_u32_be(out, key.domain);
+  put_u32_be(out, key.due);
+  put_u64_be(out, key.seq);
+}
+
 std::string QueueKey::encode() const {
   std::string k;
   k.reserve(keys::kQueueKeySize);
-  k.push_back(static_cast<char>(partition));
-  keys::put_u32_be(k, domain);
-  keys::put_u32_be(k, due);
-  keys::put_u64_be(k, seq);
+  keys::put_queue_key(k, *this);
   return k;
 }
 

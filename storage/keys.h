@@ -19,6 +19,9 @@ void put_u64_be(std::string& out, uint64_t v);
 uint32_t get_u32_be(std::string_view bytes);  // bytes.size() >= 4
 uint64_t get_u64_be(std::string_view bytes);  // bytes.size() >= 8
 
+// Appends the 17 bytes of key (QueueKey::encode without a new string).
+void put_queue_key(std::string& out, const QueueKey& key);
+
 // messages CF key: the id as 8 bytes big-endian.
 std::string message_key(MessageId id);
 // The smallest key of a partition (1 byte); the exclusive upper bound is partition_start(p + 1).

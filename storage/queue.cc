@@ -7,9 +7,11 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +38,7 @@ constexpr const char* kCfMeta = "meta";
 constexpr const char* kMetaSeqLimit = "seq_limit";
 constexpr const char* kMetaNextMessage = "next_message";
 constexpr const char* kMetaNextDomain = "next_domain";
+constexpr const char* kMetaWritable = "writable";  // check_writable's probe
 constexpr uint64_t kSeqBlock = 1 << 16;
 // meta CF: "campaign_size/<campaign>" -> u64 BE, recipients accepted for that campaign.
 constexpr std::string_view kMetaCampaignSize = "campaign_size/";
@@ -187,6 +190,11 @@ struct Queue::Impl {
   std::vector<std::vector<uint32_t>> partition_domains =
       std::vector<std::vector<uint32_t>>(kPartitions);  // ids per partition, ascending
 
+  // Bulk enqueues (ingest below): SST files are built here, then moved into the database.
+  std::string staging_dir;
+  rocksdb::Options sst_options;  // the queue column family's, for SstFileWriter
+  std::atomic<uint64_t> next_staged{0};
+
   // Set after a failed write: RocksDB then refuses writes until Resume() (e.g. space freed).
   std::atomic<bool> needs_resume{false};
   // Set after a failed SyncWAL: the queue refuses writes until reopened.
@@ -236,6 +244,57 @@ struct Queue::Impl {
       return storage_error(what, s);
     }
     return {};
+  }
+
+  // The bulk path of write_enqueue: n sorted entries (entry(i) -> key, value) written as one SST
+  // file in staging_dir (synced by Finish), then moved into the queue column family. A failure
+  // leaves the database as it was and removes the file; a crash between the two leaves a file
+  // that open() removes.
+  template <typename Entry>
+  Result<void> ingest(std::size_t n, std::size_t bytes, const Entry& entry) {
+    if (auto r = writable("queue write failed"); !r) return r;
+    if (auto r = room_for(bytes); !r) return r;
+    const std::string path = staging_dir + "/" + std::to_string(next_staged.fetch_add(1)) + ".sst";
+    std::error_code ignored;
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), sst_options, queue);
+    rocksdb::Status s = writer.Open(path);
+    for (std::size_t i = 0; s.ok() && i < n; ++i) {
+      auto [key, value] = entry(i);
+      s = writer.Put(key, value);
+    }
+    if (s.ok()) s = writer.Finish();
+    if (!s.ok()) {
+      std::filesystem::remove(path, ignored);
+      return storage_error("queue write failed", s);
+    }
+    rocksdb::IngestExternalFileOptions options;
+    options.move_files = true;  // a hard link: the staging directory is inside the database's
+    s = db->IngestExternalFile(queue, {path}, options);
+    std::filesystem::remove(path, ignored);  // RocksDB removes it after a move; not after a failure
+    if (!s.ok()) {
+      needs_resume.store(true, std::memory_order_release);  // in case it stopped the database
+      return storage_error("queue write failed", s);
+    }
+    return {};
+  }
+
+  // A bulk enqueue fills the disk with files that all overlap, and merging them (compaction)
+  // writes the merged file before deleting its inputs: on a disk filled to the brim the queue
+  // could then accept mail but never compact or record an outcome again. So bulk enqueues keep
+  // as much space free as the queue's files hold, and refuse with ENOSPC's own words beyond.
+  Result<void> room_for(std::size_t bytes) {
+    struct statvfs fs {};
+    if (::statvfs(staging_dir.c_str(), &fs) != 0) return {};  // unknown: let the write decide
+    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    uint64_t held = 0;
+    if (!db->GetIntProperty(queue, "rocksdb.total-sst-files-size", &held)) held = 0;
+    const uint64_t needed = 2 * static_cast<uint64_t>(bytes) + held;
+    if (free_bytes >= needed) return {};
+    return make_error(
+        "queue write failed (no space left on device): " + std::to_string(free_bytes >> 10) +
+        " KiB free in " + staging_dir + ", a batch of " + std::to_string(bytes >> 10) +
+        " KiB needs " + std::to_string(needed >> 10) +
+        " KiB (the queue keeps as much free as its files hold, for compactions)");
   }
 
   Result<void> sync() {
@@ -411,6 +470,15 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
     impl.db = nullptr;
     return storage_error("cannot open the queue database at " + dir, s);
   }
+  // SST files of bulk enqueues that a crash left unfinished or not ingested: never part of the
+  // queue (their recipients were not reported accepted).
+  impl.staging_dir = (std::filesystem::path(dir) / "ingest").string();
+  std::filesystem::remove_all(impl.staging_dir, made);
+  if (!made) std::filesystem::create_directories(impl.staging_dir, made);
+  if (made) {
+    return make_error("cannot prepare " + impl.staging_dir + ": " + made.message());
+  }
+  impl.sst_options = rocksdb::Options(db_options, queue_cf_options());
   impl.messages = impl.handles[1];
   impl.domains = impl.handles[2];
   impl.queue = impl.handles[3];
@@ -419,6 +487,14 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
     return make_error("cannot open the queue database at " + dir + ": " + r.error().message);
   }
   return q;
+}
+
+Result<void> Queue::check_writable() {
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->meta, kMetaWritable, u64_value(static_cast<uint64_t>(unix_now())));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return impl_->write(wo, batch, "queue write failed");
 }
 
 Result<MessageId> Queue::put_message(const StoredMessage& message) {
@@ -448,10 +524,40 @@ Result<StoredMessage> Queue::get_message(MessageId id) const {
 
 Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> recipients,
                             UnixSeconds now) {
-  if (recipients.empty()) return {};
-  Impl& impl = *impl_;
+  auto prepared = prepare_enqueue(message, recipients, now);
+  if (!prepared) return prepared.error();
+  return write_enqueue(std::move(*prepared));
+}
+
+Result<void> Queue::write_enqueue(PreparedEnqueue&& prepared) {
+  if (prepared.empty()) return {};
+  auto entry = [&prepared](std::size_t i) {
+    const std::size_t start = i == 0 ? 0 : prepared.ends_[i - 1];
+    return std::pair{rocksdb::Slice(prepared.bytes_.data() + start, keys::kQueueKeySize),
+                     rocksdb::Slice(prepared.bytes_.data() + start + keys::kQueueKeySize,
+                                    prepared.ends_[i] - start - keys::kQueueKeySize)};
+  };
+  if (prepared.size() >= kIngestMin) {
+    return impl_->ingest(prepared.size(), prepared.bytes_.size(), entry);
+  }
+  rocksdb::WriteBatch batch;
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    auto [key, value] = entry(i);
+    batch.Put(impl_->queue, key, value);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  return impl_->write(wo, batch, "queue write failed");
+}
+
+Result<PreparedEnqueue> Queue::prepare_enqueue(MessageId message,
+                                               std::span<const NewRecipient> recipients,
+                                               UnixSeconds now) {
+  PreparedEnqueue prepared;
+  if (recipients.empty()) return prepared;
+  Impl& impl = *impl_;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // domain registrations and seq reservations
 
   std::vector<uint32_t> ids(recipients.size());
   uint64_t first_seq = 0;
@@ -492,7 +598,7 @@ Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> rec
       reserve.Put(impl.meta, kMetaSeqLimit, u64_value(new_limit));
     }
     if (reserve.Count() > 0) {
-      if (auto r = impl.write(wo, reserve, "queue write failed"); !r) return r;
+      if (auto r = impl.write(wo, reserve, "queue write failed"); !r) return r.error();
       impl.seq_limit = new_limit;
       if (!fresh.empty()) {
         std::unique_lock dl(impl.domains_mu);
@@ -511,28 +617,28 @@ Result<void> Queue::enqueue(MessageId message, std::span<const NewRecipient> rec
   const uint32_t due = clamp_due(now);
   // Written in key order: the memtable's skip list then finds each insert point next to the last
   // one (a list arrives in domain-interleaved order; unsorted, every insert searched from the top
-  // and took half of the enqueue's time).
-  std::vector<std::pair<std::string, std::size_t>> keyed;
+  // and took half of the enqueue's time). Sorted as (key, index) pairs, encoded once each.
+  std::vector<std::pair<QueueKey, std::size_t>> keyed;
   keyed.reserve(recipients.size());
   for (std::size_t i = 0; i < recipients.size(); ++i) {
-    QueueKey key;
-    key.partition = partition_of(recipients[i].domain);
-    key.domain = ids[i];
-    key.due = due;
-    key.seq = first_seq + i;
-    keyed.emplace_back(key.encode(), i);
+    keyed.emplace_back(QueueKey{partition_of(recipients[i].domain), ids[i], due, first_seq + i}, i);
   }
   std::sort(keyed.begin(), keyed.end());
-  rocksdb::WriteBatch batch;
-  RecipientRecord record;
-  record.message = message;
-  record.first_enqueued = now;
-  for (const auto& [key, i] : keyed) {
-    record.address = recipients[i].address;
-    record.values = recipients[i].values;
-    batch.Put(impl.queue, key, codec::encode_record(record));
+  prepared.ends_.reserve(recipients.size());
+  std::size_t estimate = 0;  // one allocation: growing by doubling copied and faulted in pages
+  for (const auto& r : recipients) {
+    estimate += keys::kQueueKeySize + 24 + r.address.size() + 2 * r.values.size();
+    for (const auto& v : r.values) estimate += v.size();
   }
-  return impl.write(wo, batch, "queue write failed");
+  prepared.bytes_.reserve(estimate);
+  std::string value;
+  for (const auto& [queue_key, i] : keyed) {
+    keys::put_queue_key(prepared.bytes_, queue_key);
+    codec::encode_new_record(value, recipients[i].address, message, recipients[i].values, now);
+    prepared.bytes_ += value;
+    prepared.ends_.push_back(prepared.bytes_.size());
+  }
+  return prepared;
 }
 
 Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSeconds now,

@@ -158,6 +158,20 @@ class OutcomeBatch {
   std::vector<std::pair<std::string, std::string>> records_;
 };
 
+// New recipients encoded by Queue::prepare_enqueue (ids and seqs allocated, entries in key
+// order), to be written by Queue::write_enqueue, possibly on another thread. Dropped unwritten, it
+// queues nothing (its seqs are simply never used).
+class PreparedEnqueue {
+ public:
+  std::size_t size() const { return ends_.size(); }
+  bool empty() const { return ends_.empty(); }
+
+ private:
+  friend class Queue;
+  std::string bytes_;  // entry i: 17-byte key, then the record, ending at ends_[i]
+  std::vector<std::size_t> ends_;
+};
+
 class Queue {
  public:
   static Result<std::unique_ptr<Queue>> open(const std::string& dir);
@@ -171,6 +185,17 @@ class Queue {
   // is then queued, and what was queued before stays.
   Result<void> enqueue(MessageId message, std::span<const NewRecipient> recipients,
                        UnixSeconds now);
+  // enqueue() in two halves, so that a bulk ingest encodes the next batch while the last one is
+  // written: prepare_enqueue resolves the domains (registering new ones, synced), allocates the
+  // seqs and encodes the entries in key order; write_enqueue writes them durably, all or nothing.
+  // Both are safe to call from different threads at once.
+  // From kIngestMin entries on, write_enqueue bypasses the WAL and the memtable: the sorted
+  // entries become one SST file (synced), ingested into the queue column family. The memtable's
+  // skip list inserts were most of a bulk enqueue's time, and its later flush wrote the data again.
+  Result<PreparedEnqueue> prepare_enqueue(MessageId message,
+                                          std::span<const NewRecipient> recipients,
+                                          UnixSeconds now);
+  Result<void> write_enqueue(PreparedEnqueue&& prepared);
 
   // Up to max entries of one partition with due <= now, in key order, strictly after `after`
   // (nullopt: from the partition's start). Entries of a domain whose first key is not due are
@@ -179,6 +204,10 @@ class Queue {
   Result<std::vector<QueueEntry>> fetch_ready(uint8_t partition, UnixSeconds now, std::size_t max,
                                               const std::optional<QueueKey>& after,
                                               const FetchHints* hints = nullptr) const;
+
+  // One small synced write: proves, before anything is delivered, that outcomes can be recorded
+  // (on a full disk a delivery whose removal cannot be written is delivered again by a later run).
+  Result<void> check_writable();
 
   Result<void> apply(OutcomeBatch&& batch);  // unsynced
   Result<void> sync_wal();
@@ -227,7 +256,7 @@ class Queue {
 
   // --- records: small keyed values other modules keep beside the queue (storage/records.h) ---
   // Keys start with a prefix of the owning module ending in '/'; the queue's own meta keys
-  // (seq_limit, next_message, next_domain, campaign_size/, bounce/) are refused.
+  // (seq_limit, next_message, next_domain, writable, campaign_size/, bounce/) are refused.
 
   // The value of each key, or nullopt where there is none (one MultiGet).
   Result<std::vector<std::optional<std::string>>> get_records(
@@ -241,6 +270,7 @@ class Queue {
                              std::span<const std::string> deletes);
 
   static constexpr std::size_t kAdminChunk = 10'000;
+  static constexpr std::size_t kIngestMin = 2'000;
 
  private:
   Result<std::vector<QueueEntry>> fetch_ready_hinted(uint8_t partition, UnixSeconds now,

@@ -202,6 +202,22 @@ TEST(CodecTest, RecordIsCompact) {
   EXPECT_LE(codec::encode_record(r).size(), 30u);
 }
 
+TEST(CodecTest, NewRecordIsTheRecordOfAFreshRecipient) {
+  RecipientRecord r;
+  r.address = "ann.longer-than-sso@example.org";
+  r.message = 300;  // a two-byte varint
+  r.values = {"Ann", "", std::string(200, 'x')};
+  r.first_enqueued = 1700000000;
+  std::string out = "left over from the last record";
+  codec::encode_new_record(out, r.address, r.message, r.values, r.first_enqueued);
+  EXPECT_EQ(out, codec::encode_record(r));
+  auto back = codec::decode_record(out);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->values, r.values);
+  EXPECT_EQ(back->attempts, 0u);
+  EXPECT_EQ(back->last_reply, "");
+}
+
 TEST(CodecTest, MessageRoundTrips) {
   StoredMessage m;
   m.envelope_sender = "";
@@ -800,6 +816,76 @@ TEST(QueueTest, HundredThousandRecipientsInBatches) {
   EXPECT_EQ(seqs.size(), static_cast<std::size_t>(kTotal));
 }
 
+// Mixed bulk (SST ingest) and small (WAL) enqueues: every recipient reads back with its record,
+// in key order, across a reopen; the staging directory is left empty.
+TEST(QueueTest, BulkEnqueuesAreIngestedAsFilesAndReadLikeSmallOnes) {
+  TempDir dir;
+  std::vector<std::string> expected;
+  auto bulk = [](int batch, std::size_t n) {
+    std::vector<NewRecipient> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string dom = "bulk" + std::to_string(i % 37) + ".example";
+      out.push_back(NewRecipient{"b" + std::to_string(batch) + "x" + std::to_string(i) + "@" + dom,
+                                 dom,
+                                 {"Name " + std::to_string(i)}});
+    }
+    return out;
+  };
+  {
+    auto q = must_open(dir.path());
+    ASSERT_TRUE(q);
+    const MessageId msg = must_put_message(*q);
+    for (int b = 0; b < 3; ++b) {
+      auto big = bulk(b, Queue::kIngestMin + 7 * b);
+      ASSERT_TRUE(q->enqueue(msg, big, 500 + b).ok());
+      for (const auto& r : big) expected.push_back(r.address);
+      auto small =
+          recipients_for("bulk" + std::to_string(b) + ".example", 2, "s" + std::to_string(b));
+      ASSERT_TRUE(q->enqueue(msg, small, 500 + b).ok());
+      for (const auto& r : small) expected.push_back(r.address);
+    }
+    EXPECT_TRUE(fs::is_empty(fs::path(dir.path()) / "ingest"));
+  }
+  std::sort(expected.begin(), expected.end());
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  auto all = fetch_all(*q, 1000);
+  std::set<uint64_t> seqs;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& e = all[i];
+    seqs.insert(e.key.seq);
+    EXPECT_EQ(e.record.address.substr(e.record.address.find('@') + 1), e.domain);
+    EXPECT_EQ(e.record.attempts, 0u);
+    EXPECT_GE(e.record.first_enqueued, 500);
+    ASSERT_EQ(e.record.values.size(), 1u);
+    if (i > 0 && all[i - 1].key.partition == e.key.partition) {
+      EXPECT_LT(all[i - 1].key, e.key);
+    }
+  }
+  auto got = addresses(all);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(seqs.size(), expected.size());
+  EXPECT_EQ(q->counts(1000).ready, expected.size());
+}
+
+// A crash between building an SST and ingesting it leaves a file in the staging directory: it was
+// never part of the queue, and the next open removes it.
+TEST(QueueTest, StagingLeftoversAreRemovedAtOpen) {
+  TempDir dir;
+  {
+    auto q = must_open(dir.path());
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(q->enqueue(must_put_message(*q), recipients_for("kept.example", 3), 10).ok());
+  }
+  const fs::path leftover = fs::path(dir.path()) / "ingest" / "7.sst";
+  std::ofstream(leftover) << "half an SST file";
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_EQ(fetch_all(*q, 1000).size(), 3u);
+}
+
 // ----------------------------------------------------------------------------------- disk full
 
 class TmpfsMount {
@@ -868,6 +954,7 @@ TEST(QueueDiskFullTest, EnqueueRefusesClearlyAndKeepsWhatWasQueued) {
     EXPECT_FALSE(again.ok());
     // Every other write path also fails cleanly while full.
     (void)q->sync_wal();
+    EXPECT_FALSE(q->check_writable().ok());
     EXPECT_FALSE(q->put_message(StoredMessage{}).ok());
     OutcomeBatch b;
     b.remove(QueueKey{0, 0, 0, 1});
@@ -887,8 +974,37 @@ TEST(QueueDiskFullTest, EnqueueRefusesClearlyAndKeepsWhatWasQueued) {
   std::set<std::string> after;
   for (const auto& a : addresses(fetch_all(*q, 10))) after.insert(a);
   for (const auto& a : queued) EXPECT_TRUE(after.count(a)) << "lost " << a;
+  EXPECT_TRUE(q->check_writable().ok());
   const MessageId msg2 = must_put_message(*q);
   EXPECT_TRUE(q->enqueue(msg2, recipients_for("fresh.example", 3), 10).ok());
+}
+
+// The bulk path (SST files) on a full disk: a clear error, nothing half-queued, no file left
+// behind, and the queue keeps working once space returns (no reopen needed: the database itself
+// never failed a write).
+TEST(QueueDiskFullTest, BulkEnqueueRefusesClearlyAndLeavesNothingBehind) {
+  TempDir dir;
+  TmpfsMount mnt(dir.path(), "4m");
+  if (!mnt.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const std::string db = dir.path() + "/db";
+  const std::string filler = dir.path() + "/filler";
+  auto q = must_open(db);
+  ASSERT_TRUE(q);
+  const MessageId msg = must_put_message(*q);
+  ASSERT_TRUE(q->enqueue(msg, recipients_for("first.example", Queue::kIngestMin), 10).ok());
+  const std::size_t before = fetch_all(*q, 10).size();
+  ASSERT_EQ(before, Queue::kIngestMin);
+  ASSERT_GT(fill(filler), 0u);
+  auto r = q->enqueue(msg, recipients_for("second.example", Queue::kIngestMin), 10);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("queue write failed"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("o space left on device"), std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(fs::is_empty(fs::path(db) / "ingest"));
+  EXPECT_EQ(fetch_all(*q, 10).size(), before);
+  fs::remove(filler);
+  EXPECT_TRUE(q->enqueue(msg, recipients_for("third.example", Queue::kIngestMin), 10).ok());
+  EXPECT_EQ(fetch_all(*q, 10).size(), before + Queue::kIngestMin);
 }
 
 }  // namespace
