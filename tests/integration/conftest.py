@@ -341,3 +341,42 @@ def job_factory(stack, work, ringmta, request):
 @pytest.fixture
 def job(job_factory) -> Job:
     return job_factory()
+
+
+@dataclass
+class Sink:
+    """A `ringmta sink` on 127.0.0.1 started by the `sink` fixture."""
+    port: int
+    record: Path  # every accepted recipient, one per line (flushed every 100 ms)
+    proc: subprocess.Popen
+
+    def summary(self) -> str:
+        """Stops the sink and returns what it printed (its counts)."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return out
+
+
+@pytest.fixture
+def sink(tmp_path):
+    """Starts a `ringmta sink` per call (with `--script` rules, e.g. "grey.test:rcpt-4xx=30", and further
+    arguments), recording every recipient; each is stopped at the end of the test."""
+    from mailstack import free_port, wait_for_port
+    procs = []
+
+    def start(*scripts: str, args: tuple | list = ()) -> Sink:
+        port = free_port((__import__("socket").AF_INET,))
+        record = tmp_path / f"record-{port}.txt"
+        cmd = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)]
+        for s in scripts:
+            cmd += ["--script", s]
+        p = subprocess.Popen([*cmd, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        wait_for_port("127.0.0.1", port, 20, p, "sink")
+        return Sink(port, record, p)
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            p.wait(10)

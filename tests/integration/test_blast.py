@@ -14,34 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import parse_json, ringmta_bin  # noqa: E402
-from mailstack import free_port, wait_for_port  # noqa: E402
-
-
-@pytest.fixture
-def sink(tmp_path):
-    procs = []
-
-    def start(*scripts):
-        port = free_port((socket.AF_INET,))
-        args = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}"]
-        for s in scripts:
-            args += ["--script", s]
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        wait_for_port("127.0.0.1", port, 20, p, "sink")
-        return port, p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            p.wait(10)
-
-
-def summary(p: subprocess.Popen) -> str:
-    p.terminate()
-    out, _ = p.communicate(timeout=10)
-    return out
+from mailstack import free_port  # noqa: E402
 
 
 def blast(*args, timeout: float = 120) -> tuple[int, dict | None, str]:
@@ -51,7 +24,8 @@ def blast(*args, timeout: float = 120) -> tuple[int, dict | None, str]:
 
 
 def test_counts_match_the_sink_and_every_command_is_timed(sink):
-    port, p = sink()
+    sk = sink()
+    port = sk.port
     rc, j, out = blast("--target", f"127.0.0.1:{port}", "--messages", 3000, "--connections", 8, "--threads", 2,
                        "--size", 2000, "--recipients-per-message", 2, "--duration", 0)
     assert rc == 0 and j, out
@@ -65,26 +39,28 @@ def test_counts_match_the_sink_and_every_command_is_timed(sink):
     for name, q in list(c.items()) + [("end to end", j["end_to_end_ms"])]:
         assert 0 <= q["p50"] <= q["p90"] <= q["p99"] <= q["p99.9"] <= q["max"] * 1.07 + 0.01, (name, q)
     assert j["messages_per_second"] > 0 and j["bytes"] >= 3000 * 2000 * 0.95, out
-    assert "sink: 3000 messages, 6000 recipients" in summary(p)
+    assert "sink: 3000 messages, 6000 recipients" in sk.summary()
 
 
 def test_rate_is_held(sink):
-    port, p = sink()
+    sk = sink()
+    port = sk.port
     rc, j, out = blast("--target", f"127.0.0.1:{port}", "--rate", 200, "--duration", 2, "--connections", 4)
     assert rc == 0 and j, out
     # 2 s at 200/s, plus the bucket's first token; a slow start may lose a few.
     assert 340 <= j["messages_accepted"] <= 402, out
-    summary(p)
+    sk.summary()
 
 
 def test_refusals_are_broken_down_by_reply_and_exit_1(sink):
-    port, p = sink("blast.test:rcpt-4xx=50")
+    sk = sink("blast.test:rcpt-4xx=50")
+    port = sk.port
     rc, j, out = blast("--target", f"127.0.0.1:{port}", "--messages", 400, "--duration", 0)
     assert rc == 1 and j, out
     assert set(j["replies"]) == {"250", "451 4.7.1"}, out
     assert j["replies"]["250"] + j["replies"]["451 4.7.1"] == 400 and 100 < j["replies"]["250"] < 300, out
     assert j["messages_accepted"] == j["replies"]["250"] == j["recipients_accepted"], out
-    summary(p)
+    sk.summary()
 
 
 def test_nothing_listening_ends_at_once_with_the_reason():

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import ringmta_bin  # noqa: E402
-from mailstack import free_port, wait_for_port  # noqa: E402
+from mailstack import free_port  # noqa: E402
 
 ROWS = 300_000
 
@@ -34,15 +33,7 @@ def tiny(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def run_sink(record: Path):
-    port = free_port((__import__("socket").AF_INET,))
-    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port("127.0.0.1", port, 20, p, "sink")
-    return p, port
-
-
-def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny):
+def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny, sink):
     (work / "m.eml").write_text("From: a@sender.test\nSubject: s {{name}}\n\nhi {{name}}\n")
     with open(work / "l.csv", "w") as f:
         f.write("email,name\n")
@@ -60,7 +51,7 @@ def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny
     accepted = int(m.group(1))
     assert 0 < accepted < ROWS, r
 
-    # Still full: `run` cannot even open the queue, and says why.
+    # Still full: `run` delivers nothing (it could not record the outcomes), and says why.
     with open(tiny / "filler", "wb") as f:
         try:
             while True:
@@ -68,7 +59,8 @@ def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny
                 f.flush()
         except OSError:
             pass
-    sink, port = run_sink(work / "record.txt")
+    sk = sink()
+    port = sk.port
     try:
         r = ringmta("run", "--queue", queue, "--smarthost", f"127.0.0.1:{port}", *route, timeout=120)
         assert r.rc == 2, r
@@ -81,7 +73,6 @@ def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny
         assert (r.json["delivered"], r.json["queued"]) == (accepted, 0), r
         time.sleep(0.3)  # the sink flushes its record every 100 ms
     finally:
-        sink.terminate()
-        sink.wait(10)
-    got = (work / "record.txt").read_text().split()
+        sk.summary()
+    got = sk.record.read_text().split()
     assert len(got) == accepted and set(got) == {f"u{i}@d{i % 50}.test" for i in range(accepted)}

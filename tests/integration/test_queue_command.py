@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import parse_json, ringmta_bin  # noqa: E402
-from mailstack import free_port, wait_for_port  # noqa: E402
+from mailstack import free_port  # noqa: E402
 
 
 def rm(*args, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -57,28 +57,6 @@ class QueueJob:
 @pytest.fixture
 def qjob(tmp_path) -> QueueJob:
     return QueueJob(tmp_path)
-
-
-@pytest.fixture
-def sink(tmp_path):
-    procs = []
-
-    def start(*scripts):
-        port = free_port((__import__("socket").AF_INET,))
-        record = tmp_path / f"record-{port}.txt"
-        args = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)]
-        for s in scripts:
-            args += ["--script", s]
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        wait_for_port("127.0.0.1", port, 20, p, "sink")
-        return port, record
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            p.wait(10)
 
 
 def addrs(domain: str, n: int, prefix: str = "u") -> list[str]:
@@ -133,7 +111,8 @@ def test_flush_one_domain_then_all_and_run_delivers(qjob, sink):
     assert r.returncode == 0 and r.json == {"flushed": 5, "domain": "small.test"}, show(r)
     r = qjob.queue_cmd("--json")
     assert (r.json["ready"], r.json["deferred"]) == (5, 42), show(r)
-    port, record = sink()
+    sk = sink()
+    port, record = sk.port, sk.record
     route = ("--smarthost", f"127.0.0.1:{port}", "--tls", "none", "--admin", "none")
     r = rm("run", "--queue", qjob.queue, "--json", "--no-progress", *route)
     assert r.returncode == 3 and r.json and r.json["delivered"] == 5 and r.json["queued"] == 42, show(r)
@@ -161,7 +140,8 @@ def test_queue_only_needs_no_route_then_run_delivers(qjob, sink):
     assert "delivered" not in r.json, show(r)
     r = qjob.queue_cmd("--json")
     assert (r.json["ready"], r.json["deferred"]) == (20, 0), show(r)
-    port, record = sink()
+    sk = sink()
+    port, record = sk.port, sk.record
     r = rm("run", "--queue", qjob.queue, "--json", "--no-progress", "--smarthost", f"127.0.0.1:{port}", "--tls",
            "none", "--admin", "none")
     assert r.returncode == 0 and r.json["delivered"] == 20 and r.json["queued"] == 0, show(r)
@@ -180,7 +160,7 @@ def test_drop_campaign(qjob):
 
 
 def test_a_queue_held_by_a_running_send_is_refused(qjob, sink):
-    port, _ = sink("hole.test:never-answer")
+    port = sink("hole.test:never-answer").port
     csv = qjob.dir / "hole.csv"
     csv.write_text("email,name\n" + "".join(f"{a},N\n" for a in addrs("hole.test", 3)))
     job = subprocess.Popen([ringmta_bin(), "send", "--message", str(qjob.message), "--recipients", str(csv),

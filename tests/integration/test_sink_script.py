@@ -16,29 +16,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import ringmta_bin  # noqa: E402
-from mailstack import free_port, wait_for_port  # noqa: E402
-
-
-@pytest.fixture
-def scripted_sink(tmp_path):
-    procs = []
-
-    def start(*scripts):
-        port = free_port((__import__("socket").AF_INET,))
-        record = tmp_path / f"record-{port}.txt"
-        args = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)]
-        for s in scripts:
-            args += ["--script", s]
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        wait_for_port("127.0.0.1", port, 20, p, "scripted sink")
-        return port, record, p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            p.wait(10)
 
 
 def records(record: Path, count: int, timeout: float = 10) -> list[str]:
@@ -59,8 +36,9 @@ def send(ringmta, work: Path, port: int, addresses: list[str], *extra, timeout=1
                    "--admin", "none", "--retry-after", "600", *extra, timeout=timeout)
 
 
-def test_share_of_rcpt_4xx_is_deferred_the_rest_delivered(ringmta, work, scripted_sink):
-    port, record, _ = scripted_sink("grey.test:rcpt-4xx=30")
+def test_share_of_rcpt_4xx_is_deferred_the_rest_delivered(ringmta, work, sink):
+    sk = sink("grey.test:rcpt-4xx=30")
+    port, record = sk.port, sk.record
     addrs = [f"u{i}@grey.test" for i in range(400)] + [f"u{i}@fine.test" for i in range(100)]
     r = send(ringmta, work, port, addrs)
     assert r.rc == 3, r
@@ -71,8 +49,9 @@ def test_share_of_rcpt_4xx_is_deferred_the_rest_delivered(ringmta, work, scripte
     assert len(got) == delivered and sum(x.endswith("@fine.test") for x in got) == 100
 
 
-def test_data_5xx_fails_and_421_after_n_costs_only_reconnections(ringmta, work, scripted_sink):
-    port, record, _ = scripted_sink("spam.test:data-5xx=100", "busy.test:421-after=5")
+def test_data_5xx_fails_and_421_after_n_costs_only_reconnections(ringmta, work, sink):
+    sk = sink("spam.test:data-5xx=100", "busy.test:421-after=5")
+    port, record = sk.port, sk.record
     addrs = [f"u{i}@spam.test" for i in range(10)] + [f"u{i}@busy.test" for i in range(60)]
     r = send(ringmta, work, port, addrs, "--max-connections", "2")
     assert r.rc == 1, r  # some failed, nothing left queued
@@ -83,8 +62,9 @@ def test_data_5xx_fails_and_421_after_n_costs_only_reconnections(ringmta, work, 
     assert sorted(got) == sorted([a for a in addrs if a.endswith("@busy.test")] + ["a@sender.test"])
 
 
-def test_a_never_answering_domain_times_out_without_holding_up_the_others(ringmta, work, scripted_sink):
-    port, record, _ = scripted_sink("hole.test:never-answer", "slow.test:delay-ms=200")
+def test_a_never_answering_domain_times_out_without_holding_up_the_others(ringmta, work, sink):
+    sk = sink("hole.test:never-answer", "slow.test:delay-ms=200")
+    port, record = sk.port, sk.record
     addrs = [f"u{i}@hole.test" for i in range(3)] + [f"u{i}@fine.test" for i in range(300)] + \
         [f"u{i}@slow.test" for i in range(3)]
     t0 = time.monotonic()
@@ -103,19 +83,13 @@ def test_bad_script_is_a_clear_error():
     assert p.returncode != 0 and "unknown key 'bogus'" in p.stderr, p
 
 
-def test_stats_every_prints_running_counts(ringmta, work, tmp_path):
+def test_stats_every_prints_running_counts(ringmta, work, sink):
     """`--stats-every MS`: benchmarks watch the count grow (bench/run times Postfix by it)."""
-    port = free_port((__import__("socket").AF_INET,))
-    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--stats-every", "100"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_port("127.0.0.1", port, 20, p, "sink")
-        r = send(ringmta, work, port, [f"u{i}@stats.test" for i in range(30)])
-        assert r.json["delivered"] == 30, r
-        time.sleep(0.3)
-    finally:
-        p.terminate()
-        out, _ = p.communicate(timeout=10)
+    sk = sink(args=["--stats-every", "100"])
+    r = send(ringmta, work, sk.port, [f"u{i}@stats.test" for i in range(30)])
+    assert r.json["delivered"] == 30, r
+    time.sleep(0.3)
+    out = sk.summary()
     running = [line for line in out.splitlines() if line.startswith("sink: at ")]
     assert len(running) >= 3, out
     last = running[-1]
@@ -124,7 +98,7 @@ def test_stats_every_prints_running_counts(ringmta, work, tmp_path):
     assert times == sorted(times) and times[0] < times[-1], out
 
 
-def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path):
+def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path, sink):
     """`--tls-cert/--tls-key`: STARTTLS to Python's smtplib (verifying the certificate and 127.0.0.1) and to
     ringmta --tls starttls --ca-file (every connection encrypted); clear-text input after STARTTLS is dropped."""
     import smtplib
@@ -133,11 +107,9 @@ def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path):
     from mailstack import make_certificate
 
     cert, key = make_certificate(tmp_path)
-    port = free_port((__import__("socket").AF_INET,))
-    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert),
-                          "--tls-key", str(key)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sk = sink(args=["--tls-cert", cert, "--tls-key", key])
+    port = sk.port
     try:
-        wait_for_port("127.0.0.1", port, 20, p, "sink")
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
             c.ehlo("client.test")
             assert c.has_extn("starttls")
@@ -162,19 +134,15 @@ def test_starttls_with_a_verifying_client_and_ringmta(ringmta, work, tmp_path):
         assert r.json["delivered"] == 300, r
         assert r.json["connections"]["tls"] == r.json["connections"]["opened"] > 0, r
     finally:
-        p.terminate()
-        out, _ = p.communicate(timeout=10)
+        out = sk.summary()
     assert "sink: 301 messages, 301 recipients" in out, out
 
 
-def test_chunking_bdat_over_a_socket(tmp_path):
+def test_chunking_bdat_over_a_socket(sink):
     """CHUNKING: a BDAT message in two chunks (one line of it a lone dot, which BDAT does not stuff) is counted."""
-    port = free_port((socket.AF_INET,))
-    record = tmp_path / "record.txt"
-    p = subprocess.Popen([ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sk = sink()
+    port, record = sk.port, sk.record
     try:
-        wait_for_port("127.0.0.1", port, 20, p, "sink")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             f = s.makefile("rb")
             assert f.readline().startswith(b"220 ")
@@ -194,7 +162,6 @@ def test_chunking_bdat_over_a_socket(tmp_path):
         assert replies[3].startswith(b"250 2.0.0 queued as "), replies
         assert replies[4].startswith(b"221 "), replies
     finally:
-        p.terminate()
-        out, _ = p.communicate(timeout=10)
+        out = sk.summary()
     assert f"sink: 1 messages, 1 recipients, {len(chunk1) + len(chunk2)} bytes" in out, out
     assert record.read_text().split() == ["b@chunk.test"]
