@@ -38,7 +38,7 @@ struct IngestSummary {
   uint64_t suppressed = 0;  // on the suppression list, not queued
 };
 
-constexpr std::size_t kBatch = 10'000;
+constexpr std::size_t kBatch = 50'000;
 
 // Errors that stop the job (exit status 2 at the CLI): unreadable files, a template that does not
 // parse, a CSV header without "email", a template field missing from the CSV header, a queue write

@@ -452,6 +452,9 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
   db_options.manual_wal_flush = false;
   db_options.paranoid_checks = true;  // a failed WAL write stops the DB (see Impl::writable)
   db_options.max_total_wal_size = 4 * kWriteBufferSize;
+  // Bulk enqueues ingest SST files built by SstFileWriter, which the manifest records without a
+  // unique id; verifying ids would only print a warning at every open that finds one.
+  db_options.verify_sst_unique_id_in_manifest = false;
   // No LOG file on the queue's disk: see rocksdb_log.h (a full disk must not abort the process).
   db_options.info_log = make_stderr_rocksdb_logger();
 
