@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "util/toml_document.h"
+
 namespace ringmta::bounce {
 namespace {
 
@@ -549,13 +551,9 @@ const std::vector<Rule>& Classifier::default_rules() {
 Classifier::Classifier() = default;
 
 Result<void> Classifier::add_rules_toml(std::string_view toml_text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    return make_error(source + ": " + std::string(e.description()) + " (line " +
-                      std::to_string(e.source().begin.line) + ")");
-  }
+  auto parsed = parse_toml_document(toml_text, source);
+  if (!parsed) return parsed.error();
+  const toml::table& root = parsed.value();
   std::vector<Rule> added;
   for (const auto& [key, node] : root) {
     if (key.str() != "rule") {

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "util/toml_document.h"
+
 namespace ringmta::scheduler {
 namespace {
 
@@ -234,13 +236,9 @@ ThrottleRules::ThrottleRules(Limits builtin) : defaults_(builtin) {}
 
 Result<ThrottleRules> ThrottleRules::parse(std::string_view toml_text, const std::string& source,
                                            Limits builtin) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    return make_error(source + ": " + std::string(e.description()) + " (line " +
-                      std::to_string(e.source().begin.line) + ")");
-  }
+  auto parsed = parse_toml_document(toml_text, source);
+  if (!parsed) return parsed.error();
+  const toml::table& root = parsed.value();
   ThrottleRules out(builtin);
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
