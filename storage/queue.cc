@@ -16,8 +16,10 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -142,6 +144,41 @@ rocksdb::ColumnFamilyOptions queue_cf_options() {
                                                     /*deletion_ratio=*/0.5));
   return cf;
 }
+
+// The operator's bulk changes (flush, drop) as synced WriteBatches of up to Queue::kAdminChunk
+// entries each, so a change to millions of entries never builds one huge batch. The first failed
+// write stops them; error() keeps it.
+class ChunkedWrites {
+ public:
+  using Write = std::function<Result<void>(rocksdb::WriteBatch&)>;
+  explicit ChunkedWrites(Write write) : write_(std::move(write)) {}
+
+  rocksdb::WriteBatch& batch() { return batch_; }
+  // Counts one entry put into batch() (of however many operations); writes the chunk once it
+  // holds kAdminChunk entries. False once a write failed.
+  bool added() { return ++pending_ < Queue::kAdminChunk || commit(); }
+  // Writes what is pending. False once a write failed.
+  bool commit() {
+    if (error_) return false;
+    if (pending_ == 0) return true;
+    if (auto written = write_(batch_); !written) {
+      error_ = written.error();
+      return false;
+    }
+    done_ += pending_;
+    pending_ = 0;
+    batch_.Clear();
+    return true;
+  }
+  uint64_t done() const { return done_; }  // entries written
+  const std::optional<Error>& error() const { return error_; }
+
+ private:
+  Write write_;
+  rocksdb::WriteBatch batch_;
+  uint64_t pending_ = 0, done_ = 0;
+  std::optional<Error> error_;
+};
 
 rocksdb::ColumnFamilyOptions small_cf_options() {
   rocksdb::ColumnFamilyOptions cf = base_cf_options();
@@ -1010,36 +1047,22 @@ Result<uint64_t> Queue::flush(UnixSeconds now, std::string_view domain) {
   const uint32_t now_due = clamp_due(now);
   rocksdb::WriteOptions wo;
   wo.sync = true;  // an operator's action: done when it says so
-  rocksdb::WriteBatch batch;
-  uint64_t moved = 0;
-  std::optional<Error> failed;
-  auto commit = [&]() -> bool {
-    if (batch.Count() == 0) return true;
-    auto w = impl_->write(wo, batch, "queue flush write failed");
-    if (!w) {
-      failed = w.error();
-      return false;
-    }
-    moved += batch.Count() / 2;
-    batch.Clear();
-    return true;
-  };
+  ChunkedWrites writes(
+      [&](rocksdb::WriteBatch& b) { return impl_->write(wo, b, "queue flush write failed"); });
   ScanFilter filter;
   filter.deferred_at = now;
   filter.domain = std::string(domain);
   auto r = impl_->visit(filter, [&](const QueueKey& key, const rocksdb::Slice& value) {
     // As OutcomeBatch::reschedule: the key was Put once, so SingleDelete; the seq is kept.
-    batch.SingleDelete(impl_->queue, key.encode());
+    writes.batch().SingleDelete(impl_->queue, key.encode());
     QueueKey due_now = key;
     due_now.due = now_due;
-    batch.Put(impl_->queue, due_now.encode(), value);
-    if (batch.Count() / 2 >= kAdminChunk) return commit();
-    return true;
+    writes.batch().Put(impl_->queue, due_now.encode(), value);
+    return writes.added();
   });
   if (!r) return r.error();
-  if (failed) return *failed;
-  if (!commit()) return *failed;
-  return moved;
+  if (!writes.commit()) return *writes.error();
+  return writes.done();
 }
 
 Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
@@ -1047,44 +1070,31 @@ Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
   if (!ids) return ids.error();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  rocksdb::WriteBatch batch;
-  uint64_t dropped = 0;
-  std::optional<Error> failed;
-  auto commit = [&]() -> bool {
-    if (batch.Count() == 0) return true;
-    const uint32_t n = batch.Count();
-    auto w = impl_->write(wo, batch, "queue drop write failed");
-    if (!w) {
-      failed = w.error();
-      return false;
-    }
-    dropped += n;
-    batch.Clear();
-    return true;
-  };
+  ChunkedWrites writes(
+      [&](rocksdb::WriteBatch& b) { return impl_->write(wo, b, "queue drop write failed"); });
   if (!ids->empty()) {
+    std::optional<Error> corrupt;
     auto r = impl_->visit(ScanFilter{}, [&](const QueueKey& key, const rocksdb::Slice& value) {
       auto record = codec::decode_record(std::string_view(value.data(), value.size()));
       if (!record) {
-        failed = make_error("queue entry (seq " + std::to_string(key.seq) +
-                            "): " + record.error().message);
+        corrupt = make_error("queue entry (seq " + std::to_string(key.seq) +
+                             "): " + record.error().message);
         return false;
       }
       if (!std::binary_search(ids->begin(), ids->end(), record->message)) return true;
-      batch.SingleDelete(impl_->queue, key.encode());
-      if (batch.Count() >= kAdminChunk) return commit();
-      return true;
+      writes.batch().SingleDelete(impl_->queue, key.encode());
+      return writes.added();
     });
     if (!r) return r.error();
-    if (failed) return *failed;
-    if (!commit()) return *failed;
+    if (corrupt) return *corrupt;
+    if (!writes.commit()) return *writes.error();
   }
   // No recipient refers to these messages any more: remove them and the campaign's size.
   rocksdb::WriteBatch tail;
   for (MessageId id : *ids) tail.Delete(impl_->messages, keys::message_key(id));
   tail.Delete(impl_->meta, std::string(kMetaCampaignSize) + std::string(campaign));
   if (auto w = impl_->write(wo, tail, "queue drop write failed"); !w) return w.error();
-  return dropped;
+  return writes.done();
 }
 
 void OutcomeBatch::add_bounce(const QueueKey& key, MessageId message, std::string report) {
