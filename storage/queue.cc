@@ -145,6 +145,19 @@ rocksdb::ColumnFamilyOptions queue_cf_options() {
   return cf;
 }
 
+// Positions it on the first key strictly after `past`, or on `lower` without one (a cursor's key
+// may be gone already: Seek lands on the next one).
+void seek_past(rocksdb::Iterator& it, const std::optional<QueueKey>& past,
+               const std::string& lower) {
+  if (!past) {
+    it.Seek(lower);
+    return;
+  }
+  const std::string start = past->encode();
+  it.Seek(start);
+  if (it.Valid() && it.key() == rocksdb::Slice(start)) it.Next();
+}
+
 // The operator's bulk changes (flush, drop) as synced WriteBatches of up to Queue::kAdminChunk
 // entries each, so a change to millions of entries never builds one huge batch. The first failed
 // write stops them; error() keeps it.
@@ -705,13 +718,7 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSecond
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
 
   const uint32_t now_due = clamp_due(now);
-  if (after) {
-    const std::string start = after->encode();
-    it->Seek(start);
-    if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
-  } else {
-    it->Seek(lower);
-  }
+  seek_past(*it, after, lower);
   while (it->Valid() && out.size() < max) {
     const rocksdb::Slice k = it->key();
     const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
@@ -722,16 +729,9 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready(uint8_t partition, UnixSecond
       it->Seek(keys::domain_start(partition, key->domain + 1));
       continue;
     }
-    const rocksdb::Slice v = it->value();
-    auto record = codec::decode_record(std::string_view(v.data(), v.size()));
-    if (!record) {
-      return make_error("queue entry (partition " + std::to_string(key->partition) + ", domain " +
-                        std::to_string(key->domain) + ", seq " + std::to_string(key->seq) +
-                        "): " + record.error().message);
-    }
-    auto name = impl_->domain_name(key->domain);
-    if (!name) return name.error();
-    out.push_back(QueueEntry{*key, std::move(name.value()), std::move(record.value())});
+    auto entry = impl_->entry(*key, it->value());
+    if (!entry) return entry.error();
+    out.push_back(std::move(entry.value()));
     it->Next();
   }
   if (!it->status().ok()) return storage_error("queue read failed", it->status());
@@ -764,28 +764,15 @@ Result<std::vector<QueueEntry>> Queue::fetch_ready_hinted(uint8_t partition, Uni
     ro.iterate_lower_bound = &lower_slice;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
-    if (past) {
-      const std::string start = past->encode();
-      it->Seek(start);
-      if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
-    } else {
-      it->Seek(lower);
-    }
+    seek_past(*it, past, lower);
     for (; it->Valid() && out.size() < max; it->Next()) {
       const rocksdb::Slice k = it->key();
       const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
       if (!key) return make_error("corrupt queue key of " + std::to_string(k.size()) + " bytes");
       if (key->due > now_due) break;  // ordered by due: nothing more of this domain is ready
-      const rocksdb::Slice v = it->value();
-      auto record = codec::decode_record(std::string_view(v.data(), v.size()));
-      if (!record) {
-        return make_error("queue entry (partition " + std::to_string(key->partition) + ", domain " +
-                          std::to_string(key->domain) + ", seq " + std::to_string(key->seq) +
-                          "): " + record.error().message);
-      }
-      auto name = impl_->domain_name(key->domain);
-      if (!name) return name.error();
-      out.push_back(QueueEntry{*key, std::move(name.value()), std::move(record.value())});
+      auto entry = impl_->entry(*key, it->value());
+      if (!entry) return entry.error();
+      out.push_back(std::move(entry.value()));
     }
     if (!it->status().ok()) return storage_error("queue read failed", it->status());
   }
@@ -920,13 +907,7 @@ Result<std::vector<QueueEntry>> Queue::scan(uint8_t partition, std::size_t max,
   ro.iterate_upper_bound = &upper_slice;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->queue));
-  if (after) {
-    const std::string start = after->encode();
-    it->Seek(start);
-    if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
-  } else {
-    it->Seek(lower);
-  }
+  seek_past(*it, after, lower);
   for (; it->Valid() && out.size() < max; it->Next()) {
     const rocksdb::Slice k = it->key();
     const auto key = QueueKey::decode(std::string_view(k.data(), k.size()));
