@@ -62,17 +62,7 @@ class Probe final : public engine::ConnectionOwner {
                          const protocol::SessionFailed& failed) override {
     observations_ = conn.client().observations();
     if (accepted_ || !diagnosis_.empty()) return;
-    auto kind = protocol::classify_refusal(failed.stage, failed.reply);
-    if (kind == protocol::RefusalKind::kNone || kind == protocol::RefusalKind::kTransient ||
-        kind == protocol::RefusalKind::kRecipientRejected) {
-      if (failed.stage == protocol::Stage::kTlsHandshake ||
-          failed.stage == protocol::Stage::kStartTls) {
-        kind = protocol::RefusalKind::kTlsRequired;
-      } else if (failed.stage == protocol::Stage::kAuth) {
-        kind = protocol::RefusalKind::kAuthFailed;
-      }
-    }
-    report(kind, failed.reply);
+    report(protocol::classify_session_failure(failed.stage, failed.reply), failed.reply);
     std::fprintf(stderr, "the session failed at %s: %s\n", protocol::stage_name(failed.stage),
                  failed.reply.summary().c_str());
   }

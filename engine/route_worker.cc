@@ -298,17 +298,8 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   if (config_.direct) return mx_session_failed(conn, failed);
   using protocol::Stage;
   const protocol::Observations& seen = conn.client().observations();
-  RefusalKind kind = protocol::classify_refusal(failed.stage, failed.reply);
-  bool tls_problem = failed.stage == Stage::kTlsHandshake || failed.stage == Stage::kStartTls;
-  if (protocol::is_configuration_refusal(kind) || tls_problem ||
-      (failed.stage == Stage::kAuth && failed.reply.permanent()) ||
-      (failed.stage == Stage::kEhlo && failed.reply.permanent())) {
-    if (kind == RefusalKind::kNone || kind == RefusalKind::kTransient ||
-        kind == RefusalKind::kRecipientRejected) {
-      kind = tls_problem                    ? RefusalKind::kTlsRequired
-             : failed.stage == Stage::kAuth ? RefusalKind::kAuthFailed
-                                            : RefusalKind::kHeloRejected;
-    }
+  const RefusalKind kind = protocol::classify_session_failure(failed.stage, failed.reply);
+  if (protocol::is_configuration_refusal(kind)) {
     pause(kind, failed.reply, seen);
     return;
   }

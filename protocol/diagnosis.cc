@@ -132,6 +132,15 @@ RefusalKind classify_refusal(Stage stage, const Reply& reply) {
   return RefusalKind::kRecipientRejected;
 }
 
+RefusalKind classify_session_failure(Stage stage, const Reply& reply) {
+  const RefusalKind kind = classify_refusal(stage, reply);
+  if (is_configuration_refusal(kind)) return kind;
+  if (stage == Stage::kTlsHandshake || stage == Stage::kStartTls) return RefusalKind::kTlsRequired;
+  if (stage == Stage::kAuth && reply.permanent()) return RefusalKind::kAuthFailed;
+  if (stage == Stage::kEhlo && reply.permanent()) return RefusalKind::kHeloRejected;
+  return kind;
+}
+
 bool is_configuration_refusal(RefusalKind kind) {
   switch (kind) {
     case RefusalKind::kRelayDenied:

@@ -12,21 +12,26 @@ namespace ringmta::protocol {
 
 // What a refusal at MAIL/RCPT (or the session) means for a smart-host route.
 enum class RefusalKind {
-  kNone,                  // not a refusal (2xx/3xx)
-  kRelayDenied,           // "Relay access denied", "Relaying denied", "not permitted to relay", ...
-  kAuthRequired,          // 530 5.7.0 / "Authentication required"
-  kAuthFailed,            // 535 / 5.7.8 at AUTH
-  kSenderRejected,        // "Sender address rejected: not owned by user", "sender login mismatch"
-  kHeloRejected,          // "Helo command rejected", "need fully-qualified hostname"
-  kTlsRequired,           // "Must issue a STARTTLS command first", 530 5.7.0 with STARTTLS wording
-  kRecipientRejected,     // an ordinary permanent refusal of this one recipient
-  kTransient,             // 4xx: defer
+  kNone,               // not a refusal (2xx/3xx)
+  kRelayDenied,        // "Relay access denied", "Relaying denied", "not permitted to relay", ...
+  kAuthRequired,       // 530 5.7.0 / "Authentication required"
+  kAuthFailed,         // 535 / 5.7.8 at AUTH
+  kSenderRejected,     // "Sender address rejected: not owned by user", "sender login mismatch"
+  kHeloRejected,       // "Helo command rejected", "need fully-qualified hostname"
+  kTlsRequired,        // "Must issue a STARTTLS command first", 530 5.7.0 with STARTTLS wording
+  kRecipientRejected,  // an ordinary permanent refusal of this one recipient
+  kTransient,          // 4xx: defer
 };
 
 // Classifies a reply at a given stage. Configuration refusals (everything but kRecipientRejected,
 // kTransient, kNone) mean: pause the route, keep the recipients queued, do not bounce.
 RefusalKind classify_refusal(Stage stage, const Reply& reply);
 bool is_configuration_refusal(RefusalKind kind);
+// What a session that failed at `stage` points to: classify_refusal's kind when that is a
+// configuration refusal; otherwise the failed stage's own when the reply alone says nothing:
+// a failed TLS handshake or STARTTLS is kTlsRequired, a permanent refusal at AUTH kAuthFailed,
+// a permanent refusal of EHLO kHeloRejected. Else classify_refusal's kind.
+RefusalKind classify_session_failure(Stage stage, const Reply& reply);
 
 // What ringmta itself was configured with, for the diagnosis.
 struct RouteFacts {

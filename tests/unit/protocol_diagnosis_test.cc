@@ -70,6 +70,31 @@ TEST(ClassifyRefusal, ConfigurationKinds) {
   EXPECT_FALSE(is_configuration_refusal(RefusalKind::kNone));
 }
 
+TEST(ClassifySessionFailure, TheFailedStageExplainsWhatTheReplyDoesNot) {
+  using ringmta::protocol::classify_session_failure;
+  // The reply's own wording wins where it names a configuration problem.
+  EXPECT_EQ(classify_session_failure(Stage::kEhlo,
+                                     reply(530, "5.7.0 Must issue a STARTTLS command first")),
+            RefusalKind::kTlsRequired);
+  // Otherwise the stage: any TLS failure, a permanent AUTH or EHLO refusal.
+  EXPECT_EQ(classify_session_failure(Stage::kTlsHandshake, reply(421, "4.4.2 handshake failed")),
+            RefusalKind::kTlsRequired);
+  EXPECT_EQ(classify_session_failure(Stage::kStartTls, reply(454, "4.7.0 TLS not available")),
+            RefusalKind::kTlsRequired);
+  EXPECT_EQ(classify_session_failure(Stage::kAuth, reply(535, "5.7.8 Error: bad credentials")),
+            RefusalKind::kAuthFailed);
+  EXPECT_EQ(classify_session_failure(Stage::kEhlo, reply(550, "5.5.0 go away")),
+            RefusalKind::kHeloRejected);
+  // A temporary refusal at AUTH or EHLO stays temporary; later stages keep the reply's kind.
+  EXPECT_EQ(
+      classify_session_failure(Stage::kAuth, reply(454, "4.7.0 Temporary authentication failure")),
+      RefusalKind::kTransient);
+  EXPECT_EQ(classify_session_failure(Stage::kEhlo, reply(421, "4.3.2 busy")),
+            RefusalKind::kTransient);
+  EXPECT_EQ(classify_session_failure(Stage::kRcpt, reply(550, "5.1.1 no such user")),
+            RefusalKind::kRecipientRejected);
+}
+
 Observations offering(std::vector<std::string> mechanisms) {
   Observations o;
   o.greeting_seen = true;
