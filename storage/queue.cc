@@ -329,22 +329,25 @@ struct Queue::Impl {
   }
 
   // A bulk enqueue fills the disk with files that all overlap, and merging them (compaction)
-  // writes the merged file before deleting its inputs: on a disk filled to the brim the queue
-  // could then accept mail but never compact or record an outcome again. So bulk enqueues keep
-  // as much space free as the queue's files hold, and refuse with ENOSPC's own words beyond.
+  // writes the merged file before deleting its inputs, while delivering writes a WAL record per
+  // outcome: on a disk filled to the brim the queue could accept mail but never compact or record
+  // an outcome again. So a bulk enqueue needs room for its batch (`bytes`, the encoded entries:
+  // at least the file it becomes) and leaves twice what the queue's files hold free; beyond
+  // that it refuses with ENOSPC's own words.
   Result<void> room_for(std::size_t bytes) {
     struct statvfs fs {};
     if (::statvfs(staging_dir.c_str(), &fs) != 0) return {};  // unknown: let the write decide
     const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
     uint64_t held = 0;
     if (!db->GetIntProperty(queue, "rocksdb.total-sst-files-size", &held)) held = 0;
-    const uint64_t needed = 2 * static_cast<uint64_t>(bytes) + held;
+    const uint64_t needed = static_cast<uint64_t>(bytes) + 2 * held;
     if (free_bytes >= needed) return {};
     return make_error(
         "queue write failed (no space left on device): " + std::to_string(free_bytes >> 10) +
         " KiB free in " + staging_dir + ", a batch of " + std::to_string(bytes >> 10) +
         " KiB needs " + std::to_string(needed >> 10) +
-        " KiB (the queue keeps as much free as its files hold, for compactions)");
+        " KiB (the queue keeps twice what its files hold free, for compactions "
+        "and outcome records)");
   }
 
   Result<void> sync() {
