@@ -122,31 +122,32 @@ class Reader {
   std::string error_;
 };
 
+// The v1 recipient record, field by field (encode_record and encode_new_record).
+void put_record(std::string& out, std::string_view address, MessageId message,
+                std::span<const std::string> values, uint32_t attempts, UnixSeconds first_enqueued,
+                std::string_view last_reply) {
+  out.push_back(static_cast<char>(kRecordVersion));
+  put_string(out, address);
+  put_varint(out, message);
+  put_strings(out, values);
+  put_varint(out, attempts);
+  put_varint(out, zigzag(first_enqueued));
+  put_string(out, last_reply);
+}
+
 }  // namespace
 
 std::string encode_record(const RecipientRecord& r) {
   std::string out;
   out.reserve(16 + r.address.size() + r.last_reply.size() + r.values.size() * 16);
-  out.push_back(static_cast<char>(kRecordVersion));
-  put_string(out, r.address);
-  put_varint(out, r.message);
-  put_strings(out, r.values);
-  put_varint(out, r.attempts);
-  put_varint(out, zigzag(r.first_enqueued));
-  put_string(out, r.last_reply);
+  put_record(out, r.address, r.message, r.values, r.attempts, r.first_enqueued, r.last_reply);
   return out;
 }
 
 void encode_new_record(std::string& out, std::string_view address, MessageId message,
                        std::span<const std::string> values, UnixSeconds first_enqueued) {
   out.clear();
-  out.push_back(static_cast<char>(kRecordVersion));
-  put_string(out, address);
-  put_varint(out, message);
-  put_strings(out, values);
-  put_varint(out, 0);  // attempts
-  put_varint(out, zigzag(first_enqueued));
-  put_string(out, {});  // last reply
+  put_record(out, address, message, values, /*attempts=*/0, first_enqueued, /*last_reply=*/{});
 }
 
 Result<RecipientRecord> decode_record(std::string_view bytes) {
