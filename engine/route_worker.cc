@@ -296,7 +296,6 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   if (failed.stage <= protocol::Stage::kAuth) ++throttle_.sessions_failed;
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
-  using protocol::Stage;
   const protocol::Observations& seen = conn.client().observations();
   const RefusalKind kind = protocol::classify_session_failure(failed.stage, failed.reply);
   if (protocol::is_configuration_refusal(kind)) {

@@ -1,7 +1,7 @@
 // Ingest: streams a recipient CSV against a parsed template into storage::Queue in synced batches.
 // The CSV is parsed, checked and encoded (Queue::prepare_enqueue) on the calling thread while a
-// writer thread writes the previous batch (WAL and memtable), so the two halves use two cores. The
-// suppression list is loaded once as a set of hashes: only a recipient whose hash is on it is
+// writer thread writes the previous batch (Queue::write_enqueue), so the two halves use two cores.
+// The suppression list is loaded once as a set of hashes: only a recipient whose hash is on it is
 // looked up in the database (one MultiGet per batch). Memory: two batches plus compact sets of
 // 64-bit address hashes (8-16 bytes per recipient and per suppressed address). It may not deliver
 // or schedule anything, nor hold more than two batches of recipients in memory.

@@ -671,9 +671,9 @@ Result<PreparedEnqueue> Queue::prepare_enqueue(MessageId message,
   }
 
   const uint32_t due = clamp_due(now);
-  // Written in key order: the memtable's skip list then finds each insert point next to the last
-  // one (a list arrives in domain-interleaved order; unsorted, every insert searched from the top
-  // and took half of the enqueue's time). Sorted as (key, index) pairs, encoded once each.
+  // In key order: an SST file (the bulk path) must be written so, and a small batch's memtable
+  // inserts then land next to each other (a list arrives in domain-interleaved order). Sorted as
+  // (key, index) pairs, encoded once each.
   std::vector<std::pair<QueueKey, std::size_t>> keyed;
   keyed.reserve(recipients.size());
   for (std::size_t i = 0; i < recipients.size(); ++i) {

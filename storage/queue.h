@@ -10,9 +10,11 @@
 // domain), and a shard owns the partitions p with p % shards == shard id: the shard count may
 // change between runs without re-keying the queue.
 //
-// Durability: enqueue() and put_message() write with sync=true (WAL fsynced) before returning
-// success. apply() writes outcomes unsynced; the owner calls sync_wal() at a short interval, so a
-// crash may re-deliver the recipients finished since the last sync (at-least-once), never lose one.
+// Durability: enqueue() and put_message() are durable before returning success: written with
+// sync=true (WAL fsynced), or for a bulk enqueue as an fsynced SST file ingested into the queue
+// column family (see prepare_enqueue). apply() writes outcomes unsynced; the owner calls sync_wal()
+// at a short interval, so a crash may re-deliver the recipients finished since the last sync
+// (at-least-once), never lose one.
 //
 // It may not: schedule, decide retries, or hold recipients in RAM beyond the window asked for.
 #pragma once

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mailstack import USERS, Stack  # noqa: E402
+from mailstack import USERS, Stack, free_port, wait_for_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -361,11 +362,10 @@ class Sink:
 def sink(tmp_path):
     """Starts a `ringmta sink` per call (with `--script` rules, e.g. "grey.test:rcpt-4xx=30", and further
     arguments), recording every recipient; each is stopped at the end of the test."""
-    from mailstack import free_port, wait_for_port
     procs = []
 
     def start(*scripts: str, args: tuple | list = ()) -> Sink:
-        port = free_port((__import__("socket").AF_INET,))
+        port = free_port((socket.AF_INET,))
         record = tmp_path / f"record-{port}.txt"
         cmd = [ringmta_bin(), "sink", "--listen", f"127.0.0.1:{port}", "--record", str(record)]
         for s in scripts:
