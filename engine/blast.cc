@@ -186,7 +186,7 @@ class Blaster final : private ConnectionOwner {
                                       : refusal != nullptr ? *refusal
                                                            : done.final_reply;
     ++report_.replies[reply_key(decisive)];
-    if (accepted > 0 && done.final_reply.positive()) {
+    if (done.delivered) {
       ++report_.messages_accepted;
       report_.recipients_accepted += accepted;
       report_.recipients_refused += done.recipient_replies.size() - accepted;

@@ -206,8 +206,6 @@ void RouteWorker::on_session_ready(SmtpConnection& conn) {
   counters_.session_ready(conn.id(), conn.client().observations().tls_active);
   ++throttle_.sessions_ok;
   throttle_.throttle.on_connected(loop_.now());
-  consecutive_failures_ = 0;
-  candidates_failed_ = 0;
   feed(conn);
 }
 
@@ -231,7 +229,7 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
     if (rcpt.permanent()) return sink_.failed(entry, rcpt, where);
     return requeue_or_defer(std::move(entry), rcpt, where);
   }
-  if (final_reply.positive()) return sink_.delivered(entry, final_reply, where);
+  if (done.delivered) return sink_.delivered(entry, final_reply, where);
   if (final_reply.permanent()) return sink_.failed(entry, final_reply, where);
   if (done.maybe_delivered) {
     counters_.possible_duplicates.add();
@@ -270,6 +268,13 @@ void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::Transactio
   if (node.empty()) return;
   counters_.transaction_done(done.id);
   Reply rcpt = done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
+  if (!rcpt.local) {
+    // The server answered a transaction: the route works. (A session that gets ready and then
+    // fails before any answer still counts as failed, or a server that breaks every session
+    // right after EHLO would be reconnected to forever, its recipients never tried.)
+    consecutive_failures_ = 0;
+    candidates_failed_ = 0;
+  }
   throttle_reply(rcpt);
   if (rcpt.positive()) throttle_reply(done.final_reply);
   decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.client().observations());
@@ -297,7 +302,10 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
   const protocol::Observations& seen = conn.client().observations();
-  const RefusalKind kind = protocol::classify_session_failure(failed.stage, failed.reply);
+  // A server that broke the protocol refused nothing: it is treated like one that is down.
+  const RefusalKind kind = failed.protocol_error
+                               ? RefusalKind::kTransient
+                               : protocol::classify_session_failure(failed.stage, failed.reply);
   if (protocol::is_configuration_refusal(kind)) {
     pause(kind, failed.reply, seen);
     return;

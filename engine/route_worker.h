@@ -114,7 +114,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   const RouteConfig& config_;
   std::vector<Candidate> candidates_;  // never resized: connections keep references into it
   std::size_t next_candidate_ = 0;     // only grows; % candidates_.size() is the host to use
-  uint32_t candidates_failed_ = 0;     // in a row, across hosts, since the last ready session
+  uint32_t candidates_failed_ = 0;     // in a row, across hosts, since a server last answered
   // Connection id → the value of next_candidate_ when it was opened (% size: its candidate), so
   // a failure can tell whether the worker has already moved past that host.
   std::unordered_map<uint64_t, std::size_t> connection_candidate_;

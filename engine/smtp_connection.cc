@@ -77,6 +77,7 @@ void SmtpConnection::continue_handshake() {
 
 void SmtpConnection::on_data(std::string_view data) {
   if (closing_) return;
+  note_written();
   if (tls_) {
     tls_->feed(data);
     if (handshaking_) {
@@ -96,6 +97,7 @@ void SmtpConnection::on_data(std::string_view data) {
 }
 
 void SmtpConnection::on_stream_error(std::string reason) {
+  note_written();
   if (!connected_) {
     client_.on_connection_lost("cannot connect to " + target_.endpoint.str() + ": " + reason,
                                loop_.now());
@@ -154,21 +156,33 @@ void SmtpConnection::pump() {
     if (client_.has_output()) {
       progressed = true;
       std::string out = client_.take_output();
+      plaintext_taken_ += out.size();
       if (tls_ready_) {
         tls_->write(out);
         stream_.write(tls_->take_ciphertext());
       } else {
         stream_.write(std::move(out));
       }
+      unsent_.push_back({plaintext_taken_, stream_.bytes_queued()});
     }
     if (!progressed) break;
   }
+  note_written();
   pumping_ = false;
   if (closing_) {
     stream_.close();
     return;
   }
   arm_timer();
+}
+
+void SmtpConnection::note_written() {
+  uint64_t written = 0;
+  while (!unsent_.empty() && unsent_.front().wire_end <= stream_.bytes_sent()) {
+    written = unsent_.front().plaintext_end;
+    unsent_.pop_front();
+  }
+  if (written != 0) client_.on_written(written);
 }
 
 void SmtpConnection::arm_timer() {
@@ -190,6 +204,7 @@ void SmtpConnection::on_timer() {
   timer_ = 0;
   timer_at_ = 0;
   Millis now = loop_.now();
+  note_written();
   if (io_deadline_ != 0 && now >= io_deadline_) {
     io_deadline_ = 0;
     client_.on_connection_lost(connected_ ? "TLS handshake timed out"

@@ -4,6 +4,8 @@
 // the owner's. It may not: choose recipients, retry, or touch storage.
 #pragma once
 
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +71,7 @@ class SmtpConnection final : private StreamHandler {
   void start_tls();
   void continue_handshake();
   void pump();
+  void note_written();
   void arm_timer();
   void on_timer();
 
@@ -87,6 +90,14 @@ class SmtpConnection final : private StreamHandler {
   bool pumping_ = false;
   bool closing_ = false;
   Millis io_deadline_ = 0;  // connect or TLS handshake deadline; 0 when none
+  // Where each piece of the client's output ends, in its plaintext and on the wire (after TLS),
+  // until the stream has sent it: tells the client how much of what it wrote reached the socket.
+  struct OutputMark {
+    uint64_t plaintext_end;
+    uint64_t wire_end;
+  };
+  std::deque<OutputMark> unsent_;
+  uint64_t plaintext_taken_ = 0;
   TimerId timer_ = 0;
   Millis timer_at_ = 0;
 };

@@ -130,12 +130,14 @@ void TcpStream::on_recv(int result) {
 
 void TcpStream::write(std::string_view bytes) {
   if (closing_ || fd_ < 0) return;
+  bytes_queued_ += bytes.size();
   pending_.append(bytes);
   if (!sending_) start_send();
 }
 
 void TcpStream::write(std::string&& bytes) {
   if (closing_ || fd_ < 0) return;
+  bytes_queued_ += bytes.size();
   if (pending_.empty()) {
     pending_.swap(bytes);
   } else {
@@ -161,6 +163,7 @@ void TcpStream::on_send(int result) {
   if (closing_) return finish_if_idle();
   if (result < 0) return fail(std::strerror(-result));
   send_off_ += static_cast<std::size_t>(result);
+  bytes_sent_ += static_cast<uint64_t>(result);
   if (send_off_ < send_buf_.size()) {
     sending_ = true;
     ++outstanding_;

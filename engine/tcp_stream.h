@@ -55,6 +55,9 @@ class TcpStream {
   bool open() const { return fd_ >= 0 && !closing_; }
   bool send_pending() const { return sending_; }
   Millis send_started() const { return send_started_; }
+  // Bytes ever handed to write(), and of those, the ones the kernel has taken (sent).
+  uint64_t bytes_queued() const { return bytes_queued_; }
+  uint64_t bytes_sent() const { return bytes_sent_; }
 
  private:
   void on_connect(int result);
@@ -75,6 +78,8 @@ class TcpStream {
   bool sending_ = false;
   bool closed_notified_ = false;
   Millis send_started_ = 0;
+  uint64_t bytes_queued_ = 0;
+  uint64_t bytes_sent_ = 0;
   std::string in_buf_;
   std::string send_buf_;
   std::size_t send_off_ = 0;

@@ -50,6 +50,7 @@ struct Pending {
   Millis deadline = 0;  // set when it becomes the head of the queue
   uint64_t txn = 0;     // transaction sequence number (0: none)
   std::size_t rcpt = 0;
+  uint64_t sent_at = 0;  // output offset just after its command; 0 for the greeting
 };
 
 struct Txn {
@@ -64,6 +65,7 @@ struct Txn {
   std::size_t accepted = 0;
   std::optional<Reply> cut_off;  // 452 without pipelining: later recipients are not tried
   uint64_t dot_end = 0;          // output offset just after its ".\r\n"; 0 = not written
+  bool dot_answered = false;     // final_reply is the server's answer to the end of data
 };
 
 Stage stage_of(Await kind) {
@@ -130,6 +132,52 @@ CommandNames names_of(Await kind) {
 
 const char* command_name(Await kind) {
   return names_of(kind).phrase;
+}
+
+// RFC 5321 §4.3.2 (and RFC 3207, RFC 4954): the success replies that may answer each command. A
+// 4xx or 5xx is the command's refusal; any other code — a 2xx where only 354 lets the body follow,
+// a 3xx where a completion is due — is the server's protocol error and never counts as success.
+bool is_expected_success(Await kind, int code) {
+  switch (kind) {
+    case Await::kGreeting:
+    case Await::kStartTls:
+      return code == 220;
+    case Await::kEhlo:
+    case Await::kHelo:
+    case Await::kMail:
+    case Await::kRset:
+    case Await::kProbeRset:
+      return code == 250;
+    case Await::kRcpt:
+      return code == 250 || code == 251 || code == 252;
+    case Await::kAuth:
+      return code == 235 || code == 334;
+    case Await::kData:
+      return code == 354;
+    case Await::kDot:
+      return code >= 200 && code < 300;  // the only reply that makes the mail the server's
+    case Await::kQuit:
+      return true;  // whatever it says, the session is over
+  }
+  return false;
+}
+
+const char* expected_codes(Await kind) {
+  switch (kind) {
+    case Await::kGreeting:
+    case Await::kStartTls:
+      return "220";
+    case Await::kRcpt:
+      return "250, 251 or 252";
+    case Await::kAuth:
+      return "235 or 334";
+    case Await::kData:
+      return "354";
+    case Await::kDot:
+      return "2xx";
+    default:
+      return "250";
+  }
 }
 
 // Characters that could end or split an SMTP command line are never sent.
@@ -199,8 +247,9 @@ struct SmtpClient::State {
   ReplyParser parser;
   Phase phase = Phase::kConnect;
   std::string out;
-  uint64_t out_total = 0;    // bytes ever appended to out
-  uint64_t taken_total = 0;  // bytes ever taken by the driver
+  uint64_t out_total = 0;      // bytes ever appended to out
+  uint64_t taken_total = 0;    // bytes ever taken by the driver
+  uint64_t written_total = 0;  // bytes the driver reported written to the socket
   std::deque<ClientEvent> events;
   std::deque<Pending> awaited;
   std::deque<Txn> txns;
@@ -222,7 +271,7 @@ struct SmtpClient::State {
   }
 
   void expect(Await kind, Millis timeout, uint64_t txn = 0, std::size_t rcpt = 0) {
-    Pending p{kind, timeout, 0, txn, rcpt};
+    Pending p{kind, timeout, 0, txn, rcpt, out_total};
     if (awaited.empty()) p.deadline = now + timeout;
     awaited.push_back(p);
   }
@@ -275,8 +324,12 @@ struct SmtpClient::State {
     Reply final_reply = t.final_reply ? *t.final_reply : unanswered;
     done.recipient_replies.reserve(t.rcpt.size());
     for (auto& r : t.rcpt) done.recipient_replies.push_back(r ? std::move(*r) : unanswered);
+    // Only a 2xx to the end of data makes the mail the server's (t.final_reply is set from the
+    // end of data only when is_expected_success said so). Without any answer, the mail may have
+    // been taken only if its end of data reached the socket.
+    done.delivered = t.dot_answered && t.accepted > 0 && final_reply.code / 100 == 2;
     done.maybe_delivered =
-        !t.final_reply && t.accepted > 0 && t.dot_end != 0 && taken_total >= t.dot_end;
+        !t.final_reply && t.accepted > 0 && t.dot_end != 0 && written_total >= t.dot_end;
     done.final_reply = std::move(final_reply);
     events.emplace_back(std::move(done));
   }
@@ -294,7 +347,9 @@ struct SmtpClient::State {
 
   // Ends the session: unfinished transactions done, then SessionFailed (unless quitting) and
   // SessionClosed. send_quit: the server is still talking sense, say goodbye without waiting.
-  void abort(Stage stage, const Reply& failure, const Reply& unanswered, bool send_quit) {
+  // protocol_error: the server broke the protocol (SessionFailed::protocol_error).
+  void abort(Stage stage, const Reply& failure, const Reply& unanswered, bool send_quit,
+             bool protocol_error = false) {
     if (phase == Phase::kClosed) return;
     bool quitting = phase == Phase::kQuit;
     if (!send_quit) out.clear();  // never written: nothing more goes to this connection
@@ -303,7 +358,7 @@ struct SmtpClient::State {
     awaited.clear();
     if (send_quit) send("QUIT\r\n");
     phase = Phase::kClosed;
-    if (!quitting) events.emplace_back(SessionFailed{stage, failure});
+    if (!quitting) events.emplace_back(SessionFailed{stage, failure, protocol_error});
     events.emplace_back(SessionClosed{});
   }
 
@@ -595,7 +650,9 @@ struct SmtpClient::State {
     expect(Await::kData, config.timeouts.data, t.seq);
   }
 
-  void on_txn_reply(const Pending& p, Reply r) {
+  // success: the reply is one that may answer the command (is_expected_success); else it is a
+  // 4xx/5xx refusal.
+  void on_txn_reply(const Pending& p, Reply r, bool success) {
     Txn* t = find_txn(p.txn);
     if (t == nullptr) return;
     bool pipelined = caps.pipelining;
@@ -607,7 +664,7 @@ struct SmtpClient::State {
         }
         break;
       case Await::kMail:
-        if (r.positive()) {
+        if (success) {
           t->mail_ok = true;
           if (!pipelined) continue_envelope(*t);
         } else {
@@ -628,14 +685,14 @@ struct SmtpClient::State {
           r.code = 452;
           if (r.enhanced && r.enhanced->klass == 5) r.enhanced->klass = 4;
         }
-        if (r.positive()) ++t->accepted;
+        if (success) ++t->accepted;
         if (r.code == 452 && !t->cut_off) t->cut_off = r;
         if (p.rcpt < t->rcpt.size()) t->rcpt[p.rcpt] = std::move(r);
         if (!pipelined) continue_envelope(*t);
         break;
       }
       case Await::kData:
-        if (r.code == 354) {
+        if (success) {
           // Only the accepted recipients' mail goes out; with none, only the end of data.
           if (t->mail_ok && t->accepted > 0) {
             send(t->env.body);
@@ -654,7 +711,10 @@ struct SmtpClient::State {
         }
         break;
       case Await::kDot:
-        if (!t->final_reply) t->final_reply = r;
+        if (!t->final_reply) {
+          t->final_reply = r;
+          t->dot_answered = true;
+        }
         complete(t->seq);
         break;
       case Await::kProbeRset:
@@ -687,14 +747,27 @@ struct SmtpClient::State {
   }
 
   // --- replies ---
+  // The server broke the protocol: nothing it says on this connection can be trusted any more.
+  // What it did not accept with the expected reply stays undelivered (a local 4xx: deferred).
+  void protocol_error(Stage stage, std::string text) {
+    Reply r = Reply::make_local(451, "4.5.0", "protocol error: " + std::move(text));
+    abort(stage, r, r, false, true);
+  }
+
   void on_reply(Reply r) {
     if (awaited.empty()) {
       if (r.code == 421) return abort(current_stage(), r, r, false);
-      Reply local =
-          Reply::make_local(451, "4.5.0", "malformed reply: unexpected reply " + r.summary());
-      return abort(current_stage(), local, local, false);
+      return protocol_error(current_stage(),
+                            "reply " + r.summary() + " when no command was awaiting one");
     }
     Pending p = awaited.front();
+    if (p.sent_at > taken_total) {
+      // A reply to a command the server cannot have read yet: it talks ahead without reading
+      // (or replays a script), so its replies are no longer answers to our commands. PIPELINING
+      // does not change this: pipelined commands were all written before their replies are due.
+      return protocol_error(stage_of(p.kind), "reply " + r.summary() + " arrived before " +
+                                                  command_name(p.kind) + " was sent");
+    }
     awaited.pop_front();
     if (config.record_replies) record_reply(p, r.code);
     if (!awaited.empty()) awaited.front().deadline = now + awaited.front().timeout;
@@ -704,14 +777,21 @@ struct SmtpClient::State {
       if (Txn* t = find_txn(p.txn); t != nullptr && !t->final_reply) t->final_reply = r;
       return abort(stage_of(p.kind), r, r, false);
     }
+    if (!r.transient() && !r.permanent() && !is_expected_success(p.kind, r.code)) {
+      return protocol_error(stage_of(p.kind), "the server answered " +
+                                                  std::string(command_name(p.kind)) + " with " +
+                                                  r.summary() + " (only " + expected_codes(p.kind) +
+                                                  " may answer it, or a 4xx/5xx refusal)");
+    }
+    const bool success = is_expected_success(p.kind, r.code);
     switch (p.kind) {
       case Await::kGreeting:
-        if (r.code != 220) return abort(Stage::kGreeting, r, r, false);
+        if (!success) return abort(Stage::kGreeting, r, r, false);
         seen.greeting_seen = true;
         if (quit_now()) return start_quit();
         return send_ehlo(false);
       case Await::kEhlo:
-        if (r.positive()) {
+        if (success) {
           caps = parse_ehlo(r);
           record_caps();
           return after_ehlo();
@@ -722,7 +802,7 @@ struct SmtpClient::State {
         }
         return abort(Stage::kEhlo, r, r, true);
       case Await::kHelo:
-        if (r.positive()) {
+        if (success) {
           caps = Capabilities{};
           record_caps();
           return after_ehlo();
@@ -730,7 +810,7 @@ struct SmtpClient::State {
         seen.helo_refusal = r;
         return abort(Stage::kEhlo, r, r, true);
       case Await::kStartTls:
-        if (r.code != 220) return abort(Stage::kStartTls, r, r, true);
+        if (!success) return abort(Stage::kStartTls, r, r, true);
         // Anything after the 220 came before TLS and may be an attacker's (CVE-2011-0411).
         parser.discard_buffered();
         phase = Phase::kTlsHandshake;
@@ -741,7 +821,7 @@ struct SmtpClient::State {
       case Await::kQuit:
         return abort(Stage::kQuit, r, r, false);  // while quitting: only SessionClosed
       default:
-        on_txn_reply(p, std::move(r));
+        on_txn_reply(p, std::move(r), success);
         return pump();
     }
   }
@@ -776,8 +856,13 @@ void SmtpClient::on_received(std::string_view data, Millis now) {
   }
   if (s.phase != Phase::kClosed && s.parser.failed()) {
     Reply local = Reply::make_local(451, "4.5.0", "malformed reply: " + s.parser.error());
-    s.abort(s.current_stage(), local, local, false);
+    s.abort(s.current_stage(), local, local, false, true);
   }
+}
+
+void SmtpClient::on_written(uint64_t bytes) {
+  State& s = *s_;
+  s.written_total = std::max(s.written_total, std::min(bytes, s.taken_total));
 }
 
 void SmtpClient::on_tls_established(Millis now) {

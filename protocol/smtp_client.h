@@ -9,6 +9,9 @@
 // Ready ⇄ (transactions) → Quit → Closed. Any failure jumps to Closed with a SessionFailed event.
 // Each command waits for its whole reply under the RFC 5321 §4.5.3.2 timeout for that command; the
 // deadline is not extended by partial bytes, so a server trickling bytes cannot hold a connection.
+// Each awaited reply has the codes that may answer it (220 greeting/STARTTLS, 250 EHLO/MAIL/RSET,
+// 250/251/252 RCPT, 334/235 AUTH, 354 DATA, 2xx end of data); anything else but a 4xx/5xx, a
+// reply before its command was written, or a malformed one ends the session as a protocol error.
 #pragma once
 
 #include <cstdint>
@@ -108,6 +111,10 @@ struct TransactionDone {
   // The reply that decided the transaction for the recipients whose RCPT was accepted: the reply to
   // the end of data, or to MAIL/DATA if those failed, or a local reply.
   Reply final_reply;
+  // The server answered the end of data with a 2xx: the recipients whose RCPT it accepted are
+  // delivered. Nothing else counts as delivered (RFC 5321 §4.3.2: a reply outside the set that
+  // may answer a command is the server's protocol error, and the transaction is deferred).
+  bool delivered = false;
   // The end of data was sent but no reply came: the server may have accepted it (possible
   // duplicate).
   bool maybe_delivered = false;
@@ -116,6 +123,9 @@ struct SessionFailed {
   Stage stage = Stage::kConnect;
   Reply
       reply;  // the server's refusal, or a local reply (timeout, malformed reply, lost connection)
+  // The server broke the protocol (a malformed reply, one outside the codes that may answer the
+  // command, or one before its command was sent): the reply is local and says which.
+  bool protocol_error = false;
 };
 struct SessionClosed {};  // the driver must close the socket now (after QUIT, or after a failure)
 using ClientEvent =
@@ -144,6 +154,10 @@ class SmtpClient {
   void on_connected(Millis now);
   // Plaintext bytes from the server.
   void on_received(std::string_view data, Millis now);
+  // The first `bytes` bytes of all output ever taken have reached the socket (call it before
+  // on_connection_lost and on_timeout): a transaction whose end of data was written and never
+  // answered is then a possible duplicate; one cut off before that is not.
+  void on_written(uint64_t bytes);
   void on_tls_established(Millis now);
   void on_tls_failed(std::string reason, Millis now);
   // The peer closed or the socket failed.

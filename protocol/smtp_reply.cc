@@ -62,18 +62,22 @@ std::string Reply::text() const {
 }
 
 std::string Reply::summary() const {
+  // The code, enhanced code and text all of one line (the first): a multiline reply whose last
+  // line carries another enhanced code must not be quoted as a line no server sent.
   std::string out = std::to_string(code);
-  if (enhanced) out += " " + enhanced->str();
-  if (!lines.empty()) {
-    std::string_view first = lines.front();
-    std::size_t n = 0;
-    if (parse_enhanced(first, &n)) {
-      first.remove_prefix(n);
-      while (!first.empty() && (first.front() == ' ' || first.front() == '\t'))
-        first.remove_prefix(1);
-    }
-    if (!first.empty()) out += " " + printable(first);
+  if (lines.empty()) {
+    if (enhanced) out += " " + enhanced->str();
+    return out;
   }
+  std::string_view first = lines.front();
+  std::size_t n = 0;
+  if (auto own = parse_enhanced(first, &n)) {
+    out += " " + own->str();
+    first.remove_prefix(n);
+    while (!first.empty() && (first.front() == ' ' || first.front() == '\t'))
+      first.remove_prefix(1);
+  }
+  if (!first.empty()) out += " " + printable(first);
   return out;
 }
 
@@ -156,12 +160,20 @@ bool ReplyParser::parse_line(std::string_view line, std::size_t raw_size) {
     fail("reply longer than " + std::to_string(kMaxLines) + " lines");
     return false;
   }
+  if (!pending_lines_.empty() && code != pending_code_) {
+    // RFC 5321 §4.2.1: every line of a multiline reply carries the same code. Which one would
+    // decide is anyone's guess (a "250-" then "354 " must not pass for either), so none does.
+    fail("multiline reply with inconsistent codes: " + std::to_string(pending_code_) + " then " +
+         std::to_string(code));
+    return false;
+  }
+  pending_code_ = code;
   std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view();
   pending_lines_.emplace_back(text);
   pending_bytes_ += raw_size;
   if (sep == '-') return true;
   Reply reply;
-  reply.code = code;  // the last line decides, whatever the earlier lines said
+  reply.code = code;  // the same on every line (checked above)
   reply.enhanced = parse_enhanced(text);
   reply.lines = std::move(pending_lines_);
   pending_lines_.clear();

@@ -23,13 +23,15 @@ struct EnhancedCode {
 std::optional<EnhancedCode> parse_enhanced(std::string_view text, std::size_t* length = nullptr);
 
 struct Reply {
-  int code = 0;                          // three-digit code of the LAST line (the one that decides)
+  int code = 0;  // three-digit code (the same on every line: RFC 5321 §4.2.1)
   std::optional<EnhancedCode> enhanced;  // from the last line, if it carries one
   std::vector<std::string> lines;        // text of each line after "NNN-" / "NNN ", without CRLF
   bool local =
       false;  // synthesised by ringmta (timeout, connection lost, ...), not said by the server
 
-  bool positive() const { return code >= 200 && code < 400; }
+  // A positive completion (2xx). A 3xx is an intermediate reply: it completes nothing, and only
+  // where the client awaits one (354 to DATA, 334 in AUTH) is it not the server's protocol error.
+  bool positive() const { return code >= 200 && code < 300; }
   bool transient() const { return code >= 400 && code < 500; }
   bool permanent() const { return code >= 500; }
   std::string text() const;  // lines joined by " "
@@ -41,7 +43,8 @@ struct Reply {
 
 // Feed bytes; take complete replies. Handles replies split across reads and several replies in one
 // read (pipelining). Caps: a line longer than kMaxLine or a reply of more than kMaxLines lines is a
-// protocol error (the session must abort), never unbounded memory.
+// protocol error (the session must abort), never unbounded memory; so is a multiline reply whose
+// lines carry different codes.
 class ReplyParser {
  public:
   static constexpr std::size_t kMaxLine = 4096;  // RFC says 512; real servers exceed it a little
@@ -68,6 +71,7 @@ class ReplyParser {
   std::size_t pos_ = 0;
   std::size_t scan_ = 0;                    // bytes after pos_ already searched for LF
   std::vector<std::string> pending_lines_;  // continuation lines of the reply being read
+  int pending_code_ = 0;                    // their code
   std::size_t pending_bytes_ = 0;           // their size on the wire
   std::vector<Reply> ready_;
   std::vector<std::size_t> ready_bytes_;  // wire size of each ready reply

@@ -1,7 +1,8 @@
 // libFuzzer target for protocol::SmtpClient: a session fed random server bytes, timeouts, TLS
 // results and submissions, as the input dictates. It may not do I/O. It checks that every
 // submitted envelope ends exactly once with one reply per recipient, that nothing is written after
-// SessionClosed, and that AUTH or MAIL never go out in clear when TLS is required.
+// SessionClosed, that AUTH or MAIL never go out in clear when TLS is required, and that only a 2xx
+// to the end of data counts as delivered.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +30,11 @@ struct Harness {
         if (it == pending.end()) std::abort();  // unknown or finished twice
         if (d->recipient_replies.size() != it->second) std::abort();
         if (d->maybe_delivered && d->final_reply.positive()) std::abort();
+        // Delivered only on a server's 2xx to the end of data, for a recipient it accepted.
+        if (d->delivered && (d->maybe_delivered || d->final_reply.local ||
+                             d->final_reply.code / 100 != 2 || !any_accepted(*d))) {
+          std::abort();
+        }
         pending.erase(it);
       } else if (std::holds_alternative<SessionReady>(*e)) {
         if (++ready > 1) std::abort();
@@ -41,6 +47,8 @@ struct Harness {
     }
     if (client.has_output()) {
       std::string out = client.take_output();
+      written += out.size();
+      client.on_written(written);
       if (closed_before_output) std::abort();
       bool clear = tls != TlsMode::kNone && !client.observations().tls_active;
       if (clear &&
@@ -52,8 +60,16 @@ struct Harness {
     if (client.closed() != closed) std::abort();
   }
 
+  static bool any_accepted(const TransactionDone& d) {
+    for (const auto& r : d.recipient_replies) {
+      if (r.positive() && !r.local) return true;
+    }
+    return false;
+  }
+
   TlsMode tls;
   SmtpClient client;
+  uint64_t written = 0;
   std::map<uint64_t, std::size_t> pending;  // id -> recipients
   int ready = 0;
   bool closed = false;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/smtp_client.h"
@@ -47,11 +48,23 @@ class Session {
     client.on_connected(now);
     drain();
   }
+  // As the driver does, whatever the client wrote goes to the wire before the server's bytes are
+  // read: a reply can only answer a command already sent. out() returns what went out since.
   void recv(std::string_view bytes) {
+    write();
     client.on_received(bytes, now);
     drain();
   }
-  std::string out() { return client.take_output(); }
+  std::string out() {
+    write();
+    return std::exchange(wire, {});
+  }
+  void write() {
+    std::string bytes = client.take_output();
+    written += bytes.size();
+    wire += bytes;
+    client.on_written(written);
+  }
   void drain() {
     while (auto e = client.poll_event()) events.push_back(std::move(*e));
   }
@@ -95,6 +108,8 @@ class Session {
   SmtpClient client;
   Millis now = 1'000;
   std::vector<ClientEvent> events;
+  std::string wire;  // written, not yet looked at by out()
+  uint64_t written = 0;
 };
 
 std::vector<int> codes(const TransactionDone& d) {
@@ -481,7 +496,8 @@ TEST(SmtpClient, RecordsEveryReplyWithItsCommandAndEnvelopeWhenAsked) {
   Session s(c);
   s.ready(kEhloPipelining);
   s.submit(envelope(7, {"b@y.org", "c@y.org"}));
-  s.recv("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n");
+  s.recv("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n354 go\r\n");
+  s.recv("250 2.0.0 queued\r\n");  // once the body was written
   s.quit();
   s.recv("221 2.0.0 Bye\r\n");
   std::vector<std::string> seen;

@@ -85,13 +85,29 @@ TEST(ReplyParser, BareLfAcceptedAsLineEnd) {
   EXPECT_EQ(replies[0].lines, (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST(ReplyParser, CodesDifferingBetweenLinesLastDecides) {
+TEST(ReplyParser, CodesDifferingBetweenLinesAreMalformed) {
+  // RFC 5321 §4.2.1: every line carries the same code; neither line may decide.
+  for (const char* mixed : {"250-looks fine\r\n550 5.1.1 no such user\r\n",
+                            "250-first\r\n354 second\r\n", "354-go\r\n250 ok\r\n"}) {
+    SCOPED_TRACE(mixed);
+    ReplyParser p;
+    EXPECT_FALSE(p.feed(mixed));
+    EXPECT_TRUE(p.failed());
+    EXPECT_NE(p.error().find("multiline reply with inconsistent codes"), std::string::npos);
+    EXPECT_FALSE(p.next());
+  }
+}
+
+TEST(ReplyParser, SummaryQuotesOneLineWithItsOwnEnhancedCode) {
   ReplyParser p;
-  ASSERT_TRUE(p.feed("250-looks fine\r\n550 5.1.1 no such user\r\n"));
-  auto replies = drain(p);
-  ASSERT_EQ(replies.size(), 1u);
-  EXPECT_EQ(replies[0].code, 550);
-  EXPECT_TRUE(replies[0].permanent());
+  ASSERT_TRUE(p.feed("550-5.7.1 relaying denied\r\n550 5.7.0 see http://x\r\n"));
+  auto r = p.next();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->summary(), "550 5.7.1 relaying denied");
+  ASSERT_TRUE(p.feed("550-no code here\r\n550 5.7.0 see http://x\r\n"));
+  r = p.next();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->summary(), "550 no code here");  // not 5.7.0, which another line said
 }
 
 TEST(ReplyParser, EnhancedClassDisagreeingWithCodeKeepsCode) {
