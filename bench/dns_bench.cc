@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "dns/resolver.h"
-#include "engine/dns_driver.h"
-#include "engine/event_loop.h"
+#include "engine/io/dns_driver.h"
+#include "engine/io/event_loop.h"
 
 namespace {
 

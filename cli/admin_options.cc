@@ -21,9 +21,9 @@ void add_admin_options(CLI::App& app, AdminOptions& o) {
       ->check(CLI::Range(0, 24 * 3600));
 }
 
-Result<std::unique_ptr<engine::AdminServer>> start_admin(const AdminOptions& o) {
+Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& o) {
   bool required = o.listen_option != nullptr && o.listen_option->count() > 0;
-  auto opened = engine::open_admin(o.listen, required);
+  auto opened = http::open_admin(o.listen, required);
   if (!opened) return opened.error();
   if (!opened->warning.empty()) {
     std::fprintf(stderr, "ringmta: warning: %s\n", opened->warning.c_str());
@@ -35,7 +35,7 @@ Result<std::unique_ptr<engine::AdminServer>> start_admin(const AdminOptions& o) 
   return std::move(opened->server);
 }
 
-void attach_admin(engine::AdminServer* server, const AdminOptions& o,
+void attach_admin(http::AdminServer* server, const AdminOptions& o,
                   engine::DeliveryOptions& delivery) {
   delivery.metrics.labeled_domains = o.domains;
   if (server == nullptr) return;
@@ -44,7 +44,7 @@ void attach_admin(engine::AdminServer* server, const AdminOptions& o,
   };
 }
 
-void linger_admin(engine::AdminServer* server, const AdminOptions& o) {
+void linger_admin(http::AdminServer* server, const AdminOptions& o) {
   if (server == nullptr) return;
   if (o.linger > 0 && !g_interrupted.load()) {
     std::fprintf(stderr, "admin: job over; %s stays up for %d s (Ctrl-C ends it)\n",

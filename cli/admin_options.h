@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/admin_server.h"
 #include "engine/delivery.h"
+#include "http/admin_server.h"
 #include "util/result.h"
 
 namespace ringmta::cli {
@@ -24,13 +24,13 @@ void add_admin_options(CLI::App& app, AdminOptions& options);
 
 // Starts the listener (or not, for "none" or a busy default address, with a warning on stderr).
 // Prints the URL when one is listening.
-Result<std::unique_ptr<engine::AdminServer>> start_admin(const AdminOptions& options);
+Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& options);
 
 // Wires the listener into a delivery: snapshots are published to it, domains bounded by options.
-void attach_admin(engine::AdminServer* server, const AdminOptions& options,
+void attach_admin(http::AdminServer* server, const AdminOptions& options,
                   engine::DeliveryOptions& delivery);
 
 // After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
-void linger_admin(engine::AdminServer* server, const AdminOptions& options);
+void linger_admin(http::AdminServer* server, const AdminOptions& options);
 
 }  // namespace ringmta::cli

@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
-#include "engine/blast.h"
+#include "loadgen/blast.h"
 
 namespace ringmta::cli {
 namespace {
@@ -55,7 +55,7 @@ int run(const BlastFlags& f) {
   }
   auto route = build_route(f.route);
   if (!route) return usage_error(route.error().message);
-  engine::BlastOptions o;
+  loadgen::BlastOptions o;
   o.target = route->target;
   o.client = route->client;
   o.connections = f.connections;
@@ -67,12 +67,12 @@ int run(const BlastFlags& f) {
   o.sender = f.sender;
   o.recipient_domain = f.domain;
   o.threads = f.threads;
-  auto report = engine::run_blast(o);
+  auto report = loadgen::run_blast(o);
   if (!report) {
     std::fprintf(stderr, "ringmta blast: %s\n", report.error().message.c_str());
     return 1;
   }
-  const engine::BlastReport& r = report.value();
+  const loadgen::BlastReport& r = report.value();
   double rate = r.seconds > 0 ? static_cast<double>(r.messages_accepted) / r.seconds : 0;
   if (f.json) {
     nlohmann::json j = {{"target", f.route.smarthost},

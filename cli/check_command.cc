@@ -8,8 +8,8 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/route_options.h"
-#include "engine/pop3_login.h"
-#include "engine/smtp_connection.h"
+#include "engine/io/pop3_login.h"
+#include "engine/io/smtp_connection.h"
 #include "message/address.h"
 #include "protocol/diagnosis.h"
 

@@ -13,8 +13,8 @@
 #include "cli/report.h"
 #include "cli/route_options.h"
 #include "engine/delivery.h"
-#include "engine/sink_server.h"
 #include "ingest/ingest.h"
+#include "loadgen/sink_server.h"
 #include "storage/queue.h"
 
 namespace ringmta::cli {
@@ -75,10 +75,10 @@ Command add_demo_command(CLI::App& app) {
         fs::create_directories(work);
         std::string queue_dir = o->queue_dir.empty() ? (work / "queue").string() : o->queue_dir;
 
-        engine::SinkOptions sink_options;
+        loadgen::SinkOptions sink_options;
         sink_options.listen = "127.0.0.1:0";
         sink_options.threads = 1;
-        engine::SinkServer sink(sink_options);
+        loadgen::SinkServer sink(sink_options);
         if (auto ok = sink.start(); !ok) {
           std::fprintf(stderr, "ringmta: demo sink: %s\n", ok.error().message.c_str());
           return kUsage;
@@ -142,7 +142,7 @@ Command add_demo_command(CLI::App& app) {
                        .campaign = "demo"};
         print_summary(summary, facts);
         sink.stop();
-        engine::SinkStats stats = sink.stats();
+        loadgen::SinkStats stats = sink.stats();
         std::fprintf(stderr, "sink          %llu messages, %llu recipients, %.1f MB\n",
                      static_cast<unsigned long long>(stats.messages),
                      static_cast<unsigned long long>(stats.recipients),

@@ -89,7 +89,7 @@ std::string new_campaign_id() {
 
 // Delivers what is queued and reports; shared by send and run.
 int deliver_and_report(storage::Queue& queue, engine::RouteConfig& route, const JobOptions& o,
-                       JobFacts facts, engine::AdminServer* admin) {
+                       JobFacts facts, http::AdminServer* admin) {
   if (auto writable = queue.check_writable(); !writable) {
     return usage_error(
         "--queue " + o.queue_dir +
@@ -188,7 +188,7 @@ Command add_send_command(CLI::App& app) {
           sender_override = route->sender_override;
         }
         // Before queueing: an --admin address that cannot be bound must not leave a queued job.
-        std::unique_ptr<engine::AdminServer> admin;
+        std::unique_ptr<http::AdminServer> admin;
         if (!*queue_only) {
           auto started = start_admin(o->admin);
           if (!started) return usage_error(started.error().message);

@@ -1,5 +1,5 @@
 // `ringmta sink`: a counting SMTP server for demos, tests and benchmarks (engine/sink_server).
-#include "engine/sink_command.h"
+#include "loadgen/sink_command.h"
 
 #include <memory>
 
@@ -9,7 +9,7 @@ namespace ringmta::cli {
 
 Command add_sink_command(CLI::App& app) {
   auto* sub = app.add_subcommand("sink", "Accept and count mail (for demos, tests, benchmarks)");
-  auto o = std::make_shared<engine::SinkOptions>();
+  auto o = std::make_shared<loadgen::SinkOptions>();
   sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)");
   sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
   sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
@@ -28,7 +28,7 @@ Command add_sink_command(CLI::App& app) {
       "Misbehave for a recipient domain: DOMAIN:KEY[=VALUE],... with rcpt-4xx=PCT, "
       "rcpt-5xx=PCT, rcpt-421=PCT, data-4xx=PCT, data-5xx=PCT, 421-after=N, delay-ms=N, "
       "never-answer (DOMAIN * = all others; repeatable)");
-  return {sub, [=]() -> int { return engine::run_sink_command(*o); }};
+  return {sub, [=]() -> int { return loadgen::run_sink_command(*o); }};
 }
 
 }  // namespace ringmta::cli

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/event_loop.h"
+#include "engine/io/event_loop.h"
+#include "engine/io/tcp_stream.h"
 #include "engine/route_config.h"
-#include "engine/tcp_stream.h"
 #include "protocol/smtp_reply.h"
 
 namespace ringmta::engine {

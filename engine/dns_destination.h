@@ -11,7 +11,7 @@
 
 #include "dns/resolver.h"
 #include "engine/destination.h"
-#include "engine/dns_driver.h"
+#include "engine/io/dns_driver.h"
 #include "metrics/counters.h"
 
 namespace ringmta::engine {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/smtp_connection.h"
+#include "engine/io/smtp_connection.h"
 #include "protocol/diagnosis.h"
 #include "protocol/smtp_client.h"
 #include "scheduler/retry_policy.h"

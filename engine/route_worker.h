@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "engine/dispatcher.h"
+#include "engine/io/pop3_login.h"
+#include "engine/io/smtp_connection.h"
 #include "engine/message_cache.h"
-#include "engine/pop3_login.h"
 #include "engine/route_config.h"
-#include "engine/smtp_connection.h"
 #include "engine/throttle_group.h"
 #include "metrics/counters.h"
 #include "storage/queue.h"

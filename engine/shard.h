@@ -20,7 +20,7 @@
 #include "engine/destination.h"
 #include "engine/dispatcher.h"
 #include "engine/dns_destination.h"
-#include "engine/event_loop.h"
+#include "engine/io/event_loop.h"
 #include "engine/message_cache.h"
 #include "engine/route_config.h"
 #include "engine/route_worker.h"

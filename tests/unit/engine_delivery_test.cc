@@ -10,14 +10,16 @@
 #include <string>
 
 #include "engine/delivery.h"
-#include "engine/sink_server.h"
 #include "ingest/ingest.h"
+#include "loadgen/sink_server.h"
 #include "storage/records.h"
 
 namespace ringmta::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using loadgen::SinkOptions;
+using loadgen::SinkServer;
 
 class DeliveryTest : public ::testing::Test {
  protected:

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "storage/queue.h"
-#include "tests/unit/storage_test_queue.h"
+#include "storage_test_queue.h"
 
 namespace ringmta::storage {
 namespace {

@@ -20,7 +20,7 @@
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/queue.h"
-#include "tests/unit/storage_test_queue.h"
+#include "storage_test_queue.h"
 
 namespace ringmta::storage {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "storage/codec.h"
 #include "storage/records.h"
-#include "tests/unit/storage_test_queue.h"
+#include "storage_test_queue.h"
 
 namespace ringmta::storage {
 namespace {

@@ -1,0 +1,217 @@
+// AdminServer implementation: a poll() loop over the listening socket and its clients.
+#include "http/admin_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "engine/io/tcp_stream.h"
+#include "http/request_parser.h"
+#include "metrics/exposition.h"
+#include "metrics/prometheus_text.h"
+#include "metrics/status_json.h"
+#include "metrics/status_page.h"
+
+namespace ringmta::http {
+namespace {
+
+struct Client {
+  int fd = -1;
+  HttpRequestParser parser;
+  std::string out;
+  std::size_t sent = 0;
+  bool close_after = false;
+  Millis last_active = 0;
+};
+
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& listen) {
+  auto ep = engine::resolve_endpoint(listen, kDefaultPort);
+  if (!ep) return ep.error();
+  std::unique_ptr<AdminServer> s(new AdminServer());
+  int fd = ::socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error(errno_text("socket"));
+  s->listen_fd_ = fd;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep->addr), ep->len) < 0) {
+    return make_error("cannot listen on " + listen + ": " + std::strerror(errno));
+  }
+  if (::listen(fd, 64) < 0) return make_error(errno_text("listen"));
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  char host[INET6_ADDRSTRLEN] = {};
+  if (bound.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&bound);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    s->port_ = ntohs(a->sin6_port);
+    s->url_ = "http://[" + std::string(host) + "]:" + std::to_string(s->port_) + "/";
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&bound);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    s->port_ = ntohs(a->sin_port);
+    s->url_ = "http://" + std::string(host) + ":" + std::to_string(s->port_) + "/";
+  }
+  if (::pipe2(s->wake_fds_, O_CLOEXEC | O_NONBLOCK) < 0) return make_error(errno_text("pipe"));
+  AdminServer* raw = s.get();
+  s->thread_ = std::thread([raw] { raw->run(); });
+  return s;
+}
+
+AdminServer::~AdminServer() {
+  stop();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  for (int fd : wake_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void AdminServer::publish(std::shared_ptr<const metrics::Snapshot> snapshot) {
+  snapshot_.store(std::move(snapshot));
+}
+
+void AdminServer::stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    return;
+  }
+  char c = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fds_[1], &c, 1);
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string AdminServer::answer(const std::string& method, const std::string& path,
+                                bool keep_alive) const {
+  bool head = method == "HEAD";
+  if (method != "GET" && !head) {
+    return http_response(405, "text/plain; charset=utf-8", "only GET and HEAD\n", keep_alive, false,
+                         "Allow: GET, HEAD\r\n");
+  }
+  if (path != "/" && path != "/metrics" && path != "/status") {
+    return http_response(404, "text/plain; charset=utf-8",
+                         "not found; try /, /status or /metrics\n", keep_alive, head);
+  }
+  if (path == "/") {
+    return http_response(200, "text/html; charset=utf-8", metrics::status_page_html(), keep_alive,
+                         head);
+  }
+  std::shared_ptr<const metrics::Snapshot> s = snapshot_.load();
+  if (!s) {
+    return http_response(503, "text/plain; charset=utf-8", "no snapshot yet\n", keep_alive, head,
+                         "Retry-After: 1\r\n");
+  }
+  if (path == "/metrics") {
+    return http_response(200, metrics::Exposition::kContentType, metrics::prometheus_text(*s),
+                         keep_alive, head);
+  }
+  return http_response(200, "application/json", metrics::status_json(*s), keep_alive, head);
+}
+
+void AdminServer::run() {
+  std::vector<Client> clients;
+  std::vector<pollfd> fds;
+  char buf[4096];
+  while (!stopping_.load()) {
+    fds.clear();
+    fds.push_back({wake_fds_[0], POLLIN, 0});
+    fds.push_back({listen_fd_, static_cast<short>(clients.size() < kMaxClients ? POLLIN : 0), 0});
+    for (const Client& c : clients) {
+      fds.push_back({c.fd, static_cast<short>(c.out.size() > c.sent ? POLLOUT : POLLIN), 0});
+    }
+    int rc = ::poll(fds.data(), fds.size(), 1000);
+    if (rc < 0 && errno != EINTR) break;
+    if (stopping_.load()) break;
+    Millis now = monotonic_now();
+    if (fds[1].revents & POLLIN) {
+      for (;;) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        if (clients.size() >= kMaxClients) {
+          ::close(fd);
+          break;
+        }
+        Client c;
+        c.fd = fd;
+        c.last_active = now;
+        clients.push_back(std::move(c));
+      }
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      Client& c = clients[i];
+      short revents = i + 2 < fds.size() && fds[i + 2].fd == c.fd ? fds[i + 2].revents : 0;
+      bool drop = false;
+      if (revents & (POLLERR | POLLNVAL)) drop = true;
+      if (!drop && (revents & (POLLIN | POLLHUP)) && c.out.size() == c.sent) {
+        ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+          drop = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        } else {
+          c.last_active = now;
+          c.parser.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+          while (!c.close_after) {
+            auto req = c.parser.next();
+            if (!req) break;
+            c.out += answer(req->method, req->path, req->keep_alive);
+            if (!req->keep_alive) c.close_after = true;
+          }
+          if (const auto& bad = c.parser.rejection(); bad && !c.close_after) {
+            c.out +=
+                http_response(bad->status, "text/plain; charset=utf-8", bad->reason + "\n", false);
+            c.close_after = true;
+          }
+        }
+      }
+      if (!drop && c.out.size() > c.sent) {
+        ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+        if (n > 0) {
+          c.sent += static_cast<std::size_t>(n);
+          c.last_active = now;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          drop = true;
+        }
+        if (c.sent == c.out.size()) {
+          c.out.clear();
+          c.sent = 0;
+          if (c.close_after) drop = true;
+        }
+      }
+      if (now - c.last_active > kIdleTimeout) drop = true;
+      if (drop) {
+        ::close(c.fd);
+        c.fd = -1;
+      }
+    }
+    std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+  }
+  for (Client& c : clients) ::close(c.fd);
+}
+
+Result<AdminListen> open_admin(const std::string& spec, bool required) {
+  AdminListen out;
+  if (spec == "none") return out;
+  auto server = AdminServer::start(spec);
+  if (server) {
+    out.server = std::move(server.value());
+    return out;
+  }
+  if (required) return make_error("--admin " + spec + ": " + server.error().message);
+  out.warning = "admin listener not started (" + server.error().message +
+                "); delivering without /metrics and the status page. Pass --admin HOST:PORT "
+                "or --admin none.";
+  return out;
+}
+
+}  // namespace ringmta::http

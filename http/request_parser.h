@@ -1,0 +1,63 @@
+// HttpRequestParser: a sans-I/O parser of HTTP/1.1 requests for the admin listener, and the
+// formatting of its plain answers. Fed bytes, it yields complete requests (request line and
+// headers; the admin listener accepts no bodies) or a rejection with the status to answer.
+// Bounded: a request line longer than kMaxRequestLine is 414, headers beyond kMaxHeaderBytes or
+// kMaxHeaders are 431, a body (Content-Length > 0 or Transfer-Encoding) is 413, anything malformed
+// is 400. After a rejection the parser stays failed (the connection answers and closes).
+// It may not: do I/O, route requests (405/404 are the listener's), or buffer without bound.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ringmta::http {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;                                        // as sent, e.g. "/metrics?x=1"
+  std::string path;                                          // target without the query
+  int minor_version = 1;                                     // HTTP/1.minor
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  bool keep_alive = true;
+  const std::string* header(std::string_view lower_name) const;
+};
+
+struct HttpRejection {
+  int status = 400;
+  std::string reason;
+};
+
+class HttpRequestParser {
+ public:
+  static constexpr std::size_t kMaxRequestLine = 4096;
+  static constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+  static constexpr std::size_t kMaxHeaders = 64;
+  static constexpr std::size_t kMaxBuffered = kMaxRequestLine + kMaxHeaderBytes + 64 * 1024;
+
+  // Call next() until it returns nothing after each feed: at most kMaxBuffered bytes are held.
+  void feed(std::string_view data);
+  // The next complete request, if one is buffered. Check rejection() when it returns nothing.
+  std::optional<HttpRequest> next();
+  const std::optional<HttpRejection>& rejection() const { return rejection_; }
+  std::size_t buffered() const { return buffer_.size(); }
+
+ private:
+  void reject(int status, std::string reason);
+  std::optional<HttpRequest> parse_head(std::string_view head);
+
+  std::string buffer_;
+  std::optional<HttpRejection> rejection_;
+};
+
+// "HTTP/1.1 404 Not Found" with Content-Type, Content-Length, Connection and Cache-Control.
+// head_only: a HEAD answer (no body bytes, the same Content-Length).
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, bool head_only = false,
+                          std::string_view extra_headers = {});
+std::string_view http_reason(int status);
+
+}  // namespace ringmta::http

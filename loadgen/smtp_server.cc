@@ -1,0 +1,566 @@
+// SmtpServerSession implementation: command parsing, reply texts and the DATA body scanner.
+// It may not allocate per byte, use regexes, or keep more input than one command line.
+#include "loadgen/smtp_server.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace ringmta::loadgen {
+namespace {
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_domain_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c >= 0x80;  // UTF-8 (SMTPUTF8)
+}
+
+// Local part: an atom-ish dot string or a quoted string; octets >= 0x80 allowed (SMTPUTF8).
+bool valid_local_part(std::string_view s) {
+  if (s.empty()) return false;
+  if (s.front() == '"') {
+    if (s.size() < 2 || s.back() != '"') return false;
+    for (std::size_t i = 1; i + 1 < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c == '\\') {
+        if (++i + 1 >= s.size()) return false;
+        continue;
+      }
+      if (c == '"' || c < 0x20 || c == 0x7f) return false;
+    }
+    return true;
+  }
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || std::strchr("<>()[]\\,;:@\"", ch) != nullptr) return false;
+  }
+  return s.front() != '.' && s.back() != '.';
+}
+
+bool valid_domain(std::string_view s) {
+  if (s.empty()) return false;
+  if (s.front() == '[') {  // address literal
+    if (s.size() < 3 || s.back() != ']') return false;
+    for (char ch : s.substr(1, s.size() - 2)) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c <= 0x20 || c == 0x7f || c == '[' || c == ']' || c == '\\') return false;
+    }
+    return true;
+  }
+  for (char ch : s) {
+    if (!is_domain_char(static_cast<unsigned char>(ch))) return false;
+  }
+  return s.front() != '.' && s.back() != '.';
+}
+
+// Parses "<path>[ params]" after "FROM:" / "TO:". On success sets address (brackets and any
+// source route removed) and params (text after '>', leading spaces removed).
+bool parse_path(std::string_view s, std::string_view& address, std::string_view& params) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  if (s.empty() || s.front() != '<') return false;
+  // Find the closing '>' outside a quoted local part.
+  std::size_t close = std::string_view::npos;
+  bool quoted = false;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    char c = s[i];
+    if (quoted && c == '\\') {
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (!quoted && c == '>') {
+      close = i;
+      break;
+    }
+  }
+  if (close == std::string_view::npos) return false;
+  std::string_view inner = s.substr(1, close - 1);
+  std::string_view rest = s.substr(close + 1);
+  if (!rest.empty() && rest.front() != ' ') return false;
+  params = trim(rest);
+  if (!inner.empty() && inner.front() == '@') {  // obsolete source route "@a,@b:user@d"
+    std::size_t colon = inner.find(':');
+    if (colon == std::string_view::npos) return false;
+    inner.remove_prefix(colon + 1);
+    if (inner.empty()) return false;
+  }
+  address = inner;
+  if (inner.empty()) return true;  // null path; the caller decides if it is allowed
+  std::size_t at = inner.rfind('@');
+  if (at == std::string_view::npos) return iequals(inner, "postmaster");
+  return valid_local_part(inner.substr(0, at)) && valid_domain(inner.substr(at + 1));
+}
+
+void append_number(std::string& s, uint64_t v, int base) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, base);
+  (void)ec;
+  s.append(buf, end);
+}
+
+}  // namespace
+
+SmtpServerSession::SmtpServerSession(ServerConfig config) : config_(std::move(config)) {
+  // Scramble the id so that consecutive sessions do not walk shifted copies of one sequence.
+  uint64_t z = config_.session_id + 0x2545f4914f6cdd1dULL;
+  z = (z ^ (z >> 33)) * 0xff51afd7ed558ccdULL;
+  z = (z ^ (z >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+  rng_ = z ^ (z >> 33);
+  out_.reserve(256);
+  out_.append("220 ").append(config_.hostname).append(" ESMTP ringmta-sink\r\n");
+}
+
+void SmtpServerSession::move_output_to(std::string& dst) {
+  if (dst.empty()) {
+    dst.swap(out_);
+  } else {
+    dst.append(out_);
+  }
+  out_.clear();
+}
+
+void SmtpServerSession::reply(std::string_view text) {
+  if (scripted_ != nullptr && scripted_->delay_ms > delay_ms_) delay_ms_ = scripted_->delay_ms;
+  out_.append(text);
+  out_.append("\r\n", 2);
+}
+
+void SmtpServerSession::feed(std::string_view bytes) {
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
+  while (p < end && !closed_ && !silent_ && !starttls_pending_) {
+    if (mode_ == Mode::kData) {
+      p = scan_data(p, end);
+      continue;
+    }
+    if (mode_ == Mode::kBdat) {
+      auto n = static_cast<uint64_t>(end - p);
+      uint64_t take = n < bdat_left_ ? n : bdat_left_;
+      p += take;
+      bdat_left_ -= take;
+      if (!bdat_refused_) body_bytes_ += take;
+      if (bdat_left_ == 0) end_bdat_chunk();
+      continue;
+    }
+    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (mode_ == Mode::kDiscardLine) {
+      if (nl == nullptr) return;
+      p = nl + 1;
+      mode_ = Mode::kCommand;
+      reply("500 5.5.6 Line too long");
+      continue;
+    }
+    // A line may end in a CR that is not counted, hence the + 1.
+    constexpr std::size_t kMaxHeld = kMaxLineLength + 1;
+    if (nl == nullptr) {  // partial line: hold it, within bounds
+      auto n = static_cast<std::size_t>(end - p);
+      if (line_.size() + n > kMaxHeld) {
+        line_.clear();
+        mode_ = Mode::kDiscardLine;
+      } else {
+        line_.append(p, n);
+      }
+      return;
+    }
+    auto n = static_cast<std::size_t>(nl - p);
+    const char* line_start = p;
+    p = nl + 1;
+    if (line_.size() + n > kMaxHeld) {
+      line_.clear();
+      reply("500 5.5.6 Line too long");
+      continue;
+    }
+    std::string_view line(line_start, n);
+    if (!line_.empty()) {
+      line_.append(line_start, n);
+      line = line_;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > kMaxLineLength) {
+      reply("500 5.5.6 Line too long");
+    } else {
+      handle_line(line);
+    }
+    line_.clear();
+  }
+}
+
+void SmtpServerSession::handle_line(std::string_view line) {
+  std::size_t space = line.find(' ');
+  std::string_view verb = line.substr(0, space);
+  std::string_view arg =
+      space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  if (iequals(verb, "STARTTLS")) {
+    if (!trim(arg).empty()) return reply("501 5.5.4 Syntax: STARTTLS");
+    return on_starttls();
+  }
+  if (verb.size() != 4) {
+    reply("500 5.5.2 Error: command not recognized");
+    return;
+  }
+  // Dispatch on the lower-cased verb as one 32-bit key.
+  uint32_t key = 0;
+  for (char c : verb) key = (key << 8) | static_cast<unsigned char>(lower(c));
+  constexpr auto k = [](const char(&s)[5]) {
+    return (uint32_t(uint8_t(s[0])) << 24) | (uint32_t(uint8_t(s[1])) << 16) |
+           (uint32_t(uint8_t(s[2])) << 8) | uint32_t(uint8_t(s[3]));
+  };
+  switch (key) {
+    case k("ehlo"):
+      on_ehlo(arg, true);
+      return;
+    case k("helo"):
+      on_ehlo(arg, false);
+      return;
+    case k("mail"):
+      on_mail(arg);
+      return;
+    case k("rcpt"):
+      on_rcpt(arg);
+      return;
+    case k("data"):
+      on_data(arg);
+      return;
+    case k("bdat"):
+      on_bdat(arg);
+      return;
+    case k("rset"):
+      reset_transaction();
+      reply("250 2.0.0 Ok");
+      return;
+    case k("noop"):
+      reply("250 2.0.0 Ok");
+      return;
+    case k("vrfy"):
+      reply("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+      return;
+    case k("quit"):
+      reply("221 2.0.0 Bye");
+      closed_ = true;
+      return;
+    default:
+      reply("500 5.5.2 Error: command not recognized");
+      return;
+  }
+}
+
+void SmtpServerSession::on_starttls() {
+  if (!config_.offer_starttls) return reply("502 5.5.1 Error: command not implemented");
+  if (tls_active_) return reply("554 5.5.1 Error: TLS already active");
+  if (!greeted_) return reply("503 5.5.1 Error: send EHLO first");
+  reply("220 2.0.0 Ready to start TLS");
+  starttls_pending_ = true;
+}
+
+void SmtpServerSession::tls_started() {
+  starttls_pending_ = false;
+  tls_active_ = true;
+  greeted_ = false;
+  reset_transaction();
+  line_.clear();
+  mode_ = Mode::kCommand;
+}
+
+void SmtpServerSession::on_ehlo(std::string_view arg, bool extended) {
+  if (trim(arg).empty()) {
+    reply(extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+    return;
+  }
+  reset_transaction();
+  greeted_ = true;
+  if (!extended) {
+    out_.append("250 ").append(config_.hostname).append("\r\n");
+    return;
+  }
+  out_.append("250-").append(config_.hostname).append("\r\n");
+  out_.append(
+      "250-PIPELINING\r\n"
+      "250-8BITMIME\r\n"
+      "250-SIZE ");
+  append_number(out_, config_.max_message_size, 10);
+  out_.append("\r\n");
+  if (config_.offer_starttls && !tls_active_) out_.append("250-STARTTLS\r\n");
+  out_.append(
+      "250-ENHANCEDSTATUSCODES\r\n"
+      "250-CHUNKING\r\n"
+      "250 SMTPUTF8\r\n");
+}
+
+void SmtpServerSession::on_mail(std::string_view arg) {
+  if (!greeted_) return reply("503 5.5.1 Error: send HELO/EHLO first");
+  if (in_transaction_) return reply("503 5.5.1 Error: nested MAIL command");
+  if (scripted_ != nullptr && scripted_->close_after > 0 && messages_ >= scripted_->close_after) {
+    ++refusals_.temporary;
+    reply("421 4.7.0 Too many messages on this connection, closing (sink script)");
+    closed_ = true;
+    return;
+  }
+  if (!istarts_with(arg, "FROM:")) return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
+  std::string_view address;
+  std::string_view params;
+  if (!parse_path(arg.substr(5), address, params)) {
+    return reply("501 5.1.7 Bad sender address syntax");
+  }
+  while (!params.empty()) {
+    std::size_t sp = params.find(' ');
+    std::string_view param = params.substr(0, sp);
+    params = sp == std::string_view::npos ? std::string_view() : trim(params.substr(sp + 1));
+    std::size_t eq = param.find('=');
+    std::string_view name = param.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+    if (iequals(name, "SIZE")) {
+      uint64_t size = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
+      if (value.empty() || ec == std::errc::invalid_argument ||
+          ptr != value.data() + value.size()) {
+        return reply("501 5.5.4 Bad SIZE parameter");
+      }
+      if (ec == std::errc::result_out_of_range || size > config_.max_message_size) {
+        return reply("552 5.3.4 Message size exceeds fixed maximum message size");
+      }
+    } else if (iequals(name, "BODY")) {
+      if (!iequals(value, "7BIT") && !iequals(value, "8BITMIME")) {
+        return reply("501 5.5.4 Bad BODY parameter");
+      }
+    } else if (iequals(name, "SMTPUTF8")) {
+      if (eq != std::string_view::npos) return reply("501 5.5.4 Bad SMTPUTF8 parameter");
+    } else {
+      return reply("555 5.5.4 Unsupported MAIL parameter");
+    }
+  }
+  in_transaction_ = true;
+  mail_from_.assign(address);
+  recipients_.clear();
+  reply("250 2.1.0 Ok");
+}
+
+void SmtpServerSession::on_rcpt(std::string_view arg) {
+  if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
+  if (!istarts_with(arg, "TO:")) return reply("501 5.5.4 Syntax: RCPT TO:<address>");
+  std::string_view address;
+  std::string_view params;
+  if (!parse_path(arg.substr(3), address, params) || address.empty()) {
+    return reply("501 5.1.3 Bad recipient address syntax");
+  }
+  if (!params.empty()) return reply("555 5.5.4 Unsupported RCPT parameter");
+  if (recipients_.size() >= config_.max_recipients) {
+    return reply("452 4.5.3 Error: too many recipients");
+  }
+  if (config_.script != nullptr) {
+    std::size_t at = address.rfind('@');
+    const DomainScript* s =
+        config_.script->find(at == std::string_view::npos ? "" : address.substr(at + 1));
+    if (s != nullptr) {
+      scripted_ = s;
+      if (s->never_answer) {
+        silent_ = true;
+        return;
+      }
+      if (roll(s->rcpt_421)) {
+        ++refusals_.temporary;
+        reply("421 4.7.0 Too many connections from your host, slow down (sink script)");
+        closed_ = true;
+        return;
+      }
+      if (roll(s->rcpt_5xx * 100 / std::max(1e-9, 100 - s->rcpt_421))) {
+        ++refusals_.permanent;
+        return reply("550 5.1.1 Recipient address rejected: User unknown (sink script)");
+      }
+      if (roll(s->rcpt_4xx * 100 / std::max(1e-9, 100 - s->rcpt_421 - s->rcpt_5xx))) {
+        ++refusals_.temporary;
+        return reply("451 4.7.1 Recipient address rejected: try again later (sink script)");
+      }
+      txn_script_ = s;  // its message may still be refused after the dot
+    }
+  }
+  recipients_.emplace_back(address);
+  reply("250 2.1.5 Ok");
+}
+
+bool SmtpServerSession::roll(double percent) {
+  if (percent <= 0) return false;
+  // splitmix64: cheap, and different per session (seeded by the session id).
+  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (100.0 / 9007199254740992.0) < percent;
+}
+
+void SmtpServerSession::on_bdat(std::string_view arg) {
+  arg = trim(arg);
+  std::size_t sp = arg.find(' ');
+  std::string_view size_text = arg.substr(0, sp);
+  std::string_view rest = sp == std::string_view::npos ? std::string_view() : trim(arg.substr(sp));
+  uint64_t size = 0;
+  auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
+  if (size_text.empty() || ec != std::errc() || ptr != size_text.data() + size_text.size() ||
+      (!rest.empty() && !iequals(rest, "LAST"))) {
+    // The chunk's length is unknown: what follows is read as commands (as Postfix does).
+    return reply("501 5.5.4 Syntax: BDAT chunk-size [LAST]");
+  }
+  bdat_left_ = size;
+  bdat_last_ = !rest.empty();
+  // Refused chunks are still read (RFC 3030 §2: the octets follow the command regardless).
+  bdat_refused_ = !in_transaction_ || recipients_.empty();
+  if (!bdat_refused_) {
+    if (!bdat_started_) body_bytes_ = 0;
+    bdat_started_ = true;
+  }
+  mode_ = Mode::kBdat;
+  if (bdat_left_ == 0) end_bdat_chunk();
+}
+
+void SmtpServerSession::end_bdat_chunk() {
+  mode_ = Mode::kCommand;
+  if (bdat_refused_) {
+    bdat_refused_ = false;
+    if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
+    return reply("554 5.5.1 Error: no valid recipients");
+  }
+  if (body_bytes_ > config_.max_message_size) {
+    reply("552 5.3.4 Message size exceeds fixed maximum message size");
+    reset_transaction();
+    return;
+  }
+  if (bdat_last_) return finish_data();
+  out_.append("250 2.0.0 Ok: ");
+  append_number(out_, body_bytes_, 10);
+  out_.append(" octets received\r\n");
+}
+
+void SmtpServerSession::on_data(std::string_view arg) {
+  if (!trim(arg).empty()) return reply("501 5.5.4 Syntax: DATA");
+  if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
+  if (bdat_started_) return reply("503 5.5.1 Error: BDAT in progress, DATA not allowed");
+  if (recipients_.empty()) return reply("554 5.5.1 Error: no valid recipients");
+  mode_ = Mode::kData;
+  data_state_ = DataState::kLineStart;
+  body_bytes_ = 0;
+  reply("354 End data with <CR><LF>.<CR><LF>");
+}
+
+// Counts body octets up to CRLF "." CRLF, removing stuffed dots. Returns where it stopped: at
+// end, or just after the terminating ".\r\n" (then the session is back in command mode).
+const char* SmtpServerSession::scan_data(const char* p, const char* end) {
+  uint64_t bytes = body_bytes_;
+  DataState st = data_state_;
+  while (p < end) {
+    switch (st) {
+      case DataState::kMid: {
+        const auto* cr =
+            static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
+        if (cr == nullptr) {
+          bytes += static_cast<uint64_t>(end - p);
+          p = end;
+        } else {
+          bytes += static_cast<uint64_t>(cr - p) + 1;
+          p = cr + 1;
+          st = DataState::kMidCr;
+        }
+        break;
+      }
+      case DataState::kMidCr: {
+        char c = *p++;
+        ++bytes;
+        st = c == '\n' ? DataState::kLineStart : c == '\r' ? DataState::kMidCr : DataState::kMid;
+        break;
+      }
+      case DataState::kLineStart:
+        if (*p == '.') {
+          ++p;  // not counted: a stuffed dot, or the start of the terminator
+          st = DataState::kDot;
+        } else {
+          st = DataState::kMid;
+        }
+        break;
+      case DataState::kDot:
+        if (*p == '\r') {
+          ++p;
+          st = DataState::kDotCr;
+        } else {
+          st = DataState::kMid;  // the dot was stuffing; the rest of the line is content
+        }
+        break;
+      case DataState::kDotCr:
+        if (*p == '\n') {
+          body_bytes_ = bytes;
+          finish_data();
+          return p + 1;
+        }
+        ++bytes;  // ".\r" not followed by LF: the CR is content; look at *p as after a CR
+        st = DataState::kMidCr;
+        break;
+    }
+  }
+  body_bytes_ = bytes;
+  data_state_ = st;
+  return p;
+}
+
+void SmtpServerSession::finish_data() {
+  mode_ = Mode::kCommand;
+  if (body_bytes_ > config_.max_message_size) {
+    reply("552 5.3.4 Message size exceeds fixed maximum message size");
+    reset_transaction();
+    return;
+  }
+  if (scripted_ != nullptr && scripted_->delay_ms > delay_ms_) {
+    delay_ms_ = scripted_->delay_ms;  // for the 250 below
+  }
+  if (txn_script_ != nullptr) {
+    if (roll(txn_script_->data_5xx)) {
+      ++refusals_.permanent;
+      reply("554 5.7.1 Message rejected as spam (sink script)");
+      reset_transaction();
+      return;
+    }
+    if (roll(txn_script_->data_4xx * 100 / std::max(1e-9, 100 - txn_script_->data_5xx))) {
+      ++refusals_.temporary;
+      reply("451 4.3.0 Temporary failure after data, try again later (sink script)");
+      reset_transaction();
+      return;
+    }
+  }
+  MessageAccepted& m = events_.emplace_back();
+  append_number(m.queue_id, config_.session_id, 16);
+  m.queue_id.push_back('.');
+  append_number(m.queue_id, ++messages_, 10);
+  m.mail_from = std::move(mail_from_);
+  m.recipients = std::move(recipients_);
+  m.body_bytes = body_bytes_;
+  out_.append("250 2.0.0 queued as ").append(m.queue_id).append("\r\n");
+  reset_transaction();
+}
+
+void SmtpServerSession::reset_transaction() {
+  in_transaction_ = false;
+  txn_script_ = nullptr;
+  mail_from_.clear();
+  recipients_.clear();
+  body_bytes_ = 0;
+  bdat_started_ = false;
+}
+
+}  // namespace ringmta::loadgen

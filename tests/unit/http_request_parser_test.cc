@@ -1,0 +1,101 @@
+// HttpRequestParser: requests split anywhere, pipelining, keep-alive rules, and every bound and
+// malformation answered with its status; http_response framing.
+#include <gtest/gtest.h>
+
+#include "http/request_parser.h"
+
+namespace ringmta::http {
+namespace {
+
+TEST(HttpRequestParser, ParsesAGetFedByteByByte) {
+  std::string req = "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAccept:  text/plain \r\n\r\n";
+  HttpRequestParser p;
+  std::optional<HttpRequest> got;
+  for (char c : req) {
+    ASSERT_FALSE(got);
+    p.feed(std::string_view(&c, 1));
+    got = p.next();
+  }
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->method, "GET");
+  EXPECT_EQ(got->target, "/metrics?x=1");
+  EXPECT_EQ(got->path, "/metrics");
+  ASSERT_NE(got->header("accept"), nullptr);
+  EXPECT_EQ(*got->header("accept"), "text/plain");
+  EXPECT_TRUE(got->keep_alive);
+  EXPECT_EQ(p.buffered(), 0u);
+}
+
+TEST(HttpRequestParser, PipelinedRequestsAndConnectionRules) {
+  HttpRequestParser p;
+  p.feed(
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /status HTTP/1.1\r\nHost: a\r\nConnection: "
+      "keep-alive, Close\r\n\r\nGET /x HTTP/1.0\r\n\r\nGET /y HTTP/1.0\nConnection: "
+      "keep-alive\n\n");
+  auto a = p.next(), b = p.next(), c = p.next(), d = p.next();
+  ASSERT_TRUE(a && b && c && d);
+  EXPECT_TRUE(a->keep_alive);
+  EXPECT_EQ(b->path, "/status");
+  EXPECT_FALSE(b->keep_alive);
+  EXPECT_FALSE(c->keep_alive);  // HTTP/1.0 default
+  EXPECT_TRUE(d->keep_alive);   // bare LF line ends are accepted
+  EXPECT_FALSE(p.next());
+  EXPECT_FALSE(p.rejection());
+}
+
+int rejected(std::string_view input) {
+  HttpRequestParser p;
+  p.feed(input);
+  while (p.next()) {
+  }
+  return p.rejection() ? p.rejection()->status : 0;
+}
+
+TEST(HttpRequestParser, RejectsMalformedRequestsWith400) {
+  EXPECT_EQ(rejected("GET\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET http://x/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\n\r\n"), 400);  // no Host
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost a\r\n\r\n"), 400);
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n"), 400);
+}
+
+TEST(HttpRequestParser, RejectsBodiesAndOversizedHeads) {
+  EXPECT_EQ(rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"), 413);
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), 413);
+  EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"), 0);
+  EXPECT_EQ(rejected("GET /" + std::string(HttpRequestParser::kMaxRequestLine, 'a')), 414);
+  std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (std::size_t i = 0; i < HttpRequestParser::kMaxHeaders; ++i) many += "X: y\r\n";
+  EXPECT_EQ(rejected(many + "\r\n"), 431);
+  EXPECT_EQ(
+      rejected("GET / HTTP/1.1\r\nX: " + std::string(HttpRequestParser::kMaxHeaderBytes + 10, 'a')),
+      431);
+}
+
+TEST(HttpRequestParser, StaysFailedAndBounded) {
+  HttpRequestParser p;
+  p.feed("BAD\r\n\r\n");
+  EXPECT_FALSE(p.next());
+  ASSERT_TRUE(p.rejection());
+  p.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_FALSE(p.next());
+  EXPECT_EQ(p.buffered(), 0u);
+}
+
+TEST(HttpResponse, FramesBodyAndHead) {
+  std::string r = http_response(404, "text/plain", "nope\n", false);
+  EXPECT_EQ(r,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\nnope\n");
+  std::string h = http_response(200, "text/html", "abc", true, true);
+  EXPECT_TRUE(
+      h.ends_with("Content-Length: 3\r\nCache-Control: no-store\r\nConnection: "
+                  "keep-alive\r\n\r\n"));
+}
+
+}  // namespace
+}  // namespace ringmta::http
