@@ -2,6 +2,8 @@
 // It may not: call RocksDB or change the byte layout (that would re-key every existing queue).
 #include "storage/keys.h"
 
+#include <limits>
+
 #include "storage/queue.h"
 
 namespace ringmta::storage {
@@ -44,6 +46,11 @@ std::string domain_start(uint8_t partition, uint32_t domain) {
   std::string k(1, static_cast<char>(partition));
   put_u32_be(k, domain);
   return k;
+}
+
+std::string domain_end(uint8_t partition, uint32_t domain) {
+  if (domain == std::numeric_limits<uint32_t>::max()) return partition_start(partition + 1u);
+  return domain_start(partition, domain + 1);
 }
 
 std::string lower_ascii(std::string_view s) {

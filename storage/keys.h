@@ -28,6 +28,9 @@ std::string message_key(MessageId id);
 std::string partition_start(unsigned partition);
 // The smallest key of (partition, domain) (5 bytes).
 std::string domain_start(uint8_t partition, uint32_t domain);
+// The exclusive upper bound of (partition, domain)'s keys: the next domain's start, or for the
+// last domain id the next partition's.
+std::string domain_end(uint8_t partition, uint32_t domain);
 
 // ASCII lower-casing, as used for domain names in the domains CF and in partition_of().
 std::string lower_ascii(std::string_view s);
