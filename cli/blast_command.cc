@@ -15,7 +15,7 @@ namespace ringmta::cli {
 namespace {
 
 struct BlastFlags {
-  RouteOptions route;  // target, TLS and AUTH flags only (the rest stay at their defaults)
+  config::RouteSettings route;  // target, TLS and AUTH flags only (the rest stay at their defaults)
   int connections = 16;
   double rate = 0;
   double duration = 10;
@@ -53,7 +53,7 @@ int run(const BlastFlags& f) {
   if (f.duration <= 0 && f.messages == 0) {
     return usage_error("give --duration, --messages or both: the run must end");
   }
-  auto route = build_route(f.route);
+  auto route = config::build_route(f.route);
   if (!route) return usage_error(route.error().message);
   loadgen::BlastOptions o;
   o.target = route->target;

@@ -30,7 +30,7 @@ void print_progress(const engine::Progress& p, bool tty) {
   std::fflush(stderr);
 }
 
-void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
+void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& facts) {
   const auto& t = s.totals;
   double rate = s.seconds > 0 ? static_cast<double>(t.delivered) / s.seconds : 0;
   std::fprintf(stderr, "\n");
@@ -72,7 +72,7 @@ void print_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
   }
 }
 
-std::string json_summary(const engine::DeliverySummary& s, const JobFacts& facts) {
+std::string json_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& facts) {
   nlohmann::json j;
   j["delivered"] = s.totals.delivered;
   j["failed"] = s.totals.failed;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/delivery.h"
+#include "jobs/campaign.h"
 
 namespace ringmta::cli {
 
@@ -14,18 +15,9 @@ enum ExitStatus { kAllDelivered = 0, kSomeFailed = 1, kUsage = 2, kStillQueued =
 // Prints "ringmta: MESSAGE" on stderr and returns kUsage: a command's usage or configuration error.
 int usage_error(const std::string& message);
 
-struct JobFacts {
-  uint64_t rejected_rows = 0;
-  uint64_t duplicates = 0;
-  uint64_t accepted = 0;
-  uint64_t suppressed = 0;  // on the suppression list, skipped at ingest
-  std::string rejects_path;
-  std::string campaign;
-};
-
 void print_progress(const engine::Progress& progress, bool tty);
-void print_summary(const engine::DeliverySummary& summary, const JobFacts& facts);
-std::string json_summary(const engine::DeliverySummary& summary, const JobFacts& facts);
+void print_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
+std::string json_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
 int exit_status(const engine::DeliverySummary& summary);
 
 }  // namespace ringmta::cli

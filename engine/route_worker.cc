@@ -112,10 +112,7 @@ void RouteWorker::start_pop_login() {
         }
         Reply reply = Reply::make_local(530, "5.7.0", outcome);
         pause(RefusalKind::kAuthFailed, reply, protocol::Observations{});
-        diagnosis_ = "POP-before-SMTP login to " + config_.pop_before_smtp->str() +
-                     " failed: " + outcome +
-                     ". Check --user and the password; the smart host will not relay until the "
-                     "POP3 login succeeds.";
+        diagnosis_ = protocol::diagnose_pop_login(config_.pop_before_smtp->str(), outcome);
       });
   pop_->start();
 }

@@ -235,4 +235,10 @@ std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations&
   return "The smart host refused " + said + ".";
 }
 
+std::string diagnose_pop_login(const std::string& server, const std::string& reason) {
+  return "POP-before-SMTP login to " + server + " failed: " + reason +
+         ". Check --user and the password; the smart host will not relay until the POP3 login "
+         "succeeds.";
+}
+
 }  // namespace ringmta::protocol

@@ -49,4 +49,8 @@ struct RouteFacts {
 std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations& seen,
                      const RouteFacts& facts);
 
+// The POP-before-SMTP login to `server` failed for `reason`: what the smart host will do and what
+// to check (delivery and `ringmta check` say the same).
+std::string diagnose_pop_login(const std::string& server, const std::string& reason);
+
 }  // namespace ringmta::protocol

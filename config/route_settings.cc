@@ -1,0 +1,150 @@
+// RouteSettings → engine::RouteConfig: resolves the smart host, loads the password and the TLS
+// policy, the throttle rules and the retry policy.
+#include "config/route_settings.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "message/address.h"
+
+namespace ringmta::config {
+
+int shard_count(const RouteSettings& o) {
+  if (o.shards > 0) return o.shards;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+std::string host_fqdn() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+Result<std::string> read_password(const RouteSettings& o) {
+  if (!o.password_file.empty()) {
+    std::ifstream in(o.password_file);
+    if (!in) return make_error("cannot read --password-file " + o.password_file);
+    std::string line;
+    std::getline(in, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    return line;
+  }
+  if (const char* env = std::getenv("RINGMTA_PASSWORD")) return std::string(env);
+  return make_error("--user needs a password: --password-file FILE or RINGMTA_PASSWORD");
+}
+
+}  // namespace
+
+Result<engine::RouteConfig> build_route(const RouteSettings& o) {
+  engine::RouteConfig route;
+  if (o.direct == !o.smarthost.empty()) {
+    return make_error("give either --smarthost HOST[:PORT] or --direct (deliver to MX hosts)");
+  }
+  auto protocol_tls = o.tls == "none"       ? protocol::TlsMode::kNone
+                      : o.tls == "implicit" ? protocol::TlsMode::kImplicit
+                                            : protocol::TlsMode::kStartTls;
+  if (o.direct && (!o.user.empty() || !o.pop_before_smtp.empty())) {
+    return make_error("--user and --pop-before-smtp are for a smart host, not for --direct");
+  }
+  if (o.direct) {
+    engine::DirectDelivery direct;
+    direct.tls = o.mx_tls == "required" ? engine::MxTls::kRequired
+                 : o.mx_tls == "verify" ? engine::MxTls::kVerify
+                 : o.mx_tls == "none"   ? engine::MxTls::kNone
+                                        : engine::MxTls::kOpportunistic;
+    direct.port = o.mx_port;
+    direct.allow_loopback_mx = o.allow_loopback_mx;
+    direct.max_hosts_per_attempt = o.max_mx_hosts;
+    direct.dns_servers = o.dns_servers;
+    protocol_tls = direct.tls == engine::MxTls::kNone            ? protocol::TlsMode::kNone
+                   : direct.tls == engine::MxTls::kOpportunistic ? protocol::TlsMode::kOpportunistic
+                                                                 : protocol::TlsMode::kStartTls;
+    if (direct.tls != engine::MxTls::kNone) {
+      engine::TlsPolicy policy{.verify = direct.tls == engine::MxTls::kVerify,
+                               .ca_file = o.ca_file};
+      auto ctx = engine::TlsContext::client(policy);
+      if (!ctx) return make_error("--mx-tls: " + ctx.error().message);
+      route.target.tls = ctx.value();
+    }
+    route.direct = direct;
+  } else {
+    uint16_t default_port = protocol_tls == protocol::TlsMode::kImplicit ? 465 : 587;
+    auto endpoint = engine::resolve_endpoint(o.smarthost, default_port);
+    if (!endpoint) return make_error("--smarthost: " + endpoint.error().message);
+    route.target.endpoint = endpoint.value();
+    if (protocol_tls != protocol::TlsMode::kNone) {
+      engine::TlsPolicy policy{.verify = !o.insecure, .ca_file = o.ca_file};
+      auto ctx = engine::TlsContext::client(policy);
+      if (!ctx) return make_error("--ca-file: " + ctx.error().message);
+      route.target.tls = ctx.value();
+    }
+  }
+  if (!o.bind_address.empty()) {
+    auto bind = engine::resolve_endpoint(o.bind_address, 0);
+    if (!bind) return make_error("--bind-address: " + bind.error().message);
+    route.target.bind_address = bind->addr;
+  }
+  auto& client = route.client;
+  client.tls = protocol_tls;
+  client.ehlo_name = o.ehlo.empty() ? host_fqdn() : o.ehlo;
+  if (!o.user.empty()) {
+    auto password = read_password(o);
+    if (!password) return password.error();
+    client.credentials = protocol::Credentials{o.user, password.value()};
+  }
+  client.auth = o.auth == "plain"      ? protocol::AuthMechanism::kPlain
+                : o.auth == "login"    ? protocol::AuthMechanism::kLogin
+                : o.auth == "cram-md5" ? protocol::AuthMechanism::kCramMd5
+                                       : protocol::AuthMechanism::kAuto;
+  Millis cap = o.command_timeout * 1000;
+  for (Millis* t : {&client.timeouts.greeting, &client.timeouts.ehlo, &client.timeouts.starttls,
+                    &client.timeouts.auth, &client.timeouts.mail, &client.timeouts.rcpt,
+                    &client.timeouts.data, &client.timeouts.data_block, &client.timeouts.final_dot,
+                    &client.timeouts.rset, &client.timeouts.quit}) {
+    *t = std::min(*t, cap);
+  }
+  route.target.connect_timeout = std::min<Millis>(30'000, cap);
+  route.target.tls_handshake_timeout = std::min<Millis>(120'000, cap);
+  route.target.send_timeout = client.timeouts.data_block;
+  if (!o.pop_before_smtp.empty()) {
+    if (o.user.empty()) return make_error("--pop-before-smtp needs --user and a password");
+    auto pop = engine::resolve_endpoint(o.pop_before_smtp, 110);
+    if (!pop) return make_error("--pop-before-smtp: " + pop.error().message);
+    route.pop_before_smtp = pop.value();
+  }
+  if (!o.sender.empty()) {
+    auto sender = message::parse_address(o.sender);
+    if (!sender) return make_error("--sender: " + sender.error().message);
+    route.sender_override = sender->str();
+  }
+  scheduler::Limits builtin;
+  builtin.max_connections = static_cast<uint32_t>(o.max_connections);
+  builtin.max_messages_per_connection = o.max_messages_per_connection;
+  if (o.throttle_file.empty()) {
+    route.throttle = scheduler::ThrottleRules(builtin);
+  } else {
+    auto rules = scheduler::ThrottleRules::load_file(o.throttle_file, builtin);
+    if (!rules) return make_error("--throttle-file: " + rules.error().message);
+    route.throttle = std::move(rules.value());
+  }
+  route.retry.first_retry = o.retry_after;
+  route.retry.max_age = o.max_age;
+  route.facts.credentials_given = client.credentials.has_value();
+  route.facts.pop_before_smtp = route.pop_before_smtp.has_value();
+  route.facts.tls = protocol_tls;
+  route.facts.ehlo_name = client.ehlo_name;
+  route.facts.sender = route.sender_override;
+  route.facts.user = o.user;
+  auto dot = client.ehlo_name.find('.');
+  route.message_id_domain =
+      dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;
+  return route;
+}
+
+}  // namespace ringmta::config

@@ -1,0 +1,48 @@
+// RouteSettings: how to reach the mail's destinations — a smart host (TLS, AUTH, POP-before-SMTP)
+// or direct delivery to MX hosts — and the limits of the pool, as the flags and the TOML config
+// say them; build_route() turns them into the engine::RouteConfig the shards read. Problems found
+// here are configuration errors. It may not parse flags or print (the commands do).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/route_config.h"
+#include "util/result.h"
+
+namespace ringmta::config {
+
+struct RouteSettings {
+  std::string smarthost;
+  std::string tls = "starttls";
+  std::string ca_file;
+  bool insecure = false;
+  std::string user;
+  std::string password_file;
+  std::string auth = "auto";
+  std::string pop_before_smtp;
+  std::string sender;
+  std::string ehlo;
+  int max_connections = 16;
+  uint32_t max_messages_per_connection = 1000;
+  std::string throttle_file;      // per-destination limits (scheduler/throttle_rules.h)
+  int64_t retry_after = 300;      // seconds before the first retry
+  int64_t max_age = 48 * 3600;    // seconds before a deferred recipient expires
+  int64_t command_timeout = 300;  // cap on every per-command timeout, seconds
+  int shards = 0;                 // 0 = one per core
+  std::string bind_address;       // source address for outgoing connections
+  // Direct delivery (no smart host): each domain's MX hosts.
+  bool direct = false;
+  std::string mx_tls = "opportunistic";
+  std::vector<std::string> dns_servers;
+  uint16_t mx_port = 25;
+  bool allow_loopback_mx = false;
+  int max_mx_hosts = 5;
+};
+
+Result<engine::RouteConfig> build_route(const RouteSettings& settings);
+
+// --shards, or one per core.
+int shard_count(const RouteSettings& settings);
+
+}  // namespace ringmta::config

@@ -1,0 +1,47 @@
+// queue_campaign: a message and a recipient list into the queue, as `send` (and `demo`, and next
+// the service's API) takes them — the template parsed, the envelope Sender chosen, every row
+// checked and queued durably, the campaign's size recorded. It may not deliver or print; errors
+// are values that name the input at fault.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "storage/queue.h"
+#include "util/result.h"
+
+namespace ringmta::jobs {
+
+struct CampaignInput {
+  std::string raw_message;   // RFC 5322 text, {{field}} merge fields allowed
+  std::string message_name;  // for errors: the file it came from
+  std::string recipients_path;
+  std::string rejects_path;  // "" = RECIPIENTS.rejects.csv
+  std::string campaign;      // "" = a new id
+  std::string sender;        // the envelope Sender (MAIL FROM); "" = the message's From:
+  bool verp = false;
+  bool skip_suppressed = true;
+};
+
+// What queueing found: the counts a summary reports, and where rejected rows went.
+struct CampaignFacts {
+  uint64_t rejected_rows = 0;
+  uint64_t duplicates = 0;
+  uint64_t accepted = 0;
+  uint64_t suppressed = 0;   // on the suppression list, skipped
+  std::string rejects_path;  // "" when no row was rejected
+  std::string campaign;
+  std::string envelope_sender;
+};
+
+// "c<unix time hex><random>".
+std::string new_campaign_id();
+
+// The envelope Sender the campaign goes out with: input.sender, else the message's From:. Fails
+// on a message that does not parse, or a Sender that --verp cannot tag. Needs no queue, so a
+// command can check its input before it opens or creates one.
+Result<std::string> campaign_sender(const CampaignInput& input);
+
+Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input);
+
+}  // namespace ringmta::jobs
