@@ -134,50 +134,42 @@ const char* command_name(Await kind) {
   return names_of(kind).phrase;
 }
 
-// RFC 5321 §4.3.2 (and RFC 3207, RFC 4954): the success replies that may answer each command. A
-// 4xx or 5xx is the command's refusal; any other code — a 2xx where only 354 lets the body follow,
-// a 3xx where a completion is due — is the server's protocol error and never counts as success.
-bool is_expected_success(Await kind, int code) {
+// RFC 5321 §4.3.2 (and RFC 3207, RFC 4954): the success replies that may answer each command —
+// the codes low..high, or also — and how an error message names them. A 4xx or 5xx is the
+// command's refusal; any other code — a 2xx where only 354 lets the body follow, a 3xx where a
+// completion is due — is the server's protocol error and never counts as success.
+struct SuccessReplies {
+  int low;
+  int high;
+  int also;  // 0: none
+  const char* text;
+
+  bool contain(int code) const { return (code >= low && code <= high) || code == also; }
+};
+
+SuccessReplies success_replies(Await kind) {
   switch (kind) {
     case Await::kGreeting:
     case Await::kStartTls:
-      return code == 220;
+      return {220, 220, 0, "220"};
     case Await::kEhlo:
     case Await::kHelo:
     case Await::kMail:
     case Await::kRset:
     case Await::kProbeRset:
-      return code == 250;
+      return {250, 250, 0, "250"};
     case Await::kRcpt:
-      return code == 250 || code == 251 || code == 252;
+      return {250, 252, 0, "250, 251 or 252"};
     case Await::kAuth:
-      return code == 235 || code == 334;
+      return {235, 235, 334, "235 or 334"};
     case Await::kData:
-      return code == 354;
+      return {354, 354, 0, "354"};
     case Await::kDot:
-      return code >= 200 && code < 300;  // the only reply that makes the mail the server's
+      return {200, 299, 0, "2xx"};  // the only reply that makes the mail the server's
     case Await::kQuit:
-      return true;  // whatever it says, the session is over
+      break;
   }
-  return false;
-}
-
-const char* expected_codes(Await kind) {
-  switch (kind) {
-    case Await::kGreeting:
-    case Await::kStartTls:
-      return "220";
-    case Await::kRcpt:
-      return "250, 251 or 252";
-    case Await::kAuth:
-      return "235 or 334";
-    case Await::kData:
-      return "354";
-    case Await::kDot:
-      return "2xx";
-    default:
-      return "250";
-  }
+  return {100, 999, 0, "any"};  // QUIT: whatever it says, the session is over
 }
 
 // Characters that could end or split an SMTP command line are never sent.
@@ -324,10 +316,9 @@ struct SmtpClient::State {
     Reply final_reply = t.final_reply ? *t.final_reply : unanswered;
     done.recipient_replies.reserve(t.rcpt.size());
     for (auto& r : t.rcpt) done.recipient_replies.push_back(r ? std::move(*r) : unanswered);
-    // Only a 2xx to the end of data makes the mail the server's (t.final_reply is set from the
-    // end of data only when is_expected_success said so). Without any answer, the mail may have
-    // been taken only if its end of data reached the socket.
-    done.delivered = t.dot_answered && t.accepted > 0 && final_reply.code / 100 == 2;
+    // Only a 2xx to the end of data makes the mail the server's. Without any answer, the mail may
+    // have been taken only if its end of data reached the socket.
+    done.delivered = t.dot_answered && t.accepted > 0 && final_reply.positive();
     done.maybe_delivered =
         !t.final_reply && t.accepted > 0 && t.dot_end != 0 && written_total >= t.dot_end;
     done.final_reply = std::move(final_reply);
@@ -650,8 +641,8 @@ struct SmtpClient::State {
     expect(Await::kData, config.timeouts.data, t.seq);
   }
 
-  // success: the reply is one that may answer the command (is_expected_success); else it is a
-  // 4xx/5xx refusal.
+  // success: the reply is one that may answer the command (success_replies); else it is a 4xx/5xx
+  // refusal.
   void on_txn_reply(const Pending& p, Reply r, bool success) {
     Txn* t = find_txn(p.txn);
     if (t == nullptr) return;
@@ -777,13 +768,14 @@ struct SmtpClient::State {
       if (Txn* t = find_txn(p.txn); t != nullptr && !t->final_reply) t->final_reply = r;
       return abort(stage_of(p.kind), r, r, false);
     }
-    if (!r.transient() && !r.permanent() && !is_expected_success(p.kind, r.code)) {
+    const SuccessReplies expected = success_replies(p.kind);
+    const bool success = expected.contain(r.code);
+    if (!success && !r.transient() && !r.permanent()) {
       return protocol_error(stage_of(p.kind), "the server answered " +
                                                   std::string(command_name(p.kind)) + " with " +
-                                                  r.summary() + " (only " + expected_codes(p.kind) +
+                                                  r.summary() + " (only " + expected.text +
                                                   " may answer it, or a 4xx/5xx refusal)");
     }
-    const bool success = is_expected_success(p.kind, r.code);
     switch (p.kind) {
       case Await::kGreeting:
         if (!success) return abort(Stage::kGreeting, r, r, false);
