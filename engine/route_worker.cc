@@ -299,10 +299,7 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
   const protocol::Observations& seen = conn.client().observations();
-  // A server that broke the protocol refused nothing: it is treated like one that is down.
-  const RefusalKind kind = failed.protocol_error
-                               ? RefusalKind::kTransient
-                               : protocol::classify_session_failure(failed.stage, failed.reply);
+  const RefusalKind kind = protocol::classify_session_failure(failed);
   if (protocol::is_configuration_refusal(kind)) {
     pause(kind, failed.reply, seen);
     return;

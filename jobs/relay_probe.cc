@@ -56,7 +56,7 @@ class Probe final : public engine::ConnectionOwner {
                          const protocol::SessionFailed& failed) override {
     observations_ = conn.client().observations();
     if (accepted_ || !diagnosis_.empty()) return;
-    report(protocol::classify_session_failure(failed.stage, failed.reply), failed.reply);
+    report(protocol::classify_session_failure(failed), failed.reply);
     note_(std::string("the session failed at ") + protocol::stage_name(failed.stage) + ": " +
           failed.reply.summary());
   }

@@ -132,7 +132,11 @@ RefusalKind classify_refusal(Stage stage, const Reply& reply) {
   return RefusalKind::kRecipientRejected;
 }
 
-RefusalKind classify_session_failure(Stage stage, const Reply& reply) {
+RefusalKind classify_session_failure(const SessionFailed& failed) {
+  // A server that broke the protocol refused nothing: it is treated like one that is down.
+  if (failed.protocol_error) return RefusalKind::kTransient;
+  const Stage stage = failed.stage;
+  const Reply& reply = failed.reply;
   const RefusalKind kind = classify_refusal(stage, reply);
   if (is_configuration_refusal(kind)) return kind;
   if (stage == Stage::kTlsHandshake || stage == Stage::kStartTls) return RefusalKind::kTlsRequired;

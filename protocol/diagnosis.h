@@ -30,8 +30,9 @@ bool is_configuration_refusal(RefusalKind kind);
 // What a session that failed at `stage` points to: classify_refusal's kind when that is a
 // configuration refusal; otherwise the failed stage's own when the reply alone says nothing:
 // a failed TLS handshake or STARTTLS is kTlsRequired, a permanent refusal at AUTH kAuthFailed,
-// a permanent refusal of EHLO kHeloRejected. Else classify_refusal's kind.
-RefusalKind classify_session_failure(Stage stage, const Reply& reply);
+// a permanent refusal of EHLO kHeloRejected. Else classify_refusal's kind. A protocol error of the
+// server is kTransient whatever the stage: it says nothing about the configuration.
+RefusalKind classify_session_failure(const SessionFailed& failed);
 
 // What ringmta itself was configured with, for the diagnosis.
 struct RouteFacts {

@@ -73,26 +73,32 @@ TEST(ClassifyRefusal, ConfigurationKinds) {
 TEST(ClassifySessionFailure, TheFailedStageExplainsWhatTheReplyDoesNot) {
   using ringmta::protocol::classify_session_failure;
   // The reply's own wording wins where it names a configuration problem.
-  EXPECT_EQ(classify_session_failure(Stage::kEhlo,
-                                     reply(530, "5.7.0 Must issue a STARTTLS command first")),
+  EXPECT_EQ(classify_session_failure(
+                {Stage::kEhlo, reply(530, "5.7.0 Must issue a STARTTLS command first")}),
             RefusalKind::kTlsRequired);
   // Otherwise the stage: any TLS failure, a permanent AUTH or EHLO refusal.
-  EXPECT_EQ(classify_session_failure(Stage::kTlsHandshake, reply(421, "4.4.2 handshake failed")),
+  EXPECT_EQ(classify_session_failure({Stage::kTlsHandshake, reply(421, "4.4.2 handshake failed")}),
             RefusalKind::kTlsRequired);
-  EXPECT_EQ(classify_session_failure(Stage::kStartTls, reply(454, "4.7.0 TLS not available")),
+  EXPECT_EQ(classify_session_failure({Stage::kStartTls, reply(454, "4.7.0 TLS not available")}),
             RefusalKind::kTlsRequired);
-  EXPECT_EQ(classify_session_failure(Stage::kAuth, reply(535, "5.7.8 Error: bad credentials")),
+  EXPECT_EQ(classify_session_failure({Stage::kAuth, reply(535, "5.7.8 Error: bad credentials")}),
             RefusalKind::kAuthFailed);
-  EXPECT_EQ(classify_session_failure(Stage::kEhlo, reply(550, "5.5.0 go away")),
+  EXPECT_EQ(classify_session_failure({Stage::kEhlo, reply(550, "5.5.0 go away")}),
             RefusalKind::kHeloRejected);
   // A temporary refusal at AUTH or EHLO stays temporary; later stages keep the reply's kind.
-  EXPECT_EQ(
-      classify_session_failure(Stage::kAuth, reply(454, "4.7.0 Temporary authentication failure")),
-      RefusalKind::kTransient);
-  EXPECT_EQ(classify_session_failure(Stage::kEhlo, reply(421, "4.3.2 busy")),
+  EXPECT_EQ(classify_session_failure(
+                {Stage::kAuth, reply(454, "4.7.0 Temporary authentication failure")}),
             RefusalKind::kTransient);
-  EXPECT_EQ(classify_session_failure(Stage::kRcpt, reply(550, "5.1.1 no such user")),
+  EXPECT_EQ(classify_session_failure({Stage::kEhlo, reply(421, "4.3.2 busy")}),
+            RefusalKind::kTransient);
+  EXPECT_EQ(classify_session_failure({Stage::kRcpt, reply(550, "5.1.1 no such user")}),
             RefusalKind::kRecipientRejected);
+  // The server's protocol error is no configuration problem, whatever the stage.
+  for (Stage stage : {Stage::kGreeting, Stage::kStartTls, Stage::kAuth, Stage::kMail}) {
+    SessionFailed failed{stage, Reply::make_local(451, "4.5.0", "protocol error: 250 to DATA"),
+                         true};
+    EXPECT_EQ(classify_session_failure(failed), RefusalKind::kTransient) << stage_name(stage);
+  }
 }
 
 Observations offering(std::vector<std::string> mechanisms) {
