@@ -99,7 +99,7 @@ Command add_demo_command(CLI::App& app) {
                                       .campaign = jobs::kDemoCampaign,
                                       .sender = jobs::kDemoSender};
             Millis t0 = monotonic_now();
-            auto facts = jobs::queue_campaign(*queue.value(), input);
+            auto facts = jobs::queue_campaign(*queue.value(), input, input.sender);
             if (!facts) {
               std::fprintf(stderr, "ringmta: %s\n", facts.error().message.c_str());
               return kUsage;
@@ -112,8 +112,7 @@ Command add_demo_command(CLI::App& app) {
             engine::DeliveryOptions options;
             options.shards = config::shard_count(ro);
             options.interrupt = &g_interrupted;
-            bool tty = isatty(STDERR_FILENO) != 0;
-            options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+            show_progress(options);
             attach_admin(admin.value().get(), o->admin, options);
             jobs::DeliverySettings settings;
             settings.queue_dir = queue_dir;

@@ -1,6 +1,8 @@
 // Progress line, summary and JSON for delivery jobs.
 #include "cli/report.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,12 @@ void print_progress(const engine::Progress& p, bool tty) {
       static_cast<unsigned long long>(t.deferred), static_cast<unsigned long long>(t.failed),
       static_cast<unsigned long long>(p.queued_at_start), rate, eta.c_str(), tty ? "   " : "\n");
   std::fflush(stderr);
+}
+
+void show_progress(engine::DeliveryOptions& options) {
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+  options.progress_every = tty ? 1000 : 2000;
 }
 
 void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& facts) {

@@ -1,5 +1,5 @@
 // What `send`, `run` and `demo` print: the live progress line, the summary, the --json object,
-// and the exit status. Formatting only.
+// the exit status, and the hook that prints the progress line. Formatting only.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,8 @@ enum ExitStatus { kAllDelivered = 0, kSomeFailed = 1, kUsage = 2, kStillQueued =
 int usage_error(const std::string& message);
 
 void print_progress(const engine::Progress& progress, bool tty);
+// Has the delivery print its progress line on stderr: every second on a terminal, else every 2 s.
+void show_progress(engine::DeliveryOptions& options);
 void print_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
 std::string json_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
 int exit_status(const engine::DeliverySummary& summary);

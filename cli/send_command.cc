@@ -1,6 +1,4 @@
 // `ringmta send` and `ringmta run`: their flags, the jobs (jobs/) they run, and what they print.
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -74,11 +72,7 @@ int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, 
   attach_admin(admin, o.admin, options);
   options.shards = config::shard_count(o.route);
   options.interrupt = &g_interrupted;
-  bool tty = isatty(STDERR_FILENO) != 0;
-  if (!o.no_progress) {
-    options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
-    options.progress_every = tty ? 1000 : 2000;
-  }
+  if (!o.no_progress) show_progress(options);
   auto summary = jobs::run_delivery(queue, route, o.delivery, facts, std::move(options));
   if (!summary) return usage_error(summary.error().message);
   print_summary(*summary, facts);
@@ -160,7 +154,7 @@ Command add_send_command(CLI::App& app) {
             std::fprintf(stderr, "campaign %s: queueing recipients from %s\n",
                          input.campaign.c_str(), recipients_path->c_str());
             Millis ingest_started = monotonic_now();
-            auto facts = jobs::queue_campaign(*queue.value(), input);
+            auto facts = jobs::queue_campaign(*queue.value(), input, *sender);
             if (!facts) return usage_error(facts.error().message);
             std::fprintf(stderr,
                          "queued %llu recipients (%llu rows rejected, %llu duplicates, %llu "

@@ -36,10 +36,8 @@ Result<std::string> campaign_sender(const CampaignInput& input) {
   return sender;
 }
 
-Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input) {
-  auto chosen = campaign_sender(input);
-  if (!chosen) return chosen.error();
-  const std::string& sender = chosen.value();
+Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,
+                                     const std::string& sender) {
   ingest::IngestOptions io;
   io.recipients_path = input.recipients_path;
   io.rejects_path =

@@ -42,6 +42,8 @@ std::string new_campaign_id();
 // command can check its input before it opens or creates one.
 Result<std::string> campaign_sender(const CampaignInput& input);
 
-Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input);
+// Queues the campaign with the envelope Sender campaign_sender() chose for it.
+Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,
+                                     const std::string& envelope_sender);
 
 }  // namespace ringmta::jobs
