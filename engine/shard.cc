@@ -4,8 +4,6 @@
 #include <cstdio>
 
 #include "engine/direct_router.h"
-#include "scheduler/retry_policy.h"
-#include "storage/records.h"
 
 namespace ringmta::engine {
 
@@ -23,7 +21,6 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
   }
   cursors_.resize(partitions_.size());
-  rng_ ^= static_cast<uint64_t>(id) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now());
 }
 
 Shard::~Shard() {
@@ -38,6 +35,16 @@ Result<void> Shard::start() {
   messages_ = std::make_unique<MessageCache>(queue_);
   bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
                                               route_.message_id_domain, partitions_, id_);
+  const uint64_t jitter_seed =
+      0x9e3779b97f4a7c15ULL ^
+      (static_cast<uint64_t>(id_) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now()));
+  recorder_ =
+      std::make_unique<OutcomeRecorder>(RecorderSettings{.retry = route_.retry,
+                                                         .classifier = classifier_,
+                                                         .suppress = bounce_options_.suppress,
+                                                         .log_lines = delivery_log_ != nullptr,
+                                                         .jitter_seed = jitter_seed},
+                                        counters_, bounces_.get());
   auto& sink = static_cast<OutcomeSink&>(*this);
   if (route_.direct) {
     auto dns =
@@ -188,31 +195,21 @@ void Shard::refill() {
 }
 
 void Shard::flush() {
-  if (batch_.empty()) return;
-  auto applied = queue_.apply(std::move(batch_));
-  batch_ = storage::OutcomeBatch();
+  if (!recorder_->has_batch()) return;
+  auto applied = queue_.apply(recorder_->take_batch());
   if (!applied) set_error("recording delivery outcomes failed: " + applied.error().message);
 }
 
-void Shard::log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
-                        const protocol::Reply& reply, const Attempt& where,
-                        const bounce::Classification* verdict) {
-  if (delivery_log_ == nullptr) return;
+const LoadedMessage* Shard::message_of(const storage::QueueEntry& entry) {
   auto message = messages_->get(entry.record.message);
-  DeliveryLine line{.unix_millis = unix_now_millis(),
-                    .outcome = outcome,
-                    .campaign = message ? std::string_view(message.value()->stored.campaign) : "",
-                    .entry = &entry,
-                    .reply = &reply,
-                    .where = &where,
-                    .verdict = verdict};
-  format_delivery_line(log_buffer_, line);
+  return message ? message.value() : nullptr;
 }
 
 void Shard::flush_log() {
-  if (log_buffer_.empty()) return;
-  auto written = delivery_log_->append(log_buffer_);
-  log_buffer_.clear();
+  std::string& lines = recorder_->log_lines();
+  if (lines.empty()) return;
+  auto written = delivery_log_->append(lines);
+  lines.clear();
   if (!written) set_error(written.error().message);
 }
 
@@ -229,83 +226,27 @@ void Shard::set_error(std::string message) {
 
 void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
                       const Attempt& where) {
-  log_outcome("delivered", entry, reply, where);
   claimed_.erase(entry.key.seq);
-  batch_.remove(entry.key);
-  counters_.delivered.add();
-  counters_.delivery_latency.observe_micros(metrics::micros_since(entry.record.first_enqueued));
-  counters_.outcomes.delivered(entry.key.domain, entry.domain, entry.record.message);
+  (void)recorder_->delivered(entry, message_of(entry), reply, where);
 }
 
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
                      const Attempt& where) {
   claimed_.erase(entry.key.seq);
-  UnixSeconds now = clock_.now();
-  if (scheduler::expired(route_.retry, entry.record.first_enqueued, now)) {
-    return failed(entry,
-                  protocol::Reply::make_local(
-                      550, "5.4.7", "expired in the queue; last reply: " + reply.summary()),
-                  where);
-  }
-  if (delivery_log_ != nullptr) {
-    const bounce::Classification verdict = classifier_.classify(reply);
-    log_outcome("deferred", entry, reply, where, &verdict);
-  }
-  storage::RecipientRecord record = entry.record;
-  record.attempts += 1;
-  record.last_reply = reply.summary();
-  rng_ ^= rng_ << 13;
-  rng_ ^= rng_ >> 7;
-  rng_ ^= rng_ << 17;
-  double unit = static_cast<double>(rng_ >> 11) / static_cast<double>(1ULL << 53);
-  UnixSeconds due = scheduler::next_retry(route_.retry, record.attempts, now, unit);
-  batch_.reschedule(entry.key, static_cast<uint32_t>(due), record);
-  counters_.deferred.add();
-  counters_.outcomes.deferred(entry.key.domain, entry.domain, entry.record.message, due,
-                              record.last_reply, now);
+  const Recorded recorded =
+      recorder_->deferred(entry, message_of(entry), reply, where, clock_.now());
+  if (recorded.disposition == Disposition::kExpired) note_failure(entry, recorded);
 }
 
 void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
                    const Attempt& where) {
-  const bounce::Classification verdict = classifier_.classify(reply);
-  log_outcome("failed", entry, reply, where, &verdict);
   claimed_.erase(entry.key.seq);
-  batch_.remove(entry.key);
-  if (auto message = messages_->get(entry.record.message)) {
-    bounces_->on_failed(entry, *message.value(), reply, where, clock_.now(), batch_);
-    record_failure(entry, message.value()->stored, reply, verdict);
-  }
-  bool expired = reply.local && reply.enhanced && reply.enhanced->str() == "5.4.7";
-  counters_.count_failure(!reply.local ? metrics::FailureCategory::kPermanent
-                          : expired    ? metrics::FailureCategory::kExpired
-                                       : metrics::FailureCategory::kLocal);
-  counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message, reply.summary(),
-                            clock_.now());
-  std::lock_guard lock(report_mutex_);
-  if (failures_.size() < 20) failures_.push_back({entry.record.address, reply.summary()});
+  note_failure(entry, recorder_->failed(entry, message_of(entry), reply, where, clock_.now()));
 }
 
-// The failure record and, for a hard bounce of the address itself, the suppression entry: in the
-// batch that removes the recipient. DSNs leave neither (their recipient is our own sender).
-void Shard::record_failure(const storage::QueueEntry& entry, const storage::StoredMessage& message,
-                           const protocol::Reply& reply, const bounce::Classification& verdict) {
-  if (message.is_dsn) return;
-  const std::string category(bounce::category_name(verdict.category));
-  const std::string summary = reply.summary();
-  storage::add_failure_record(batch_, {.campaign = message.campaign,
-                                       .recipient = entry.record.address,
-                                       .category = category,
-                                       .hard = verdict.hard,
-                                       .reply = summary,
-                                       .time = clock_.now()});
-  if (bounce_options_.suppress && bounce::should_suppress(verdict)) {
-    storage::SuppressionList::add_to(batch_, {.address = entry.record.address,
-                                              .category = category,
-                                              .reason = summary,
-                                              .campaign = message.campaign,
-                                              .since = clock_.now()});
-    counters_.suppressions_added.add();
-  }
+void Shard::note_failure(const storage::QueueEntry& entry, const Recorded& recorded) {
+  std::lock_guard lock(report_mutex_);
+  if (failures_.size() < kFailuresKept) failures_.push_back({entry.record.address, recorded.reply});
 }
 
 void Shard::released(const storage::QueueEntry& entry) {

@@ -22,6 +22,7 @@
 #include "engine/dns_destination.h"
 #include "engine/io/event_loop.h"
 #include "engine/message_cache.h"
+#include "engine/outcome_recorder.h"
 #include "engine/route_config.h"
 #include "engine/route_worker.h"
 #include "engine/throttle_group.h"
@@ -70,11 +71,8 @@ class Shard final : private OutcomeSink {
                 const Attempt& where) override;
   void failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
               const Attempt& where) override;
-  void log_outcome(std::string_view outcome, const storage::QueueEntry& entry,
-                   const protocol::Reply& reply, const Attempt& where,
-                   const bounce::Classification* verdict = nullptr);
-  void record_failure(const storage::QueueEntry& entry, const storage::StoredMessage& message,
-                      const protocol::Reply& reply, const bounce::Classification& verdict);
+  const LoadedMessage* message_of(const storage::QueueEntry& entry);
+  void note_failure(const storage::QueueEntry& entry, const Recorded& recorded);
   void flush_log();
   void released(const storage::QueueEntry& entry) override;
 
@@ -82,6 +80,7 @@ class Shard final : private OutcomeSink {
   static constexpr std::size_t kLowWater = 256;     // refill when the backlog falls below this
   static constexpr Millis kRecheckEvery = 500;      // look at storage again at least this often
   static constexpr Millis kRouteReportEvery = 250;  // hand the routes' states to the metrics
+  static constexpr std::size_t kFailuresKept = 20;  // permanent failures kept for the summary
 
   int id_;
   int shard_count_;
@@ -93,7 +92,6 @@ class Shard final : private OutcomeSink {
   const bounce::Classifier& classifier_;
   std::unique_ptr<BounceReporter> bounces_;
   DeliveryLog* delivery_log_;
-  std::string log_buffer_;  // lines formatted this tick, written after the outcome batch
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
@@ -102,6 +100,7 @@ class Shard final : private OutcomeSink {
   std::unique_ptr<ThrottleGroup> throttle_;        // smart-host mode; before worker_, which uses it
   std::unique_ptr<Dispatcher> worker_;
   metrics::ShardCounters counters_;
+  std::unique_ptr<OutcomeRecorder> recorder_;  // after bounces_ and counters_, which it uses
   std::thread thread_;
 
   std::vector<uint8_t> partitions_;
@@ -110,12 +109,10 @@ class Shard final : private OutcomeSink {
   std::unordered_set<uint64_t> claimed_;  // seqs handed to the worker and not yet decided
   storage::FetchHints hints_;             // per domain: the highest key fetched (storage/queue.h)
   UnixSeconds hints_now_ = 0;             // the queue clock at the last refill
-  storage::OutcomeBatch batch_;
-  bool exhausted_ = false;  // the last full pass over storage found nothing new
+  bool exhausted_ = false;                // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;
   Millis next_route_report_ = 0;
   bool stopping_ = false;
-  uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
 
   std::atomic<bool> finished_{false};
   std::atomic<bool> paused_{false};

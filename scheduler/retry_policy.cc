@@ -17,6 +17,13 @@ UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds
   return now + static_cast<UnixSeconds>(interval);
 }
 
+double RetryJitter::next_unit() {
+  state_ ^= state_ << 13;
+  state_ ^= state_ >> 7;
+  state_ ^= state_ << 17;
+  return static_cast<double>(state_ >> 11) / static_cast<double>(1ULL << 53);
+}
+
 bool expired(const RetryPolicy& policy, UnixSeconds first_enqueued, UnixSeconds now) {
   return now - first_enqueued >= policy.max_age;
 }

@@ -21,6 +21,17 @@ struct RetryPolicy {
 UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
                        double unit_random);
 
+// Where next_retry's unit_random comes from: a xorshift64 stream, seeded per shard so that the
+// shards' retries do not line up. Not for anything that needs real randomness.
+class RetryJitter {
+ public:
+  explicit RetryJitter(uint64_t seed) : state_(seed == 0 ? 0x9e3779b97f4a7c15ULL : seed) {}
+  double next_unit();  // in [0, 1)
+
+ private:
+  uint64_t state_;
+};
+
 // True once a recipient first queued at first_enqueued may no longer be retried at now.
 bool expired(const RetryPolicy& policy, UnixSeconds first_enqueued, UnixSeconds now);
 
