@@ -135,7 +135,7 @@ void OutcomeBatch::put_record(std::string key, std::string value) {
 // Opening
 
 bool queue_in_use(const Error& error) {
-  return error.message.find(detail::kInUse) != std::string::npos;
+  return error.kind == ErrorKind::kInUse;
 }
 
 bool queue_exists(const std::string& dir) {

@@ -18,6 +18,12 @@ bool contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
 }
 
+// RocksDB reports a held LOCK file as a plain IOError; only its text tells.
+bool held_lock(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  return contains(text, "/LOCK") || contains(text, "lock hold by current process");
+}
+
 }  // namespace
 
 std::string bounce_key(uint8_t partition, MessageId message, uint64_t seq) {
@@ -43,9 +49,7 @@ Result<void> record_key_allowed(std::string_view key) {
 std::string cause_of(const rocksdb::Status& s) {
   const std::string text = s.ToString();
   if (s.IsNoSpace() || contains(text, "No space left")) return "no space left on device";
-  if (contains(text, "/LOCK") || contains(text, "lock hold by current process")) {
-    return std::string(kInUse);
-  }
+  if (held_lock(s)) return std::string(kInUse);
   if (s.IsCorruption()) return "data corruption";
   if (s.IsIOError()) return "I/O error";
   if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return "database busy";
@@ -56,7 +60,8 @@ std::string cause_of(const rocksdb::Status& s) {
 }
 
 Error storage_error(std::string_view what, const rocksdb::Status& s) {
-  return make_error(std::string(what) + " (" + cause_of(s) + "): " + s.ToString());
+  return make_error(std::string(what) + " (" + cause_of(s) + "): " + s.ToString(),
+                    held_lock(s) ? ErrorKind::kInUse : ErrorKind::kOther);
 }
 
 uint32_t clamp_due(int64_t t) {

@@ -47,7 +47,7 @@ inline constexpr std::string_view kMetaCampaignSize = "campaign_size/";
 // "bounce/" + partition u8 + message u64 BE + seq u64 BE → PendingBounce::report.
 inline constexpr std::string_view kMetaBounce = "bounce/";
 
-// The phrase cause_of() gives a held lock; queue_in_use() looks for it.
+// The phrase cause_of() gives a held lock (its error's kind is ErrorKind::kInUse).
 inline constexpr std::string_view kInUse = "database in use by another process or already open";
 
 std::string bounce_key(uint8_t partition, MessageId message, uint64_t seq);

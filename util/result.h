@@ -8,8 +8,16 @@
 
 namespace ringmta {
 
+// What a caller may branch on. Everything else is kOther: only its message matters, and no
+// caller searches the message for words.
+enum class ErrorKind {
+  kOther,
+  kInUse,  // a resource another process holds (the queue database's lock)
+};
+
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::kOther;
 };
 
 template <class T>
@@ -47,8 +55,8 @@ class [[nodiscard]] Result<void> {
   bool failed_ = false;
 };
 
-inline Error make_error(std::string message) {
-  return Error{std::move(message)};
+inline Error make_error(std::string message, ErrorKind kind = ErrorKind::kOther) {
+  return Error{std::move(message), kind};
 }
 
 }  // namespace ringmta
