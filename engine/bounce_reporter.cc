@@ -5,7 +5,6 @@
 #include <map>
 
 #include "bounce/dsn.h"
-#include "engine/message_id.h"
 #include "message/address.h"
 
 namespace ringmta::engine {
@@ -27,7 +26,7 @@ BounceReporter::BounceReporter(storage::Queue& queue, const BounceOptions& optio
     : queue_(queue),
       options_(options),
       sender_override_(std::move(sender_override)),
-      message_id_domain_(std::move(message_id_domain)),
+      composer_(std::move(message_id_domain), sender_override_),
       partitions_(std::move(partitions)),
       shard_id_(shard_id) {
   if (options_.mode == BounceMode::kNone) look_for_old_ = false;
@@ -49,10 +48,7 @@ void BounceReporter::on_failed(const storage::QueueEntry& entry, const LoadedMes
   // recipient's header block, as rendered for the attempt that failed.
   std::string value = bounce::encode_report(r);
   value += '\n';
-  if (message.tpl.check_values(entry.record.values)) {
-    std::string copy;
-    message.tpl.render(copy, entry.record.values, attempt_message_id(entry, message_id_domain_),
-                       message::rfc5322_date(now));
+  if (std::string copy; composer_.compose(copy, entry, message, now)) {
     value += header_block(copy);
   }
   batch.add_bounce(entry.key, entry.record.message, std::move(value));
@@ -62,8 +58,8 @@ void BounceReporter::on_failed(const storage::QueueEntry& entry, const LoadedMes
 Result<uint32_t> BounceReporter::emit_due(Millis now, bool idle, UnixSeconds unix_now) {
   if (!pending()) return 0u;
   if (oldest_ == 0) oldest_ = now;
-  const bool everything = idle || options_.mode == BounceMode::kPerRecipient ||
-                          now - oldest_ >= options_.digest_every;
+  const bool everything =
+      idle || options_.mode == BounceMode::kPerRecipient || now - oldest_ >= options_.digest_every;
   if (!everything && pending_ < options_.max_per_dsn) return 0u;
   auto emitted = emit_all(unix_now, !everything);
   if (!emitted) return emitted;

@@ -17,6 +17,7 @@
 
 #include "bounce/classify.h"
 #include "engine/message_cache.h"
+#include "engine/message_composer.h"
 #include "engine/route_worker.h"
 #include "storage/queue.h"
 #include "util/result.h"
@@ -70,7 +71,7 @@ class BounceReporter {
   storage::Queue& queue_;
   const BounceOptions& options_;
   std::string sender_override_;
-  std::string message_id_domain_;
+  MessageComposer composer_;  // the failed copy, as its attempt composed it
   std::vector<uint8_t> partitions_;
   int shard_id_;
   uint64_t next_unique_ = 1;

@@ -4,9 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "engine/message_id.h"
 #include "message/template.h"
-#include "message/verp.h"
 
 namespace ringmta::engine {
 
@@ -16,14 +14,16 @@ using protocol::Reply;
 RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config,
                          std::vector<Candidate> candidates, ThrottleGroup& throttle,
                          OutcomeSink& sink, MessageCache& messages,
-                         metrics::ShardCounters& counters)
+                         metrics::ShardCounters& counters, SessionFactory sessions)
     : loop_(loop),
       config_(config),
       candidates_(std::move(candidates)),
       throttle_(throttle),
       sink_(sink),
       messages_(messages),
-      counters_(counters) {}
+      counters_(counters),
+      sessions_(std::move(sessions)),
+      composer_(config.message_id_domain, config.sender_override) {}
 
 RouteWorker::~RouteWorker() {
   if (wake_at_ != 0) loop_.cancel_timer(wake_timer_);
@@ -90,7 +90,7 @@ void RouteWorker::throttle_reply(const Reply& reply) {
                           now);
 }
 
-void RouteWorker::retire(SmtpConnection& conn) {
+void RouteWorker::retire(SmtpSession& conn) {
   if (!conn.retired) {
     conn.retired = true;
     ++throttle_.closing_connections;
@@ -126,16 +126,19 @@ void RouteWorker::open_connection() {
   }
   connection_candidate_[id] = next_candidate_;
   ++throttle_.open_connections;
-  auto conn = std::make_unique<SmtpConnection>(loop_, static_cast<ConnectionOwner&>(*this),
-                                               candidate.target, std::move(client), id);
-  SmtpConnection* raw = conn.get();
+  auto& owner = static_cast<ConnectionOwner&>(*this);
+  std::unique_ptr<SmtpSession> conn =
+      sessions_
+          ? sessions_(owner, candidate.target, std::move(client), id)
+          : std::make_unique<SmtpConnection>(loop_, owner, candidate.target, std::move(client), id);
+  SmtpSession* raw = conn.get();
   connections_.emplace(id, std::move(conn));
   counters_.connections_opened.add();
   counters_.connect_started.start(id);
   raw->start();
 }
 
-void RouteWorker::feed(SmtpConnection& conn) {
+void RouteWorker::feed(SmtpSession& conn) {
   if (conn.retired) return;
   scheduler::RouteThrottle& throttle = throttle_.throttle;
   if (throttle_.open_connections - throttle_.closing_connections > throttle.allowed_connections() &&
@@ -159,29 +162,16 @@ void RouteWorker::feed(SmtpConnection& conn) {
       continue;
     }
     const LoadedMessage& msg = *loaded.value();
-    if (auto ok = msg.tpl.check_values(entry.record.values); !ok) {
+    protocol::Envelope env;
+    // Composed straight into the envelope (the client owns it until it is written).
+    env.body.reserve(body_size_hint_);
+    if (auto ok = composer_.compose(env.body, entry, msg, unix_now()); !ok) {
       sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message), Attempt{});
       continue;
     }
-    const std::string message_id = attempt_message_id(entry, config_.message_id_domain);
-    protocol::Envelope env;
-    // Rendered straight into the envelope (the client owns it until it is written).
-    env.body.reserve(body_size_hint_);
-    if (UnixSeconds second = unix_now(); second != date_at_) {  // formatted once a second
-      date_at_ = second;
-      date_ = message::rfc5322_date(second);
-    }
-    msg.tpl.render(env.body, entry.record.values, message_id, date_);
     body_size_hint_ = env.body.size() + 256;
     env.id = next_envelope_++;
-    // A DSN goes out with the null reverse-path (RFC 5321 §4.5.5), whatever --sender says.
-    env.mail_from = msg.stored.is_dsn                 ? std::string()
-                    : config_.sender_override.empty() ? msg.stored.envelope_sender
-                                                      : config_.sender_override;
-    if (msg.stored.verp && !env.mail_from.empty()) {
-      auto tagged = message::verp_encode(env.mail_from, entry.record.message, entry.record.address);
-      if (tagged) env.mail_from = std::move(*tagged);  // --verp refused such a sender up front
-    }
+    env.mail_from = composer_.envelope_sender(entry, msg);
     env.recipients.push_back(entry.record.address);
     env.eight_bit = msg.tpl.eight_bit();
     counters_.bytes_sent.add(env.body.size());
@@ -199,8 +189,8 @@ void RouteWorker::release_idle() {
   }
 }
 
-void RouteWorker::on_session_ready(SmtpConnection& conn) {
-  counters_.session_ready(conn.id(), conn.client().observations().tls_active);
+void RouteWorker::on_session_ready(SmtpSession& conn) {
+  counters_.session_ready(conn.id(), conn.observations().tls_active);
   ++throttle_.sessions_ok;
   throttle_.throttle.on_connected(loop_.now());
   feed(conn);
@@ -252,7 +242,7 @@ void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& rep
   sink_.deferred(entry, reply, where);
 }
 
-Attempt RouteWorker::attempt_of(const SmtpConnection& conn) const {
+Attempt RouteWorker::attempt_of(const SmtpSession& conn) const {
   auto it = connection_candidate_.find(conn.id());
   const Candidate& c =
       candidates_[(it != connection_candidate_.end() ? it->second : 0) % candidates_.size()];
@@ -260,7 +250,7 @@ Attempt RouteWorker::attempt_of(const SmtpConnection& conn) const {
                  c.target.endpoint.address(), conn.tls_description()};
 }
 
-void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) {
+void RouteWorker::on_transaction_done(SmtpSession& conn, protocol::TransactionDone&& done) {
   auto node = in_flight_.extract(done.id);
   if (node.empty()) return;
   counters_.transaction_done(done.id);
@@ -274,7 +264,7 @@ void RouteWorker::on_transaction_done(SmtpConnection& conn, protocol::Transactio
   }
   throttle_reply(rcpt);
   if (rcpt.positive()) throttle_reply(done.final_reply);
-  decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.client().observations());
+  decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.observations());
   if (!paused_) feed(conn);
 }
 
@@ -292,13 +282,13 @@ void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
   backlog_.clear();
 }
 
-void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) {
   counters_.session_failed(failed.stage <= protocol::Stage::kAuth,
                            failed.stage == protocol::Stage::kTlsHandshake);
   if (failed.stage <= protocol::Stage::kAuth) ++throttle_.sessions_failed;
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
-  const protocol::Observations& seen = conn.client().observations();
+  const protocol::Observations& seen = conn.observations();
   const RefusalKind kind = protocol::classify_session_failure(failed);
   if (protocol::is_configuration_refusal(kind)) {
     pause(kind, failed.reply, seen);
@@ -315,7 +305,7 @@ void RouteWorker::on_session_failed(SmtpConnection& conn, const protocol::Sessio
   }
 }
 
-void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) {
+void RouteWorker::mx_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) {
   using protocol::Stage;
   counters_.connections_failed.add();
   auto known = connection_candidate_.find(conn.id());
@@ -359,7 +349,7 @@ void RouteWorker::mx_session_failed(SmtpConnection& conn, const protocol::Sessio
   }
 }
 
-void RouteWorker::on_connection_closed(SmtpConnection& conn) {
+void RouteWorker::on_connection_closed(SmtpSession& conn) {
   counters_.connections_closed.add();
   if (conn.retired) --throttle_.closing_connections;
   --throttle_.open_connections;
@@ -382,9 +372,9 @@ void RouteWorker::shutdown() {
   loop_.add_timer(loop_.now() + kShutdownGrace, [this] {
     for (auto& [id, entry] : in_flight_) sink_.released(entry);
     in_flight_.clear();
-    std::vector<SmtpConnection*> open;
+    std::vector<SmtpSession*> open;
     for (auto& [id, conn] : connections_) open.push_back(conn.get());
-    for (SmtpConnection* conn : open) conn->abort();
+    for (SmtpSession* conn : open) conn->abort();
   });
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 #include "engine/io/pop3_login.h"
 #include "engine/io/smtp_connection.h"
 #include "engine/message_cache.h"
+#include "engine/message_composer.h"
 #include "engine/route_config.h"
 #include "engine/throttle_group.h"
 #include "metrics/counters.h"
@@ -59,6 +61,11 @@ struct Candidate {
   bool tls_failed = false;  // opportunistic TLS failed here once: next time in clear text
 };
 
+// Makes the session for a new connection; the default makes an SmtpConnection on the worker's loop.
+using SessionFactory = std::function<std::unique_ptr<SmtpSession>(
+    ConnectionOwner& owner, const ConnectionTarget& target, protocol::ClientConfig config,
+    uint64_t id)>;
+
 class RouteWorker final : public Dispatcher, private ConnectionOwner {
  public:
   // candidates must not be empty. With config.direct set the worker delivers to MX hosts: a
@@ -67,7 +74,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   // throttle must outlive the worker; several workers may share it.
   RouteWorker(EventLoop& loop, const RouteConfig& config, std::vector<Candidate> candidates,
               ThrottleGroup& throttle, OutcomeSink& sink, MessageCache& messages,
-              metrics::ShardCounters& counters);
+              metrics::ShardCounters& counters, SessionFactory sessions = {});
   ~RouteWorker() override;
 
   void add(storage::QueueEntry entry) override;
@@ -85,15 +92,15 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void report_routes(metrics::OutcomeTally& tally) override { throttle_.report(tally); }
 
  private:
-  void on_session_ready(SmtpConnection& conn) override;
-  void on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) override;
-  void on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) override;
-  void on_connection_closed(SmtpConnection& conn) override;
+  void on_session_ready(SmtpSession& conn) override;
+  void on_transaction_done(SmtpSession& conn, protocol::TransactionDone&& done) override;
+  void on_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) override;
+  void on_connection_closed(SmtpSession& conn) override;
 
   void open_connection();
-  void mx_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed);
+  void mx_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed);
   void start_pop_login();
-  void feed(SmtpConnection& conn);
+  void feed(SmtpSession& conn);
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
              const protocol::Observations& seen);
   void defer_backlog(const protocol::Reply& reply, const Attempt& where);
@@ -102,11 +109,11 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void decide(storage::QueueEntry&& entry, const protocol::Reply& rcpt,
               const protocol::TransactionDone& done, const Attempt& where,
               const protocol::Observations& seen);
-  Attempt attempt_of(const SmtpConnection& conn) const;
+  Attempt attempt_of(const SmtpSession& conn) const;
   bool has_idle_connection() const;
   void throttle_reply(const protocol::Reply& reply);
-  void wake_at(Millis at);            // kick() again then (the throttle said "not yet")
-  void retire(SmtpConnection& conn);  // QUIT; it counts as closing until it is gone
+  void wake_at(Millis at);         // kick() again then (the throttle said "not yet")
+  void retire(SmtpSession& conn);  // QUIT; it counts as closing until it is gone
 
   static constexpr Millis kShutdownGrace = 5000;  // for transactions under way at shutdown()
 
@@ -122,13 +129,14 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   OutcomeSink& sink_;
   MessageCache& messages_;
   metrics::ShardCounters& counters_;
+  SessionFactory sessions_;
 
   std::deque<storage::QueueEntry> backlog_;
   std::unordered_map<uint64_t, storage::QueueEntry> in_flight_;  // by envelope id
   uint64_t next_envelope_ = 1;
   std::unordered_set<uint64_t> requeued_;  // seqs already retried at once after a lost connection
-  std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
-  std::vector<std::unique_ptr<SmtpConnection>> closed_;
+  std::unordered_map<uint64_t, std::unique_ptr<SmtpSession>> connections_;
+  std::vector<std::unique_ptr<SmtpSession>> closed_;
   uint64_t next_connection_ = 1;
   std::unique_ptr<Pop3Login> pop_;
   std::vector<std::unique_ptr<Pop3Login>> pop_closed_;
@@ -141,9 +149,8 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   bool paused_ = false;
   bool shutting_down_ = false;
   std::string diagnosis_;
+  MessageComposer composer_;
   std::size_t body_size_hint_ = 4096;  // the last rendered size: reserved for the next one
-  UnixSeconds date_at_ = 0;            // the second date_ (a Date: header value) was formatted for
-  std::string date_;
 };
 
 }  // namespace ringmta::engine

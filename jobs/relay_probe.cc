@@ -1,4 +1,4 @@
-// probe_relay: a Probe (an SmtpConnection owner that submits one probe envelope) on its own
+// probe_relay: a Probe (an SmtpSession owner that submits one probe envelope) on its own
 // event loop, after the POP-before-SMTP login when the route has one.
 #include "jobs/relay_probe.h"
 
@@ -22,8 +22,8 @@ class Probe final : public engine::ConnectionOwner {
     conn_->start();
   }
 
-  void on_session_ready(engine::SmtpConnection& conn) override {
-    const auto& seen = conn.client().observations();
+  void on_session_ready(engine::SmtpSession& conn) override {
+    const auto& seen = conn.observations();
     note_("session ready: TLS " + (seen.tls_active ? conn.tls_description() : "off") + ", " +
           (seen.authenticated ? "authenticated" : "not authenticated"));
     protocol::Envelope env;
@@ -34,11 +34,10 @@ class Probe final : public engine::ConnectionOwner {
     conn.submit(std::move(env));
   }
 
-  void on_transaction_done(engine::SmtpConnection& conn,
-                           protocol::TransactionDone&& done) override {
+  void on_transaction_done(engine::SmtpSession& conn, protocol::TransactionDone&& done) override {
     const protocol::Reply& rcpt =
         done.recipient_replies.empty() ? done.final_reply : done.recipient_replies[0];
-    observations_ = conn.client().observations();
+    observations_ = conn.observations();
     if (rcpt.positive()) {
       accepted_ = true;
     } else {
@@ -52,16 +51,16 @@ class Probe final : public engine::ConnectionOwner {
     conn.quit();
   }
 
-  void on_session_failed(engine::SmtpConnection& conn,
+  void on_session_failed(engine::SmtpSession& conn,
                          const protocol::SessionFailed& failed) override {
-    observations_ = conn.client().observations();
+    observations_ = conn.observations();
     if (accepted_ || !diagnosis_.empty()) return;
     report(protocol::classify_session_failure(failed), failed.reply);
     note_(std::string("the session failed at ") + protocol::stage_name(failed.stage) + ": " +
           failed.reply.summary());
   }
 
-  void on_connection_closed(engine::SmtpConnection&) override { loop_.stop(); }
+  void on_connection_closed(engine::SmtpSession&) override { loop_.stop(); }
 
   bool accepted() const { return accepted_; }
   const std::string& diagnosis() const { return diagnosis_; }

@@ -79,7 +79,7 @@ class Blaster final : private engine::ConnectionOwner {
 
   bool budget_left() const { return !stopping_ && (unlimited_messages_ || messages_left_ > 0); }
 
-  void feed(engine::SmtpConnection& conn) {
+  void feed(engine::SmtpSession& conn) {
     while (budget_left() && !conn.retired && conn.can_submit()) {
       if (!bucket_.try_take(loop_.now())) {
         wake_at(bucket_.next_available(loop_.now()));
@@ -89,7 +89,7 @@ class Blaster final : private engine::ConnectionOwner {
     }
   }
 
-  void submit(engine::SmtpConnection& conn) {
+  void submit(engine::SmtpSession& conn) {
     if (!unlimited_messages_ && --messages_left_ == 0) {
       // The last message is going out: the run ends once it is answered.
       loop_.post([this] { stop(); });
@@ -135,7 +135,7 @@ class Blaster final : private engine::ConnectionOwner {
     if (stopping_ && conns_.empty()) loop_.stop();
   }
 
-  void on_session_ready(engine::SmtpConnection& conn) override {
+  void on_session_ready(engine::SmtpSession& conn) override {
     ++report_.sessions_ready;
     auto it = conns_.find(conn.id());
     if (it != conns_.end()) report_.session.add(metrics::steady_micros() - it->second.opened_us);
@@ -143,7 +143,7 @@ class Blaster final : private engine::ConnectionOwner {
     feed(conn);
   }
 
-  void on_replies(engine::SmtpConnection& conn,
+  void on_replies(engine::SmtpSession& conn,
                   const std::vector<protocol::ReplyRecord>& replies) override {
     uint64_t now = metrics::steady_micros();
     auto c = conns_.find(conn.id());
@@ -165,8 +165,7 @@ class Blaster final : private engine::ConnectionOwner {
     }
   }
 
-  void on_transaction_done(engine::SmtpConnection& conn,
-                           protocol::TransactionDone&& done) override {
+  void on_transaction_done(engine::SmtpSession& conn, protocol::TransactionDone&& done) override {
     uint64_t now = metrics::steady_micros();
     last_done_us_ = now;
     ++report_.messages;
@@ -197,7 +196,7 @@ class Blaster final : private engine::ConnectionOwner {
     feed(conn);
   }
 
-  void on_session_failed(engine::SmtpConnection&, const protocol::SessionFailed& failed) override {
+  void on_session_failed(engine::SmtpSession&, const protocol::SessionFailed& failed) override {
     if (failed.stage > protocol::Stage::kAuth) return;  // a session that worked, ended by a reply
     ++report_.sessions_failed;
     if (report_.errors.size() < kMaxErrors) report_.errors.push_back(failed.reply.summary());
@@ -208,7 +207,7 @@ class Blaster final : private engine::ConnectionOwner {
     }
   }
 
-  void on_connection_closed(engine::SmtpConnection& conn) override {
+  void on_connection_closed(engine::SmtpSession& conn) override {
     auto it = conns_.find(conn.id());
     if (it == conns_.end()) return;
     graveyard_.push_back(std::move(it->second.conn));

@@ -10,13 +10,13 @@ using protocol::ClientEvent;
 SmtpConnection::SmtpConnection(EventLoop& loop, ConnectionOwner& owner,
                                const ConnectionTarget& target, protocol::ClientConfig config,
                                uint64_t id)
-    : loop_(loop),
+    : SmtpSession(id),
+      loop_(loop),
       owner_(owner),
       target_(target),
       implicit_tls_(config.tls == protocol::TlsMode::kImplicit),
       record_replies_(config.record_replies),
       client_(std::move(config)),
-      id_(id),
       stream_(loop, *this) {}
 
 SmtpConnection::~SmtpConnection() {

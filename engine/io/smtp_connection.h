@@ -11,28 +11,12 @@
 #include <string>
 
 #include "engine/io/event_loop.h"
+#include "engine/io/smtp_session.h"
 #include "engine/io/tcp_stream.h"
 #include "engine/io/tls_channel.h"
 #include "protocol/smtp_client.h"
 
 namespace ringmta::engine {
-
-class SmtpConnection;
-
-class ConnectionOwner {
- public:
-  virtual void on_session_ready(SmtpConnection& conn) = 0;
-  virtual void on_transaction_done(SmtpConnection& conn, protocol::TransactionDone&& done) = 0;
-  virtual void on_session_failed(SmtpConnection& conn, const protocol::SessionFailed& failed) = 0;
-  // Nothing is outstanding; the owner destroys the connection later (not inside this call).
-  virtual void on_connection_closed(SmtpConnection& conn) = 0;
-  // Every reply as it arrived, before the events it caused; only with ClientConfig::record_replies
-  // (`ringmta blast` times commands with it).
-  virtual void on_replies(SmtpConnection&, const std::vector<protocol::ReplyRecord>&) {}
-
- protected:
-  ~ConnectionOwner() = default;
-};
 
 struct ConnectionTarget {
   Endpoint endpoint;
@@ -43,24 +27,20 @@ struct ConnectionTarget {
   std::optional<sockaddr_storage> bind_address;  // the source address (--bind-address)
 };
 
-class SmtpConnection final : private StreamHandler {
+class SmtpConnection final : public SmtpSession, private StreamHandler {
  public:
   SmtpConnection(EventLoop& loop, ConnectionOwner& owner, const ConnectionTarget& target,
                  protocol::ClientConfig config, uint64_t id);
-  ~SmtpConnection();
+  ~SmtpConnection() override;
 
-  void start();
-  void submit(protocol::Envelope envelope);
-  void quit();
-  // Closes the socket now, without QUIT; unfinished transactions get no TransactionDone.
-  void abort();
-  bool can_submit() const { return client_.can_submit(); }
-  std::size_t in_flight() const { return client_.in_flight(); }
-  const protocol::SmtpClient& client() const { return client_; }
-  uint64_t id() const { return id_; }
-  uint32_t messages_sent = 0;  // owner's count, for max messages per connection
-  bool retired = false;        // owner's mark: told to QUIT, takes no more work
-  std::string tls_description() const { return tls_ ? tls_->description() : ""; }
+  void start() override;
+  void submit(protocol::Envelope envelope) override;
+  void quit() override;
+  void abort() override;
+  bool can_submit() const override { return client_.can_submit(); }
+  std::size_t in_flight() const override { return client_.in_flight(); }
+  const protocol::Observations& observations() const override { return client_.observations(); }
+  std::string tls_description() const override { return tls_ ? tls_->description() : ""; }
 
  private:
   void on_connected() override;
@@ -81,7 +61,6 @@ class SmtpConnection final : private StreamHandler {
   bool implicit_tls_;
   bool record_replies_;
   protocol::SmtpClient client_;
-  uint64_t id_;
   TcpStream stream_;
   std::unique_ptr<TlsChannel> tls_;
   bool handshaking_ = false;

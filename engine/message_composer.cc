@@ -1,0 +1,47 @@
+// MessageComposer (see message_composer.h).
+#include "engine/message_composer.h"
+
+#include <cstdio>
+
+#include "message/template.h"
+#include "message/verp.h"
+
+namespace ringmta::engine {
+
+std::string attempt_message_id(const storage::QueueEntry& entry, std::string_view domain) {
+  char head[80];
+  std::snprintf(head, sizeof head, "<%llx.%u.%lld@", static_cast<unsigned long long>(entry.key.seq),
+                entry.record.attempts, static_cast<long long>(entry.record.first_enqueued));
+  std::string id(head);
+  id += domain;
+  id += '>';
+  return id;
+}
+
+Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntry& entry,
+                                      const LoadedMessage& message, UnixSeconds now) {
+  if (auto ok = message.tpl.check_values(entry.record.values); !ok) return ok;
+  if (now != date_at_) {  // formatted once a second, not once a copy
+    date_at_ = now;
+    date_ = message::rfc5322_date(now);
+  }
+  message.tpl.render(out, entry.record.values, attempt_message_id(entry, message_id_domain_),
+                     date_);
+  return {};
+}
+
+std::string MessageComposer::envelope_sender(const storage::QueueEntry& entry,
+                                             const LoadedMessage& message) const {
+  // A DSN goes out with the null reverse-path (RFC 5321 §4.5.5), whatever --sender says.
+  if (message.stored.is_dsn) return {};
+  std::string sender = sender_override_.empty() ? message.stored.envelope_sender : sender_override_;
+  if (message.stored.verp && !sender.empty()) {
+    // --verp refused, up front, a sender that cannot be tagged.
+    if (auto tagged = message::verp_encode(sender, entry.record.message, entry.record.address)) {
+      return std::move(*tagged);
+    }
+  }
+  return sender;
+}
+
+}  // namespace ringmta::engine
