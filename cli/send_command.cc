@@ -97,7 +97,13 @@ Command add_send_command(CLI::App& app) {
       ->required();
   sub->add_option("--rejects", *rejects_path,
                   "Where rejected rows go (default: RECIPIENTS.rejects.csv)");
-  sub->add_option("--campaign", *campaign, "Campaign id (default: generated)");
+  sub->add_option("--campaign", *campaign,
+                  "Campaign id (default: generated); the same message and list sent again with "
+                  "the same id are not queued twice");
+  auto new_campaign = std::make_shared<bool>(false);
+  sub->add_flag("--new-campaign", *new_campaign,
+                "Queue the list again although an earlier send of the same message and list still "
+                "has recipients in the queue (they get it twice)");
   auto verp = std::make_shared<bool>(false);
   sub->add_flag("--verp", *verp,
                 "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
@@ -142,6 +148,8 @@ Command add_send_command(CLI::App& app) {
                 .recipients_path = *recipients_path,
                 .rejects_path = *rejects_path,
                 .campaign = campaign->empty() ? jobs::new_campaign_id() : *campaign,
+                .campaign_given = !campaign->empty(),
+                .new_campaign = *new_campaign,
                 .sender = sender_override,
                 .verp = *verp,
                 .skip_suppressed = !*ignore_suppression};
@@ -156,13 +164,22 @@ Command add_send_command(CLI::App& app) {
             Millis ingest_started = monotonic_now();
             auto facts = jobs::queue_campaign(*queue.value(), input, *sender);
             if (!facts) return usage_error(facts.error().message);
-            std::fprintf(stderr,
-                         "queued %llu recipients (%llu rows rejected, %llu duplicates, %llu "
-                         "suppressed)\n",
-                         static_cast<unsigned long long>(facts->accepted),
-                         static_cast<unsigned long long>(facts->rejected_rows),
-                         static_cast<unsigned long long>(facts->duplicates),
-                         static_cast<unsigned long long>(facts->suppressed));
+            if (facts->already_queued) {
+              std::fprintf(stderr,
+                           "campaign %s: this message and list are already queued (%llu "
+                           "recipients); nothing queued again%s\n",
+                           facts->campaign.c_str(),
+                           static_cast<unsigned long long>(facts->accepted),
+                           *queue_only ? "" : ", delivering what is left");
+            } else {
+              std::fprintf(stderr,
+                           "queued %llu recipients (%llu rows rejected, %llu duplicates, %llu "
+                           "suppressed)\n",
+                           static_cast<unsigned long long>(facts->accepted),
+                           static_cast<unsigned long long>(facts->rejected_rows),
+                           static_cast<unsigned long long>(facts->duplicates),
+                           static_cast<unsigned long long>(facts->suppressed));
+            }
             if (*queue_only) {
               if (auto synced = queue.value()->sync_wal(); !synced) {
                 return usage_error("syncing the queue's WAL failed: " + synced.error().message);

@@ -1,7 +1,10 @@
 // queue_campaign: template, envelope Sender, ingest and the campaign's size.
 #include "jobs/campaign.h"
 
+#include <openssl/evp.h>
+
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "ingest/ingest.h"
@@ -10,6 +13,44 @@
 #include "util/time.h"
 
 namespace ringmta::jobs {
+namespace {
+
+// The record that remembers which campaign a message and list were queued as.
+constexpr std::string_view kSentPrefix = "campaign_content/";
+
+// SHA-256 over the message, a separator and the recipient list, as bytes: the same newsletter
+// to the same list, whatever the files are called.
+Result<std::string> content_fingerprint(const CampaignInput& input) {
+  std::ifstream list(input.recipients_path, std::ios::binary);
+  if (!list) return make_error("cannot read --recipients " + input.recipients_path);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return make_error("SHA-256 is not available");
+  }
+  EVP_DigestUpdate(ctx.get(), input.raw_message.data(), input.raw_message.size());
+  EVP_DigestUpdate(ctx.get(), "\0", 1);
+  std::vector<char> chunk(1 << 16);
+  while (list.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || list.gcount() > 0) {
+    EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(list.gcount()));
+  }
+  if (list.bad()) return make_error("cannot read --recipients " + input.recipients_path);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", digest[i]);
+    hex += two;
+  }
+  return hex;
+}
+
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+}  // namespace
 
 std::string new_campaign_id() {
   std::random_device rd;
@@ -38,13 +79,38 @@ Result<std::string> campaign_sender(const CampaignInput& input) {
 
 Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,
                                      const std::string& sender) {
+  const std::string campaign = input.campaign.empty() ? new_campaign_id() : input.campaign;
+  auto fingerprint = content_fingerprint(input);
+  if (!fingerprint) return fingerprint.error();
+  const std::string sent_key = std::string(kSentPrefix) + *fingerprint;
+  auto earlier = queue.get_records(std::span<const std::string>(&sent_key, 1));
+  if (!earlier) return earlier.error();
+  if (const auto& before = earlier->front(); before && !input.new_campaign) {
+    if (input.campaign_given && *before == campaign) {
+      auto size = queue.campaign_size(campaign);
+      if (!size) return size.error();
+      return CampaignFacts{.accepted = size->value_or(0),
+                           .campaign = campaign,
+                           .envelope_sender = sender,
+                           .already_queued = true};
+    }
+    auto left = queue.campaign_counts(*before, unix_now());
+    if (!left) return left.error();
+    if (left->total() > 0) {
+      return make_error("this message and recipient list were already queued as campaign " +
+                        *before + ", and " +
+                        plural(left->total(), "recipient is", "recipients are") +
+                        " still in the queue: `ringmta run` with the same --queue delivers them; "
+                        "--new-campaign queues the whole list again (everyone gets it twice)");
+    }
+  }
   ingest::IngestOptions io;
   io.recipients_path = input.recipients_path;
   io.rejects_path =
       input.rejects_path.empty() ? input.recipients_path + ".rejects.csv" : input.rejects_path;
   io.envelope_sender = sender;
   io.raw_message = input.raw_message;
-  io.campaign = input.campaign.empty() ? new_campaign_id() : input.campaign;
+  io.campaign = campaign;
   io.skip_suppressed = input.skip_suppressed;
   io.verp = input.verp;
   auto ingested = ingest::ingest(queue, io);
@@ -53,6 +119,11 @@ Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput&
   if (auto sized = queue.add_campaign_size(io.campaign, ingested->accepted); !sized) {
     return sized.error();
   }
+  // Written once the whole list is queued. A send cut off while queueing (a second or two for a
+  // million rows) or a crash before this write has no record yet: typed again, it queues the list
+  // once more.
+  const std::pair<std::string, std::string> sent{sent_key, io.campaign};
+  if (auto noted = queue.write_records(std::span(&sent, 1), {}); !noted) return noted.error();
   return CampaignFacts{.rejected_rows = ingested->rejected_rows,
                        .duplicates = ingested->duplicates,
                        .accepted = ingested->accepted,

@@ -18,7 +18,12 @@ struct CampaignInput {
   std::string recipients_path;
   std::string rejects_path;  // "" = RECIPIENTS.rejects.csv
   std::string campaign;      // "" = a new id
-  std::string sender;        // the envelope Sender (MAIL FROM); "" = the message's From:
+  // The campaign id was the user's (--campaign): the same message and list sent again with it
+  // are already queued, and nothing is queued twice.
+  bool campaign_given = false;
+  // --new-campaign: queue the list again even while an earlier send of it is still queued.
+  bool new_campaign = false;
+  std::string sender;  // the envelope Sender (MAIL FROM); "" = the message's From:
   bool verp = false;
   bool skip_suppressed = true;
 };
@@ -32,6 +37,9 @@ struct CampaignFacts {
   std::string rejects_path;  // "" when no row was rejected
   std::string campaign;
   std::string envelope_sender;
+  // The same message and list were queued before as this campaign (given again with --campaign):
+  // nothing was queued now; accepted is the campaign's size.
+  bool already_queued = false;
 };
 
 // "c<unix time hex><random>".
@@ -42,7 +50,11 @@ std::string new_campaign_id();
 // command can check its input before it opens or creates one.
 Result<std::string> campaign_sender(const CampaignInput& input);
 
-// Queues the campaign with the envelope Sender campaign_sender() chose for it.
+// Queues the campaign with the envelope Sender campaign_sender() chose for it. A message and list
+// (by content) queued before as a campaign that still has recipients in the queue are refused,
+// with the way out in the error (`ringmta run`, or --new-campaign) — a send stopped and typed
+// again must not mail the list twice — unless the campaign is the one given with --campaign,
+// which makes the send idempotent (already_queued).
 Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,
                                      const std::string& envelope_sender);
 
