@@ -9,6 +9,7 @@
 
 #include "message/address.h"
 #include "message/template.h"
+#include "util/strings.h"
 
 namespace ringmta::bounce {
 namespace {
@@ -17,10 +18,6 @@ constexpr std::size_t kFoldAt = 78;              // preferred line length (RFC 5
 constexpr std::size_t kMaxLine = 998;            // hard limit without CRLF
 constexpr std::size_t kChunk = 900;              // forced split of an unbreakable run
 constexpr std::size_t kMaxHeaders = 256 * 1024;  // original headers kept at most
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool host_name_ok(std::string_view name) {
   if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.' ||
@@ -179,9 +176,7 @@ std::string sanitize_field(std::string_view value, std::size_t max_length) {
 }
 
 bool should_bounce(std::string_view envelope_sender) {
-  std::string_view s = envelope_sender;
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::string_view s = trim(envelope_sender);
   if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
   if (s.empty()) return false;  // the null reverse-path: never bounced (RFC 5321 §4.5.5)
   auto address = message::parse_address(s);
@@ -244,8 +239,7 @@ Result<std::string> build_dsn(const DsnInput& in) {
                         "'");
     }
     std::string diagnostic = sanitize_field(r.diagnostic);
-    if (diagnostic.size() >= 5 && lower(diagnostic[0]) == 's' && lower(diagnostic[1]) == 'm' &&
-        lower(diagnostic[2]) == 't' && lower(diagnostic[3]) == 'p' && diagnostic[4] == ';') {
+    if (istarts_with(diagnostic, "smtp;")) {
       diagnostic = sanitize_field(diagnostic.substr(5));
     }
     report += "\r\n";  // a blank line before each per-recipient group
@@ -370,7 +364,8 @@ Result<DsnRecipient> decode_report(std::string_view report) {
   r.status = parts[2];
   r.remote_mta = parts[3];
   r.diagnostic = parts[4];
-  for (auto [text, out] : {std::pair{parts[5], &r.last_attempt}, std::pair{parts[6], &r.will_retry_until}}) {
+  for (auto [text, out] :
+       {std::pair{parts[5], &r.last_attempt}, std::pair{parts[6], &r.will_retry_until}}) {
     int64_t v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size()) {

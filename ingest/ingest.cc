@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +23,8 @@
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
+#include "util/errno_text.h"
+#include "util/strings.h"
 #include "util/time.h"
 
 namespace ringmta::ingest {
@@ -97,21 +98,6 @@ class BatchWriter {
   std::thread thread_;  // last: starts once everything above exists
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const {
     if (f != nullptr) std::fclose(f);
@@ -119,8 +105,9 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-std::string errno_text(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+// "cannot open PATH: No such file or directory", from errno.
+std::string file_error(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + errno_text(errno);
 }
 
 }  // namespace
@@ -132,11 +119,11 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   const std::vector<std::string>& fields = tmpl->fields();
 
   File csv(std::fopen(options.recipients_path.c_str(), "rb"));
-  if (!csv) return make_error(errno_text("cannot open", options.recipients_path));
+  if (!csv) return make_error(file_error("cannot open", options.recipients_path));
   File rejects;
   if (!options.rejects_path.empty()) {
     rejects.reset(std::fopen(options.rejects_path.c_str(), "wb"));
-    if (!rejects) return make_error(errno_text("cannot create", options.rejects_path));
+    if (!rejects) return make_error(file_error("cannot create", options.rejects_path));
     std::fputs("line,reason,email\n", rejects.get());
   }
 
@@ -146,7 +133,7 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   const auto head = reader.next(record);
   if (head == message::CsvReader::Status::kEnd) {
     if (std::ferror(csv.get()))
-      return make_error(errno_text("cannot read", options.recipients_path));
+      return make_error(file_error("cannot read", options.recipients_path));
     return make_error(options.recipients_path + ": empty CSV (no header row)");
   }
   if (head == message::CsvReader::Status::kMalformed) {
@@ -328,7 +315,7 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   }
   if (std::ferror(csv.get())) {
     (void)writer.finish();  // what was handed over is queued; the count says how much
-    return make_error(errno_text("read error in", options.recipients_path) + " (" +
+    return make_error(file_error("read error in", options.recipients_path) + " (" +
                       std::to_string(accepted) + " recipients accepted before)");
   }
   if (auto r = flush(); !r) return r.error();

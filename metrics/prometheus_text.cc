@@ -4,21 +4,6 @@
 #include "metrics/exposition.h"
 
 namespace ringmta::metrics {
-namespace {
-
-std::string_view outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kDeferred:
-      return "deferred";
-    case Outcome::kFailed:
-      return "failed";
-  }
-  return "delivered";
-}
-
-}  // namespace
 
 std::string prometheus_text(const Snapshot& s) {
   Exposition e;
