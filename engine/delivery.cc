@@ -69,13 +69,20 @@ class SnapshotPublisher {
     }
   }
 
-  void publish(bool finished) {
-    if (!aggregator_) return;
+  // Publishes a snapshot; an Error if RocksDB's figures cannot be read (the snapshot is
+  // published with the last ones).
+  Result<void> publish(bool finished) {
+    if (!aggregator_) return {};
     Millis now = monotonic_now();
     aggregator_->update(now, unix_now());
+    Result<void> read = {};
     if (finished || now >= next_storage_figures_) {
-      storage::StorageFigures f = queue_.storage_figures();
-      aggregator_->set_storage(f.live_data_bytes, f.pending_compaction_bytes);
+      auto f = queue_.storage_figures();
+      if (f) {
+        aggregator_->set_storage(f->live_data_bytes, f->pending_compaction_bytes);
+      } else {
+        read = f.error();
+      }
       next_storage_figures_ = now + kStorageFiguresEvery;
     }
     bool paused = false;
@@ -86,6 +93,7 @@ class SnapshotPublisher {
     }
     aggregator_->set_route_state(paused, diagnosis, unix_now());
     options_.on_snapshot(aggregator_->snapshot(finished));
+    return read;
   }
 
  private:
@@ -106,16 +114,22 @@ class FinishCheck {
   FinishCheck(storage::Queue& queue, const QueueClock& clock, bool until_done)
       : queue_(queue), clock_(clock), until_done_(until_done) {}
 
-  // Called once a supervisor round, with whether every shard has finished.
-  bool over(bool all_finished, const metrics::Totals& totals, const Shards& shards) {
-    if (all_finished && until_done_ && queue_.earliest_due().has_value()) all_finished = false;
+  // Called once a supervisor round, with whether every shard has finished. An Error if the
+  // queue cannot be read.
+  Result<bool> over(bool all_finished, const metrics::Totals& totals, const Shards& shards) {
+    if (all_finished && until_done_) {
+      auto due = queue_.earliest_due();
+      if (!due) return due.error();
+      if (due->has_value()) all_finished = false;
+    }
     if (uint64_t n = totals.delivered + totals.deferred + totals.failed; n != outcomes_seen_) {
       outcomes_seen_ = n;
       ready_waits_ = 0;
     }
     if (all_finished && !any_paused(shards) && ready_waits_ < kReadyWaitsMax) {
       auto due = queue_.earliest_due();
-      if (due && *due <= clock_.now()) {
+      if (!due) return due.error();
+      if (*due && **due <= clock_.now()) {
         all_finished = false;
         ++ready_waits_;
       }
@@ -151,13 +165,20 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   Progress progress;
   static const SystemQueueClock system_clock;
   const QueueClock& clock = options.clock != nullptr ? *options.clock : system_clock;
-  const storage::QueueCounts at_start = queue.counts(clock.now());
-  progress.queued_at_start = at_start.ready;
+  const auto at_start = queue.counts(clock.now());
+  if (!at_start) {
+    summary.error = "reading the queue failed: " + at_start.error().message;
+    return summary;
+  }
+  progress.queued_at_start = at_start->ready;
 
   const Shards shards = start_shards(queue, route, clock, options, summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
-  SnapshotPublisher snapshots(queue, route, options, at_start, counters, shards);
+  SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards);
+  auto note_read_error = [&summary](const Error& error) {
+    if (summary.error.empty()) summary.error = "reading the queue failed: " + error.message;
+  };
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
@@ -178,7 +199,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       summary.interrupted = true;
       stop_requested = true;
     }
-    snapshots.publish(false);
+    if (auto published = snapshots.publish(false); !published) note_read_error(published.error());
     Millis now = monotonic_now();
     if (options.on_progress && now >= next_progress) {
       progress.totals = metrics::sum(counters);
@@ -186,7 +207,12 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       options.on_progress(progress);
       next_progress = now + options.progress_every;
     }
-    if (finish.over(all_finished, metrics::sum(counters), shards) || stop_requested) break;
+    auto over = finish.over(all_finished, metrics::sum(counters), shards);
+    if (!over) {
+      note_read_error(over.error());
+      break;
+    }
+    if (*over || stop_requested) break;
   }
   for (auto& shard : shards) shard->request_stop();
   for (auto& shard : shards) shard->join();
@@ -196,11 +222,14 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   }
   collect_shard_results(summary, shards);
   summary.totals = metrics::sum(counters);
-  storage::QueueCounts left = queue.counts(clock.now());
-  summary.queued = left.total();
-  summary.deferred = left.deferred;
+  if (auto left = queue.counts(clock.now()); left) {
+    summary.queued = left->total();
+    summary.deferred = left->deferred;
+  } else {
+    note_read_error(left.error());
+  }
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;
-  snapshots.publish(true);
+  if (auto published = snapshots.publish(true); !published) note_read_error(published.error());
   return summary;
 }
 
