@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "util/file.h"
 #include "util/host_port.h"
@@ -32,25 +34,20 @@ TEST(Strings, TrimRemovesOnlyTheGivenCharacters) {
 }
 
 TEST(HostPort, SplitsEachForm) {
-  HostPort a = split_host_port("mail.example.org");
-  EXPECT_EQ(a.syntax, HostPort::Syntax::kOk);
-  EXPECT_EQ(a.host, "mail.example.org");
-  EXPECT_FALSE(a.port);
-  HostPort b = split_host_port("192.0.2.1:587");
-  EXPECT_EQ(b.host, "192.0.2.1");
-  EXPECT_EQ(b.port, "587");
-  HostPort c = split_host_port("[2001:db8::1]:25");
-  EXPECT_EQ(c.host, "2001:db8::1");
-  EXPECT_EQ(c.port, "25");
-  HostPort d = split_host_port("2001:db8::1");
-  EXPECT_EQ(d.host, "2001:db8::1");
-  EXPECT_FALSE(d.port);
-  HostPort e = split_host_port("host:");
-  EXPECT_EQ(e.host, "host");
-  EXPECT_EQ(e.port, "");
-  HostPort f = split_host_port("[::1]");
-  EXPECT_EQ(f.host, "::1");
-  EXPECT_FALSE(f.port);
+  struct Case {
+    std::string_view spec, host;
+    std::optional<std::string_view> port;
+  };
+  for (const Case& c :
+       {Case{"mail.example.org", "mail.example.org", std::nullopt},
+        Case{"192.0.2.1:587", "192.0.2.1", "587"}, Case{"[2001:db8::1]:25", "2001:db8::1", "25"},
+        Case{"2001:db8::1", "2001:db8::1", std::nullopt}, Case{"host:", "host", ""},
+        Case{"[::1]", "::1", std::nullopt}}) {
+    const HostPort split = split_host_port(c.spec);
+    EXPECT_EQ(split.syntax, HostPort::Syntax::kOk) << c.spec;
+    EXPECT_EQ(split.host, c.host) << c.spec;
+    EXPECT_EQ(split.port, c.port) << c.spec;
+  }
 }
 
 TEST(HostPort, ReportsBracketErrors) {
