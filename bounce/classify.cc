@@ -7,9 +7,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstdlib>
 
+#include "util/file.h"
+#include "util/strings.h"
 #include "util/toml_document.h"
 
 namespace ringmta::bounce {
@@ -28,39 +29,12 @@ constexpr std::size_t kMaxPatternLength = 500;
 // Only the first this many bytes of a reply's text are matched (real replies are far shorter).
 constexpr std::size_t kMaxMatchedText = 8192;
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
+// What trim() removes here: rule items and pasted replies may carry line ends as well as blanks.
+constexpr std::string_view kSpace = " \t\r\n";
 
 // "550 rest" / "550-rest" / "550": the code and the rest; nullopt when the line has no code.
 std::optional<std::pair<int, std::string_view>> leading_code(std::string_view line) {
@@ -362,7 +336,7 @@ Result<Rule> parse_rule(const toml::table& table, const std::string& label) {
       auto items = string_list(node, false);
       if (!items) return fail(items.error().message);
       for (const auto& item : *items) {
-        std::string p = lowered(trim(item));
+        std::string p = lower(trim(item, kSpace));
         if (p.empty() || p.find_first_not_of('*') == std::string::npos) {
           return fail("has an empty pattern");
         }
@@ -416,7 +390,7 @@ std::optional<Category> category_from_name(std::string_view name) {
 }
 
 Result<Rule::CodeRange> parse_code_pattern(std::string_view text) {
-  std::string_view t = trim(text);
+  std::string_view t = trim(text, kSpace);
   auto bad = [&] {
     return make_error("bad reply code '" + std::string(t.substr(0, 40)) +
                       "' (want e.g. \"550\", \"5xx\", \"55x\", \"550-554\")");
@@ -428,8 +402,8 @@ Result<Rule::CodeRange> parse_code_pattern(std::string_view text) {
     return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   };
   if (std::size_t dash = t.find('-'); dash != std::string_view::npos) {
-    int low = three(trim(t.substr(0, dash)));
-    int high = three(trim(t.substr(dash + 1)));
+    int low = three(trim(t.substr(0, dash), kSpace));
+    int high = three(trim(t.substr(dash + 1), kSpace));
     if (low < 0 || high < 0 || high < low) return bad();
     return Rule::CodeRange{low, high};
   }
@@ -453,7 +427,7 @@ Result<Rule::CodeRange> parse_code_pattern(std::string_view text) {
 }
 
 Result<Rule::StatusPattern> parse_status_pattern(std::string_view text) {
-  std::string_view t = trim(text);
+  std::string_view t = trim(text, kSpace);
   auto bad = [&] {
     return make_error("bad status '" + std::string(t.substr(0, 40)) +
                       "' (want e.g. \"5.1.1\", \"5.2\", \"x.2.2\")");
@@ -503,13 +477,13 @@ bool wildcard_contains(std::string_view text, std::string_view pattern) {
 
 protocol::Reply parse_reply_text(std::string_view text) {
   protocol::Reply reply;
-  std::string_view t = trim(text);
-  if (starts_with_nocase(t, "diagnostic-code:")) t = trim(t.substr(16));
-  if (starts_with_nocase(t, "smtp;")) t = trim(t.substr(5));
+  std::string_view t = trim(text, kSpace);
+  if (istarts_with(t, "diagnostic-code:")) t = trim(t.substr(16), kSpace);
+  if (istarts_with(t, "smtp;")) t = trim(t.substr(5), kSpace);
   bool first = true;
   while (!t.empty() || first) {
     std::size_t nl = t.find('\n');
-    std::string_view line = trim(t.substr(0, nl));
+    std::string_view line = trim(t.substr(0, nl), kSpace);
     t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
     if (line.empty()) {
       if (first && t.empty()) break;
@@ -517,7 +491,7 @@ protocol::Reply parse_reply_text(std::string_view text) {
     }
     if (auto coded = leading_code(line)) {
       if (first) reply.code = coded->first;
-      line = trim(coded->second);
+      line = trim(coded->second, kSpace);
     }
     if (!reply.enhanced) reply.enhanced = protocol::parse_enhanced(line);
     first = false;
@@ -580,22 +554,9 @@ Result<void> Classifier::add_rules_toml(std::string_view toml_text, const std::s
 }
 
 Result<void> Classifier::load_rules_file(const std::string& path) {
-  std::string text;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return make_error(path + ": cannot open the rule file");
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    text.append(buf, n);
-    if (text.size() > (16u << 20)) {
-      std::fclose(f);
-      return make_error(path + ": rule file larger than 16 MiB");
-    }
-  }
-  bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return make_error(path + ": read error");
-  return add_rules_toml(text, path);
+  auto text = read_file(path, "rule file", 16u << 20);
+  if (!text) return text.error();
+  return add_rules_toml(*text, path);
 }
 
 bool should_suppress(const Classification& verdict) {
@@ -608,7 +569,7 @@ Classification Classifier::classify(const protocol::Reply& reply) const {
   if (reply.code >= 200 && reply.code < 400) {
     return Classification{Category::kOther, false, false, "not-a-failure"};
   }
-  std::string text = lowered(std::string_view(reply.text()).substr(0, kMaxMatchedText));
+  std::string text = lower(std::string_view(reply.text()).substr(0, kMaxMatchedText));
   for (const Rule& rule : user_) {
     if (rule_matches(rule, reply, text)) return verdict(rule, reply);
   }

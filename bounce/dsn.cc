@@ -9,6 +9,7 @@
 
 #include "message/address.h"
 #include "message/template.h"
+#include "util/strings.h"
 
 namespace ringmta::bounce {
 namespace {
@@ -17,10 +18,6 @@ constexpr std::size_t kFoldAt = 78;              // preferred line length (RFC 5
 constexpr std::size_t kMaxLine = 998;            // hard limit without CRLF
 constexpr std::size_t kChunk = 900;              // forced split of an unbreakable run
 constexpr std::size_t kMaxHeaders = 256 * 1024;  // original headers kept at most
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool host_name_ok(std::string_view name) {
   if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.' ||
@@ -179,9 +176,7 @@ std::string sanitize_field(std::string_view value, std::size_t max_length) {
 }
 
 bool should_bounce(std::string_view envelope_sender) {
-  std::string_view s = envelope_sender;
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::string_view s = trim(envelope_sender);
   if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
   if (s.empty()) return false;  // the null reverse-path: never bounced (RFC 5321 §4.5.5)
   auto address = message::parse_address(s);
@@ -198,7 +193,10 @@ bool should_bounce(std::string_view envelope_sender) {
                       [&](const char* name) { return local == name; });
 }
 
-Result<std::string> build_dsn(const DsnInput& in) {
+namespace {
+
+// The checks on the input as a whole; each recipient's come with its field group.
+Result<void> check_input(const DsnInput& in, const std::string& domain) {
   if (!should_bounce(in.envelope_sender)) {
     return make_error("no DSN to sender '" + sanitize_field(in.envelope_sender, 200) +
                       "': null, a mail system's address, or invalid");
@@ -206,7 +204,6 @@ Result<std::string> build_dsn(const DsnInput& in) {
   if (!host_name_ok(in.reporting_mta)) {
     return make_error("invalid reporting MTA name '" + sanitize_field(in.reporting_mta, 200) + "'");
   }
-  const std::string& domain = in.reporting_domain.empty() ? in.reporting_mta : in.reporting_domain;
   if (!host_name_ok(domain)) {
     return make_error("invalid reporting domain '" + sanitize_field(domain, 200) + "'");
   }
@@ -214,99 +211,109 @@ Result<std::string> build_dsn(const DsnInput& in) {
     return make_error("the unique token must be 1-64 characters of [A-Za-z0-9._-]");
   }
   if (in.recipients.empty()) return make_error("a DSN needs at least one recipient");
-  auto sender = message::parse_address(in.envelope_sender);  // tolerates <...> and spaces
-  if (!sender) return make_error("envelope sender: " + sender.error().message);
+  return {};
+}
 
-  // The three parts' contents first, so the boundary can be chosen to occur in none of them.
-  std::string report;
-  add_field(report, "Reporting-MTA", "dns; " + in.reporting_mta);
-  if (!in.original_envelope_id.empty()) {
-    add_field(report, "Original-Envelope-Id", sanitize_field(in.original_envelope_id, 100));
-  }
-  if (in.arrival_date != 0) {
-    add_field(report, "Arrival-Date", message::rfc5322_date(in.arrival_date));
-  }
-  std::string text;
-  bool any_failed = false;
-  std::vector<std::string> failed_lines, delayed_lines;
-  for (std::size_t i = 0; i < in.recipients.size(); ++i) {
-    const DsnRecipient& r = in.recipients[i];
-    std::string which = "recipient " + std::to_string(i + 1) + ": ";
-    auto address = message::parse_address(r.final_recipient);
-    if (!address) return make_error(which + address.error().message);
-    int want_class = r.action == DsnAction::kFailed ? 5 : 4;
-    if (!status_ok(r.status, want_class)) {
-      return make_error(which + "status '" + sanitize_field(r.status, 20) + "' must be " +
-                        std::to_string(want_class) + ".X.Y for action " + action_name(r.action));
-    }
-    if (!r.remote_mta.empty() && !remote_mta_ok(r.remote_mta)) {
-      return make_error(which + "invalid remote MTA name '" + sanitize_field(r.remote_mta, 200) +
-                        "'");
-    }
-    std::string diagnostic = sanitize_field(r.diagnostic);
-    if (diagnostic.size() >= 5 && lower(diagnostic[0]) == 's' && lower(diagnostic[1]) == 'm' &&
-        lower(diagnostic[2]) == 't' && lower(diagnostic[3]) == 'p' && diagnostic[4] == ';') {
-      diagnostic = sanitize_field(diagnostic.substr(5));
-    }
-    report += "\r\n";  // a blank line before each per-recipient group
-    add_field(report, "Final-Recipient", "rfc822; " + address->str());
-    add_field(report, "Action", action_name(r.action));
-    add_field(report, "Status", r.status);
-    if (!r.remote_mta.empty()) add_field(report, "Remote-MTA", "dns; " + r.remote_mta);
-    if (!diagnostic.empty()) add_field(report, "Diagnostic-Code", "smtp; " + diagnostic);
-    if (r.last_attempt != 0) {
-      add_field(report, "Last-Attempt-Date", message::rfc5322_date(r.last_attempt));
-    }
-    if (r.action == DsnAction::kDelayed && r.will_retry_until != 0) {
-      add_field(report, "Will-Retry-Until", message::rfc5322_date(r.will_retry_until));
-    }
-    std::string line = "<" + address->str() + ">: ";
-    if (!r.remote_mta.empty()) {
-      line += "host " + r.remote_mta + " said: ";
-    }
-    line += diagnostic.empty() ? "status " + r.status : diagnostic;
-    (r.action == DsnAction::kFailed ? failed_lines : delayed_lines).push_back(std::move(line));
-    any_failed = any_failed || r.action == DsnAction::kFailed;
-  }
+// The contents of the three parts, built before the boundary is chosen to occur in none of them.
+struct DsnParts {
+  std::string text;     // the notification for a person
+  std::string report;   // message/delivery-status
+  std::string headers;  // the original message's headers (may be empty)
+};
 
-  add_wrapped(text, "This is the mail system at host " + in.reporting_mta + ".");
+// Appends recipient `index`'s per-recipient field group to the report and returns its line for
+// the notification text ("<a@example.org>: host mx.example.org said: 550 ...").
+Result<std::string> add_recipient_group(std::string& report, const DsnRecipient& r,
+                                        std::size_t index) {
+  std::string which = "recipient " + std::to_string(index + 1) + ": ";
+  auto address = message::parse_address(r.final_recipient);
+  if (!address) return make_error(which + address.error().message);
+  int want_class = r.action == DsnAction::kFailed ? 5 : 4;
+  if (!status_ok(r.status, want_class)) {
+    return make_error(which + "status '" + sanitize_field(r.status, 20) + "' must be " +
+                      std::to_string(want_class) + ".X.Y for action " + action_name(r.action));
+  }
+  if (!r.remote_mta.empty() && !remote_mta_ok(r.remote_mta)) {
+    return make_error(which + "invalid remote MTA name '" + sanitize_field(r.remote_mta, 200) +
+                      "'");
+  }
+  std::string diagnostic = sanitize_field(r.diagnostic);
+  if (istarts_with(diagnostic, "smtp;")) {
+    diagnostic = sanitize_field(diagnostic.substr(5));
+  }
+  report += "\r\n";  // a blank line before each per-recipient group
+  add_field(report, "Final-Recipient", "rfc822; " + address->str());
+  add_field(report, "Action", action_name(r.action));
+  add_field(report, "Status", r.status);
+  if (!r.remote_mta.empty()) add_field(report, "Remote-MTA", "dns; " + r.remote_mta);
+  if (!diagnostic.empty()) add_field(report, "Diagnostic-Code", "smtp; " + diagnostic);
+  if (r.last_attempt != 0) {
+    add_field(report, "Last-Attempt-Date", message::rfc5322_date(r.last_attempt));
+  }
+  if (r.action == DsnAction::kDelayed && r.will_retry_until != 0) {
+    add_field(report, "Will-Retry-Until", message::rfc5322_date(r.will_retry_until));
+  }
+  std::string line = "<" + address->str() + ">: ";
+  if (!r.remote_mta.empty()) {
+    line += "host " + r.remote_mta + " said: ";
+  }
+  line += diagnostic.empty() ? "status " + r.status : diagnostic;
+  return line;
+}
+
+// A paragraph and then each recipient's line as a paragraph of its own; nothing without lines.
+void add_recipient_paragraphs(std::string& text, std::string_view intro,
+                              const std::vector<std::string>& lines) {
+  if (lines.empty()) return;
+  add_wrapped(text, intro);
   text += "\r\n";
-  if (!failed_lines.empty()) {
-    add_wrapped(text,
-                "Your message could not be delivered to the recipients below. This is a "
-                "permanent error; it will not be retried.");
+  for (const auto& l : lines) {
+    add_wrapped(text, l);
     text += "\r\n";
-    for (const auto& l : failed_lines) {
-      add_wrapped(text, l);
-      text += "\r\n";
-    }
   }
-  if (!delayed_lines.empty()) {
-    add_wrapped(text,
-                "Delivery to the recipients below has been delayed. This is a warning only: "
-                "delivery will be retried, you do not need to resend your message.");
-    text += "\r\n";
-    for (const auto& l : delayed_lines) {
-      add_wrapped(text, l);
-      text += "\r\n";
-    }
-  }
-  std::string headers = normalise_headers(in.original_headers);
-  if (!headers.empty()) {
+}
+
+std::string notification_text(const std::string& reporting_mta,
+                              const std::vector<std::string>& failed_lines,
+                              const std::vector<std::string>& delayed_lines,
+                              bool headers_attached) {
+  std::string text;
+  add_wrapped(text, "This is the mail system at host " + reporting_mta + ".");
+  text += "\r\n";
+  add_recipient_paragraphs(text,
+                           "Your message could not be delivered to the recipients below. This is "
+                           "a permanent error; it will not be retried.",
+                           failed_lines);
+  add_recipient_paragraphs(text,
+                           "Delivery to the recipients below has been delayed. This is a warning "
+                           "only: delivery will be retried, you do not need to resend your "
+                           "message.",
+                           delayed_lines);
+  if (headers_attached) {
     add_wrapped(text, "The headers of your message are attached.");
   }
+  return text;
+}
 
-  std::string boundary = "=_ringmta-dsn-" + in.unique;
-  for (int n = 1;
-       text.find(boundary) != std::string::npos || report.find(boundary) != std::string::npos ||
-       headers.find(boundary) != std::string::npos;
+// "=_ringmta-dsn-UNIQUE", or with "-N" added, whichever first occurs in none of the parts.
+std::string choose_boundary(const std::string& unique, const DsnParts& parts) {
+  std::string boundary = "=_ringmta-dsn-" + unique;
+  for (int n = 1; parts.text.find(boundary) != std::string::npos ||
+                  parts.report.find(boundary) != std::string::npos ||
+                  parts.headers.find(boundary) != std::string::npos;
        ++n) {
-    boundary = "=_ringmta-dsn-" + in.unique + "-" + std::to_string(n);
+    boundary = "=_ringmta-dsn-" + unique + "-" + std::to_string(n);
   }
+  return boundary;
+}
 
+// The message header, then the parts: notification, delivery report and (if any) the headers.
+std::string assemble(const DsnInput& in, const std::string& domain, const message::Address& sender,
+                     bool any_failed, const DsnParts& parts) {
+  const std::string boundary = choose_boundary(in.unique, parts);
   std::string out;
   out += "From: Mail Delivery System <MAILER-DAEMON@" + domain + ">\r\n";
-  out += "To: <" + sender->str() + ">\r\n";
+  out += "To: <" + sender.str() + ">\r\n";
   out +=
       std::string("Subject: ") +
       (any_failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)") +
@@ -317,29 +324,59 @@ Result<std::string> build_dsn(const DsnInput& in) {
   out += "MIME-Version: 1.0\r\n";
   out += "Content-Type: multipart/report; report-type=delivery-status;\r\n";
   out += "\tboundary=\"" + boundary + "\"\r\n";
-  out += "Content-Transfer-Encoding: " + std::string(has_8bit(headers) ? "8bit" : "7bit") + "\r\n";
+  out += "Content-Transfer-Encoding: " + std::string(has_8bit(parts.headers) ? "8bit" : "7bit") +
+         "\r\n";
   out += "\r\n";
   out += "This is a MIME-encapsulated message.\r\n";
   out += "\r\n--" + boundary + "\r\n";
   out += "Content-Description: Notification\r\n";
   out += "Content-Type: text/plain; charset=us-ascii\r\n";
   out += "\r\n";
-  out += text;
+  out += parts.text;
   out += "\r\n--" + boundary + "\r\n";
   out += "Content-Description: Delivery report\r\n";
   out += "Content-Type: message/delivery-status\r\n";
   out += "\r\n";
-  out += report;
-  if (!headers.empty()) {
+  out += parts.report;
+  if (!parts.headers.empty()) {
     out += "\r\n--" + boundary + "\r\n";
     out += "Content-Description: Undelivered Message Headers\r\n";
     out += "Content-Type: text/rfc822-headers\r\n";
-    if (has_8bit(headers)) out += "Content-Transfer-Encoding: 8bit\r\n";
+    if (has_8bit(parts.headers)) out += "Content-Transfer-Encoding: 8bit\r\n";
     out += "\r\n";
-    out += headers;
+    out += parts.headers;
   }
   out += "\r\n--" + boundary + "--\r\n";
   return out;
+}
+
+}  // namespace
+
+Result<std::string> build_dsn(const DsnInput& in) {
+  const std::string& domain = in.reporting_domain.empty() ? in.reporting_mta : in.reporting_domain;
+  if (auto checked = check_input(in, domain); !checked) return checked.error();
+  auto sender = message::parse_address(in.envelope_sender);  // tolerates <...> and spaces
+  if (!sender) return make_error("envelope sender: " + sender.error().message);
+
+  DsnParts parts;
+  add_field(parts.report, "Reporting-MTA", "dns; " + in.reporting_mta);
+  if (!in.original_envelope_id.empty()) {
+    add_field(parts.report, "Original-Envelope-Id", sanitize_field(in.original_envelope_id, 100));
+  }
+  if (in.arrival_date != 0) {
+    add_field(parts.report, "Arrival-Date", message::rfc5322_date(in.arrival_date));
+  }
+  std::vector<std::string> failed_lines, delayed_lines;
+  for (std::size_t i = 0; i < in.recipients.size(); ++i) {
+    const DsnRecipient& r = in.recipients[i];
+    auto line = add_recipient_group(parts.report, r, i);
+    if (!line) return line.error();
+    (r.action == DsnAction::kFailed ? failed_lines : delayed_lines).push_back(std::move(*line));
+  }
+  parts.headers = normalise_headers(in.original_headers);
+  parts.text =
+      notification_text(in.reporting_mta, failed_lines, delayed_lines, !parts.headers.empty());
+  return assemble(in, domain, *sender, !failed_lines.empty(), parts);
 }
 
 std::string encode_report(const DsnRecipient& r) {
@@ -370,7 +407,8 @@ Result<DsnRecipient> decode_report(std::string_view report) {
   r.status = parts[2];
   r.remote_mta = parts[3];
   r.diagnostic = parts[4];
-  for (auto [text, out] : {std::pair{parts[5], &r.last_attempt}, std::pair{parts[6], &r.will_retry_until}}) {
+  for (auto [text, out] :
+       {std::pair{parts[5], &r.last_attempt}, std::pair{parts[6], &r.will_retry_until}}) {
     int64_t v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size()) {

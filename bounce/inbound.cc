@@ -6,27 +6,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "util/strings.h"
+
 namespace ringmta::bounce {
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // lower-case name, value
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+// What trim() removes here: blanks, and a CR that a bare-LF split leaves behind.
+constexpr std::string_view kSpace = " \t\r";
 
 // The next line of text (without CR LF / LF); advances `text`.
 std::string_view next_line(std::string_view& text) {
@@ -45,12 +33,13 @@ Headers read_headers(std::string_view& text) {
     if (line.empty()) break;
     if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
       out.back().second += ' ';
-      out.back().second += trim(line);
+      out.back().second += trim(line, kSpace);
       continue;
     }
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;  // not a field: skipped
-    out.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    out.emplace_back(lower(trim(line.substr(0, colon), kSpace)),
+                     std::string(trim(line.substr(colon + 1), kSpace)));
   }
   return out;
 }
@@ -77,14 +66,14 @@ ContentType parse_content_type(const std::string* value) {
   }
   std::string_view v(*value);
   std::size_t semi = v.find(';');
-  ct.type = lower(trim(v.substr(0, semi)));
+  ct.type = lower(trim(v.substr(0, semi), kSpace));
   while (semi != std::string_view::npos) {
     v.remove_prefix(semi + 1);
     std::size_t eq = v.find('=');
     if (eq == std::string_view::npos) break;
-    std::string name = lower(trim(v.substr(0, eq)));
+    std::string name = lower(trim(v.substr(0, eq), kSpace));
     v.remove_prefix(eq + 1);
-    v = trim(v);
+    v = trim(v, kSpace);
     std::string param;
     if (!v.empty() && v.front() == '"') {
       std::size_t i = 1;
@@ -96,7 +85,7 @@ ContentType parse_content_type(const std::string* value) {
       semi = v.find(';');
     } else {
       semi = v.find(';');
-      param = std::string(trim(v.substr(0, semi)));
+      param = std::string(trim(v.substr(0, semi), kSpace));
     }
     if (name == "boundary") ct.boundary = param;
     if (name == "report-type") ct.report_type = lower(param);
@@ -116,7 +105,7 @@ std::vector<std::string_view> split_multipart(std::string_view body, std::string
         body.substr(pos, end == std::string_view::npos ? body.size() - pos : end - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.starts_with(delimiter)) {
-      std::string_view rest = trim(line.substr(delimiter.size()));
+      std::string_view rest = trim(line.substr(delimiter.size()), kSpace);
       if (part_start != std::string_view::npos) {
         // The CR LF before a delimiter belongs to it (RFC 2046 5.1.1).
         std::size_t part_end = pos;
@@ -137,11 +126,11 @@ std::vector<std::string_view> split_multipart(std::string_view body, std::string
 std::string strip_type(std::string_view value) {
   std::size_t semi = value.find(';');
   if (semi != std::string_view::npos && semi < 32) value = value.substr(semi + 1);
-  value = trim(value);
+  value = trim(value, kSpace);
   if (value.size() >= 2 && value.front() == '<' && value.back() == '>') {
     value = value.substr(1, value.size() - 2);
   }
-  return std::string(trim(value));
+  return std::string(trim(value, kSpace));
 }
 
 struct Found {
@@ -219,8 +208,8 @@ Result<InboundReport> parse_inbound_report(std::string_view raw) {
       InboundRecipient r;
       r.address = strip_type(field(groups[i], "final-recipient"));
       if (r.address.empty()) r.address = strip_type(field(groups[i], "original-recipient"));
-      r.action = lower(trim(field(groups[i], "action")));
-      r.status = std::string(trim(field(groups[i], "status")));
+      r.action = lower(trim(field(groups[i], "action"), kSpace));
+      r.status = std::string(trim(field(groups[i], "status"), kSpace));
       r.diagnostic = strip_type(field(groups[i], "diagnostic-code"));
       r.remote_mta = strip_type(field(groups[i], "remote-mta"));
       if (!r.address.empty()) report.recipients.push_back(std::move(r));
@@ -235,7 +224,7 @@ Result<InboundReport> parse_inbound_report(std::string_view raw) {
     auto groups = field_groups(found.feedback_report);
     if (groups.empty()) return make_error("an empty feedback report");
     report.kind = InboundReport::Kind::kComplaint;
-    report.feedback_type = lower(trim(field(groups[0], "feedback-type")));
+    report.feedback_type = lower(trim(field(groups[0], "feedback-type"), kSpace));
     report.original_rcpt_to = strip_type(field(groups[0], "original-rcpt-to"));
     report.original_mail_from = strip_type(field(groups[0], "original-mail-from"));
     if (report.feedback_type.empty()) return make_error("a feedback report without Feedback-Type");

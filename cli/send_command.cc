@@ -1,10 +1,9 @@
 // `ringmta send` and `ringmta run`: their flags, the jobs (jobs/) they run, and what they print.
 #include <cstdio>
-#include <fstream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
 #include "cli/admin_options.h"
 #include "cli/commands.h"
@@ -14,6 +13,7 @@
 #include "jobs/delivery_job.h"
 #include "message/address.h"
 #include "storage/queue.h"
+#include "util/file.h"
 #include "util/time.h"
 
 namespace ringmta::cli {
@@ -138,12 +138,10 @@ Command add_send_command(CLI::App& app) {
               if (!started) return usage_error(started.error().message);
               admin = std::move(started.value());
             }
-            std::ifstream in(*message_path, std::ios::binary);
-            if (!in) return usage_error("cannot read --message " + *message_path);
-            std::stringstream raw;
-            raw << in.rdbuf();
+            auto raw = read_file(*message_path, "message", std::numeric_limits<std::size_t>::max());
+            if (!raw) return usage_error("cannot read --message " + *message_path);
             jobs::CampaignInput input{
-                .raw_message = raw.str(),
+                .raw_message = std::move(*raw),
                 .message_name = *message_path,
                 .recipients_path = *recipients_path,
                 .rejects_path = *rejects_path,

@@ -39,6 +39,95 @@ Result<std::string> read_password(const RouteSettings& o) {
   return make_error("--user needs a password: --password-file FILE or RINGMTA_PASSWORD");
 }
 
+// --direct: delivery to MX hosts and, unless --mx-tls none, its TLS context. Returns the
+// client's TLS mode for MX hosts.
+Result<protocol::TlsMode> set_direct_target(engine::RouteConfig& route, const RouteSettings& o) {
+  engine::DirectDelivery direct;
+  direct.tls = o.mx_tls == "required" ? engine::MxTls::kRequired
+               : o.mx_tls == "verify" ? engine::MxTls::kVerify
+               : o.mx_tls == "none"   ? engine::MxTls::kNone
+                                      : engine::MxTls::kOpportunistic;
+  direct.port = o.mx_port;
+  direct.allow_loopback_mx = o.allow_loopback_mx;
+  direct.max_hosts_per_attempt = o.max_mx_hosts;
+  direct.dns_servers = o.dns_servers;
+  const auto protocol_tls = direct.tls == engine::MxTls::kNone ? protocol::TlsMode::kNone
+                            : direct.tls == engine::MxTls::kOpportunistic
+                                ? protocol::TlsMode::kOpportunistic
+                                : protocol::TlsMode::kStartTls;
+  if (direct.tls != engine::MxTls::kNone) {
+    engine::TlsPolicy policy{.verify = direct.tls == engine::MxTls::kVerify, .ca_file = o.ca_file};
+    auto ctx = engine::TlsContext::client(policy);
+    if (!ctx) return make_error("--mx-tls: " + ctx.error().message);
+    route.target.tls = ctx.value();
+  }
+  route.direct = direct;
+  return protocol_tls;
+}
+
+// --smarthost: its address (the port by default from the TLS mode) and, unless TLS is off, the
+// TLS context.
+Result<void> set_smarthost_target(engine::RouteConfig& route, const RouteSettings& o,
+                                  protocol::TlsMode protocol_tls) {
+  uint16_t default_port = protocol_tls == protocol::TlsMode::kImplicit ? 465 : 587;
+  auto endpoint = engine::resolve_endpoint(o.smarthost, default_port);
+  if (!endpoint) return make_error("--smarthost: " + endpoint.error().message);
+  route.target.endpoint = endpoint.value();
+  if (protocol_tls != protocol::TlsMode::kNone) {
+    engine::TlsPolicy policy{.verify = !o.insecure, .ca_file = o.ca_file};
+    auto ctx = engine::TlsContext::client(policy);
+    if (!ctx) return make_error("--ca-file: " + ctx.error().message);
+    route.target.tls = ctx.value();
+  }
+  return {};
+}
+
+// Every per-command timeout of the client, and the target's connect and TLS handshake timeouts,
+// at most --command-timeout.
+void cap_timeouts(engine::RouteConfig& route, int64_t command_timeout_seconds) {
+  auto& client = route.client;
+  Millis cap = command_timeout_seconds * 1000;
+  for (Millis* t : {&client.timeouts.greeting, &client.timeouts.ehlo, &client.timeouts.starttls,
+                    &client.timeouts.auth, &client.timeouts.mail, &client.timeouts.rcpt,
+                    &client.timeouts.data, &client.timeouts.data_block, &client.timeouts.final_dot,
+                    &client.timeouts.rset, &client.timeouts.quit}) {
+    *t = std::min(*t, cap);
+  }
+  route.target.connect_timeout = std::min<Millis>(30'000, cap);
+  route.target.tls_handshake_timeout = std::min<Millis>(120'000, cap);
+  route.target.send_timeout = client.timeouts.data_block;
+}
+
+// The throttle rules: --throttle-file's over the built-in limits from --max-connections and
+// --max-messages-per-connection, or those limits alone.
+Result<void> set_throttle(engine::RouteConfig& route, const RouteSettings& o) {
+  scheduler::Limits builtin;
+  builtin.max_connections = static_cast<uint32_t>(o.max_connections);
+  builtin.max_messages_per_connection = o.max_messages_per_connection;
+  if (o.throttle_file.empty()) {
+    route.throttle = scheduler::ThrottleRules(builtin);
+    return {};
+  }
+  auto rules = scheduler::ThrottleRules::load_file(o.throttle_file, builtin);
+  if (!rules) return make_error("--throttle-file: " + rules.error().message);
+  route.throttle = std::move(rules.value());
+  return {};
+}
+
+// What a refusal's diagnosis is told about the route, and the domain of its Message-IDs.
+void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
+  const auto& client = route.client;
+  route.facts.credentials_given = client.credentials.has_value();
+  route.facts.pop_before_smtp = route.pop_before_smtp.has_value();
+  route.facts.tls = client.tls;
+  route.facts.ehlo_name = client.ehlo_name;
+  route.facts.sender = route.sender_override;
+  route.facts.user = o.user;
+  auto dot = client.ehlo_name.find('.');
+  route.message_id_domain =
+      dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;
+}
+
 }  // namespace
 
 Result<engine::RouteConfig> build_route(const RouteSettings& o) {
@@ -53,37 +142,11 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
     return make_error("--user and --pop-before-smtp are for a smart host, not for --direct");
   }
   if (o.direct) {
-    engine::DirectDelivery direct;
-    direct.tls = o.mx_tls == "required" ? engine::MxTls::kRequired
-                 : o.mx_tls == "verify" ? engine::MxTls::kVerify
-                 : o.mx_tls == "none"   ? engine::MxTls::kNone
-                                        : engine::MxTls::kOpportunistic;
-    direct.port = o.mx_port;
-    direct.allow_loopback_mx = o.allow_loopback_mx;
-    direct.max_hosts_per_attempt = o.max_mx_hosts;
-    direct.dns_servers = o.dns_servers;
-    protocol_tls = direct.tls == engine::MxTls::kNone            ? protocol::TlsMode::kNone
-                   : direct.tls == engine::MxTls::kOpportunistic ? protocol::TlsMode::kOpportunistic
-                                                                 : protocol::TlsMode::kStartTls;
-    if (direct.tls != engine::MxTls::kNone) {
-      engine::TlsPolicy policy{.verify = direct.tls == engine::MxTls::kVerify,
-                               .ca_file = o.ca_file};
-      auto ctx = engine::TlsContext::client(policy);
-      if (!ctx) return make_error("--mx-tls: " + ctx.error().message);
-      route.target.tls = ctx.value();
-    }
-    route.direct = direct;
-  } else {
-    uint16_t default_port = protocol_tls == protocol::TlsMode::kImplicit ? 465 : 587;
-    auto endpoint = engine::resolve_endpoint(o.smarthost, default_port);
-    if (!endpoint) return make_error("--smarthost: " + endpoint.error().message);
-    route.target.endpoint = endpoint.value();
-    if (protocol_tls != protocol::TlsMode::kNone) {
-      engine::TlsPolicy policy{.verify = !o.insecure, .ca_file = o.ca_file};
-      auto ctx = engine::TlsContext::client(policy);
-      if (!ctx) return make_error("--ca-file: " + ctx.error().message);
-      route.target.tls = ctx.value();
-    }
+    auto mx_tls = set_direct_target(route, o);
+    if (!mx_tls) return mx_tls.error();
+    protocol_tls = *mx_tls;
+  } else if (auto set = set_smarthost_target(route, o, protocol_tls); !set) {
+    return set.error();
   }
   if (!o.bind_address.empty()) {
     auto bind = engine::resolve_endpoint(o.bind_address, 0);
@@ -102,16 +165,7 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
                 : o.auth == "login"    ? protocol::AuthMechanism::kLogin
                 : o.auth == "cram-md5" ? protocol::AuthMechanism::kCramMd5
                                        : protocol::AuthMechanism::kAuto;
-  Millis cap = o.command_timeout * 1000;
-  for (Millis* t : {&client.timeouts.greeting, &client.timeouts.ehlo, &client.timeouts.starttls,
-                    &client.timeouts.auth, &client.timeouts.mail, &client.timeouts.rcpt,
-                    &client.timeouts.data, &client.timeouts.data_block, &client.timeouts.final_dot,
-                    &client.timeouts.rset, &client.timeouts.quit}) {
-    *t = std::min(*t, cap);
-  }
-  route.target.connect_timeout = std::min<Millis>(30'000, cap);
-  route.target.tls_handshake_timeout = std::min<Millis>(120'000, cap);
-  route.target.send_timeout = client.timeouts.data_block;
+  cap_timeouts(route, o.command_timeout);
   if (!o.pop_before_smtp.empty()) {
     if (o.user.empty()) return make_error("--pop-before-smtp needs --user and a password");
     auto pop = engine::resolve_endpoint(o.pop_before_smtp, 110);
@@ -123,27 +177,10 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
     if (!sender) return make_error("--sender: " + sender.error().message);
     route.sender_override = sender->str();
   }
-  scheduler::Limits builtin;
-  builtin.max_connections = static_cast<uint32_t>(o.max_connections);
-  builtin.max_messages_per_connection = o.max_messages_per_connection;
-  if (o.throttle_file.empty()) {
-    route.throttle = scheduler::ThrottleRules(builtin);
-  } else {
-    auto rules = scheduler::ThrottleRules::load_file(o.throttle_file, builtin);
-    if (!rules) return make_error("--throttle-file: " + rules.error().message);
-    route.throttle = std::move(rules.value());
-  }
+  if (auto set = set_throttle(route, o); !set) return set.error();
   route.retry.first_retry = o.retry_after;
   route.retry.max_age = o.max_age;
-  route.facts.credentials_given = client.credentials.has_value();
-  route.facts.pop_before_smtp = route.pop_before_smtp.has_value();
-  route.facts.tls = protocol_tls;
-  route.facts.ehlo_name = client.ehlo_name;
-  route.facts.sender = route.sender_override;
-  route.facts.user = o.user;
-  auto dot = client.ehlo_name.find('.');
-  route.message_id_domain =
-      dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;
+  describe_route(route, o);
   return route;
 }
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <utility>
 
+#include "util/strings.h"
+
 namespace ringmta::dns {
 
 const char* to_string(LookupStatus status) {
@@ -127,8 +129,7 @@ std::optional<std::string> normalize_domain(std::string_view name) {
       label_numeric = true;
       continue;
     }
-    char c = name[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const char c = lower(name[i]);
     bool digit = c >= '0' && c <= '9';
     if (!(digit || (c >= 'a' && c <= 'z') || c == '-' || c == '_')) return std::nullopt;
     if (!digit) label_numeric = false;

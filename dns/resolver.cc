@@ -13,6 +13,7 @@
 #include <random>
 
 #include "dns/dns_message.h"
+#include "util/host_port.h"
 
 namespace ringmta::dns {
 namespace {
@@ -68,24 +69,15 @@ std::string cache_key(uint16_t qtype, const std::string& name) {
 }  // namespace
 
 Result<std::pair<IpAddress, uint16_t>> parse_dns_server(std::string_view text) {
-  std::string_view host = text;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    std::size_t close = text.find(']');
-    if (close == std::string_view::npos)
-      return make_error("bad DNS server (missing ']'): " + std::string(text));
-    host = text.substr(1, close - 1);
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return make_error("bad DNS server: " + std::string(text));
-      port = rest.substr(1);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    std::size_t colon = text.find(':');
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
+  const HostPort split = split_host_port(text);
+  if (split.syntax == HostPort::Syntax::kMissingBracket) {
+    return make_error("bad DNS server (missing ']'): " + std::string(text));
   }
-  std::optional<IpAddress> ip = IpAddress::parse(host);
+  if (split.syntax == HostPort::Syntax::kTextAfterBracket) {
+    return make_error("bad DNS server: " + std::string(text));
+  }
+  const std::string_view port = split.port.value_or(std::string_view());
+  std::optional<IpAddress> ip = IpAddress::parse(split.host);
   if (!ip) {
     return make_error("DNS server must be an IP address (HOST[:PORT], [IPv6]:PORT): " +
                       std::string(text));

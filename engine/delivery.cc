@@ -36,6 +36,126 @@ bool any_paused(const std::vector<std::unique_ptr<Shard>>& shards) {
 
 constexpr int kReadyWaitsMax = 25;  // supervisor rounds (kWalSyncEvery each) without progress
 
+using Shards = std::vector<std::unique_ptr<Shard>>;
+
+// Creates options.shards shards and starts them; at the first that cannot start, `error` says why
+// and the rest are not started.
+Shards start_shards(storage::Queue& queue, const RouteConfig& route, const QueueClock& clock,
+                    const DeliveryOptions& options, std::string& error) {
+  Shards shards;
+  for (int i = 0; i < options.shards; ++i) {
+    shards.push_back(std::make_unique<Shard>(i, options.shards, queue, route, clock,
+                                             options.bounces, options.delivery_log));
+  }
+  for (auto& shard : shards) {
+    if (auto ok = shard->start(); !ok) {
+      error = "cannot start a shard: " + ok.error().message;
+      break;
+    }
+  }
+  return shards;
+}
+
+// The metrics snapshots handed to options.on_snapshot (none without it): the shards' counters,
+// RocksDB's figures every kStorageFiguresEvery, and whether a route is paused and why.
+class SnapshotPublisher {
+ public:
+  SnapshotPublisher(storage::Queue& queue, const RouteConfig& route, const DeliveryOptions& options,
+                    const storage::QueueCounts& at_start,
+                    std::vector<const metrics::ShardCounters*> counters, const Shards& shards)
+      : queue_(queue), options_(options), shards_(shards) {
+    if (options.on_snapshot) {
+      aggregator_ = make_aggregator(queue, route, options, at_start, std::move(counters));
+    }
+  }
+
+  // Publishes a snapshot; an Error if RocksDB's figures cannot be read (the snapshot is
+  // published with the last ones).
+  Result<void> publish(bool finished) {
+    if (!aggregator_) return {};
+    Millis now = monotonic_now();
+    aggregator_->update(now, unix_now());
+    Result<void> read = {};
+    if (finished || now >= next_storage_figures_) {
+      auto f = queue_.storage_figures();
+      if (f) {
+        aggregator_->set_storage(f->live_data_bytes, f->pending_compaction_bytes);
+      } else {
+        read = f.error();
+      }
+      next_storage_figures_ = now + kStorageFiguresEvery;
+    }
+    bool paused = false;
+    std::string diagnosis;
+    for (auto& shard : shards_) {
+      paused = paused || shard->paused();
+      if (diagnosis.empty()) diagnosis = shard->diagnosis();
+    }
+    aggregator_->set_route_state(paused, diagnosis, unix_now());
+    options_.on_snapshot(aggregator_->snapshot(finished));
+    return read;
+  }
+
+ private:
+  storage::Queue& queue_;
+  const DeliveryOptions& options_;
+  const Shards& shards_;
+  std::unique_ptr<metrics::Aggregator> aggregator_;
+  Millis next_storage_figures_ = 0;
+};
+
+// Whether delivery is over once every shard says it has finished. Not while, with until_done,
+// the queue still holds deferred recipients (idle shards look at storage again every
+// Shard::kRecheckEvery); nor while a recipient is due that no shard has claimed yet, e.g. a DSN a
+// shard just queued for a domain another shard owns: that is waited for (a bounded number of
+// rounds without new outcomes) unless a route is paused.
+class FinishCheck {
+ public:
+  FinishCheck(storage::Queue& queue, const QueueClock& clock, bool until_done)
+      : queue_(queue), clock_(clock), until_done_(until_done) {}
+
+  // Called once a supervisor round, with whether every shard has finished. An Error if the
+  // queue cannot be read.
+  Result<bool> over(bool all_finished, const metrics::Totals& totals, const Shards& shards) {
+    if (all_finished && until_done_) {
+      auto due = queue_.earliest_due();
+      if (!due) return due.error();
+      if (due->has_value()) all_finished = false;
+    }
+    if (uint64_t n = totals.delivered + totals.deferred + totals.failed; n != outcomes_seen_) {
+      outcomes_seen_ = n;
+      ready_waits_ = 0;
+    }
+    if (all_finished && !any_paused(shards) && ready_waits_ < kReadyWaitsMax) {
+      auto due = queue_.earliest_due();
+      if (!due) return due.error();
+      if (*due && **due <= clock_.now()) {
+        all_finished = false;
+        ++ready_waits_;
+      }
+    }
+    return all_finished;
+  }
+
+ private:
+  storage::Queue& queue_;
+  const QueueClock& clock_;
+  const bool until_done_;
+  int ready_waits_ = 0;  // rounds spent waiting for ready entries no shard has claimed yet
+  uint64_t outcomes_seen_ = 0;
+};
+
+// The stopped shards' diagnosis, first error and first failures (at most 20) into the summary.
+void collect_shard_results(DeliverySummary& summary, const Shards& shards) {
+  for (auto& shard : shards) {
+    if (summary.diagnosis.empty()) summary.diagnosis = shard->diagnosis();
+    if (summary.error.empty()) summary.error = shard->error();
+    for (auto& f : shard->failures()) {
+      if (summary.failures.size() < 20) summary.failures.push_back(f);
+    }
+  }
+}
+
 }  // namespace
 
 DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
@@ -45,48 +165,24 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   Progress progress;
   static const SystemQueueClock system_clock;
   const QueueClock& clock = options.clock != nullptr ? *options.clock : system_clock;
-  const storage::QueueCounts at_start = queue.counts(clock.now());
-  progress.queued_at_start = at_start.ready;
+  const auto at_start = queue.counts(clock.now());
+  if (!at_start) {
+    summary.error = "reading the queue failed: " + at_start.error().message;
+    return summary;
+  }
+  progress.queued_at_start = at_start->ready;
 
-  std::vector<std::unique_ptr<Shard>> shards;
-  for (int i = 0; i < options.shards; ++i) {
-    shards.push_back(std::make_unique<Shard>(i, options.shards, queue, route, clock,
-                                             options.bounces, options.delivery_log));
-  }
-  for (auto& shard : shards) {
-    if (auto ok = shard->start(); !ok) {
-      summary.error = "cannot start a shard: " + ok.error().message;
-      break;
-    }
-  }
+  const Shards shards = start_shards(queue, route, clock, options, summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
-  std::unique_ptr<metrics::Aggregator> aggregator;
-  if (options.on_snapshot) aggregator = make_aggregator(queue, route, options, at_start, counters);
-  Millis next_storage_figures = 0;
-  auto publish = [&](bool finished) {
-    if (!aggregator) return;
-    Millis now = monotonic_now();
-    aggregator->update(now, unix_now());
-    if (finished || now >= next_storage_figures) {
-      storage::StorageFigures f = queue.storage_figures();
-      aggregator->set_storage(f.live_data_bytes, f.pending_compaction_bytes);
-      next_storage_figures = now + kStorageFiguresEvery;
-    }
-    bool paused = false;
-    std::string diagnosis;
-    for (auto& shard : shards) {
-      paused = paused || shard->paused();
-      if (diagnosis.empty()) diagnosis = shard->diagnosis();
-    }
-    aggregator->set_route_state(paused, diagnosis, unix_now());
-    options.on_snapshot(aggregator->snapshot(finished));
+  SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards);
+  auto note_read_error = [&summary](const Error& error) {
+    if (summary.error.empty()) summary.error = "reading the queue failed: " + error.message;
   };
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
-  int ready_waits = 0;  // rounds spent waiting for ready entries no shard has claimed yet
-  uint64_t outcomes_seen = 0;
+  FinishCheck finish(queue, clock, options.until_done);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kWalSyncEvery));
     if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
@@ -103,7 +199,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       summary.interrupted = true;
       stop_requested = true;
     }
-    publish(false);
+    if (auto published = snapshots.publish(false); !published) note_read_error(published.error());
     Millis now = monotonic_now();
     if (options.on_progress && now >= next_progress) {
       progress.totals = metrics::sum(counters);
@@ -111,26 +207,12 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       options.on_progress(progress);
       next_progress = now + options.progress_every;
     }
-    // With until_done, idle shards wait for deferred recipients to fall due (they look at storage
-    // again every Shard::kRecheckEvery); the queue's first key says whether any remain.
-    if (all_finished && options.until_done && queue.earliest_due().has_value()) {
-      all_finished = false;
+    auto over = finish.over(all_finished, metrics::sum(counters), shards);
+    if (!over) {
+      note_read_error(over.error());
+      break;
     }
-    // A shard that just queued a DSN for a domain another shard owns: that shard looks at storage
-    // again within Shard::kRecheckEvery; wait for it (bounded) unless a route is paused.
-    const metrics::Totals totals = metrics::sum(counters);
-    if (uint64_t n = totals.delivered + totals.deferred + totals.failed; n != outcomes_seen) {
-      outcomes_seen = n;
-      ready_waits = 0;
-    }
-    if (all_finished && !any_paused(shards) && ready_waits < kReadyWaitsMax) {
-      auto due = queue.earliest_due();
-      if (due && *due <= clock.now()) {
-        all_finished = false;
-        ++ready_waits;
-      }
-    }
-    if (all_finished || stop_requested) break;
+    if (*over || stop_requested) break;
   }
   for (auto& shard : shards) shard->request_stop();
   for (auto& shard : shards) shard->join();
@@ -138,19 +220,16 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
     summary.error = "syncing the queue's WAL failed: " + ok.error().message;
   }
-  for (auto& shard : shards) {
-    if (summary.diagnosis.empty()) summary.diagnosis = shard->diagnosis();
-    if (summary.error.empty()) summary.error = shard->error();
-    for (auto& f : shard->failures()) {
-      if (summary.failures.size() < 20) summary.failures.push_back(f);
-    }
-  }
+  collect_shard_results(summary, shards);
   summary.totals = metrics::sum(counters);
-  storage::QueueCounts left = queue.counts(clock.now());
-  summary.queued = left.total();
-  summary.deferred = left.deferred;
+  if (auto left = queue.counts(clock.now()); left) {
+    summary.queued = left->total();
+    summary.deferred = left->deferred;
+  } else {
+    note_read_error(left.error());
+  }
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;
-  publish(true);
+  if (auto published = snapshots.publish(true); !published) note_read_error(published.error());
   return summary;
 }
 

@@ -18,6 +18,7 @@
 #include "metrics/prometheus_text.h"
 #include "metrics/status_json.h"
 #include "metrics/status_page.h"
+#include "util/errno_text.h"
 
 namespace ringmta::http {
 namespace {
@@ -31,8 +32,9 @@ struct Client {
   Millis last_active = 0;
 };
 
-std::string errno_text(const char* what) {
-  return std::string(what) + ": " + std::strerror(errno);
+// "socket: Too many open files", from errno.
+std::string call_error(const char* what) {
+  return std::string(what) + ": " + errno_text(errno);
 }
 
 }  // namespace
@@ -42,14 +44,14 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& liste
   if (!ep) return ep.error();
   std::unique_ptr<AdminServer> s(new AdminServer());
   int fd = ::socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error(errno_text("socket"));
+  if (fd < 0) return make_error(call_error("socket"));
   s->listen_fd_ = fd;
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep->addr), ep->len) < 0) {
-    return make_error("cannot listen on " + listen + ": " + std::strerror(errno));
+    return make_error("cannot listen on " + listen + ": " + errno_text(errno));
   }
-  if (::listen(fd, 64) < 0) return make_error(errno_text("listen"));
+  if (::listen(fd, 64) < 0) return make_error(call_error("listen"));
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
@@ -65,7 +67,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& liste
     s->port_ = ntohs(a->sin_port);
     s->url_ = "http://" + std::string(host) + ":" + std::to_string(s->port_) + "/";
   }
-  if (::pipe2(s->wake_fds_, O_CLOEXEC | O_NONBLOCK) < 0) return make_error(errno_text("pipe"));
+  if (::pipe2(s->wake_fds_, O_CLOEXEC | O_NONBLOCK) < 0) return make_error(call_error("pipe"));
   AdminServer* raw = s.get();
   s->thread_ = std::thread([raw] { raw->run(); });
   return s;

@@ -4,25 +4,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/strings.h"
+
 namespace ringmta::http {
 namespace {
 
 bool is_tchar(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool has_token(std::string_view list, std::string_view token) {

@@ -1,6 +1,8 @@
 // AddressSet and the address hashes (see address_set.h).
 #include "ingest/address_set.h"
 
+#include "util/strings.h"
+
 namespace ringmta::ingest {
 namespace {
 
@@ -35,8 +37,7 @@ uint64_t hash_address(std::string_view address) {
 uint64_t hash_address_folded(std::string_view address) {
   uint64_t h = kFnvOffset;
   for (char c : address) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    h ^= static_cast<unsigned char>(c);
+    h ^= static_cast<unsigned char>(lower(c));
     h *= kFnvPrime;
   }
   return avalanche(h);

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +23,8 @@
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
+#include "util/errno_text.h"
+#include "util/strings.h"
 #include "util/time.h"
 
 namespace ringmta::ingest {
@@ -97,21 +98,6 @@ class BatchWriter {
   std::thread thread_;  // last: starts once everything above exists
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const {
     if (f != nullptr) std::fclose(f);
@@ -119,9 +105,175 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-std::string errno_text(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+// "cannot open PATH: No such file or directory", from errno.
+std::string file_error(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + errno_text(errno);
 }
+
+// Where the address and the template's fields are in each row, from the header row.
+struct Columns {
+  std::size_t count = 0;  // every data row must have this many
+  std::size_t email = 0;
+  std::vector<std::size_t> of_field;  // per template field
+};
+
+// Reads the header row: the "email" column (any case, blanks around it ignored) and, for each
+// template field, the column of that name (exactly, else in any case; "email" is the address).
+Result<Columns> read_header(message::CsvReader& reader, std::FILE* csv, const std::string& path,
+                            const std::vector<std::string>& fields) {
+  message::CsvRecord record;
+  const auto head = reader.next(record);
+  if (head == message::CsvReader::Status::kEnd) {
+    if (std::ferror(csv)) return make_error(file_error("cannot read", path));
+    return make_error(path + ": empty CSV (no header row)");
+  }
+  if (head == message::CsvReader::Status::kMalformed) {
+    return make_error(path + ": line " + std::to_string(record.line) +
+                      ": bad header row: " + reader.error());
+  }
+  const std::vector<std::string>& header = record.fields;
+  Columns out;
+  out.count = header.size();
+  std::optional<std::size_t> email_col;
+  for (std::size_t c = 0; c < out.count; ++c) {
+    if (iequals(trim(header[c]), "email")) {
+      email_col = c;
+      break;
+    }
+  }
+  if (!email_col) return make_error(path + ": the header row has no \"email\" column");
+  out.email = *email_col;
+  out.of_field.resize(fields.size());
+  for (std::size_t f = 0; f < fields.size(); ++f) {
+    std::optional<std::size_t> col;
+    if (iequals(fields[f], "email")) col = out.email;
+    for (std::size_t c = 0; !col && c < out.count; ++c) {
+      if (trim(header[c]) == fields[f]) col = c;
+    }
+    for (std::size_t c = 0; !col && c < out.count; ++c) {
+      if (iequals(trim(header[c]), fields[f])) col = c;
+    }
+    if (!col) {
+      return make_error("the message uses field \"" + fields[f] + "\" but " + path +
+                        " has no such column");
+    }
+    out.of_field[f] = *col;
+  }
+  return out;
+}
+
+// A data row as a recipient (the address normalised, the template's values checked), or the
+// reason to reject the row.
+Result<storage::NewRecipient> recipient_of(const message::CsvRecord& record, const Columns& columns,
+                                           const message::MessageTemplate& tmpl) {
+  if (record.fields.size() != columns.count) {
+    return make_error(std::to_string(record.fields.size()) + " columns, expected " +
+                      std::to_string(columns.count));
+  }
+  auto address = message::parse_address(record.fields[columns.email]);
+  if (!address) return address.error();
+  std::string normalised = address->str();
+  std::vector<std::string> values(columns.of_field.size());
+  for (std::size_t f = 0; f < values.size(); ++f) {
+    const std::size_t col = columns.of_field[f];
+    values[f] = col == columns.email ? normalised : record.fields[col];
+  }
+  if (auto check = tmpl.check_values(values); !check) return check.error();
+  return storage::NewRecipient{std::move(normalised), std::move(address->domain),
+                               std::move(values)};
+}
+
+// The rejects file, if one is asked for: a "line,reason,email" row per rejected row. A failed
+// write is remembered; close() reports it.
+class RejectsFile {
+ public:
+  Result<void> open(const std::string& path) {
+    if (path.empty()) return {};
+    file_.reset(std::fopen(path.c_str(), "wb"));
+    if (!file_) return make_error(file_error("cannot create", path));
+    std::fputs("line,reason,email\n", file_.get());
+    return {};
+  }
+
+  void write(std::size_t line, std::string_view reason, std::string_view email) {
+    if (!file_) return;
+    row_.assign(std::to_string(line)).push_back(',');
+    message::append_csv_field(row_, reason);
+    row_.push_back(',');
+    message::append_csv_field(row_, email);
+    row_.push_back('\n');
+    if (std::fwrite(row_.data(), 1, row_.size(), file_.get()) != row_.size()) ok_ = false;
+  }
+
+  void flush() {
+    if (file_) std::fflush(file_.get());
+  }
+
+  // Flushes and closes the file: false if a write to it failed (true without a file).
+  bool close() {
+    if (!file_) return true;
+    if (std::fflush(file_.get()) != 0 || std::ferror(file_.get())) ok_ = false;
+    if (std::fclose(file_.release()) != 0) ok_ = false;
+    return ok_;
+  }
+
+ private:
+  File file_;
+  std::string row_;
+  bool ok_ = true;
+};
+
+// The suppression list as hashes, loaded once; a recipient whose hash is on it is a candidate,
+// confirmed (or not: a hash collision) by one lookup of the batch's candidates when the batch is
+// handed over.
+class SuppressionFilter {
+ public:
+  explicit SuppressionFilter(storage::Queue& queue) : list_(queue) {}
+
+  Result<void> load() {
+    auto loaded = list_.addresses([&](std::string_view address) {
+      hashes_.insert(hash_address(address));
+      return true;
+    });
+    if (!loaded)
+      return make_error("reading the suppression list failed: " + loaded.error().message);
+    return {};
+  }
+
+  // Notes the recipient about to be batch[index] as a candidate if its hash is on the list.
+  void check(std::size_t index, const std::string& normalised) {
+    if (!hashes_.empty() && hashes_.contains(hash_address_folded(normalised))) {
+      candidates_.push_back(index);
+    }
+  }
+
+  // Removes the candidates that are on the list from `batch`; returns how many.
+  Result<std::size_t> drop_listed(std::vector<storage::NewRecipient>& batch) {
+    if (candidates_.empty()) return std::size_t{0};
+    addresses_.clear();
+    for (std::size_t i : candidates_) addresses_.push_back(batch[i].address);
+    auto listed = list_.contains(addresses_);
+    if (!listed)
+      return make_error("reading the suppression list failed: " + listed.error().message);
+    std::size_t kept = 0, c = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const bool on_list = c < candidates_.size() && candidates_[c] == i && (*listed)[c++];
+      if (on_list) continue;
+      if (kept != i) batch[kept] = std::move(batch[i]);
+      ++kept;
+    }
+    const std::size_t dropped = batch.size() - kept;
+    batch.resize(kept);
+    candidates_.clear();
+    return dropped;
+  }
+
+ private:
+  storage::SuppressionList list_;
+  AddressSet hashes_;
+  std::vector<std::size_t> candidates_;  // indexes into the batch
+  std::vector<std::string> addresses_;   // the candidates' addresses, for one lookup
+};
 
 }  // namespace
 
@@ -132,55 +284,12 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   const std::vector<std::string>& fields = tmpl->fields();
 
   File csv(std::fopen(options.recipients_path.c_str(), "rb"));
-  if (!csv) return make_error(errno_text("cannot open", options.recipients_path));
-  File rejects;
-  if (!options.rejects_path.empty()) {
-    rejects.reset(std::fopen(options.rejects_path.c_str(), "wb"));
-    if (!rejects) return make_error(errno_text("cannot create", options.rejects_path));
-    std::fputs("line,reason,email\n", rejects.get());
-  }
-
-  // Header row: find "email" and map every template field to a column.
+  if (!csv) return make_error(file_error("cannot open", options.recipients_path));
+  RejectsFile rejects;
+  if (auto opened = rejects.open(options.rejects_path); !opened) return opened.error();
   message::CsvReader reader(csv.get());
-  message::CsvRecord record;
-  const auto head = reader.next(record);
-  if (head == message::CsvReader::Status::kEnd) {
-    if (std::ferror(csv.get()))
-      return make_error(errno_text("cannot read", options.recipients_path));
-    return make_error(options.recipients_path + ": empty CSV (no header row)");
-  }
-  if (head == message::CsvReader::Status::kMalformed) {
-    return make_error(options.recipients_path + ": line " + std::to_string(record.line) +
-                      ": bad header row: " + reader.error());
-  }
-  const std::vector<std::string> header = record.fields;
-  const std::size_t columns = header.size();
-  std::optional<std::size_t> email_col;
-  for (std::size_t c = 0; c < columns; ++c) {
-    if (iequals(trim(header[c]), "email")) {
-      email_col = c;
-      break;
-    }
-  }
-  if (!email_col) {
-    return make_error(options.recipients_path + ": the header row has no \"email\" column");
-  }
-  std::vector<std::size_t> field_col(fields.size());
-  for (std::size_t f = 0; f < fields.size(); ++f) {
-    std::optional<std::size_t> col;
-    if (iequals(fields[f], "email")) col = *email_col;
-    for (std::size_t c = 0; !col && c < columns; ++c) {
-      if (trim(header[c]) == fields[f]) col = c;
-    }
-    for (std::size_t c = 0; !col && c < columns; ++c) {
-      if (iequals(trim(header[c]), fields[f])) col = c;
-    }
-    if (!col) {
-      return make_error("the message uses field \"" + fields[f] + "\" but " +
-                        options.recipients_path + " has no such column");
-    }
-    field_col[f] = *col;
-  }
+  auto columns = read_header(reader, csv.get(), options.recipients_path, fields);
+  if (!columns) return columns.error();
 
   IngestSummary summary;
   storage::StoredMessage stored{options.envelope_sender, options.raw_message, fields,
@@ -190,57 +299,16 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   if (!id) return make_error("queue: cannot store the message: " + id.error().message);
   summary.message = *id;
 
-  std::string reject_line;
-  bool rejects_ok = true;
   auto reject = [&](std::size_t line, std::string_view reason, std::string_view email) {
     ++summary.rejected_rows;
-    if (!rejects) return;
-    reject_line.assign(std::to_string(line)).push_back(',');
-    message::append_csv_field(reject_line, reason);
-    reject_line.push_back(',');
-    message::append_csv_field(reject_line, email);
-    reject_line.push_back('\n');
-    if (std::fwrite(reject_line.data(), 1, reject_line.size(), rejects.get()) !=
-        reject_line.size()) {
-      rejects_ok = false;
-    }
+    rejects.write(line, reason, email);
   };
-
   std::vector<storage::NewRecipient> batch;
   batch.reserve(kBatch);
-  // The suppression list as hashes; a recipient whose hash is on it is a candidate, confirmed
-  // (or not: a hash collision) by one lookup of the batch's candidates when the batch is handed
-  // over.
-  storage::SuppressionList suppression(queue);
-  AddressSet suppressed_hashes;
+  SuppressionFilter suppression(queue);
   if (options.skip_suppressed) {
-    auto loaded = suppression.addresses([&](std::string_view address) {
-      suppressed_hashes.insert(hash_address(address));
-      return true;
-    });
-    if (!loaded)
-      return make_error("reading the suppression list failed: " + loaded.error().message);
+    if (auto loaded = suppression.load(); !loaded) return loaded.error();
   }
-  std::vector<std::size_t> candidates;  // indexes into batch
-  std::vector<std::string> candidate_addresses;
-  auto drop_suppressed = [&]() -> Result<void> {
-    candidate_addresses.clear();
-    for (std::size_t i : candidates) candidate_addresses.push_back(batch[i].address);
-    auto listed = suppression.contains(candidate_addresses);
-    if (!listed)
-      return make_error("reading the suppression list failed: " + listed.error().message);
-    std::size_t kept = 0, c = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const bool on_list = c < candidates.size() && candidates[c] == i && (*listed)[c++];
-      if (on_list) continue;
-      if (kept != i) batch[kept] = std::move(batch[i]);
-      ++kept;
-    }
-    summary.suppressed += batch.size() - kept;
-    batch.resize(kept);
-    candidates.clear();
-    return {};
-  };
   // The writer thread's side: it alone touches these until finish().
   uint64_t accepted = 0;
   std::atomic<uint64_t> accepted_so_far{0};
@@ -265,9 +333,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     progress(so_far);
   };
   auto flush = [&]() -> Result<void> {
-    if (!candidates.empty()) {
-      if (auto r = drop_suppressed(); !r) return r;
-    }
+    auto dropped = suppression.drop_listed(batch);
+    if (!dropped) return dropped.error();
+    summary.suppressed += *dropped;
     if (batch.empty()) return {};
     auto prepared = queue.prepare_enqueue(message_id, batch, unix_now());
     if (!prepared) {
@@ -277,13 +345,13 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
     }
     batch.clear();
     if (auto r = writer.submit(std::move(*prepared)); !r) return r;
-    if (rejects) std::fflush(rejects.get());
+    rejects.flush();
     report(accepted_so_far.load(std::memory_order_relaxed));
     return {};
   };
 
   AddressSet seen;
-  std::vector<std::string> values(fields.size());
+  message::CsvRecord record;
   for (;;) {
     const auto status = reader.next(record);
     if (status == message::CsvReader::Status::kEnd) break;
@@ -291,57 +359,36 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       reject(record.line, "malformed CSV: " + reader.error(), "");
       continue;
     }
-    const std::string_view raw_email =
-        *email_col < record.fields.size() ? std::string_view(record.fields[*email_col]) : "";
-    if (record.fields.size() != columns) {
-      reject(record.line,
-             std::to_string(record.fields.size()) + " columns, expected " + std::to_string(columns),
-             raw_email);
+    auto recipient = recipient_of(record, *columns, *tmpl);
+    if (!recipient) {
+      const std::string_view raw_email = columns->email < record.fields.size()
+                                             ? std::string_view(record.fields[columns->email])
+                                             : "";
+      reject(record.line, recipient.error().message, raw_email);
       continue;
     }
-    auto address = message::parse_address(raw_email);
-    if (!address) {
-      reject(record.line, address.error().message, raw_email);
-      continue;
-    }
-    std::string normalised = address->str();
-    for (std::size_t f = 0; f < fields.size(); ++f) {
-      values[f] = field_col[f] == *email_col ? normalised : record.fields[field_col[f]];
-    }
-    if (auto check = tmpl->check_values(values); !check) {
-      reject(record.line, check.error().message, raw_email);
-      continue;
-    }
-    if (!seen.insert(hash_address(normalised))) {
+    if (!seen.insert(hash_address(recipient->address))) {
       ++summary.duplicates;
       continue;
     }
-    if (!suppressed_hashes.empty() && suppressed_hashes.contains(hash_address_folded(normalised))) {
-      candidates.push_back(batch.size());
-    }
-    batch.push_back(storage::NewRecipient{std::move(normalised), std::move(address->domain),
-                                          std::move(values)});
-    values.assign(fields.size(), std::string());
+    suppression.check(batch.size(), recipient->address);
+    batch.push_back(std::move(*recipient));
     if (batch.size() >= kBatch) {
       if (auto r = flush(); !r) return r.error();
     }
   }
   if (std::ferror(csv.get())) {
     (void)writer.finish();  // what was handed over is queued; the count says how much
-    return make_error(errno_text("read error in", options.recipients_path) + " (" +
+    return make_error(file_error("read error in", options.recipients_path) + " (" +
                       std::to_string(accepted) + " recipients accepted before)");
   }
   if (auto r = flush(); !r) return r.error();
   if (auto r = writer.finish(); !r) return r.error();
   summary.accepted = accepted;
   report(accepted);
-  if (rejects) {
-    if (std::fflush(rejects.get()) != 0 || std::ferror(rejects.get())) rejects_ok = false;
-    if (std::fclose(rejects.release()) != 0) rejects_ok = false;
-    if (!rejects_ok) {
-      return make_error("cannot write " + options.rejects_path + " (" +
-                        std::to_string(summary.accepted) + " recipients were accepted and queued)");
-    }
+  if (!rejects.close()) {
+    return make_error("cannot write " + options.rejects_path + " (" +
+                      std::to_string(summary.accepted) + " recipients were accepted and queued)");
   }
   return summary;
 }

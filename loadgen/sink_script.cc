@@ -2,17 +2,12 @@
 #include "loadgen/sink_script.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
+
+#include "util/strings.h"
 
 namespace ringmta::loadgen {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool parse_percent(std::string_view text, double& out) {
   // from_chars for double is available in GCC 11+ (Debian 12 has 12).
@@ -92,13 +87,7 @@ const DomainScript* SinkScript::find(std::string_view domain) const {
       wildcard = &d;
       continue;
     }
-    if (d.domain.size() == domain.size() &&
-        std::equal(d.domain.begin(), d.domain.end(), domain.begin(), [](char a, char b) {
-          // As unsigned: a plain char holding an 8-bit byte would never equal tolower()'s int.
-          return static_cast<unsigned char>(a) == std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return &d;
-    }
+    if (iequals(d.domain, domain)) return &d;
   }
   return wildcard;
 }

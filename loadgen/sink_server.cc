@@ -23,6 +23,7 @@
 #include "engine/io/event_loop.h"
 #include "engine/io/tls_channel.h"
 #include "loadgen/smtp_server.h"
+#include "util/errno_text.h"
 
 namespace ringmta::loadgen {
 namespace {
@@ -36,10 +37,6 @@ constexpr Millis kRecordFlushInterval = 100;
 constexpr Millis kAcceptRetryDelay = 10;  // after EMFILE and friends
 constexpr Millis kStopGrace = 2000;       // stop the loop even if some operation never completes
 constexpr int kMaxThreads = 256;
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 struct ListenAddress {
   sockaddr_storage storage{};
@@ -460,7 +457,7 @@ void SinkServer::Worker::on_accept(int result) {
     case EBADF:
     case ENOTSOCK:
     case ECANCELED:  // the listening socket is gone
-      std::fprintf(stderr, "sink: accept: %s\n", std::strerror(-result));
+      std::fprintf(stderr, "sink: accept: %s\n", errno_text(-result).c_str());
       return;
     case EMFILE:
     case ENFILE:
@@ -525,7 +522,8 @@ void SinkServer::Worker::flush_record() {
     ssize_t n = ::write(record_fd, record_buffer.data() + done, record_buffer.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      if (!record_failed) std::fprintf(stderr, "sink: record write: %s\n", std::strerror(errno));
+      if (!record_failed)
+        std::fprintf(stderr, "sink: record write: %s\n", errno_text(errno).c_str());
       record_failed = true;
       break;
     }

@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "util/strings.h"
+
 namespace ringmta::message {
 namespace {
 
@@ -27,10 +29,6 @@ bool is_digit(char c) {
 bool is_atext(char c) {
   if (is_alpha(c) || is_digit(c)) return true;
   return c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 Error fail(const char* what) {
@@ -105,9 +103,7 @@ Result<std::string> normalise_literal(std::string_view d) {
   char buf[16];
   constexpr std::string_view kV6 = "ipv6:";
   if (inner.size() > kV6.size()) {
-    bool tag = true;
-    for (std::size_t i = 0; i < kV6.size(); ++i) tag = tag && lower(inner[i]) == kV6[i];
-    if (tag) {
+    if (istarts_with(inner, kV6)) {
       std::string addr = inner.substr(kV6.size());
       for (char c : addr) {
         if (!(is_digit(c) || is_alpha(c) || c == ':' || c == '.'))
@@ -136,9 +132,7 @@ Result<Address> parse_address(std::string_view text) {
     if (u >= 0x80) return fail("non-ASCII address (SMTPUTF8 is not supported)");
     if ((u < 32 && c != '\t' && c != ' ') || u == 127) return fail("contains a control character");
   }
-  auto is_ws = [](char c) { return c == ' ' || c == '\t'; };
-  while (!text.empty() && is_ws(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ws(text.back())) text.remove_suffix(1);
+  text = trim(text);
   if (!text.empty() && text.front() == '<') {
     if (text.size() < 2 || text.back() != '>') return fail("unbalanced angle brackets");
     text = text.substr(1, text.size() - 2);

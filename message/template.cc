@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "message/address.h"
+#include "util/strings.h"
 
 namespace ringmta::message {
 namespace {
@@ -21,18 +22,6 @@ bool is_wsp(char c) {
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 Error line_error(std::size_t line, const std::string& what) {
@@ -137,6 +126,94 @@ void append_body_value(std::string& out, std::string_view v, bool& at_line_start
   out.append(v.data() + start, v.size() - start);
 }
 
+// A merge field "{{ name }}" in a line: where it opens, its name, and where it ends.
+struct FieldRef {
+  std::size_t open = 0;  // the first '{'
+  std::string_view name;
+  std::size_t end = 0;  // just after the closing "}}"
+};
+
+// The first merge field at or after `from`; a "{{" without a name and "}}" after it is text.
+std::optional<FieldRef> next_field(std::string_view line, std::size_t from) {
+  std::size_t search = from;
+  for (;;) {
+    const std::size_t open = line.find("{{", search);
+    if (open == std::string_view::npos) return std::nullopt;
+    std::size_t j = open + 2;
+    while (j < line.size() && is_wsp(line[j])) ++j;
+    const std::size_t name_start = j;
+    while (j < line.size() && is_name_char(line[j])) ++j;
+    const std::size_t name_end = j;
+    while (j < line.size() && is_wsp(line[j])) ++j;
+    if (name_end != name_start && line.substr(j, 2) == "}}") {
+      return FieldRef{open, line.substr(name_start, name_end - name_start), j + 2};
+    }
+    search = open + 1;
+  }
+}
+
+bool has_8bit(std::string_view line) {
+  for (char c : line) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
+Result<void> check_no_nul(std::string_view raw, const std::vector<std::string_view>& lines) {
+  if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].find('\0') != std::string_view::npos) return line_error(i + 1, "NUL byte");
+    }
+  }
+  return {};
+}
+
+// Which lines of the header block are kept: Date and Message-ID (with their continuation lines)
+// are dropped, as each send writes its own; the first From header's value is collected, unfolded.
+class HeaderFilter {
+ public:
+  // Whether to keep `line`, a header or continuation line (not the empty line that ends the
+  // block); an error for a malformed one.
+  Result<bool> keep(std::string_view line, std::size_t lineno) {
+    if (is_wsp(line[0])) {
+      if (lineno == 1) return line_error(lineno, "continuation line without a header");
+      if (dropping_) return false;
+      if (from_open_) from_value_.append(line);
+      return true;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return line_error(lineno, "header without a colon");
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+    if (name.empty()) return line_error(lineno, "header with an empty name");
+    for (char c : name) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 33 || u > 126) return line_error(lineno, "invalid header name");
+    }
+    from_open_ = false;
+    dropping_ = iequals(name, "date") || iequals(name, "message-id");
+    if (dropping_) return false;
+    if (!from_seen_ && iequals(name, "from")) {
+      from_seen_ = true;
+      from_open_ = true;
+      from_value_.assign(line.substr(colon + 1));
+    }
+    return true;
+  }
+
+  // The first From header's value; nullopt without one.
+  std::optional<std::string_view> from_value() const {
+    if (!from_seen_) return std::nullopt;
+    return from_value_;
+  }
+
+ private:
+  bool dropping_ = false;   // inside a Date or Message-ID header (and its continuation lines)
+  bool from_open_ = false;  // inside the first From header
+  bool from_seen_ = false;
+  std::string from_value_;
+};
+
 }  // namespace
 
 Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_fields) {
@@ -163,26 +240,15 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
     LineCheck check;
     bool has_fields = false;
     std::size_t pos = 0;  // start of the literal text not yet copied
-    std::size_t search = 0;
     if (!line.empty() && line[0] == '.') {
       lit.push_back('.');
       ++literal_len;
     }
     while (merge_fields) {
-      const std::size_t open = line.find("{{", search);
-      if (open == std::string_view::npos) break;
-      std::size_t j = open + 2;
-      while (j < line.size() && is_wsp(line[j])) ++j;
-      const std::size_t name_start = j;
-      while (j < line.size() && is_name_char(line[j])) ++j;
-      const std::size_t name_end = j;
-      while (j < line.size() && is_wsp(line[j])) ++j;
-      if (name_end == name_start || line.substr(j, 2) != "}}") {
-        search = open + 1;
-        continue;
-      }
-      lit.append(line.substr(pos, open - pos));
-      literal_len += open - pos;
+      const std::optional<FieldRef> field = next_field(line, pos);
+      if (!field) break;
+      lit.append(line.substr(pos, field->open - pos));
+      literal_len += field->open - pos;
       if (!has_fields) {
         // Bytes of this line before its first field (the literal may hold earlier lines too).
         const std::size_t nl = lit.rfind('\n');
@@ -190,12 +256,11 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
         check.first_segment = t.segments_.size();
         has_fields = true;
       }
-      const int f = field_index(line.substr(name_start, name_end - name_start), in_header);
+      const int f = field_index(field->name, in_header);
       check.fields.push_back(f);
       t.segments_.push_back(Segment{std::move(lit), f, in_header});
       lit.clear();
-      pos = j + 2;
-      search = pos;
+      pos = field->end;
     }
     lit.append(line.substr(pos));
     literal_len += line.size() - pos;
@@ -207,69 +272,32 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
     if (literal_len > kMaxLine) {
       return line_error(lineno, std::to_string(literal_len) + " bytes (limit 998)");
     }
-    for (char c : line) {
-      if (static_cast<unsigned char>(c) >= 0x80) {
-        t.eight_bit_ = true;
-        break;
-      }
-    }
+    if (has_8bit(line)) t.eight_bit_ = true;
     return {};
   };
 
-  if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) {
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      if (lines[i].find('\0') != std::string_view::npos) return line_error(i + 1, "NUL byte");
-    }
-  }
-
+  if (auto clean = check_no_nul(raw, lines); !clean) return clean.error();
   bool in_headers = true;
-  bool dropping = false;   // inside a Date or Message-ID header (and its continuation lines)
-  bool from_open = false;  // inside the first From header
-  bool from_seen = false;
-  std::string from_value;
+  HeaderFilter headers;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     const std::size_t lineno = i + 1;
-    if (in_headers) {
-      if (line.empty()) {
-        in_headers = false;
-        from_open = false;
-        lit.append("\r\n");
-        continue;
-      }
-      if (is_wsp(line[0])) {
-        if (i == 0) return line_error(lineno, "continuation line without a header");
-        if (dropping) continue;
-        if (from_open) from_value.append(line);
-      } else {
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) return line_error(lineno, "header without a colon");
-        std::string_view name = line.substr(0, colon);
-        while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
-        if (name.empty()) return line_error(lineno, "header with an empty name");
-        for (char c : name) {
-          const auto u = static_cast<unsigned char>(c);
-          if (u < 33 || u > 126) return line_error(lineno, "invalid header name");
-        }
-        from_open = false;
-        dropping = iequals(name, "date") || iequals(name, "message-id");
-        if (dropping) continue;
-        if (!from_seen && iequals(name, "from")) {
-          from_seen = true;
-          from_open = true;
-          from_value.assign(line.substr(colon + 1));
-        }
-      }
-      auto r = emit(line, lineno, true);
-      if (!r) return r.error();
-    } else {
-      auto r = emit(line, lineno, false);
-      if (!r) return r.error();
+    if (in_headers && line.empty()) {
+      in_headers = false;
+      lit.append("\r\n");
+      continue;
     }
+    if (in_headers) {
+      auto kept = headers.keep(line, lineno);
+      if (!kept) return kept.error();
+      if (!*kept) continue;
+    }
+    auto r = emit(line, lineno, in_headers);
+    if (!r) return r.error();
   }
   t.segments_.push_back(Segment{std::move(lit), -1, false});
-  if (from_seen && from_value.find("{{") == std::string::npos) {
-    t.from_address_ = first_mailbox(from_value);
+  if (auto from = headers.from_value(); from && from->find("{{") == std::string_view::npos) {
+    t.from_address_ = first_mailbox(*from);
   }
   return t;
 }

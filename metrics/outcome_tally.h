@@ -33,6 +33,19 @@ struct OutcomeCounts {
 
 enum class Outcome { kDelivered, kDeferred, kFailed };
 
+// "delivered", "deferred" or "failed": an outcome's metrics label and JSON value.
+constexpr std::string_view outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kDelivered:
+      return "delivered";
+    case Outcome::kDeferred:
+      return "deferred";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "delivered";
+}
+
 struct LastReply {
   std::string text;  // "451 4.3.0 try later"
   UnixSeconds at = 0;

@@ -6,22 +6,8 @@
 namespace ringmta::metrics {
 namespace {
 
-std::string_view outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kDeferred:
-      return "deferred";
-    case Outcome::kFailed:
-      return "failed";
-  }
-  return "delivered";
-}
-
-}  // namespace
-
-std::string prometheus_text(const Snapshot& s) {
-  Exposition e;
+// Recipients by outcome and the SMTP transactions that carried them.
+void add_delivery_counters(Exposition& e, const Snapshot& s) {
   const Totals& t = s.totals;
   e.family("ringmta_recipients_enqueued_total",
            "Recipients accepted into the queue by this process.", "counter");
@@ -54,7 +40,11 @@ std::string prometheus_text(const Snapshot& s) {
   e.family("ringmta_smtp_bytes_sent_total",
            "Message bytes (rendered, before dot-stuffing) handed to SMTP connections.", "counter");
   e.sample("ringmta_smtp_bytes_sent_total", {}, t.bytes_sent);
+}
 
+// Connections, TLS handshakes, DNS queries and throttle changes.
+void add_connection_counters(Exposition& e, const Snapshot& s) {
+  const Totals& t = s.totals;
   e.family("ringmta_connections_opened_total",
            "Connections opened, by route and result: ok reached a usable SMTP session, failed did "
            "not.",
@@ -88,6 +78,11 @@ std::string prometheus_text(const Snapshot& s) {
            "counter");
   e.sample("ringmta_throttle_changes_total", {{"direction", "decrease"}}, t.throttle_decreases);
   e.sample("ringmta_throttle_changes_total", {{"direction", "increase"}}, t.throttle_increases);
+}
+
+// What bounces caused: DSNs queued and suppressions added.
+void add_bounce_counters(Exposition& e, const Snapshot& s) {
+  const Totals& t = s.totals;
   e.family("ringmta_dsns_queued_total",
            "Delivery status notifications (bounces) queued for envelope Senders.", "counter");
   e.sample("ringmta_dsns_queued_total", {}, t.dsns_queued);
@@ -95,7 +90,10 @@ std::string prometheus_text(const Snapshot& s) {
            "Hard-bounced addresses added to the suppression list; later sends skip them.",
            "counter");
   e.sample("ringmta_suppressions_added_total", {}, t.suppressions_added);
+}
 
+// Recipient outcomes per destination domain (bounded by the snapshot's DomainTable).
+void add_domain_counters(Exposition& e, const Snapshot& s) {
   e.family("ringmta_domain_recipients_total",
            "Recipient outcomes by destination domain; the largest domains by volume have their "
            "own series, the rest are counted under domain=\"other\".",
@@ -108,7 +106,10 @@ std::string prometheus_text(const Snapshot& s) {
                {{"domain", d.domain}, {"outcome", outcome_name(o)}}, n);
     }
   }
+}
 
+// The gauges: queue depth, connections, event loop load, RocksDB sizes, job state.
+void add_gauges(Exposition& e, const Snapshot& s) {
   e.family("ringmta_queue_depth",
            "Recipients in the queue, ready (due now) or deferred (due later); kept by the "
            "supervisor from outcomes, refreshed every few seconds.",
@@ -141,7 +142,10 @@ std::string prometheus_text(const Snapshot& s) {
   e.family("ringmta_job_finished",
            "1 once the delivery job is over (the admin listener may linger), else 0.", "gauge");
   e.sample("ringmta_job_finished", {}, uint64_t{s.finished ? 1u : 0u});
+}
 
+// The latency histograms.
+void add_histograms(Exposition& e, const Snapshot& s) {
   e.family("ringmta_delivery_latency_seconds",
            "Time from a recipient's first enqueue to its acceptance by the smart host.",
            "histogram");
@@ -161,6 +165,18 @@ std::string prometheus_text(const Snapshot& s) {
            "grow as a campaign drains and leaves tombstones behind.",
            "histogram");
   e.histogram("ringmta_queue_fetch_seconds", {}, s.queue_fetch_time);
+}
+
+}  // namespace
+
+std::string prometheus_text(const Snapshot& s) {
+  Exposition e;
+  add_delivery_counters(e, s);
+  add_connection_counters(e, s);
+  add_bounce_counters(e, s);
+  add_domain_counters(e, s);
+  add_gauges(e, s);
+  add_histograms(e, s);
   return e.text();
 }
 

@@ -6,18 +6,6 @@
 namespace ringmta::metrics {
 namespace {
 
-const char* outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kDeferred:
-      return "deferred";
-    case Outcome::kFailed:
-      return "failed";
-  }
-  return "delivered";
-}
-
 nlohmann::json counts_json(const OutcomeCounts& c) {
   return {{"delivered", c.delivered}, {"deferred", c.deferred}, {"failed", c.failed}};
 }

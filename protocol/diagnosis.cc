@@ -5,16 +5,10 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "util/strings.h"
+
 namespace ringmta::protocol {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool contains_any(const std::string& haystack, std::initializer_list<std::string_view> needles) {
   for (std::string_view n : needles) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "util/strings.h"
+
 namespace ringmta::protocol {
 namespace {
 
@@ -12,14 +14,6 @@ constexpr std::size_t kMaxMechanisms = 32;
 
 char upper(char c) {
   return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upper(a[i]) != upper(b[i])) return false;
-  }
-  return true;
 }
 
 std::vector<std::string_view> split_words(std::string_view line) {

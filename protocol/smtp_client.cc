@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "protocol/sasl.h"
+#include "util/strings.h"
 
 namespace ringmta::protocol {
 namespace {
@@ -492,9 +493,8 @@ struct SmtpClient::State {
     } else if (mechanism == AuthMechanism::kLogin && step == 1) {
       response = base64_encode(c.password);
     } else if (mechanism == AuthMechanism::kCramMd5 && step == 0) {
-      std::string_view challenge = r.lines.empty() ? std::string_view() : r.lines.front();
-      while (!challenge.empty() && challenge.back() == ' ') challenge.remove_suffix(1);
-      while (!challenge.empty() && challenge.front() == ' ') challenge.remove_prefix(1);
+      const std::string_view challenge =
+          trim(r.lines.empty() ? std::string_view() : r.lines.front(), " ");
       auto cram = cram_md5_response(c.user, c.password, challenge);
       if (!cram) {
         send("*\r\n");  // cancel the exchange (RFC 4954 §4)

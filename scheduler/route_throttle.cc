@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "scheduler/slow_down.h"
+#include "util/strings.h"
 
 namespace ringmta::scheduler {
 namespace {
@@ -137,11 +138,7 @@ std::vector<ThrottleChange> RouteThrottle::on_reply(const protocol::Reply& reply
 }
 
 std::vector<ThrottleChange> RouteThrottle::on_connect_failed(std::string_view reason, Millis now) {
-  std::string lowered(reason);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  if (lowered.find("refused") == std::string::npos) return {};
+  if (lower(reason).find("refused") == std::string::npos) return {};
   std::erase_if(refused_, [&](Millis t) { return t + tuning_.refused_window <= now || t > now; });
   refused_.push_back(now);
   if (refused_.size() < std::max<uint32_t>(1, tuning_.refused_burst)) return {};

@@ -5,16 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "util/strings.h"
+
 namespace ringmta::scheduler {
 namespace {
-
-std::string lowered(const protocol::Reply& reply) {
-  std::string s = reply.text();
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 template <std::size_t N>
 bool contains_any(std::string_view text, const std::string_view (&needles)[N]) {
@@ -66,7 +60,7 @@ bool is_slow_down(const protocol::Reply& reply) {
     return !(e && e->subject == 4 && e->detail == 2);
   }
   if (e && e->subject == 2 && e->detail == 2) return false;  // mailbox full
-  const std::string text = lowered(reply);
+  const std::string text = lower(reply.text());
   if (contains_any(text, kNotRate)) return false;
   if (reply.transient() && e && e->subject == 4 && e->detail == 5) return true;  // congestion
   return contains_any(text, kRateWording);
@@ -74,7 +68,7 @@ bool is_slow_down(const protocol::Reply& reply) {
 
 bool is_connection_refused(const protocol::Reply& reply) {
   if (!reply.local || reply.positive()) return false;
-  return lowered(reply).find("connection refused") != std::string::npos;
+  return lower(reply.text()).find("connection refused") != std::string::npos;
 }
 
 }  // namespace ringmta::scheduler

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "util/file.h"
+#include "util/strings.h"
 #include "util/toml_document.h"
 
 namespace ringmta::scheduler {
@@ -19,10 +21,7 @@ constexpr std::size_t kMaxRules = 10'000;
 constexpr std::size_t kMaxNamesPerRule = 1'000;
 
 std::string normalized(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::string out = lower(name);
   while (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }
@@ -270,22 +269,9 @@ Result<ThrottleRules> ThrottleRules::parse(std::string_view toml_text, const std
 }
 
 Result<ThrottleRules> ThrottleRules::load_file(const std::string& path, Limits builtin) {
-  std::string text;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return make_error(path + ": cannot open the throttle rule file");
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    text.append(buf, n);
-    if (text.size() > (16u << 20)) {
-      std::fclose(f);
-      return make_error(path + ": throttle rule file larger than 16 MiB");
-    }
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return make_error(path + ": read error");
-  return parse(text, path, builtin);
+  auto text = read_file(path, "throttle rule file", 16u << 20);
+  if (!text) return text.error();
+  return parse(*text, path, builtin);
 }
 
 ResolvedLimits ThrottleRules::resolve(std::string_view domain,

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "storage/queue.h"
+#include "util/strings.h"
 
 namespace ringmta::storage {
 
@@ -53,22 +54,13 @@ std::string domain_end(uint8_t partition, uint32_t domain) {
   return domain_start(partition, domain + 1);
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace keys
 
 uint8_t partition_of(std::string_view domain) {
   // FNV-1a 64 over the lower-cased bytes: stable across runs, builds and platforms.
   uint64_t h = 0xcbf29ce484222325ULL;
   for (char c : domain) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    h ^= static_cast<uint8_t>(c);
+    h ^= static_cast<uint8_t>(lower(c));
     h *= 0x100000001b3ULL;
   }
   return static_cast<uint8_t>(h % kPartitions);

@@ -32,7 +32,4 @@ std::string domain_start(uint8_t partition, uint32_t domain);
 // last domain id the next partition's.
 std::string domain_end(uint8_t partition, uint32_t domain);
 
-// ASCII lower-casing, as used for domain names in the domains CF and in partition_of().
-std::string lower_ascii(std::string_view s);
-
 }  // namespace ringmta::storage::keys

@@ -27,6 +27,7 @@
 #include "storage/keys.h"
 #include "storage/queue_impl.h"
 #include "storage/rocksdb_log.h"
+#include "util/strings.h"
 
 namespace ringmta::storage {
 
@@ -403,7 +404,7 @@ Result<Queue::Impl::Fresh> Queue::Impl::resolve_domains(std::span<const NewRecip
     if (recipients[i].domain.empty()) {
       return make_error("enqueue refused: recipient '" + recipients[i].address + "' has no domain");
     }
-    std::string name = keys::lower_ascii(recipients[i].domain);
+    std::string name = lower(recipients[i].domain);
     if (auto it = domain_ids.find(name); it != domain_ids.end()) {
       ids[i] = it->second;
     } else if (auto f = fresh.find(name); f != fresh.end()) {

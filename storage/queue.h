@@ -214,10 +214,14 @@ class Queue {
   Result<void> apply(OutcomeBatch&& batch);  // unsynced
   Result<void> sync_wal();
 
-  QueueCounts counts(UnixSeconds now) const;  // a full scan: for summaries, not the hot path
-  StorageFigures storage_figures() const;     // cheap: two DB properties, for metrics
-  // The earliest due time in the queue, if any entry exists.
-  std::optional<UnixSeconds> earliest_due() const;
+  // A full scan: for summaries, not the hot path. A corrupt key is not counted; a read error is
+  // an Error.
+  Result<QueueCounts> counts(UnixSeconds now) const;
+  // Cheap: two DB properties, for metrics. An Error if RocksDB cannot give one.
+  Result<StorageFigures> storage_figures() const;
+  // The earliest due time in the queue (nullopt: no entry). A corrupt key is stepped over; a read
+  // error is an Error.
+  Result<std::optional<UnixSeconds>> earliest_due() const;
 
   // --- operating the queue (`ringmta queue`): full or per-domain scans, not the hot path ---
 
@@ -251,7 +255,8 @@ class Queue {
 
   // --- bounces (engine/bounce_reporter) ---
 
-  // Up to max pending bounce reports of one partition, ordered by message then seq.
+  // Up to max pending bounce reports of one partition, ordered by message then seq. A malformed
+  // report key or a read error is an Error.
   Result<std::vector<PendingBounce>> pending_bounces(uint8_t partition, std::size_t max) const;
   // Deletes reports once their DSN is queued (synced).
   Result<void> forget_bounces(std::span<const PendingBounce> reported);

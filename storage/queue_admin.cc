@@ -79,12 +79,10 @@ std::string campaign_size_key(std::string_view campaign) {
 // ---------------------------------------------------------------------------------------------
 // Summaries
 
-QueueCounts Queue::counts(UnixSeconds now) const {
+Result<QueueCounts> Queue::counts(UnixSeconds now) const {
   QueueCounts c;
   const uint32_t now_due = clamp_due(now);
   BoundedIterator it(impl_->db, impl_->queue, whole_queue(), CacheFill::kNo);
-  // A corrupt key is not counted, and a read error ends the count early without a word: the
-  // signature has no way to report either.
   for (it.seek_to_first(); it->Valid(); it->Next()) {
     const auto key = QueueKey::decode(it->key().ToStringView());
     if (!key) continue;
@@ -94,20 +92,24 @@ QueueCounts Queue::counts(UnixSeconds now) const {
       ++c.deferred;
     }
   }
+  if (auto r = it.status("queue read failed"); !r) return r.error();
   return c;
 }
 
-StorageFigures Queue::storage_figures() const {
+Result<StorageFigures> Queue::storage_figures() const {
   StorageFigures f;
-  impl_->db->GetAggregatedIntProperty("rocksdb.estimate-live-data-size", &f.live_data_bytes);
-  impl_->db->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes",
-                                      &f.pending_compaction_bytes);
+  for (auto [property, value] :
+       {std::pair{"rocksdb.estimate-live-data-size", &f.live_data_bytes},
+        std::pair{"rocksdb.estimate-pending-compaction-bytes", &f.pending_compaction_bytes}}) {
+    if (!impl_->db->GetAggregatedIntProperty(property, value)) {
+      return make_error(std::string("RocksDB property ") + property + " unavailable");
+    }
+  }
   return f;
 }
 
-std::optional<UnixSeconds> Queue::earliest_due() const {
+Result<std::optional<UnixSeconds>> Queue::earliest_due() const {
   // One seek per (partition, domain): its first key holds the domain's earliest due time.
-  // As in counts(), a corrupt key is stepped over and a read error ends the scan unreported.
   std::optional<UnixSeconds> earliest;
   BoundedIterator it(impl_->db, impl_->queue, whole_queue(), CacheFill::kYes);
   it.seek_to_first();
@@ -120,6 +122,7 @@ std::optional<UnixSeconds> Queue::earliest_due() const {
     if (!earliest || key->due < *earliest) earliest = key->due;
     it->Seek(keys::domain_end(key->partition, key->domain));
   }
+  if (auto r = it.status("queue read failed"); !r) return r.error();
   return earliest;
 }
 

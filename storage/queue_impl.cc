@@ -9,6 +9,7 @@
 
 #include "storage/codec.h"
 #include "storage/keys.h"
+#include "util/strings.h"
 
 namespace ringmta::storage {
 namespace detail {
@@ -193,7 +194,7 @@ std::vector<uint32_t> Queue::Impl::domains_in(uint8_t partition) const {
 
 std::optional<uint32_t> Queue::Impl::domain_id(std::string_view name) const {
   std::shared_lock lock(domains_mu);
-  auto it = domain_ids.find(keys::lower_ascii(name));
+  auto it = domain_ids.find(lower(name));
   if (it == domain_ids.end()) return std::nullopt;
   return it->second;
 }

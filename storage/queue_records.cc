@@ -45,7 +45,10 @@ Result<std::vector<PendingBounce>> Queue::pending_bounces(uint8_t partition,
   const std::string& lower = it.lower();
   for (it.seek_to_first(); it->Valid() && out.size() < max; it->Next()) {
     std::string_view k = it->key().ToStringView();
-    if (!k.starts_with(lower) || k.size() != lower.size() + 16) break;
+    if (!k.starts_with(lower) || k.size() != lower.size() + 16) {
+      return make_error("bounce read failed: a malformed bounce report key in partition " +
+                        std::to_string(partition) + " (" + std::to_string(k.size()) + " bytes)");
+    }
     k.remove_prefix(lower.size());
     out.push_back(PendingBounce{partition, keys::get_u64_be(k.substr(0, 8)),
                                 keys::get_u64_be(k.substr(8, 8)), it->value().ToString()});

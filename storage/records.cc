@@ -3,6 +3,7 @@
 
 #include "storage/codec.h"
 #include "storage/keys.h"
+#include "util/strings.h"
 
 namespace ringmta::storage {
 namespace {
@@ -26,7 +27,7 @@ std::string failure_prefix(std::string_view campaign) {
 }  // namespace
 
 std::string suppression_address(std::string_view address) {
-  return keys::lower_ascii(address);
+  return lower(address);
 }
 
 Result<void> SuppressionList::add(std::span<const SuppressionEntry> entries) {

@@ -6,9 +6,10 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "util/host_port.h"
 
 namespace ringmta::engine {
 
@@ -33,21 +34,15 @@ uint16_t Endpoint::port() const {
 }
 
 Result<Endpoint> resolve_endpoint(const std::string& spec, uint16_t default_port) {
-  std::string host = spec;
-  std::string port = std::to_string(default_port);
-  if (!spec.empty() && spec[0] == '[') {
-    auto close = spec.find(']');
-    if (close == std::string::npos) return make_error("bad address '" + spec + "': missing ']'");
-    host = spec.substr(1, close - 1);
-    if (close + 1 < spec.size()) {
-      if (spec[close + 1] != ':') return make_error("bad address '" + spec + "'");
-      port = spec.substr(close + 2);
-    }
-  } else if (std::count(spec.begin(), spec.end(), ':') == 1) {
-    auto colon = spec.find(':');
-    host = spec.substr(0, colon);
-    port = spec.substr(colon + 1);
+  const HostPort split = split_host_port(spec);
+  if (split.syntax == HostPort::Syntax::kMissingBracket) {
+    return make_error("bad address '" + spec + "': missing ']'");
   }
+  if (split.syntax == HostPort::Syntax::kTextAfterBracket) {
+    return make_error("bad address '" + spec + "'");
+  }
+  const std::string host(split.host);
+  const std::string port = split.port ? std::string(*split.port) : std::to_string(default_port);
   if (host.empty()) return make_error("bad address '" + spec + "': no host");
   if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(port) > 65535) {

@@ -204,7 +204,7 @@ TEST_F(IngestTest, BatchesReportProgress) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->accepted, n);
   EXPECT_EQ(seen, (std::vector<uint64_t>{ringmta::ingest::kBatch, 2 * ringmta::ingest::kBatch, n}));
-  EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10).total(), n);
+  EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10)->total(), n);
 }
 
 TEST_F(IngestTest, SuppressedAddressesAreSkippedIgnoringCaseAcrossBatches) {
@@ -225,7 +225,7 @@ TEST_F(IngestTest, SuppressedAddressesAreSkippedIgnoringCaseAcrossBatches) {
   // suppression list ignores case and takes both.
   EXPECT_EQ(r->suppressed, 3u);
   EXPECT_EQ(r->accepted, n - 1);
-  EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10).total(), n - 1);
+  EXPECT_EQ(queue_->counts(ringmta::unix_now() + 10)->total(), n - 1);
 
   options_.skip_suppressed = false;  // --ignore-suppression
   options_.campaign = "again";

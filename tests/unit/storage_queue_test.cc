@@ -27,7 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test_support::damage_queue_files;
 using test_support::must_open;
+using test_support::RawDb;
 using test_support::TempDir;
 
 MessageId must_put_message(Queue& q, std::vector<std::string> fields = {"name"}) {
@@ -294,8 +296,8 @@ TEST(QueueTest, OpenCreatesAndMessagesRoundTrip) {
   TempDir dir;
   auto q = must_open(dir.path());
   ASSERT_TRUE(q);
-  EXPECT_EQ(q->counts(0).total(), 0u);
-  EXPECT_FALSE(q->earliest_due().has_value());
+  EXPECT_EQ(q->counts(0)->total(), 0u);
+  EXPECT_FALSE(q->earliest_due()->has_value());
   const MessageId id = must_put_message(*q, {"name", "city"});
   EXPECT_GT(id, 0u);
   auto m = q->get_message(id);
@@ -371,10 +373,10 @@ TEST(QueueTest, FetchReadyTakesDueEntriesAndSkipsDeferredDomains) {
   EXPECT_EQ(must_fetch(*q, p, 2000, 0).size(), 0u);
   EXPECT_EQ(must_fetch(*q, p + 1, 2000).size(), 2u);
 
-  const auto c = q->counts(2000);
+  const auto c = q->counts(2000).value();
   EXPECT_EQ(c.ready, 9u);
   EXPECT_EQ(c.deferred, 3u);
-  EXPECT_EQ(q->earliest_due(), 1000);
+  EXPECT_EQ(q->earliest_due().value(), 1000);
 }
 
 TEST(QueueTest, FetchReadyRejectsBadArguments) {
@@ -398,7 +400,7 @@ TEST(QueueTest, EnqueueRefusesUnknownMessagesAndDomainlessRecipients) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("no domain"), std::string::npos);
   EXPECT_TRUE(q->enqueue(msg, {}, 10).ok());
-  EXPECT_EQ(q->counts(10).total(), 0u);
+  EXPECT_EQ(q->counts(10)->total(), 0u);
 }
 
 TEST(QueueTest, AfterCursorPages) {
@@ -463,7 +465,7 @@ TEST(QueueTest, RescheduleMovesDueKeepsSeqAndHidesUntilThen) {
   auto now_ready = must_fetch(*q, p, 2999);
   EXPECT_EQ(addresses(now_ready),
             (std::vector<std::string>{ready[0].record.address, ready[2].record.address}));
-  EXPECT_EQ(q->counts(2999).deferred, 1u);
+  EXPECT_EQ(q->counts(2999)->deferred, 1u);
   auto later = must_fetch(*q, p, 3000);
   ASSERT_EQ(later.size(), 3u);
   const auto& moved = later[2];
@@ -511,7 +513,7 @@ TEST(QueueTest, RemoveDeletesEntries) {
   EXPECT_EQ(addresses(after),
             (std::vector<std::string>{ready[1].record.address, ready[2].record.address,
                                       ready[3].record.address, ready[5].record.address}));
-  EXPECT_EQ(q->counts(10).total(), 4u);
+  EXPECT_EQ(q->counts(10)->total(), 4u);
   ASSERT_TRUE(q->apply(OutcomeBatch{}).ok());
 
   OutcomeBatch bad;
@@ -624,11 +626,11 @@ TEST(QueueTest, StateSurvivesCloseAndReopen) {
   const auto all = fetch_all(*q, 10000);
   EXPECT_EQ(addresses(all), before);
   for (const auto& e : all) EXPECT_EQ(partition_of(e.domain), e.key.partition);
-  EXPECT_EQ(q->counts(1000).ready, 71u);
-  EXPECT_EQ(q->counts(1000).deferred, 1u);
+  EXPECT_EQ(q->counts(1000)->ready, 71u);
+  EXPECT_EQ(q->counts(1000)->deferred, 1u);
   UnixSeconds min_due = 1 << 30;
   for (const auto& e : all) min_due = std::min<UnixSeconds>(min_due, e.key.due);
-  EXPECT_EQ(q->earliest_due(), min_due);
+  EXPECT_EQ(q->earliest_due().value(), min_due);
   auto m = q->get_message(msg);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->campaign, "spring");
@@ -717,21 +719,21 @@ TEST(QueueTest, CountsAndEarliestDue) {
   ASSERT_TRUE(q->enqueue(msg, recipients_for("a.example", 4), 300).ok());
   ASSERT_TRUE(q->enqueue(msg, recipients_for("b.example", 2), 200).ok());
   ASSERT_TRUE(q->enqueue(msg, recipients_for("c.example", 3), 400).ok());
-  EXPECT_EQ(q->earliest_due(), 200);
-  auto c = q->counts(300);
+  EXPECT_EQ(q->earliest_due().value(), 200);
+  auto c = q->counts(300).value();
   EXPECT_EQ(c.ready, 6u);
   EXPECT_EQ(c.deferred, 3u);
   EXPECT_EQ(c.total(), 9u);
-  EXPECT_EQ(q->counts(199).ready, 0u);
-  EXPECT_EQ(q->counts(400).ready, 9u);
+  EXPECT_EQ(q->counts(199)->ready, 0u);
+  EXPECT_EQ(q->counts(400)->ready, 9u);
   // Remove b: the earliest becomes 300.
   OutcomeBatch b;
   for (const auto& e : must_fetch(*q, partition_of("b.example"), 1000)) {
     if (e.domain == "b.example") b.remove(e.key);
   }
   ASSERT_TRUE(q->apply(std::move(b)).ok());
-  EXPECT_EQ(q->earliest_due(), 300);
-  EXPECT_EQ(q->counts(1000).total(), 7u);
+  EXPECT_EQ(q->earliest_due().value(), 300);
+  EXPECT_EQ(q->counts(1000)->total(), 7u);
 }
 
 TEST(QueueTest, DomainsAreCaseInsensitive) {
@@ -760,16 +762,10 @@ TEST(QueueTest, CorruptRecordOnDiskIsAnErrorNotACrash) {
   }
   {
     // Overwrite the record with garbage behind the queue's back.
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* n : {"default", "messages", "domains", "queue", "meta"}) {
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &db).ok());
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[3], key.encode(), "\x01\xff\xff").ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
+    RawDb raw(dir.path());
+    ASSERT_TRUE(raw.opened());
+    ASSERT_TRUE(
+        raw.db()->Put(rocksdb::WriteOptions(), raw.queue(), key.encode(), "\x01\xff\xff").ok());
   }
   auto q = must_open(dir.path());
   ASSERT_TRUE(q);
@@ -777,6 +773,54 @@ TEST(QueueTest, CorruptRecordOnDiskIsAnErrorNotACrash) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("corrupt recipient record"), std::string::npos)
       << r.error().message;
+}
+
+// A read error under counts() and earliest_due() (here a damaged block of the queue's SST file)
+// is an Error, not a short count or an empty queue.
+TEST(QueueTest, CountsAndEarliestDueReportReadErrors) {
+  TempDir dir;
+  {
+    auto q = must_open(dir.path());
+    ASSERT_TRUE(q);
+    const MessageId msg = must_put_message(*q);
+    // kIngestMin recipients are written as one SST file of the queue column family.
+    ASSERT_TRUE(q->enqueue(msg, recipients_for("sst.example", Queue::kIngestMin), 10).ok());
+  }
+  ASSERT_GT(damage_queue_files(dir.path()), 0u);
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  auto counts = q->counts(100);
+  ASSERT_FALSE(counts.ok()) << counts->total() << " counted";
+  EXPECT_NE(counts.error().message.find("queue read failed"), std::string::npos)
+      << counts.error().message;
+  auto due = q->earliest_due();
+  ASSERT_FALSE(due.ok());
+  EXPECT_NE(due.error().message.find("queue read failed"), std::string::npos)
+      << due.error().message;
+}
+
+TEST(QueueTest, PendingBouncesReportAMalformedKey) {
+  TempDir dir;
+  {
+    auto q = must_open(dir.path());
+    ASSERT_TRUE(q);
+  }
+  {
+    // A report key is "bounce/", the partition, then message and seq (8 bytes each): this one is
+    // short.
+    RawDb raw(dir.path());
+    ASSERT_TRUE(raw.opened());
+    std::string key = "bounce/";
+    key.push_back('\x04');
+    key += "short";
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.meta(), key, "report").ok());
+  }
+  auto q = must_open(dir.path());
+  ASSERT_TRUE(q);
+  auto pending = q->pending_bounces(4, 100);
+  ASSERT_FALSE(pending.ok()) << pending->size() << " reports";
+  EXPECT_NE(pending.error().message.find("malformed bounce report key"), std::string::npos)
+      << pending.error().message;
 }
 
 TEST(QueueTest, HundredThousandRecipientsInBatches) {
@@ -797,7 +841,7 @@ TEST(QueueTest, HundredThousandRecipientsInBatches) {
       batch.clear();
     }
   }
-  const auto c = q->counts(1000);
+  const auto c = q->counts(1000).value();
   EXPECT_EQ(c.ready, static_cast<uint64_t>(kTotal));
   // Page through every partition in windows of 512 and see each recipient once.
   std::size_t seen = 0;
@@ -866,7 +910,7 @@ TEST(QueueTest, BulkEnqueuesAreIngestedAsFilesAndReadLikeSmallOnes) {
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, expected);
   EXPECT_EQ(seqs.size(), expected.size());
-  EXPECT_EQ(q->counts(1000).ready, expected.size());
+  EXPECT_EQ(q->counts(1000)->ready, expected.size());
 }
 
 // A crash between building an SST and ingesting it leaves a file in the staging directory: it was
