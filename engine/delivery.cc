@@ -2,6 +2,7 @@
 #include "engine/delivery.h"
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -69,19 +70,21 @@ class SnapshotPublisher {
     }
   }
 
-  // Publishes a snapshot; an Error if RocksDB's figures cannot be read (the snapshot is
-  // published with the last ones).
-  Result<void> publish(bool finished) {
-    if (!aggregator_) return {};
+  // Publishes a snapshot. When RocksDB's figures cannot be read it says so once and publishes
+  // the last ones.
+  void publish(bool finished) {
+    if (!aggregator_) return;
     Millis now = monotonic_now();
     aggregator_->update(now, unix_now());
-    Result<void> read = {};
     if (finished || now >= next_storage_figures_) {
       auto f = queue_.storage_figures();
       if (f) {
         aggregator_->set_storage(f->live_data_bytes, f->pending_compaction_bytes);
-      } else {
-        read = f.error();
+      } else if (!figures_warned_) {
+        // Only RocksDB's size estimates for the metrics: not a reason to stop delivering.
+        std::fprintf(stderr, "ringmta: warning: %s; the storage metrics keep their last values\n",
+                     f.error().message.c_str());
+        figures_warned_ = true;
       }
       next_storage_figures_ = now + kStorageFiguresEvery;
     }
@@ -93,7 +96,6 @@ class SnapshotPublisher {
     }
     aggregator_->set_route_state(paused, diagnosis, unix_now());
     options_.on_snapshot(aggregator_->snapshot(finished));
-    return read;
   }
 
  private:
@@ -102,6 +104,7 @@ class SnapshotPublisher {
   const Shards& shards_;
   std::unique_ptr<metrics::Aggregator> aggregator_;
   Millis next_storage_figures_ = 0;
+  bool figures_warned_ = false;
 };
 
 // Whether delivery is over once every shard says it has finished. Not while, with until_done,
@@ -199,7 +202,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       summary.interrupted = true;
       stop_requested = true;
     }
-    if (auto published = snapshots.publish(false); !published) note_read_error(published.error());
+    snapshots.publish(false);
     Millis now = monotonic_now();
     if (options.on_progress && now >= next_progress) {
       progress.totals = metrics::sum(counters);
@@ -229,7 +232,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
     note_read_error(left.error());
   }
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;
-  if (auto published = snapshots.publish(true); !published) note_read_error(published.error());
+  snapshots.publish(true);
   return summary;
 }
 

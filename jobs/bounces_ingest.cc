@@ -3,18 +3,20 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "bounce/inbound.h"
 #include "engine/outcome_recorder.h"
 #include "message/verp.h"
+#include "util/file.h"
 
 namespace ringmta::jobs {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A DSN or complaint quotes at most the original message; anything larger is not one.
+constexpr std::size_t kMaxReport = 64 << 20;
 
 // Every file to read: a file as given; a directory's regular files (a Maildir's cur/ and new/).
 std::vector<fs::path> files_of(const std::vector<std::string>& paths,
@@ -70,10 +72,12 @@ class ReportReader {
   ReportReader(const storage::Queue& queue, BouncesIngested& out) : queue_(queue), out_(out) {}
 
   void read(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream raw;
-    raw << in.rdbuf();
-    auto report = bounce::parse_inbound_report(raw.str());
+    auto raw = read_file(file.string(), "report", kMaxReport);
+    if (!raw) {
+      out_.problems.push_back(raw.error().message);
+      return;
+    }
+    auto report = bounce::parse_inbound_report(*raw);
     if (!report) {
       out_.problems.push_back(file.string() + ": " + report.error().message);
       return;
