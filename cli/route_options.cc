@@ -24,6 +24,9 @@ void add_route_options(CLI::App& app, config::RouteSettings& o) {
       ->check(CLI::IsMember({"starttls", "implicit", "none"}));
   app.add_option("--ca-file", o.ca_file, "CA certificates (PEM) to verify the smart host with");
   app.add_flag("--insecure", o.insecure, "Do not verify the smart host's certificate or name");
+  app.add_option("--tls-name", o.tls_name,
+                 "Verify the smart host's certificate against NAME (and send it as SNI) while "
+                 "connecting to the --smarthost address, e.g. an IP on the local network");
   app.add_option("--user", o.user, "SMTP AUTH user name");
   app.add_option("--password-file", o.password_file,
                  "File holding the password (or set RINGMTA_PASSWORD)");

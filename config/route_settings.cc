@@ -2,6 +2,7 @@
 // policy, the throttle rules and the retry policy.
 #include "config/route_settings.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,11 @@ Result<std::string> read_password(const RouteSettings& o) {
 // --direct: delivery to MX hosts and, unless --mx-tls none, its TLS context. Returns the
 // client's TLS mode for MX hosts.
 Result<protocol::TlsMode> set_direct_target(engine::RouteConfig& route, const RouteSettings& o) {
+  if (!o.tls_name.empty()) {
+    return make_error(
+        "--tls-name is for a smart host; with --direct each MX host's certificate is "
+        "checked against its own name (--mx-tls verify)");
+  }
   engine::DirectDelivery direct;
   direct.tls = o.mx_tls == "required" ? engine::MxTls::kRequired
                : o.mx_tls == "verify" ? engine::MxTls::kVerify
@@ -65,6 +71,27 @@ Result<protocol::TlsMode> set_direct_target(engine::RouteConfig& route, const Ro
   return protocol_tls;
 }
 
+// An IPv4 or IPv6 literal, as --smarthost gave it (without brackets).
+bool is_address(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+// --tls-name: a host name (what a certificate names), never an address or anything with spaces.
+Result<void> check_tls_name(const std::string& name) {
+  const bool host_name_chars = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '*';
+  });
+  if (!host_name_chars || name.front() == '.' || name.back() == '.') {
+    return make_error("--tls-name " + name +
+                      ": not a host name (the name the server's certificate "
+                      "carries, e.g. mail.example.net)");
+  }
+  return {};
+}
+
 // --smarthost: its address (the port by default from the TLS mode) and, unless TLS is off, the
 // TLS context.
 Result<void> set_smarthost_target(engine::RouteConfig& route, const RouteSettings& o,
@@ -78,6 +105,13 @@ Result<void> set_smarthost_target(engine::RouteConfig& route, const RouteSetting
     auto ctx = engine::TlsContext::client(policy);
     if (!ctx) return make_error("--ca-file: " + ctx.error().message);
     route.target.tls = ctx.value();
+  } else if (!o.tls_name.empty()) {
+    return make_error("--tls-name names the certificate to expect, but --tls none uses no TLS");
+  }
+  if (!o.tls_name.empty()) {
+    auto name = check_tls_name(o.tls_name);
+    if (!name) return name.error();
+    route.target.tls_name = o.tls_name;
   }
   return {};
 }
@@ -123,6 +157,8 @@ void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
   route.facts.ehlo_name = client.ehlo_name;
   route.facts.sender = route.sender_override;
   route.facts.user = o.user;
+  route.facts.smarthost_is_address = !o.direct && is_address(route.target.endpoint.host);
+  route.facts.tls_name_given = !o.tls_name.empty();
   auto dot = client.ehlo_name.find('.');
   route.message_id_domain =
       dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;

@@ -17,6 +17,7 @@ struct RouteSettings {
   std::string tls = "starttls";
   std::string ca_file;
   bool insecure = false;
+  std::string tls_name;  // verify the smart host's certificate against this name (and SNI)
   std::string user;
   std::string password_file;
   std::string auth = "auto";

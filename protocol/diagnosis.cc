@@ -219,6 +219,13 @@ std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations&
       if (facts.tls == TlsMode::kNone) {
         return out + " The server requires STARTTLS, but --tls none was given: use --tls starttls.";
       }
+      if (facts.smarthost_is_address && !facts.tls_name_given &&
+          contains_any(lower(refusal.text()), {"ip address mismatch"})) {
+        return out +
+               " Its certificate does not name the address it was reached at: servers' "
+               "certificates name their host. Keep the address and pass --tls-name with the host "
+               "name the certificate carries (e.g. --tls-name mail.example.net).";
+      }
       if (facts.tls == TlsMode::kStartTls && !seen.caps_before_tls.starttls &&
           seen.caps_before_tls.esmtp) {
         return out +

@@ -42,6 +42,8 @@ struct RouteFacts {
   std::string ehlo_name;
   std::string sender;  // envelope Sender
   std::string user;
+  bool smarthost_is_address = false;  // --smarthost is an IP literal
+  bool tls_name_given = false;        // --tls-name
 };
 
 // A diagnosis in plain words: the likely cause first, then what to change (which flag). Example:

@@ -46,7 +46,8 @@ void SmtpConnection::start_tls() {
     client_.on_tls_failed("no TLS context for this route", loop_.now());
     return;
   }
-  auto channel = TlsChannel::client(target_.tls, target_.endpoint.host);
+  auto channel = TlsChannel::client(
+      target_.tls, target_.tls_name.empty() ? target_.endpoint.host : target_.tls_name);
   if (!channel) {
     client_.on_tls_failed(channel.error().message, loop_.now());
     return;

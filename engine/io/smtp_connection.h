@@ -21,6 +21,10 @@ namespace ringmta::engine {
 struct ConnectionTarget {
   Endpoint endpoint;
   std::shared_ptr<TlsContext> tls;  // required for kStartTls and kImplicit
+  // The name the certificate is verified against and sent as SNI (--tls-name, like Postfix's
+  // TLS policy match=): for a server reached by its address whose certificate names its host.
+  // "": endpoint.host, a name or an IP literal.
+  std::string tls_name;
   Millis connect_timeout = 30'000;
   Millis tls_handshake_timeout = 120'000;
   Millis send_timeout = 180'000;                 // RFC 5321 data block timeout

@@ -227,6 +227,26 @@ TEST(Diagnose, TlsRequired) {
   EXPECT_TRUE(has(d, "--tls implicit")) << d;
 }
 
+TEST(Diagnose, AnAddressWhoseCertificateNamesTheHostSuggestsTlsName) {
+  RouteFacts facts;
+  facts.smarthost_is_address = true;
+  Reply mismatch = Reply::make_local(
+      421, "4.7.5", "TLS handshake failed: certificate verify failed (IP address mismatch)");
+  Observations starttls = offering({});
+  starttls.caps_before_tls.starttls = true;
+  std::string d =
+      diagnose(ringmta::protocol::classify_session_failure({Stage::kTlsHandshake, mismatch}),
+               mismatch, starttls, facts);
+  EXPECT_TRUE(has(d, "--tls-name")) << d;
+  facts.tls_name_given = true;  // given already: the usual advice
+  d = diagnose(RefusalKind::kTlsRequired, mismatch, starttls, facts);
+  EXPECT_FALSE(has(d, "--tls-name")) << d;
+  EXPECT_TRUE(has(d, "--ca-file")) << d;
+  facts = RouteFacts{};  // reached by name: a name mismatch is not this case
+  d = diagnose(RefusalKind::kTlsRequired, mismatch, starttls, facts);
+  EXPECT_FALSE(has(d, "--tls-name")) << d;
+}
+
 TEST(Diagnose, TransientAndRecipient) {
   RouteFacts facts;
   Reply grey = reply(450, "4.7.1 greylisted");
