@@ -78,18 +78,35 @@ bool is_address(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
-// --tls-name: a host name (what a certificate names), never an address or anything with spaces.
+// A host name as a certificate or EHLO carries it: letters, digits, '-' and inner dots only, so
+// nothing that could end a command line (CR, LF) or change its meaning (spaces) gets through.
+bool is_host_name(const std::string& name) {
+  return !name.empty() && name.front() != '.' && name.back() != '.' &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.';
+         });
+}
+
 Result<void> check_tls_name(const std::string& name) {
-  const bool host_name_chars = std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '*';
-  });
-  if (!host_name_chars || name.front() == '.' || name.back() == '.') {
-    return make_error("--tls-name " + name +
-                      ": not a host name (the name the server's certificate "
-                      "carries, e.g. mail.example.net)");
+  if (is_host_name(name)) return {};
+  return make_error("--tls-name " + name +
+                    ": not a host name (the name the server's certificate carries, e.g. "
+                    "mail.example.net)");
+}
+
+// --ehlo: a host name, or an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+Result<void> check_ehlo_name(const std::string& name) {
+  if (is_host_name(name)) return {};
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+    std::string address = name.substr(1, name.size() - 2);
+    if (address.starts_with("IPv6:")) address.erase(0, 5);
+    if (is_address(address)) return {};
   }
-  return {};
+  // The value is not echoed: it may hold the very line break that makes it wrong.
+  return make_error(
+      "--ehlo: not a host name (only letters, digits, '-' and inner dots, e.g. mail.example.org) "
+      "nor an address literal ([192.0.2.1])");
 }
 
 // --smarthost: its address (the port by default from the TLS mode) and, unless TLS is off, the
@@ -191,6 +208,9 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
   }
   auto& client = route.client;
   client.tls = protocol_tls;
+  if (!o.ehlo.empty()) {
+    if (auto ok = check_ehlo_name(o.ehlo); !ok) return ok.error();
+  }
   client.ehlo_name = o.ehlo.empty() ? host_fqdn() : o.ehlo;
   if (!o.user.empty()) {
     auto password = read_password(o);

@@ -2,7 +2,8 @@
 usual case on a local network — is verified against the name given with --tls-name (and gets it as SNI),
 instead of failing with "IP address mismatch" or needing --insecure. Without the flag the refusal's diagnosis
 suggests it; a wrong name is still refused; the flag is a usage error with --tls none or --direct. Real
-`ringmta send` against `ringmta sink` offering STARTTLS with a certificate for mail.lan.test only; 127.0.0.1.
+`ringmta send` against `ringmta sink` offering STARTTLS with a certificate for mail.lan.test only; 127.0.0.1. Also the check of the
+other name the user gives the smart host, --ehlo: a host name or an address literal, else exit 2.
 """
 
 from __future__ import annotations
@@ -79,3 +80,20 @@ def test_not_with_direct(tmp_path):
     r = rm("send", "--message", message, "--recipients", csv, "--queue", tmp_path / "queue", "--direct",
            "--tls-name", NAME, "--admin", "none")
     assert r.returncode == 2 and "--tls-name is for a smart host" in r.stderr, show(r)
+
+
+@pytest.mark.parametrize("ehlo, ok", [
+    ("mail.example.org", True), ("[127.0.0.1]", True), ("[IPv6:::1]", True),
+    ("mail.example.org\r\nMAIL FROM:<x@y.z>", False), ("mail example.org", False), ("mail.example.org.", False),
+    ("[not-an-address]", False),
+])
+def test_ehlo_must_be_a_host_name_or_an_address_literal(tmp_path, sink, ehlo, ok):
+    """An --ehlo with CR/LF, a space or a stray dot is the user's mistake (exit 2), never sent or blamed on the
+    server; a name or an address literal is sent as given."""
+    sk = sink()
+    r = send(tmp_path, sk.port, "--tls", "none", "--ehlo", ehlo)
+    if ok:
+        assert r.returncode == 0 and r.json["delivered"] == 5, show(r)
+    else:
+        assert r.returncode == 2 and "--ehlo: not a host name" in r.stderr, show(r)
+        assert not sk.record.exists() or sk.record.read_text() == ""
