@@ -229,11 +229,11 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
 }
 
 void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& reply,
-                                   const Attempt& where) {
+                                   const Attempt& where, bool connection_ended) {
   // A lost connection, a timeout or a 421 (the server closing the session, e.g. after its
   // per-connection message limit) says nothing about the recipient: try once more at once on
   // another connection; any other 4xx, or a second loss, defers it.
-  bool session_ended = reply.local || reply.code == 421;
+  bool session_ended = connection_ended || reply.local || reply.code == 421;
   if (session_ended && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
     backlog_.push_front(std::move(entry));
     return;
@@ -264,6 +264,17 @@ void RouteWorker::on_transaction_done(SmtpSession& conn, protocol::TransactionDo
   }
   throttle_reply(rcpt);
   if (rcpt.positive()) throttle_reply(done.final_reply);
+  // A 452 to the Nth message of a connection is the server's per-connection limit (RFC 5321
+  // §4.5.3.1.10 "too many"), not a word about the recipient: that connection is done, and the
+  // recipient goes out once more at once on a new one instead of waiting for --retry-after.
+  // A full mailbox (4.2.2) is about the recipient and is deferred as usual.
+  const Reply& refusal = !rcpt.positive() && !rcpt.local ? rcpt : done.final_reply;
+  const bool connection_full = refusal.code == 452 && !refusal.local && conn.messages_sent > 1 &&
+                               !(refusal.enhanced && refusal.enhanced->str() == "4.2.2");
+  if (connection_full) {
+    retire(conn);
+    return requeue_or_defer(std::move(node.mapped()), refusal, attempt_of(conn), true);
+  }
   decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.observations());
   if (!paused_) feed(conn);
 }

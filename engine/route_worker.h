@@ -104,8 +104,9 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
              const protocol::Observations& seen);
   void defer_backlog(const protocol::Reply& reply, const Attempt& where);
+  // connection_ended: the reply ended that connection's use (its per-connection limit).
   void requeue_or_defer(storage::QueueEntry&& entry, const protocol::Reply& reply,
-                        const Attempt& where);
+                        const Attempt& where, bool connection_ended = false);
   void decide(storage::QueueEntry&& entry, const protocol::Reply& rcpt,
               const protocol::TransactionDone& done, const Attempt& where,
               const protocol::Observations& seen);

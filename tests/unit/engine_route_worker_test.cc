@@ -213,6 +213,45 @@ TEST_F(RouteWorkerTest, ALostConnectionTriesTheRecipientOnceMoreThenDefers) {
   EXPECT_EQ(sink_.outcome["ann@example.net"], "deferred 451 4.4.2 connection lost");
 }
 
+TEST_F(RouteWorkerTest, A452ToALaterMessageRetiresTheConnectionAndSendsAgainAtOnce) {
+  make_worker(1, 100);
+  add("ann@example.net", 1);
+  add("bob@example.net", 2);
+  add("carl@example.net", 3);
+  worker_->kick();
+  sessions_[0]->ready();
+  ASSERT_EQ(sessions_[0]->submitted.size(), 3u);
+  const Reply ok = reply(250, "2.0.0", "queued");
+  sessions_[0]->answer(0, reply(250, "2.1.5", "ok"), ok, true);
+  sessions_[0]->answer(1, reply(452, "4.5.3", "too many messages in this session"), ok, false);
+  EXPECT_TRUE(sessions_[0]->quit_sent)
+      << "the server's per-connection limit: that connection is done";
+  EXPECT_EQ(sink_.outcome.count("bob@example.net"), 0u) << "not deferred: sent again at once";
+  // A full mailbox is about the recipient, whatever the connection.
+  sessions_[0]->answer(2, reply(452, "4.2.2", "mailbox full"), ok, false);
+  EXPECT_EQ(sink_.outcome["carl@example.net"], "deferred 452 4.2.2 mailbox full");
+  sessions_[0]->closed();
+  worker_->collect_garbage();
+  worker_->kick();
+  ASSERT_EQ(sessions_.size(), 2u);
+  sessions_[1]->ready();
+  ASSERT_EQ(sessions_[1]->submitted.size(), 1u);
+  EXPECT_EQ(sessions_[1]->submitted[0].recipients, std::vector<std::string>{"bob@example.net"});
+  sessions_[1]->answer(0, reply(250, "2.1.5", "ok"), ok, true);
+  EXPECT_EQ(sink_.outcome["bob@example.net"], "delivered");
+}
+
+TEST_F(RouteWorkerTest, A452ToAConnectionsFirstMessageIsADeferral) {
+  make_worker(1, 100);
+  add("ann@example.net", 1);
+  worker_->kick();
+  sessions_[0]->ready();
+  sessions_[0]->answer(0, reply(452, "4.3.1", "insufficient system storage"),
+                       reply(250, "2.0.0", "ok"), false);
+  EXPECT_EQ(sink_.outcome["ann@example.net"], "deferred 452 4.3.1 insufficient system storage");
+  EXPECT_FALSE(sessions_[0]->quit_sent);
+}
+
 TEST_F(RouteWorkerTest, RepeatedSessionFailuresDeferTheBacklogWithAPlainDiagnosis) {
   config_.connect_failures_before_defer = 2;
   make_worker(1, 100);
