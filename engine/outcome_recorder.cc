@@ -38,7 +38,7 @@ Recorded OutcomeRecorder::delivered(const storage::QueueEntry& entry, const Load
   counters_.delivered.add();
   counters_.delivery_latency.observe_micros(metrics::micros_since(entry.record.first_enqueued));
   counters_.outcomes.delivered(entry.key.domain, entry.domain, entry.record.message);
-  return {.disposition = Disposition::kDelivered, .reply = reply.summary()};
+  return {.disposition = Disposition::kDelivered};
 }
 
 Recorded OutcomeRecorder::deferred(const storage::QueueEntry& entry, const LoadedMessage* message,

@@ -36,8 +36,8 @@ enum class Disposition {
 // What one outcome came to, for the caller's summary and for tests.
 struct Recorded {
   Disposition disposition = Disposition::kDelivered;
-  UnixSeconds retry_at = 0;        // kDeferred: the new due time
-  std::string reply;               // the summary kept (for kExpired, the expiry text)
+  UnixSeconds retry_at = 0;  // kDeferred: the new due time
+  std::string reply;         // deferred and failed: the summary kept (kExpired: the expiry text)
   bounce::Classification verdict;  // kDeferred, kFailed, kExpired
   bool suppressed = false;         // the address joined the suppression list
 };

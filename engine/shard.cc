@@ -227,7 +227,9 @@ void Shard::set_error(std::string message) {
 void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
                       const Attempt& where) {
   claimed_.erase(entry.key.seq);
-  (void)recorder_->delivered(entry, message_of(entry), reply, where);
+  // Only the delivery-log line needs the message (its campaign): no lookup per delivery without.
+  (void)recorder_->delivered(entry, delivery_log_ != nullptr ? message_of(entry) : nullptr, reply,
+                             where);
 }
 
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
