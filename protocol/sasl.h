@@ -1,4 +1,4 @@
-// SASL helpers for SMTP AUTH (RFC 4954): base64, PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195).
+// SASL helpers for SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195).
 // Pure functions; CRAM-MD5 uses OpenSSL's HMAC-MD5.
 #pragma once
 
@@ -7,9 +7,6 @@
 #include <string_view>
 
 namespace ringmta::protocol {
-
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);  // nullopt if not base64
 
 std::string sasl_plain_response(std::string_view user, std::string_view password);  // base64
 // challenge_b64 is the text after "334 "; returns the base64 response line.

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "protocol/sasl.h"
+#include "util/base64.h"
 #include "util/strings.h"
 
 namespace ringmta::protocol {
