@@ -39,4 +39,17 @@ constexpr std::string_view trim(std::string_view s, std::string_view space = " \
   return s;
 }
 
+// Letters, digits, '-' and '.', not starting or ending with a dot: a host name as it may appear in
+// EHLO, a certificate or a DKIM d=/s= (labels are not checked one by one).
+constexpr bool is_host_name(std::string_view name) {
+  if (name.empty() || name.front() == '.' || name.back() == '.') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace ringmta
