@@ -34,5 +34,7 @@ Command add_report_command(CLI::App& app);
 Command add_bounces_command(CLI::App& app);
 // blast: load-test any SMTP server
 Command add_blast_command(CLI::App& app);
+// dkim keygen: a signing key and its DNS record
+Command add_dkim_command(CLI::App& app);
 
 }  // namespace ringmta::cli

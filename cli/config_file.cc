@@ -6,6 +6,65 @@
 #include <set>
 
 namespace ringmta::cli {
+namespace {
+
+// [[dkim]] tables (or one [dkim] table): domain, selector, key, and optionally algorithm,
+// canonicalization, headers and oversign (strings, or arrays of field names). Every table gives
+// every flag, defaults spelled out, so that the repeated flags stay in step key by key.
+Result<void> add_dkim_tables(const toml::node& node, const std::string& path,
+                             std::vector<std::string>& extra) {
+  std::vector<const toml::table*> tables;
+  if (const toml::table* one = node.as_table()) tables.push_back(one);
+  if (const toml::array* list = node.as_array()) {
+    for (const auto& item : *list) {
+      if (!item.as_table()) return make_error("--config " + path + ": 'dkim' must be tables");
+      tables.push_back(item.as_table());
+    }
+  }
+  if (tables.empty()) return make_error("--config " + path + ": 'dkim' must be [[dkim]] tables");
+  const std::vector<std::pair<std::string, std::string>> keys{
+      {"domain", ""},
+      {"selector", ""},
+      {"key", ""},
+      {"algorithm", ""},
+      {"canonicalization", "relaxed/relaxed"},
+      {"headers", ""},
+      {"oversign", "from"}};
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const std::string where = "--config " + path + ": [[dkim]] table " + std::to_string(i + 1);
+    for (const auto& [name, node] : *tables[i]) {
+      bool known = false;
+      for (const auto& k : keys) known = known || k.first == name.str();
+      if (!known) return make_error(where + ": unknown key '" + std::string(name.str()) + "'");
+    }
+    for (const auto& [name, fallback] : keys) {
+      const toml::node* value = tables[i]->get(name);
+      std::string text = fallback;
+      if (value == nullptr && (name == "domain" || name == "selector" || name == "key")) {
+        return make_error(where + ": '" + name + "' is missing");
+      }
+      if (value != nullptr) {
+        if (auto s = value->value_exact<std::string>()) {
+          text = *s;
+        } else if (const toml::array* names = value->as_array()) {
+          text.clear();
+          for (const auto& item : *names) {
+            auto field = item.value_exact<std::string>();
+            if (!field) return make_error(where + ": '" + name + "' must list strings");
+            text += (text.empty() ? "" : ":") + *field;
+          }
+        } else {
+          return make_error(where + ": '" + name + "' must be a string");
+        }
+      }
+      extra.push_back("--dkim-" + name);
+      extra.push_back(text);
+    }
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<std::vector<std::string>> apply_config_file(const std::vector<std::string>& argv) {
   std::string path;
@@ -28,6 +87,11 @@ Result<std::vector<std::string>> apply_config_file(const std::vector<std::string
   for (const auto& [key, node] : table) {
     std::string name(key.str());
     if (name == "config" || given.count(name)) continue;
+    if (name == "dkim") {
+      if (given.count("dkim-domain")) continue;  // keys on the command line replace the file's
+      if (auto ok = add_dkim_tables(node, path, extra); !ok) return ok.error();
+      continue;
+    }
     if (name == "route") {
       // `route = "direct"` is `--direct`; `route = "smarthost"` needs `smarthost = ...` too.
       auto how = node.value_exact<std::string>();

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       ringmta::cli::add_demo_command(app),   ringmta::cli::add_classify_command(app),
       ringmta::cli::add_queue_command(app),  ringmta::cli::add_suppress_command(app),
       ringmta::cli::add_report_command(app), ringmta::cli::add_bounces_command(app),
-      ringmta::cli::add_blast_command(app),
+      ringmta::cli::add_blast_command(app),  ringmta::cli::add_dkim_command(app),
   };
   auto args = ringmta::cli::apply_config_file(std::vector<std::string>(argv, argv + argc));
   if (!args) {

@@ -36,6 +36,25 @@ void add_route_options(CLI::App& app, config::RouteSettings& o) {
                  "Log in to this POP3 server (HOST[:PORT]) before connecting");
   app.add_option("--sender", o.sender, "Envelope Sender (MAIL FROM): where bounces go");
   app.add_option("--ehlo", o.ehlo, "EHLO name (default: this host's FQDN)");
+  app.add_option("--dkim-domain", o.dkim.domains,
+                 "DKIM-sign mail whose From: is in DOMAIN or a subdomain (repeatable: each key "
+                 "gives --dkim-domain, --dkim-selector and --dkim-key, in the same order)");
+  app.add_option("--dkim-selector", o.dkim.selectors,
+                 "The key's selector: its public key is the TXT record SELECTOR._domainkey.DOMAIN");
+  app.add_option("--dkim-key", o.dkim.key_files,
+                 "The key's PEM private key file (`ringmta dkim keygen` writes one)");
+  app.add_option("--dkim-algorithm", o.dkim.algorithms,
+                 "rsa-sha256 or ed25519-sha256 (default: what the key file holds)");
+  app.add_option("--dkim-canonicalization", o.dkim.canonicalizations,
+                 "HEADER/BODY canonicalization: relaxed/relaxed (default) or simple");
+  app.add_option("--dkim-headers", o.dkim.fields,
+                 "Fields to sign, colon-separated like h= (default: From, To, Cc, Reply-To, "
+                 "Subject, Date, Message-ID, MIME and List-* fields, Feedback-ID)");
+  app.add_option("--dkim-oversign", o.dkim.oversign,
+                 "Fields signed once more than they appear, so none can be added (default: from; "
+                 "\"\" for none)");
+  app.add_flag("--dkim-required", o.dkim.required,
+               "Never send a copy unsigned: one whose From: domain has no key stays queued");
   app.add_option("--max-connections", o.max_connections, "Connections to the smart host")
       ->check(CLI::Range(1, 10000));
   app.add_option("--max-messages-per-connection", o.max_messages_per_connection,

@@ -151,16 +151,22 @@ Command add_send_command(CLI::App& app) {
                 .sender = sender_override,
                 .verp = *verp,
                 .skip_suppressed = !*ignore_suppression};
-            auto sender = jobs::campaign_sender(input);
-            if (!sender) return usage_error(sender.error().message);
-            if (route) route->facts.sender = *sender;
+            auto addresses = jobs::campaign_addresses(input);
+            if (!addresses) return usage_error(addresses.error().message);
+            const std::string& sender = addresses->sender;
+            if (route) {
+              route->facts.sender = sender;
+              auto signable = jobs::check_dkim_signing(*route, addresses->from_domain);
+              if (!signable) return usage_error(signable.error().message);
+              if (!signable->empty()) std::fprintf(stderr, "%s\n", signable->c_str());
+            }
             const std::string& queue_dir = o->delivery.queue_dir;
             auto queue = storage::Queue::open(queue_dir);
             if (!queue) return usage_error("--queue " + queue_dir + ": " + queue.error().message);
             std::fprintf(stderr, "campaign %s: queueing recipients from %s\n",
                          input.campaign.c_str(), recipients_path->c_str());
             Millis ingest_started = monotonic_now();
-            auto facts = jobs::queue_campaign(*queue.value(), input, *sender);
+            auto facts = jobs::queue_campaign(*queue.value(), input, sender);
             if (!facts) return usage_error(facts.error().message);
             if (facts->already_queued) {
               std::fprintf(stderr,

@@ -12,6 +12,10 @@ Command add_sink_command(CLI::App& app) {
   auto o = std::make_shared<loadgen::SinkOptions>();
   sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)");
   sub->add_option("--record", o->record_path, "Append each accepted recipient to this file");
+  sub->add_option("--record-messages", o->messages_dir,
+                  "Keep every accepted message whole in this directory, as QUEUE-ID.eml (slow: "
+                  "for looking at the copies, not for benchmarks)")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--threads", o->threads, "Event-loop threads")->check(CLI::Range(1, 64));
   sub->add_option("--tls-cert", o->tls_cert_path,
                   "Offer STARTTLS with this PEM certificate (chain); needs --tls-key")

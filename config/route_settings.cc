@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "message/address.h"
+#include "util/strings.h"
 
 namespace ringmta::config {
 
@@ -80,14 +81,6 @@ bool is_address(const std::string& host) {
 
 // A host name as a certificate or EHLO carries it: letters, digits, '-' and inner dots only, so
 // nothing that could end a command line (CR, LF) or change its meaning (spaces) gets through.
-bool is_host_name(const std::string& name) {
-  return !name.empty() && name.front() != '.' && name.back() != '.' &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.';
-         });
-}
-
 Result<void> check_tls_name(const std::string& name) {
   if (is_host_name(name)) return {};
   return make_error("--tls-name " + name +
@@ -236,6 +229,10 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
   if (auto set = set_throttle(route, o); !set) return set.error();
   route.retry.first_retry = o.retry_after;
   route.retry.max_age = o.max_age;
+  auto keys = load_dkim_keys(o.dkim);
+  if (!keys) return keys.error();
+  route.dkim_keys = std::move(*keys);
+  route.dkim_required = o.dkim.required;
   describe_route(route, o);
   return route;
 }

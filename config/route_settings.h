@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/dkim_settings.h"
 #include "engine/route_config.h"
 #include "util/result.h"
 
@@ -39,6 +40,7 @@ struct RouteSettings {
   uint16_t mx_port = 25;
   bool allow_loopback_mx = false;
   int max_mx_hosts = 5;
+  DkimSettings dkim;
 };
 
 Result<engine::RouteConfig> build_route(const RouteSettings& settings);

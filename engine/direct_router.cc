@@ -7,13 +7,15 @@ namespace ringmta::engine {
 
 DirectRouter::DirectRouter(EventLoop& loop, const RouteConfig& config,
                            DestinationResolver& resolver, int shard_count, OutcomeSink& sink,
-                           MessageCache& messages, metrics::ShardCounters& counters)
+                           MessageCache& messages, MessageComposer& composer,
+                           metrics::ShardCounters& counters)
     : loop_(loop),
       config_(config),
       resolver_(resolver),
       shard_count_(shard_count),
       sink_(sink),
       messages_(messages),
+      composer_(composer),
       counters_(counters) {}
 
 DirectRouter::~DirectRouter() = default;
@@ -115,7 +117,7 @@ RouteWorker* DirectRouter::route_for(const std::string& domain,
     list.push_back(std::move(candidate));
   }
   auto worker = std::make_unique<RouteWorker>(loop_, config_, std::move(list), throttle, sink_,
-                                              messages_, counters_);
+                                              messages_, composer_, counters_);
   RouteWorker* raw = worker.get();
   routes_.emplace(std::move(key), std::move(worker));
   return raw;

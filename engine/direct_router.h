@@ -25,7 +25,7 @@ class DirectRouter final : public Dispatcher {
   // shard_count: limits that several shards' traffic shares are divided by it.
   DirectRouter(EventLoop& loop, const RouteConfig& config, DestinationResolver& resolver,
                int shard_count, OutcomeSink& sink, MessageCache& messages,
-               metrics::ShardCounters& counters);
+               MessageComposer& composer, metrics::ShardCounters& counters);
   ~DirectRouter() override;
 
   void add(storage::QueueEntry entry) override;
@@ -63,6 +63,7 @@ class DirectRouter final : public Dispatcher {
   int shard_count_;
   OutcomeSink& sink_;
   MessageCache& messages_;
+  MessageComposer& composer_;
   metrics::ShardCounters& counters_;
   std::unordered_map<std::string, DomainState> domains_;
   // Declared before routes_: the workers hold references into it.

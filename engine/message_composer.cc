@@ -25,8 +25,25 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
     date_at_ = now;
     date_ = message::rfc5322_date(now);
   }
+  const std::size_t start = out.size();
   message.tpl.render(out, entry.record.values, attempt_message_id(entry, message_id_domain_),
                      date_);
+  if (signer_ == nullptr) return {};
+  // Without a merge field in the body every copy of the message has the same body: hashed once.
+  const uint64_t body_identity = message.tpl.body_has_fields() ? 0 : entry.record.message + 1;
+  auto signed_copy = signer_->sign(out, start, now, body_identity);
+  if (!signed_copy) {
+    out.resize(start);
+    return make_error("DKIM: " + signed_copy.error().message, ErrorKind::kTemporary);
+  }
+  // A DSN is sent unsigned when its domain has no key: refusing it would lose the bounce.
+  if (*signed_copy == dkim::SignResult::kNoKey && dkim_required_ && !message.stored.is_dsn) {
+    out.resize(start);
+    return make_error(
+        "no DKIM key for this message's From: domain, and --dkim-required: kept queued until "
+        "a key for it is configured",
+        ErrorKind::kTemporary);
+  }
   return {};
 }
 

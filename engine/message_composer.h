@@ -1,14 +1,16 @@
 // MessageComposer: one recipient's copy of a queued message as one attempt carries it — the
 // merge values filled in, the attempt's own Message-ID, a Date: — and the envelope Sender it goes
 // out with (the null reverse-path for a DSN, else --sender or the message's, VERP-tagged when the
-// campaign asked). The route worker sends what it composes; the bounce reporter quotes the header
-// block of the same composition in the DSN, so the two can never disagree.
+// campaign asked). With a DKIM signer (the shard's), each copy is signed after it is rendered.
+// The route worker sends what it composes; the bounce reporter quotes the header block of the same
+// composition (unsigned: a DSN need not repeat the signature) in the DSN.
 // It may not: deliver, read storage, or read a clock (callers pass the time).
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "dkim/signer.h"
 #include "engine/message_cache.h"
 #include "storage/queue.h"
 #include "util/result.h"
@@ -25,12 +27,18 @@ std::string attempt_message_id(const storage::QueueEntry& entry, std::string_vie
 class MessageComposer {
  public:
   // message_id_domain: the right-hand side of Message-IDs; sender_override: `--sender` ("" none).
-  MessageComposer(std::string message_id_domain, std::string sender_override)
+  // signer: signs every copy whose From: domain has a key (nullptr: none is signed); it must
+  // outlive the composer. dkim_required: a copy it has no key for is not composed.
+  MessageComposer(std::string message_id_domain, std::string sender_override,
+                  dkim::Signer* signer = nullptr, bool dkim_required = false)
       : message_id_domain_(std::move(message_id_domain)),
-        sender_override_(std::move(sender_override)) {}
+        sender_override_(std::move(sender_override)),
+        signer_(signer),
+        dkim_required_(dkim_required) {}
 
   // Appends entry's copy of message, dated now, to out. Fails, writing nothing, when the
-  // recipient's merge values cannot go into a message (MessageTemplate::check_values says why).
+  // recipient's merge values cannot go into a message (MessageTemplate::check_values says why),
+  // or, with ErrorKind::kTemporary, when the copy cannot be signed as the configuration requires.
   Result<void> compose(std::string& out, const storage::QueueEntry& entry,
                        const LoadedMessage& message, UnixSeconds now);
   // MAIL FROM for entry's copy of message.
@@ -39,6 +47,8 @@ class MessageComposer {
  private:
   std::string message_id_domain_;
   std::string sender_override_;
+  dkim::Signer* signer_;
+  bool dkim_required_;
   UnixSeconds date_at_ = -1;  // the second date_ (a Date: header value) was formatted for
   std::string date_;
 };

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dkim/signing_key.h"
 #include "engine/io/smtp_connection.h"
 #include "protocol/diagnosis.h"
 #include "protocol/smtp_client.h"
@@ -48,6 +49,9 @@ struct RouteConfig {
   scheduler::RetryPolicy retry;
   protocol::RouteFacts facts;     // what was configured, for the diagnosis
   std::string message_id_domain;  // right-hand side of generated Message-IDs
+  // DKIM: each copy is signed with the keys of its From: domain (every shard its own Signer).
+  std::vector<dkim::SigningKey> dkim_keys;
+  bool dkim_required = false;  // a copy whose From: domain has no key is deferred, not sent
 };
 
 // The smart host's route label in metrics and /status: "HOST:PORT" as configured. The shards'

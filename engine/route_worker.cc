@@ -13,7 +13,7 @@ using protocol::Reply;
 
 RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config,
                          std::vector<Candidate> candidates, ThrottleGroup& throttle,
-                         OutcomeSink& sink, MessageCache& messages,
+                         OutcomeSink& sink, MessageCache& messages, MessageComposer& composer,
                          metrics::ShardCounters& counters, SessionFactory sessions)
     : loop_(loop),
       config_(config),
@@ -23,7 +23,7 @@ RouteWorker::RouteWorker(EventLoop& loop, const RouteConfig& config,
       messages_(messages),
       counters_(counters),
       sessions_(std::move(sessions)),
-      composer_(config.message_id_domain, config.sender_override) {}
+      composer_(composer) {}
 
 RouteWorker::~RouteWorker() {
   if (wake_at_ != 0) loop_.cancel_timer(wake_timer_);
@@ -166,7 +166,11 @@ void RouteWorker::feed(SmtpSession& conn) {
     // Composed straight into the envelope (the client owns it until it is written).
     env.body.reserve(body_size_hint_);
     if (auto ok = composer_.compose(env.body, entry, msg, unix_now()); !ok) {
-      sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message), Attempt{});
+      if (ok.error().kind == ErrorKind::kTemporary) {
+        sink_.deferred(entry, Reply::make_local(451, "4.7.0", ok.error().message), Attempt{});
+      } else {
+        sink_.failed(entry, Reply::make_local(554, "5.6.0", ok.error().message), Attempt{});
+      }
       continue;
     }
     body_size_hint_ = env.body.size() + 256;

@@ -74,7 +74,8 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   // throttle must outlive the worker; several workers may share it.
   RouteWorker(EventLoop& loop, const RouteConfig& config, std::vector<Candidate> candidates,
               ThrottleGroup& throttle, OutcomeSink& sink, MessageCache& messages,
-              metrics::ShardCounters& counters, SessionFactory sessions = {});
+              MessageComposer& composer, metrics::ShardCounters& counters,
+              SessionFactory sessions = {});
   ~RouteWorker() override;
 
   void add(storage::QueueEntry entry) override;
@@ -150,7 +151,7 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   bool paused_ = false;
   bool shutting_down_ = false;
   std::string diagnosis_;
-  MessageComposer composer_;
+  MessageComposer& composer_;          // the shard's (its DKIM signer is per shard)
   std::size_t body_size_hint_ = 4096;  // the last rendered size: reserved for the next one
 };
 

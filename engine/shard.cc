@@ -33,6 +33,13 @@ Result<void> Shard::start() {
   loop_ = std::move(loop.value());
   loop_->count_busy_time(&counters_.loop_busy_micros);
   messages_ = std::make_unique<MessageCache>(queue_);
+  if (!route_.dkim_keys.empty()) {
+    auto signer = dkim::Signer::create(route_.dkim_keys);
+    if (!signer) return signer.error();
+    signer_ = std::move(signer.value());
+  }
+  composer_ = std::make_unique<MessageComposer>(route_.message_id_domain, route_.sender_override,
+                                                signer_.get(), route_.dkim_required);
   bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
                                               route_.message_id_domain, partitions_, id_);
   const uint64_t jitter_seed =
@@ -53,7 +60,7 @@ Result<void> Shard::start() {
     dns_ = dns->get();
     resolver_ = std::move(dns.value());
     worker_ = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, shard_count_, sink,
-                                             *messages_, counters_);
+                                             *messages_, *composer_, counters_);
   } else {
     // Every shard's traffic goes to the smart host: each takes its share of the limits.
     scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
@@ -64,7 +71,7 @@ Result<void> Shard::start() {
         scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
     worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
-                                            *messages_, counters_);
+                                            *messages_, *composer_, counters_);
   }
   loop_->on_tick_end([this] { tick(); });
   thread_ = std::thread([this] { run(); });

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "dkim/signer.h"
 #include "engine/bounce_reporter.h"
 #include "engine/delivery_log.h"
 #include "engine/destination.h"
@@ -22,6 +23,7 @@
 #include "engine/dns_destination.h"
 #include "engine/io/event_loop.h"
 #include "engine/message_cache.h"
+#include "engine/message_composer.h"
 #include "engine/outcome_recorder.h"
 #include "engine/route_config.h"
 #include "engine/route_worker.h"
@@ -94,6 +96,8 @@ class Shard final : private OutcomeSink {
   DeliveryLog* delivery_log_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
+  std::unique_ptr<dkim::Signer> signer_;       // this shard's DKIM contexts; null without keys
+  std::unique_ptr<MessageComposer> composer_;  // before worker_, which uses it
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
   DnsDestination* dns_ = nullptr;                  // resolver_ when it is the DNS one

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <random>
 
+#include "dkim/signer.h"
 #include "ingest/ingest.h"
+#include "message/address.h"
 #include "message/template.h"
 #include "message/verp.h"
 #include "util/time.h"
@@ -60,9 +62,13 @@ std::string new_campaign_id() {
   return buf;
 }
 
-Result<std::string> campaign_sender(const CampaignInput& input) {
+Result<CampaignAddresses> campaign_addresses(const CampaignInput& input) {
   auto tpl = message::MessageTemplate::parse(input.raw_message);
   if (!tpl) return make_error(input.message_name + ": " + tpl.error().message);
+  std::string from_domain;
+  if (auto from = tpl->from_address()) {
+    if (auto parsed = message::parse_address(*from)) from_domain = parsed->domain;
+  }
   std::string sender = input.sender;
   if (sender.empty()) {
     if (!tpl->from_address()) {
@@ -74,7 +80,26 @@ Result<std::string> campaign_sender(const CampaignInput& input) {
     return make_error("--verp needs an envelope Sender without '+' in its local part (got " +
                       sender + ")");
   }
-  return sender;
+  return CampaignAddresses{std::move(sender), std::move(from_domain)};
+}
+
+Result<std::string> check_dkim_signing(const engine::RouteConfig& route,
+                                       const std::string& from_domain) {
+  if (route.dkim_keys.empty()) return std::string();
+  auto signer = dkim::Signer::create(route.dkim_keys);
+  if (!signer) return signer.error();
+  if (!from_domain.empty() && !signer.value()->keys_for(from_domain).empty()) {
+    return std::string();
+  }
+  std::string problem = from_domain.empty()
+                            ? "the message's From: has no address to choose a DKIM key by"
+                            : "no DKIM key signs mail From: " + from_domain + " (keys are for " +
+                                  route.dkim_keys.front().domain +
+                                  (route.dkim_keys.size() > 1 ? ", ..." : "") + ")";
+  if (route.dkim_required) return make_error(problem + "; --dkim-required: nothing queued");
+  return "warning: " + problem +
+         ": the copies go out unsigned, which Gmail, Yahoo and Outlook refuse or junk for bulk "
+         "mail (--dkim-required refuses instead)";
 }
 
 Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,

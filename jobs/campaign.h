@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/route_config.h"
 #include "storage/queue.h"
 #include "util/result.h"
 
@@ -45,13 +46,22 @@ struct CampaignFacts {
 // "c<unix time hex><random>".
 std::string new_campaign_id();
 
-// The envelope Sender the campaign goes out with: input.sender, else the message's From:. Fails
-// on a message that does not parse, or a Sender that --verp cannot tag. Needs no queue, so a
-// command can check its input before it opens or creates one.
-Result<std::string> campaign_sender(const CampaignInput& input);
+struct CampaignAddresses {
+  std::string sender;       // the envelope Sender: input.sender, else the message's From:
+  std::string from_domain;  // of the From: header ("" when it has no usable address): DKIM's
+};
+// Fails on a message that does not parse, or a Sender that --verp cannot tag. Needs no queue, so
+// a command can check its input before it opens or creates one.
+Result<CampaignAddresses> campaign_addresses(const CampaignInput& input);
 
-// Queues the campaign with the envelope Sender campaign_sender() chose for it. A message and list
-// (by content) queued before as a campaign that still has recipients in the queue are refused,
+// Whether the route's DKIM keys sign mail from from_domain. With keys configured and none for it:
+// an error under --dkim-required (nothing may be queued), else a warning to print. "" when the
+// copies will be signed, or when no key is configured at all.
+Result<std::string> check_dkim_signing(const engine::RouteConfig& route,
+                                       const std::string& from_domain);
+
+// Queues the campaign with the envelope Sender campaign_addresses() chose for it. A message and
+// list (by content) queued before as a campaign that still has recipients in the queue are refused,
 // with the way out in the error (`ringmta run`, or --new-campaign) — a send stopped and typed
 // again must not mail the list twice — unless the campaign is the one given with --campaign,
 // which makes the send idempotent (already_queued).

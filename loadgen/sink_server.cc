@@ -173,6 +173,7 @@ struct SinkServer::Worker {
   void unlink(SinkConnection* c);
   void record(const MessageAccepted& m);
   void flush_record();
+  void keep_message(const MessageAccepted& m);
 
   struct alignas(64) Counters {
     std::atomic<uint64_t> messages{0};
@@ -192,6 +193,7 @@ struct SinkServer::Worker {
   bool record_timer_armed = false;
   bool record_failed = false;
   std::string hostname;
+  std::string messages_dir;  // "" = bodies are not kept
   const SinkScript* script = nullptr;
   std::shared_ptr<engine::TlsContext> tls;  // set: STARTTLS offered
   uint64_t next_session_id;
@@ -214,7 +216,8 @@ class SinkConnection {
         session_(ServerConfig{.hostname = worker->hostname,
                               .session_id = session_id,
                               .script = worker->script,
-                              .offer_starttls = worker->tls != nullptr}),
+                              .offer_starttls = worker->tls != nullptr,
+                              .keep_bodies = !worker->messages_dir.empty()}),
         buffer_(new char[kRecvBufferSize]) {}
 
   void start() {
@@ -497,6 +500,7 @@ void SinkServer::Worker::record(const MessageAccepted& m) {
   add(counters.messages, 1);
   add(counters.recipients, m.recipients.size());
   add(counters.bytes, m.body_bytes);
+  if (!messages_dir.empty()) keep_message(m);
   if (record_fd < 0) return;
   for (const std::string& r : m.recipients) {
     record_buffer.append(r);
@@ -512,6 +516,20 @@ void SinkServer::Worker::record(const MessageAccepted& m) {
     });
   } else if (stopping) {
     flush_record();
+  }
+}
+
+void SinkServer::Worker::keep_message(const MessageAccepted& m) {
+  std::string text = "Return-Path: <" + m.mail_from + ">\r\n";
+  for (const std::string& r : m.recipients) text += "Delivered-To: " + r + "\r\n";
+  text += m.body;
+  const std::string path = messages_dir + "/" + m.queue_id + ".eml";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (fd >= 0) ok = ::close(fd) == 0 && ok;
+  if (!ok && !record_failed) {
+    std::fprintf(stderr, "sink: writing %s: %s\n", path.c_str(), errno_text(errno).c_str());
+    record_failed = true;
   }
 }
 
@@ -576,6 +594,7 @@ Result<void> SinkServer::start() {
   if (Result<void> free = probe_port_free(addr, options_.listen); !free) return free.error();
   for (auto& w : workers_) {
     w->hostname = hostname;
+    w->messages_dir = options_.messages_dir;
     w->script = script_.empty() ? nullptr : &script_;
     w->tls = tls;
     Result<int> fd = open_listener(addr, options_.listen);

@@ -24,6 +24,10 @@ struct SinkOptions {
   std::string listen = "127.0.0.1:2525";  // IPv4:port or [IPv6]:port; port 0 = ephemeral
   int threads = 1;
   std::string record_path;  // if set: one line per accepted recipient, appended
+  // If set: each accepted message kept whole as DIR/QUEUE-ID.eml, after a Return-Path: and a
+  // Delivered-To: per recipient (as a mailbox would store it). Written as it arrives, blocking
+  // the loop: for looking at copies and verifying them, not for benchmarks.
+  std::string messages_dir;
   // Misbehaviour per recipient domain (protocol/sink_script.h), e.g. "grey.test:rcpt-4xx=30".
   std::vector<std::string> scripts;
   std::function<void(uint16_t port)> on_listening;  // called by start() once bound

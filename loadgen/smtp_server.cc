@@ -138,7 +138,10 @@ void SmtpServerSession::feed(std::string_view bytes) {
       uint64_t take = n < bdat_left_ ? n : bdat_left_;
       p += take;
       bdat_left_ -= take;
-      if (!bdat_refused_) body_bytes_ += take;
+      if (!bdat_refused_) {
+        body_bytes_ += take;
+        if (config_.keep_bodies) body_.append(p - take, take);
+      }
       if (bdat_left_ == 0) end_bdat_chunk();
       continue;
     }
@@ -405,7 +408,10 @@ void SmtpServerSession::on_bdat(std::string_view arg) {
   // Refused chunks are still read (RFC 3030 §2: the octets follow the command regardless).
   bdat_refused_ = !in_transaction_ || recipients_.empty();
   if (!bdat_refused_) {
-    if (!bdat_started_) body_bytes_ = 0;
+    if (!bdat_started_) {
+      body_bytes_ = 0;
+      body_.clear();
+    }
     bdat_started_ = true;
   }
   mode_ = Mode::kBdat;
@@ -438,6 +444,7 @@ void SmtpServerSession::on_data(std::string_view arg) {
   mode_ = Mode::kData;
   data_state_ = DataState::kLineStart;
   body_bytes_ = 0;
+  body_.clear();
   reply("354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -451,6 +458,8 @@ const char* SmtpServerSession::scan_data(const char* p, const char* end) {
       case DataState::kMid: {
         const auto* cr =
             static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
+        const char* upto = cr == nullptr ? end : cr + 1;
+        if (config_.keep_bodies) body_.append(p, upto);
         if (cr == nullptr) {
           bytes += static_cast<uint64_t>(end - p);
           p = end;
@@ -464,6 +473,7 @@ const char* SmtpServerSession::scan_data(const char* p, const char* end) {
       case DataState::kMidCr: {
         char c = *p++;
         ++bytes;
+        if (config_.keep_bodies) body_.push_back(c);
         st = c == '\n' ? DataState::kLineStart : c == '\r' ? DataState::kMidCr : DataState::kMid;
         break;
       }
@@ -490,6 +500,7 @@ const char* SmtpServerSession::scan_data(const char* p, const char* end) {
           return p + 1;
         }
         ++bytes;  // ".\r" not followed by LF: the CR is content; look at *p as after a CR
+        if (config_.keep_bodies) body_.push_back('\r');
         st = DataState::kMidCr;
         break;
     }
@@ -530,6 +541,8 @@ void SmtpServerSession::finish_data() {
   m.mail_from = std::move(mail_from_);
   m.recipients = std::move(recipients_);
   m.body_bytes = body_bytes_;
+  m.body = std::move(body_);
+  body_.clear();
   out_.append("250 2.0.0 queued as ").append(m.queue_id).append("\r\n");
   reset_transaction();
 }
@@ -540,6 +553,7 @@ void SmtpServerSession::reset_transaction() {
   mail_from_.clear();
   recipients_.clear();
   body_bytes_ = 0;
+  body_.clear();
   bdat_started_ = false;
 }
 

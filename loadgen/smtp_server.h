@@ -7,8 +7,9 @@
 // LF "." never does), stuffed dots are removed and the remaining octets counted. BDAT chunks
 // (RFC 3030 CHUNKING) are counted by their announced size, then answered.
 //
-// It may not: do I/O, read a clock, keep message bodies, or buffer more than one command line
-// (kMaxLineLength) of input. Longer lines are discarded up to their LF and answered 500 5.5.6.
+// It may not: do I/O, read a clock, keep message bodies (unless keep_bodies asks, for `sink
+// --record-messages`), or buffer more than one command line (kMaxLineLength) of input. Longer lines
+// are discarded up to their LF and answered 500 5.5.6.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,7 @@ struct ServerConfig {
   uint64_t session_id = 0;                // makes queue ids unique across sessions
   const SinkScript* script = nullptr;     // misbehaviour per recipient domain; must outlive us
   bool offer_starttls = false;            // advertise STARTTLS (the driver has a certificate)
+  bool keep_bodies = false;               // MessageAccepted carries the message itself
 };
 
 // Replies refused by a script, for the sink's counters.
@@ -42,6 +44,7 @@ struct MessageAccepted {
   std::string mail_from;                // without angle brackets; empty for the null sender <>
   std::vector<std::string> recipients;  // without angle brackets, in RCPT order
   uint64_t body_bytes = 0;              // after dot-unstuffing; excludes the terminating ".\r\n"
+  std::string body;                     // the message as received, unstuffed (keep_bodies only)
 };
 
 class SmtpServerSession {
@@ -129,6 +132,7 @@ class SmtpServerSession {
   std::string mail_from_;
   std::vector<std::string> recipients_;
   uint64_t body_bytes_ = 0;
+  std::string body_;  // keep_bodies only
   uint64_t messages_ = 0;
   const DomainScript* scripted_ = nullptr;    // the connection's: last scripted RCPT domain's
   const DomainScript* txn_script_ = nullptr;  // this transaction's accepted scripted RCPT's

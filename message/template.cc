@@ -259,6 +259,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
       const int f = field_index(field->name, in_header);
       check.fields.push_back(f);
       t.segments_.push_back(Segment{std::move(lit), f, in_header});
+      if (!in_header) t.body_has_fields_ = true;
       lit.clear();
       pos = field->end;
     }

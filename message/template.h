@@ -29,6 +29,8 @@ class MessageTemplate {
   // The envelope address of the From: header (first mailbox), if parseable.
   std::optional<std::string> from_address() const { return from_address_; }
   bool eight_bit() const { return eight_bit_; }
+  // A merge field in the body: without one, every copy has the same body.
+  bool body_has_fields() const { return body_has_fields_; }
 
   // values[i] belongs to fields()[i]. Refuses: NUL anywhere; CR or LF in a value used in a header;
   // a line longer than 998 bytes once merged. The error names the field.
@@ -50,6 +52,7 @@ class MessageTemplate {
   std::vector<bool> field_in_header_;
   std::optional<std::string> from_address_;
   bool eight_bit_ = false;
+  bool body_has_fields_ = false;
   // For the merged line-length check: per template line with fields, literal length and fields.
   struct LineCheck {
     std::size_t literal_length = 0;  // wire bytes of the line before its first field

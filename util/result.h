@@ -12,7 +12,8 @@ namespace ringmta {
 // caller searches the message for words.
 enum class ErrorKind {
   kOther,
-  kInUse,  // a resource another process holds (the queue database's lock)
+  kInUse,      // a resource another process holds (the queue database's lock)
+  kTemporary,  // may succeed later, once the configuration is mended: defer, do not bounce
 };
 
 struct Error {

@@ -510,6 +510,12 @@ class Postfix:
                 # thousands of refused recipients per connection (test_bounces.py) without Postfix's
                 # tarpit (1 s per error after 10) or its 421 after 20 errors
                 "smtpd_error_sleep_time=0", "smtpd_soft_error_limit=5000", "smtpd_hard_error_limit=5000"]),
+        "dkimverify": ("an MX host whose OpenDKIM milter (inet:127.0.0.1:{milter}, started by test_dkim.py) "
+                       "verifies DKIM signatures and adds Authentication-Results; mail for DKIM_DOMAIN goes into "
+                       "a Maildir",
+                       ["smtpd_sasl_auth_enable=no", "smtpd_tls_security_level=may", "mynetworks=127.0.0.0/8",
+                        "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination",
+                        "smtpd_milters=inet:127.0.0.1:{milter}", "milter_default_action=tempfail"]),
     }
     # Listeners on other addresses than 127.0.0.1 and ::1 (the port is picked free on 127.0.0.1).
     LISTENER_HOSTS = {"mx": ("127.0.0.4",)}
@@ -526,6 +532,8 @@ class Postfix:
     LATE_BOUNCE_DOMAIN = "latebounce.bt.test"
     # Mail for this domain is delivered by Postfix's virtual agent into one Maildir (mailbox_dir).
     MAILBOX_DOMAIN = "bounces.test"
+    # And this one into another (mailbox_dir_of), for the DKIM verification behind OpenDKIM.
+    DKIM_DOMAIN = "dkim.test"
 
     def __init__(self, root: Path, sink: Sink, dovecot: Dovecot, popmap: Path):
         self.root = root
@@ -537,6 +545,7 @@ class Postfix:
         self.sink = sink
         self.dovecot = dovecot
         self.ports = {name: free_port() for name in self.LISTENERS}
+        self.milter_port = free_port((socket.AF_INET,))  # OpenDKIM's, when a test starts it
         self.cert: Path | None = None
         self.key: Path | None = None
         self.started = False
@@ -545,7 +554,11 @@ class Postfix:
     @property
     def mailbox_dir(self) -> Path:
         """The Maildir every address at MAILBOX_DOMAIN delivers into."""
-        return self.mailboxes / self.MAILBOX_DOMAIN
+        return self.mailbox_dir_of(self.MAILBOX_DOMAIN)
+
+    def mailbox_dir_of(self, domain: str) -> Path:
+        """The Maildir every address at domain (MAILBOX_DOMAIN or DKIM_DOMAIN) delivers into."""
+        return self.mailboxes / domain
 
     # -- /etc/postfix/main.cf: the default instance must list our config directory ------------------------------
 
@@ -626,6 +639,8 @@ class Postfix:
         (self.conf / "recipient_access").write_text(
             "".join(f"{k} {v}\n" for k, v in self.RECIPIENT_ACCESS.items()))
         self.mailboxes.mkdir(parents=True, exist_ok=True)
+        (self.conf / "mailboxes").write_text(
+            "".join(f"@{d} {d}/\n" for d in (self.MAILBOX_DOMAIN, self.DKIM_DOMAIN)))
         os.chown(self.mailboxes, pf.pw_uid, pf.pw_gid)
         if not self.popmap.exists():
             self.popmap.write_text("")
@@ -677,15 +692,16 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 smtputf8_enable = no
-virtual_mailbox_domains = {self.MAILBOX_DOMAIN}
+virtual_mailbox_domains = {self.MAILBOX_DOMAIN}, {self.DKIM_DOMAIN}
 virtual_mailbox_base = {self.mailboxes}
-virtual_mailbox_maps = static:{self.MAILBOX_DOMAIN}/
+virtual_mailbox_maps = texthash:{self.conf}/mailboxes
 virtual_uid_maps = static:{pf.pw_uid}
 virtual_gid_maps = static:{pf.pw_gid}
 virtual_minimum_uid = 1
 transport_maps = texthash:{self.conf}/transport
 """)
-        subst = {"auth": self.dovecot.auth_port, "conf": self.conf, "popmap": self.popmap}
+        subst = {"auth": self.dovecot.auth_port, "conf": self.conf, "popmap": self.popmap,
+                 "milter": self.milter_port}
         lines = ["# ringmta integration tests: listeners (each with its own requirements) and the usual services",
                  "# service type  private unpriv  chroot  wakeup  maxproc command + args"]
         for name, (desc, opts) in self.LISTENERS.items():

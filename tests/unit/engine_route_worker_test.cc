@@ -107,7 +107,7 @@ class RouteWorkerTest : public ::testing::Test {
         std::make_unique<ThrottleGroup>("smart host", "smtp.example.net:587", limits, loop_->now());
     worker_ = std::make_unique<RouteWorker>(
         *loop_, config_, std::vector<Candidate>{Candidate{config_.target, "", false}}, *throttle_,
-        sink_, *messages_, counters_,
+        sink_, *messages_, composer_, counters_,
         [this](ConnectionOwner& owner, const ConnectionTarget&, protocol::ClientConfig,
                uint64_t id) {
           auto session = std::make_unique<ScriptedSession>(owner, id);
@@ -133,6 +133,7 @@ class RouteWorkerTest : public ::testing::Test {
   std::unique_ptr<ThrottleGroup> throttle_;
   RecordingSink sink_;
   std::unique_ptr<MessageCache> messages_;
+  MessageComposer composer_{"ringmta.test", ""};
   metrics::ShardCounters counters_;
   std::vector<ScriptedSession*> sessions_;  // owned by the worker
   std::unique_ptr<RouteWorker> worker_;

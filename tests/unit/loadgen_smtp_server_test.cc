@@ -103,6 +103,29 @@ TEST(SmtpServerSession, BdatChunksAreCountedByTheirSize) {
   EXPECT_EQ(s.events()[1].body_bytes, 0u);
 }
 
+TEST(SmtpServerSession, KeptBodiesAreTheMessageUnstuffed) {
+  ServerConfig c = config();
+  c.keep_bodies = true;
+  for (std::size_t step : {1u, 7u, 4096u}) {  // split at every byte, at odd places, not at all
+    SmtpServerSession s(c);
+    s.feed("EHLO client.test\r\n");
+    std::string input =
+        "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
+        "Subject: s\r\n\r\n..dot\r\nmid.dle\r\n.\rx\r\n\r\n.\r\n"
+        "MAIL FROM:<a@x.test>\r\nRCPT TO:<c@y.test>\r\nBDAT 6 LAST\r\n.\r\nab\r";
+    for (std::size_t i = 0; i < input.size(); i += step)
+      s.feed(std::string_view(input).substr(i, step));
+    ASSERT_EQ(s.events().size(), 2u) << step;
+    EXPECT_EQ(s.events()[0].body, "Subject: s\r\n\r\n.dot\r\nmid.dle\r\n\rx\r\n\r\n");
+    EXPECT_EQ(s.events()[0].body.size(), s.events()[0].body_bytes);
+    EXPECT_EQ(s.events()[1].body, ".\r\nab\r");  // BDAT: as sent, no stuffing
+  }
+  SmtpServerSession plain = greeted_session();
+  plain.feed("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\n");
+  ASSERT_EQ(plain.events().size(), 1u);
+  EXPECT_EQ(plain.events()[0].body, "");  // not kept unless asked
+}
+
 TEST(SmtpServerSession, BdatRefusalsStillReadTheChunk) {
   SmtpServerSession s = greeted_session();
   // No transaction: the 5 octets are read (not taken as a command), then refused.

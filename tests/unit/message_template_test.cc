@@ -209,6 +209,12 @@ TEST(Template, EightBit) {
   EXPECT_FALSE(parse_ok("Subject: s\n\ncafe\n").eight_bit());
 }
 
+TEST(Template, BodyHasFields) {
+  EXPECT_FALSE(
+      parse_ok("To: {{email}}\nSubject: {{name}}\n\nthe same for all\n").body_has_fields());
+  EXPECT_TRUE(parse_ok("Subject: s\n\nHello {{name}}\n").body_has_fields());
+}
+
 TEST(Template, RenderAppends) {
   auto t = parse_ok("Subject: s\n\nx\n");
   std::string out = "EXISTING";
