@@ -47,6 +47,28 @@ void for_each_line(std::string_view body, F&& line) {
   }
 }
 
+// A body line, relaxed: runs of white space one space, none at the end. Copied in runs: only a
+// tab, a second space or white space at the end interrupts one (most lines have none).
+void append_relaxed_line(std::string& out, std::string_view line) {
+  std::size_t run = 0;  // start of the text not yet copied
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (!is_wsp(line[i])) {
+      ++i;
+      continue;
+    }
+    if (line[i] == ' ' && i + 1 < line.size() && !is_wsp(line[i + 1])) {
+      i += 2;  // a single space inside the line stays as it is
+      continue;
+    }
+    out.append(line.substr(run, i - run));
+    while (i < line.size() && is_wsp(line[i])) ++i;
+    if (i < line.size()) out.push_back(' ');
+    run = i;
+  }
+  out.append(line.substr(run));
+}
+
 }  // namespace
 
 SplitMessage split_message(std::string_view message) {
@@ -106,16 +128,7 @@ void append_canonical_body(std::string& out, std::string_view body, Canon canon)
     if (canon == Canon::kSimple) {
       out.append(line);
     } else {
-      bool pending_space = false;
-      for (char c : line) {
-        if (is_wsp(c)) {
-          pending_space = true;
-          continue;
-        }
-        if (pending_space) out.push_back(' ');
-        pending_space = false;
-        out.push_back(c);
-      }
+      append_relaxed_line(out, line);
     }
     out.append("\r\n");
     any = true;
