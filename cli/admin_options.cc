@@ -6,6 +6,9 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "unsubscribe/endpoint.h"
+#include "unsubscribe/secret.h"
+#include "util/time.h"
 
 namespace ringmta::cli {
 
@@ -42,6 +45,23 @@ void attach_admin(http::AdminServer* server, const AdminOptions& o,
   delivery.on_snapshot = [server](std::shared_ptr<const metrics::Snapshot> s) {
     server->publish(std::move(s));
   };
+}
+
+Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue) {
+  if (server == nullptr) return {};
+  auto secret = unsubscribe::queue_secret(queue, false);
+  if (!secret) return secret.error();
+  if (secret->empty()) return {};
+  auto tokens = unsubscribe::UnsubscribeTokens::create(*secret);
+  if (!tokens) return tokens.error();
+  auto endpoint = std::make_shared<unsubscribe::UnsubscribeEndpoint>(queue, std::move(*tokens));
+  server->handle(std::string(unsubscribe::UnsubscribeEndpoint::kPathPrefix),
+                 [endpoint](const http::HttpRequest& r) {
+                   auto a = endpoint->handle(r.method, r.path, r.body, unix_now());
+                   return http::HttpAnswer{a.status, std::move(a.content_type), std::move(a.body)};
+                 });
+  std::fprintf(stderr, "admin: unsubscribe links answered at %su/TOKEN\n", server->url().c_str());
+  return {};
 }
 
 void linger_admin(http::AdminServer* server, const AdminOptions& o) {

@@ -9,6 +9,7 @@
 
 #include "engine/delivery.h"
 #include "http/admin_server.h"
+#include "storage/queue.h"
 #include "util/result.h"
 
 namespace ringmta::cli {
@@ -29,6 +30,10 @@ Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& optio
 // Wires the listener into a delivery: snapshots are published to it, domains bounded by options.
 void attach_admin(http::AdminServer* server, const AdminOptions& options,
                   engine::DeliveryOptions& delivery);
+
+// When the queue has an unsubscribe secret (a campaign asked for unsubscribe links): the
+// listener answers them under /u/ (unsubscribe/endpoint.h). queue must outlive the listener.
+Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue);
 
 // After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
 void linger_admin(http::AdminServer* server, const AdminOptions& options);

@@ -40,6 +40,7 @@ void print_json(const jobs::BouncesIngested& in) {
   }
   nlohmann::json j;
   j["reports"] = in.reports;
+  j["unsubscribes"] = in.unsubscribes.size();
   j["recorded"] = in.failures.size();
   j["suppressed"] = in.suppressed();
   j["ignored"] = in.ignored;
@@ -59,6 +60,10 @@ void print_text(const jobs::BouncesIngested& in) {
       in.problems.size() == 1 ? "" : "s");
   for (const auto& [category, n] : in.by_category) {
     std::printf("  %-20s %llu\n", category.c_str(), static_cast<unsigned long long>(n));
+  }
+  if (!in.unsubscribes.empty()) {
+    std::printf("%zu unsubscribe request%s by mail: suppressed\n", in.unsubscribes.size(),
+                in.unsubscribes.size() == 1 ? "" : "s");
   }
 }
 

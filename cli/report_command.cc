@@ -62,7 +62,7 @@ int write_bounces(const storage::Queue& q, const ReportOptions& o) {
   return 0;
 }
 
-int summarize(const storage::Queue& q, const ReportOptions& o) {
+int summarize(storage::Queue& q, const ReportOptions& o) {
   std::map<std::string, uint64_t> by_category;
   uint64_t total = 0, hard = 0;
   auto visited = storage::visit_failures(q, o.campaign, [&](const storage::FailureRecord& r) {
@@ -72,12 +72,20 @@ int summarize(const storage::Queue& q, const ReportOptions& o) {
     return true;
   });
   if (!visited) return usage_error(visited.error().message);
+  // Unsubscribes are suppression entries, not failures: counted from the list.
+  uint64_t unsubscribed = 0;
+  auto listed = storage::SuppressionList(q).list([&](const storage::SuppressionEntry& e) {
+    if (e.category == "unsubscribe" && e.campaign == o.campaign) ++unsubscribed;
+    return true;
+  });
+  if (!listed) return usage_error(listed.error().message);
   if (o.json) {
     nlohmann::json j;
     j["campaign"] = o.campaign;
     j["failed"] = total;
     j["hard"] = hard;
     j["by_category"] = by_category;
+    j["unsubscribed"] = unsubscribed;
     std::printf("%s\n", dump(j).c_str());
     return 0;
   }
@@ -89,6 +97,8 @@ int summarize(const storage::Queue& q, const ReportOptions& o) {
   }
   if (total > 0)
     std::printf("The list: ringmta report --campaign %s --bounces\n", o.campaign.c_str());
+  std::printf("%llu unsubscribed (one-click or by mail; on the suppression list)\n",
+              static_cast<unsigned long long>(unsubscribed));
   return 0;
 }
 

@@ -68,6 +68,9 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
 // Delivers what is queued and reports; shared by send and run.
 int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, const JobOptions& o,
                        const jobs::CampaignFacts& facts, http::AdminServer* admin) {
+  if (auto served = serve_unsubscribes(admin, queue); !served) {
+    return usage_error(served.error().message);
+  }
   engine::DeliveryOptions options;
   attach_admin(admin, o.admin, options);
   options.shards = config::shard_count(o.route);
@@ -104,6 +107,15 @@ Command add_send_command(CLI::App& app) {
   sub->add_flag("--new-campaign", *new_campaign,
                 "Queue the list again although an earlier send of the same message and list still "
                 "has recipients in the queue (they get it twice)");
+  auto list = std::make_shared<storage::ListFields>();
+  sub->add_option("--unsubscribe-url", list->unsubscribe_url,
+                  "One-click unsubscribe (RFC 8058) in every copy: an https:// URL with {token}, "
+                  "e.g. https://news.example.org/u/{token}, that reaches the admin listener's /u/");
+  sub->add_option("--unsubscribe-mailto", list->unsubscribe_mailto,
+                  "An address for unsubscribe requests by mail (List-Unsubscribe mailto:, "
+                  "`ringmta bounces ingest` reads them)");
+  sub->add_option("--list-id", list->list_id,
+                  "List-Id in every copy, e.g. \"News <news.example.org>\"");
   auto verp = std::make_shared<bool>(false);
   sub->add_flag("--verp", *verp,
                 "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
@@ -150,7 +162,8 @@ Command add_send_command(CLI::App& app) {
                 .new_campaign = *new_campaign,
                 .sender = sender_override,
                 .verp = *verp,
-                .skip_suppressed = !*ignore_suppression};
+                .skip_suppressed = !*ignore_suppression,
+                .list = *list};
             auto addresses = jobs::campaign_addresses(input);
             if (!addresses) return usage_error(addresses.error().message);
             const std::string& sender = addresses->sender;

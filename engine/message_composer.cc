@@ -5,6 +5,7 @@
 
 #include "message/template.h"
 #include "message/verp.h"
+#include "unsubscribe/list_fields.h"
 
 namespace ringmta::engine {
 
@@ -25,9 +26,21 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
     date_at_ = now;
     date_ = message::rfc5322_date(now);
   }
+  list_fields_.clear();
+  if (const storage::ListFields& list = message.stored.list; list.any()) {
+    std::string token;
+    if (!list.unsubscribe_url.empty() || !list.unsubscribe_mailto.empty()) {
+      if (tokens_ == nullptr ||
+          (token = tokens_->make(message.stored.campaign, entry.record.address)).empty()) {
+        return make_error("no unsubscribe token: the queue has no unsubscribe secret",
+                          ErrorKind::kTemporary);
+      }
+    }
+    unsubscribe::append_list_fields(list_fields_, list, token);
+  }
   const std::size_t start = out.size();
-  message.tpl.render(out, entry.record.values, attempt_message_id(entry, message_id_domain_),
-                     date_);
+  message.tpl.render(out, entry.record.values, attempt_message_id(entry, message_id_domain_), date_,
+                     list_fields_);
   if (signer_ == nullptr) return {};
   // Without a merge field in the body every copy of the message has the same body: hashed once.
   const uint64_t body_identity = message.tpl.body_has_fields() ? 0 : entry.record.message + 1;

@@ -1,7 +1,8 @@
 // MessageComposer: one recipient's copy of a queued message as one attempt carries it — the
 // merge values filled in, the attempt's own Message-ID, a Date: — and the envelope Sender it goes
 // out with (the null reverse-path for a DSN, else --sender or the message's, VERP-tagged when the
-// campaign asked). With a DKIM signer (the shard's), each copy is signed after it is rendered.
+// campaign asked). A campaign with list fields gets them in every copy, with the recipient's
+// unsubscribe token. With a DKIM signer (the shard's), each copy is signed after it is rendered.
 // The route worker sends what it composes; the bounce reporter quotes the header block of the same
 // composition (unsigned: a DSN need not repeat the signature) in the DSN.
 // It may not: deliver, read storage, or read a clock (callers pass the time).
@@ -13,6 +14,7 @@
 #include "dkim/signer.h"
 #include "engine/message_cache.h"
 #include "storage/queue.h"
+#include "unsubscribe/token.h"
 #include "util/result.h"
 #include "util/time.h"
 
@@ -29,12 +31,16 @@ class MessageComposer {
   // message_id_domain: the right-hand side of Message-IDs; sender_override: `--sender` ("" none).
   // signer: signs every copy whose From: domain has a key (nullptr: none is signed); it must
   // outlive the composer. dkim_required: a copy it has no key for is not composed.
+  // tokens: the shard's, for the unsubscribe links of campaigns with list fields (nullptr when the
+  // queue has no unsubscribe secret); it must outlive the composer.
   MessageComposer(std::string message_id_domain, std::string sender_override,
-                  dkim::Signer* signer = nullptr, bool dkim_required = false)
+                  dkim::Signer* signer = nullptr, bool dkim_required = false,
+                  unsubscribe::UnsubscribeTokens* tokens = nullptr)
       : message_id_domain_(std::move(message_id_domain)),
         sender_override_(std::move(sender_override)),
         signer_(signer),
-        dkim_required_(dkim_required) {}
+        dkim_required_(dkim_required),
+        tokens_(tokens) {}
 
   // Appends entry's copy of message, dated now, to out. Fails, writing nothing, when the
   // recipient's merge values cannot go into a message (MessageTemplate::check_values says why),
@@ -49,6 +55,8 @@ class MessageComposer {
   std::string sender_override_;
   dkim::Signer* signer_;
   bool dkim_required_;
+  unsubscribe::UnsubscribeTokens* tokens_;
+  std::string list_fields_;   // this copy's, reused
   UnixSeconds date_at_ = -1;  // the second date_ (a Date: header value) was formatted for
   std::string date_;
 };

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "engine/direct_router.h"
+#include "unsubscribe/secret.h"
 
 namespace ringmta::engine {
 
@@ -38,8 +39,16 @@ Result<void> Shard::start() {
     if (!signer) return signer.error();
     signer_ = std::move(signer.value());
   }
+  // Read once here: the secret is made by `send` before anything that needs it is queued.
+  auto secret = unsubscribe::queue_secret(queue_, false);
+  if (!secret) return secret.error();
+  if (!secret->empty()) {
+    auto tokens = unsubscribe::UnsubscribeTokens::create(*secret);
+    if (!tokens) return tokens.error();
+    tokens_ = std::move(tokens.value());
+  }
   composer_ = std::make_unique<MessageComposer>(route_.message_id_domain, route_.sender_override,
-                                                signer_.get(), route_.dkim_required);
+                                                signer_.get(), route_.dkim_required, tokens_.get());
   bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
                                               route_.message_id_domain, partitions_, id_);
   const uint64_t jitter_seed =

@@ -96,8 +96,9 @@ class Shard final : private OutcomeSink {
   DeliveryLog* delivery_log_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
-  std::unique_ptr<dkim::Signer> signer_;       // this shard's DKIM contexts; null without keys
-  std::unique_ptr<MessageComposer> composer_;  // before worker_, which uses it
+  std::unique_ptr<dkim::Signer> signer_;  // this shard's DKIM contexts; null without keys
+  std::unique_ptr<unsubscribe::UnsubscribeTokens> tokens_;  // null: the queue has no secret
+  std::unique_ptr<MessageComposer> composer_;               // before worker_, which uses it
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
   DnsDestination* dns_ = nullptr;                  // resolver_ when it is the DNS one

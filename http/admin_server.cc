@@ -95,8 +95,25 @@ void AdminServer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string AdminServer::answer(const std::string& method, const std::string& path,
-                                bool keep_alive) const {
+void AdminServer::handle(std::string prefix, Handler handler) {
+  // Copy-on-write: the listener's thread reads the routes without a lock.
+  auto routes = std::make_shared<Routes>();
+  if (auto old = routes_.load()) *routes = *old;
+  routes->emplace_back(std::move(prefix), std::move(handler));
+  routes_.store(std::move(routes));
+}
+
+std::string AdminServer::answer(const HttpRequest& request) const {
+  const std::string& method = request.method;
+  const std::string& path = request.path;
+  const bool keep_alive = request.keep_alive;
+  if (auto routes = routes_.load()) {
+    for (const auto& [prefix, handler] : *routes) {
+      if (!path.starts_with(prefix)) continue;
+      HttpAnswer a = handler(request);
+      return http_response(a.status, a.content_type, a.body, keep_alive, method == "HEAD");
+    }
+  }
   bool head = method == "HEAD";
   if (method != "GET" && !head) {
     return http_response(405, "text/plain; charset=utf-8", "only GET and HEAD\n", keep_alive, false,
@@ -166,7 +183,7 @@ void AdminServer::run() {
           while (!c.close_after) {
             auto req = c.parser.next();
             if (!req) break;
-            c.out += answer(req->method, req->path, req->keep_alive);
+            c.out += answer(*req);
             if (!req->keep_alive) c.close_after = true;
           }
           if (const auto& bad = c.parser.rejection(); bad && !c.close_after) {

@@ -1,24 +1,37 @@
 // AdminServer: the admin HTTP/1.1 listener (`--admin 127.0.0.1:9464`). On its own thread with a
 // plain poll() loop, it serves GET /metrics (Prometheus text 0.0.4), GET /status (JSON) and GET /
-// (the status page) from the latest published metrics::Snapshot.
+// (the status page) from the latest published metrics::Snapshot, and hands the requests under a
+// registered path prefix (POST /u/{token}: one-click unsubscribe) to their handler.
 //
 // A scrape never blocks delivery: the listener reads only the snapshot the supervisor published
-// (an atomic shared_ptr swap); it never touches a shard, a counter being written, or the queue.
+// (an atomic shared_ptr swap); it never touches a shard or a counter being written. Handlers run
+// on its thread, one request at a time (the unsubscribe handler writes to the queue there).
 // Bounded: at most kMaxClients connections, requests parsed by protocol::HttpRequestParser
 // (capped heads, no bodies), idle connections closed after kIdleTimeout.
 // It may not: run on a shard thread, block on anything but poll(), or print.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "http/request_parser.h"
 #include "metrics/snapshot.h"
 #include "util/result.h"
 #include "util/time.h"
 
 namespace ringmta::http {
+
+struct HttpAnswer {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+using Handler = std::function<HttpAnswer(const HttpRequest& request)>;
 
 class AdminServer {
  public:
@@ -34,6 +47,8 @@ class AdminServer {
 
   // Any thread: the snapshot the next requests are answered from.
   void publish(std::shared_ptr<const metrics::Snapshot> snapshot);
+  // Any thread: requests (any method) whose path starts with prefix go to handler from now on.
+  void handle(std::string prefix, Handler handler);
   // "http://127.0.0.1:9464/" as bound.
   std::string url() const { return url_; }
   uint16_t port() const { return port_; }
@@ -43,7 +58,7 @@ class AdminServer {
  private:
   AdminServer() = default;
   void run();
-  std::string answer(const std::string& method, const std::string& path, bool keep_alive) const;
+  std::string answer(const HttpRequest& request) const;
 
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};
@@ -52,6 +67,8 @@ class AdminServer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::shared_ptr<const metrics::Snapshot>> snapshot_;
+  using Routes = std::vector<std::pair<std::string, Handler>>;
+  std::atomic<std::shared_ptr<const Routes>> routes_;
 };
 
 // The --admin flag. "none": no listener. A listener that cannot bind is an error when `required`

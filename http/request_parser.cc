@@ -81,12 +81,17 @@ std::optional<HttpRequest> HttpRequestParser::next() {
     reject(431, "request headers too large");
     return std::nullopt;
   }
-  std::string head = buffer_.substr(0, head_end);
-  buffer_.erase(0, consumed);
-  return parse_head(head);
+  std::size_t body_length = 0;
+  auto req = parse_head(std::string_view(buffer_).substr(0, head_end), body_length);
+  if (!req) return std::nullopt;
+  if (buffer_.size() < consumed + body_length) return std::nullopt;  // the body is on its way
+  req->body = buffer_.substr(consumed, body_length);
+  buffer_.erase(0, consumed + body_length);
+  return req;
 }
 
-std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head) {
+std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
+                                                         std::size_t& body_length) {
   HttpRequest req;
   std::vector<std::string_view> lines;
   while (!head.empty()) {
@@ -161,18 +166,22 @@ std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head) 
     return std::nullopt;
   }
   if (req.header("transfer-encoding") != nullptr) {
-    reject(413, "request bodies are not accepted");
+    reject(413, "chunked request bodies are not accepted");
     return std::nullopt;
   }
+  body_length = 0;
   if (const std::string* cl = req.header("content-length")) {
     if (cl->empty() || !std::all_of(cl->begin(), cl->end(), ::isdigit)) {
       reject(400, "malformed Content-Length");
       return std::nullopt;
     }
-    if (cl->find_first_not_of('0') != std::string::npos) {
-      reject(413, "request bodies are not accepted");
+    std::string_view digits = *cl;
+    digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));
+    if (digits.size() > 5 || (!digits.empty() && std::stoul(std::string(digits)) > kMaxBody)) {
+      reject(413, "request body larger than " + std::to_string(kMaxBody) + " bytes");
       return std::nullopt;
     }
+    body_length = digits.empty() ? 0 : std::stoul(std::string(digits));
   }
   const std::string* conn = req.header("connection");
   req.keep_alive = req.minor_version >= 1 ? !(conn && has_token(*conn, "close"))
@@ -186,6 +195,8 @@ std::string_view http_reason(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -196,6 +207,8 @@ std::string_view http_reason(int status) {
       return "URI Too Long";
     case 431:
       return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
     case 503:
       return "Service Unavailable";
     default:

@@ -1,8 +1,9 @@
 // HttpRequestParser: a sans-I/O parser of HTTP/1.1 requests for the admin listener, and the
-// formatting of its plain answers. Fed bytes, it yields complete requests (request line and
-// headers; the admin listener accepts no bodies) or a rejection with the status to answer.
+// formatting of its plain answers. Fed bytes, it yields complete requests (request line, headers
+// and a small body) or a rejection with the status to answer.
 // Bounded: a request line longer than kMaxRequestLine is 414, headers beyond kMaxHeaderBytes or
-// kMaxHeaders are 431, a body (Content-Length > 0 or Transfer-Encoding) is 413, anything malformed
+// kMaxHeaders are 431, a body longer than kMaxBody or chunked (Transfer-Encoding) is 413 (the
+// only bodies are form posts like RFC 8058's "List-Unsubscribe=One-Click"), anything malformed
 // is 400. After a rejection the parser stays failed (the connection answers and closes).
 // It may not: do I/O, route requests (405/404 are the listener's), or buffer without bound.
 #pragma once
@@ -23,6 +24,7 @@ struct HttpRequest {
   int minor_version = 1;                                     // HTTP/1.minor
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   bool keep_alive = true;
+  std::string body;  // Content-Length bytes
   const std::string* header(std::string_view lower_name) const;
 };
 
@@ -36,6 +38,7 @@ class HttpRequestParser {
   static constexpr std::size_t kMaxRequestLine = 4096;
   static constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
   static constexpr std::size_t kMaxHeaders = 64;
+  static constexpr std::size_t kMaxBody = 4096;
   static constexpr std::size_t kMaxBuffered = kMaxRequestLine + kMaxHeaderBytes + 64 * 1024;
 
   // Call next() until it returns nothing after each feed: at most kMaxBuffered bytes are held.
@@ -47,7 +50,8 @@ class HttpRequestParser {
 
  private:
   void reject(int status, std::string reason);
-  std::optional<HttpRequest> parse_head(std::string_view head);
+  // The request of a head, with the body length it announces in body_length.
+  std::optional<HttpRequest> parse_head(std::string_view head, std::size_t& body_length);
 
   std::string buffer_;
   std::optional<HttpRejection> rejection_;

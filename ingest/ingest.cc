@@ -295,6 +295,7 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   storage::StoredMessage stored{options.envelope_sender, options.raw_message, fields,
                                 options.campaign, unix_now()};
   stored.verp = options.verp;
+  stored.list = options.list;
   auto id = queue.put_message(stored);
   if (!id) return make_error("queue: cannot store the message: " + id.error().message);
   summary.message = *id;

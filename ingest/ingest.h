@@ -28,6 +28,7 @@ struct IngestOptions {
   std::string campaign;
   bool skip_suppressed = true;  // false: --ignore-suppression
   bool verp = false;            // one envelope Sender per recipient (message/verp.h)
+  storage::ListFields list;     // List-Unsubscribe / List-Id in every copy
 };
 
 struct IngestSummary {

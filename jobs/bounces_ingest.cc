@@ -8,6 +8,10 @@
 #include "bounce/inbound.h"
 #include "engine/outcome_recorder.h"
 #include "message/verp.h"
+#include "storage/records.h"
+#include "unsubscribe/list_fields.h"
+#include "unsubscribe/secret.h"
+#include "unsubscribe/token.h"
 #include "util/file.h"
 
 namespace ringmta::jobs {
@@ -69,12 +73,25 @@ std::string reply_of(const bounce::InboundRecipient& r) {
 // Reads one report into `out`: its failed recipients (as failures to record), or a problem.
 class ReportReader {
  public:
-  ReportReader(const storage::Queue& queue, BouncesIngested& out) : queue_(queue), out_(out) {}
+  // tokens: the queue's, to recognize unsubscribe requests; nullptr when it has no secret.
+  ReportReader(const storage::Queue& queue, unsubscribe::UnsubscribeTokens* tokens,
+               BouncesIngested& out)
+      : queue_(queue), tokens_(tokens), out_(out) {}
 
   void read(const fs::path& file) {
     auto raw = read_file(file.string(), "report", kMaxReport);
     if (!raw) {
       out_.problems.push_back(raw.error().message);
+      return;
+    }
+    if (std::string token = unsubscribe::token_in_request(*raw); !token.empty()) {
+      auto claims = tokens_ != nullptr ? tokens_->verify(token) : std::nullopt;
+      if (!claims) {
+        out_.problems.push_back(file.string() +
+                                ": an unsubscribe request whose token is not valid here");
+        return;
+      }
+      out_.unsubscribes.push_back({file.string(), claims->address, claims->campaign});
       return;
     }
     auto report = bounce::parse_inbound_report(*raw);
@@ -120,6 +137,7 @@ class ReportReader {
 
  private:
   const storage::Queue& queue_;
+  unsubscribe::UnsubscribeTokens* tokens_;
   BouncesIngested& out_;
 };
 
@@ -134,9 +152,25 @@ Result<BouncesIngested> ingest_bounces(storage::Queue& queue, const bounce::Clas
                                        const std::vector<std::string>& paths, bool suppress,
                                        UnixSeconds now) {
   BouncesIngested out;
-  ReportReader reader(queue, out);
+  auto secret = unsubscribe::queue_secret(queue, false);
+  if (!secret) return secret.error();
+  std::unique_ptr<unsubscribe::UnsubscribeTokens> tokens;
+  if (!secret->empty()) {
+    auto created = unsubscribe::UnsubscribeTokens::create(*secret);
+    if (!created) return created.error();
+    tokens = std::move(created.value());
+  }
+  ReportReader reader(queue, tokens.get(), out);
   for (const auto& file : files_of(paths, out.problems)) reader.read(file);
   storage::OutcomeBatch batch;  // failure records and suppression entries, one write
+  for (const IngestedUnsubscribe& u : out.unsubscribes) {
+    // An unsubscribe is the recipient's wish, not a failure: a suppression entry only.
+    storage::SuppressionList::add_to(batch, {.address = u.address,
+                                             .category = "unsubscribe",
+                                             .reason = "unsubscribe request by mail",
+                                             .campaign = u.campaign,
+                                             .since = now});
+  }
   for (auto& f : out.failures) {
     bool suppress_it = true;  // a complaint: the recipient asked not to get this mail
     if (f.category != "complaint") {

@@ -1,6 +1,8 @@
 // ingest_bounces: the reports that came back to the envelope Sender — DSNs and ARF complaints, as
 // .eml files, directories of them or Maildirs — attributed to a campaign and recipient and written
-// as failure records, hard bounces and complaints onto the suppression list (one batch, synced).
+// as failure records, hard bounces and complaints onto the suppression list (one batch, synced);
+// and unsubscribe requests sent to the List-Unsubscribe mailto address ("unsubscribe TOKEN"),
+// whose verified token puts its address on the suppression list.
 // The recipient comes from a VERP address the report was delivered to (message/verp.h) when there
 // is one, else from the report's Final-Recipient (a complaint: Original-Rcpt-To); the campaign
 // from the VERP message id. Parsing is bounce/inbound's, classification bounce/classify's, the
@@ -31,9 +33,17 @@ struct IngestedFailure {
   bool suppressed = false;
 };
 
+// An unsubscribe request sent to the List-Unsubscribe mailto address, with a valid token.
+struct IngestedUnsubscribe {
+  std::string file;
+  std::string address;
+  std::string campaign;
+};
+
 struct BouncesIngested {
-  uint64_t reports = 0;  // files read as reports
-  uint64_t ignored = 0;  // recipients reported as delayed or delivered
+  uint64_t reports = 0;                           // files read as reports
+  std::vector<IngestedUnsubscribe> unsubscribes;  // added to the suppression list
+  uint64_t ignored = 0;                           // recipients reported as delayed or delivered
   std::vector<IngestedFailure> failures;
   std::map<std::string, uint64_t> by_category;
   std::vector<std::string> problems;  // "FILE: why", for files not read as reports

@@ -12,6 +12,8 @@
 #include "message/address.h"
 #include "message/template.h"
 #include "message/verp.h"
+#include "unsubscribe/list_fields.h"
+#include "unsubscribe/secret.h"
 #include "util/time.h"
 
 namespace ringmta::jobs {
@@ -68,6 +70,17 @@ Result<CampaignAddresses> campaign_addresses(const CampaignInput& input) {
   std::string from_domain;
   if (auto from = tpl->from_address()) {
     if (auto parsed = message::parse_address(*from)) from_domain = parsed->domain;
+  }
+  if (auto ok = unsubscribe::check_list_fields(input.list); !ok) return ok.error();
+  const bool unsubscribe =
+      !input.list.unsubscribe_url.empty() || !input.list.unsubscribe_mailto.empty();
+  for (const char* field : {"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"}) {
+    const bool ours =
+        field == std::string_view("List-Id") ? !input.list.list_id.empty() : unsubscribe;
+    if (ours && tpl->has_field(field)) {
+      return make_error(input.message_name + " has its own " + field +
+                        ": header; remove it, or drop the --unsubscribe-*/--list-id flags");
+    }
   }
   std::string sender = input.sender;
   if (sender.empty()) {
@@ -138,6 +151,11 @@ Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput&
   io.campaign = campaign;
   io.skip_suppressed = input.skip_suppressed;
   io.verp = input.verp;
+  io.list = input.list;
+  if (!input.list.unsubscribe_url.empty() || !input.list.unsubscribe_mailto.empty()) {
+    // Made (once per queue) before the first copy that needs it can be claimed.
+    if (auto secret = unsubscribe::queue_secret(queue, true); !secret) return secret.error();
+  }
   auto ingested = ingest::ingest(queue, io);
   if (!ingested) return ingested.error();
   // For `ringmta queue --campaign ID`: progress against the campaign's size.

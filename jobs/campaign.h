@@ -27,6 +27,7 @@ struct CampaignInput {
   std::string sender;  // the envelope Sender (MAIL FROM); "" = the message's From:
   bool verp = false;
   bool skip_suppressed = true;
+  storage::ListFields list;  // --unsubscribe-url, --unsubscribe-mailto, --list-id
 };
 
 // What queueing found: the counts a summary reports, and where rejected rows went.

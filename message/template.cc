@@ -193,6 +193,7 @@ class HeaderFilter {
     from_open_ = false;
     dropping_ = iequals(name, "date") || iequals(name, "message-id");
     if (dropping_) return false;
+    names_.push_back(lower(name));
     if (!from_seen_ && iequals(name, "from")) {
       from_seen_ = true;
       from_open_ = true;
@@ -201,6 +202,9 @@ class HeaderFilter {
     return true;
   }
 
+  // The kept fields' names, lower case, in order.
+  std::vector<std::string>& names() { return names_; }
+
   // The first From header's value; nullopt without one.
   std::optional<std::string_view> from_value() const {
     if (!from_seen_) return std::nullopt;
@@ -208,6 +212,7 @@ class HeaderFilter {
   }
 
  private:
+  std::vector<std::string> names_;
   bool dropping_ = false;   // inside a Date or Message-ID header (and its continuation lines)
   bool from_open_ = false;  // inside the first From header
   bool from_seen_ = false;
@@ -297,6 +302,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
     if (!r) return r.error();
   }
   t.segments_.push_back(Segment{std::move(lit), -1, false});
+  t.field_names_ = std::move(headers.names());
   if (auto from = headers.from_value(); from && from->find("{{") == std::string_view::npos) {
     t.from_address_ = first_mailbox(*from);
   }
@@ -369,8 +375,16 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
   return {};
 }
 
+bool MessageTemplate::has_field(std::string_view name) const {
+  for (const std::string& n : field_names_) {
+    if (iequals(n, name)) return true;
+  }
+  return false;
+}
+
 void MessageTemplate::render(std::string& out, std::span<const std::string> values,
-                             std::string_view message_id, std::string_view date) const {
+                             std::string_view message_id, std::string_view date,
+                             std::string_view extra_fields) const {
   out.append("Date: ").append(date).append("\r\nMessage-ID: ");
   if (!message_id.empty() && message_id.front() == '<') {
     out.append(message_id);
@@ -378,7 +392,7 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
     out.push_back('<');
     out.append(message_id).push_back('>');
   }
-  out.append("\r\n");
+  out.append("\r\n").append(extra_fields);
   bool at_line_start = true;
   for (std::size_t s = 0; s < segments_.size(); ++s) {
     const Segment& seg = segments_[s];

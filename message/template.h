@@ -38,8 +38,12 @@ class MessageTemplate {
 
   // Appends the wire-ready copy (CRLF, dot-stuffed, ends with CRLF, no final ".") to out.
   // Values must have passed check_values. CR/LF inside body values become CRLF and are stuffed.
+  // extra_fields: whole header fields (each ending with CRLF, none starting with '.') written
+  // after Date: and Message-ID:.
   void render(std::string& out, std::span<const std::string> values, std::string_view message_id,
-              std::string_view date) const;
+              std::string_view date, std::string_view extra_fields = {}) const;
+  // Whether the message has a header field of this name (case-insensitive).
+  bool has_field(std::string_view name) const;
 
  private:
   struct Segment {
@@ -53,6 +57,7 @@ class MessageTemplate {
   std::optional<std::string> from_address_;
   bool eight_bit_ = false;
   bool body_has_fields_ = false;
+  std::vector<std::string> field_names_;  // of the header, lower case (has_field)
   // For the merged line-length check: per template line with fields, literal length and fields.
   struct LineCheck {
     std::size_t literal_length = 0;  // wire bytes of the line before its first field

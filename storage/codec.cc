@@ -172,8 +172,14 @@ std::string encode_message(const StoredMessage& m) {
   put_string(out, m.campaign);
   put_varint(out, zigzag(m.created));
   // Flags, only when set: messages written before they existed decode unchanged.
-  const uint64_t flags = (m.is_dsn ? kMessageFlagDsn : 0) | (m.verp ? kMessageFlagVerp : 0);
+  const uint64_t flags = (m.is_dsn ? kMessageFlagDsn : 0) | (m.verp ? kMessageFlagVerp : 0) |
+                         (m.list.any() ? kMessageFlagList : 0);
   if (flags != 0) put_varint(out, flags);
+  if (m.list.any()) {
+    put_string(out, m.list.unsubscribe_url);
+    put_string(out, m.list.unsubscribe_mailto);
+    put_string(out, m.list.list_id);
+  }
   return out;
 }
 
@@ -186,9 +192,14 @@ Result<StoredMessage> decode_message(std::string_view bytes) {
       in.string(m.raw, "raw template") && in.strings(m.fields, "merge fields") &&
       in.string(m.campaign, "campaign") && in.i64(m.created, "created") &&
       ((has_flags = !in.at_end()) == false || in.varint(flags, "flags")) &&
+      ((flags & kMessageFlagList) == 0 ||
+       (in.string(m.list.unsubscribe_url, "unsubscribe URL") &&
+        in.string(m.list.unsubscribe_mailto, "unsubscribe address") &&
+        in.string(m.list.list_id, "List-Id"))) &&
       in.finish("message end")) {
     // Flags are written only when set, and only known ones.
-    if ((has_flags && flags == 0) || (flags & ~(kMessageFlagDsn | kMessageFlagVerp)) != 0) {
+    constexpr uint64_t kKnown = kMessageFlagDsn | kMessageFlagVerp | kMessageFlagList;
+    if ((has_flags && flags == 0) || (flags & ~kKnown) != 0) {
       return make_error("corrupt stored message: unknown flags " + std::to_string(flags));
     }
     m.is_dsn = (flags & kMessageFlagDsn) != 0;

@@ -21,6 +21,7 @@ constexpr uint8_t kRecordVersion = 1;
 constexpr uint8_t kMessageVersion = 1;
 constexpr uint64_t kMessageFlagDsn = 1;   // StoredMessage::is_dsn
 constexpr uint64_t kMessageFlagVerp = 2;  // StoredMessage::verp
+constexpr uint64_t kMessageFlagList = 4;  // StoredMessage::list follows the flags
 constexpr uint8_t kSuppressionVersion = 1;
 constexpr uint8_t kFailureVersion = 1;
 

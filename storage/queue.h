@@ -39,6 +39,16 @@ uint8_t partition_of(std::string_view domain);  // stable hash of the lower-case
 
 using MessageId = uint64_t;
 
+// The RFC 2369 / RFC 8058 list fields every copy of a campaign gets (unsubscribe/list_fields).
+struct ListFields {
+  std::string unsubscribe_url;     // https://... with "{token}"; "" = none
+  std::string unsubscribe_mailto;  // an address; "" = none
+  std::string list_id;             // List-Id's value; "" = none
+  bool any() const {
+    return !unsubscribe_url.empty() || !unsubscribe_mailto.empty() || !list_id.empty();
+  }
+};
+
 struct StoredMessage {
   std::string envelope_sender;      // MAIL FROM ("" = null reverse-path)
   std::string raw;                  // the message template as given (parsed again on load)
@@ -50,6 +60,7 @@ struct StoredMessage {
   bool is_dsn = false;
   // Each recipient gets its own envelope Sender (message/verp.h), so late bounces identify it.
   bool verp = false;
+  ListFields list;
 };
 
 struct RecipientRecord {

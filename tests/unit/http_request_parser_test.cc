@@ -63,8 +63,29 @@ TEST(HttpRequestParser, RejectsMalformedRequestsWith400) {
   EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n"), 400);
 }
 
-TEST(HttpRequestParser, RejectsBodiesAndOversizedHeads) {
-  EXPECT_EQ(rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"), 413);
+TEST(HttpRequestParser, SmallBodiesFedByteByByteThenTheNextRequest) {
+  std::string req =
+      "POST /u/t HTTP/1.1\r\nHost: a\r\nContent-Length: 26\r\n\r\nList-Unsubscribe=One-Click"
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  HttpRequestParser p;
+  std::vector<HttpRequest> got;
+  for (char c : req) {
+    p.feed(std::string_view(&c, 1));
+    while (auto r = p.next()) got.push_back(std::move(*r));
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].body, "List-Unsubscribe=One-Click");
+  EXPECT_EQ(got[1].path, "/");
+  EXPECT_EQ(got[1].body, "");
+}
+
+TEST(HttpRequestParser, RejectsLargeOrChunkedBodiesAndOversizedHeads) {
+  const std::string limit = std::to_string(HttpRequestParser::kMaxBody);
+  EXPECT_EQ(rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + limit + "1\r\n\r\n"), 413);
+  EXPECT_EQ(rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+            413);
+  EXPECT_EQ(rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + limit + "\r\n\r\n"), 0);
   EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), 413);
   EXPECT_EQ(rejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"), 0);
   EXPECT_EQ(rejected("GET /" + std::string(HttpRequestParser::kMaxRequestLine, 'a')), 414);

@@ -533,7 +533,30 @@ TEST(CodecTest, DsnFlagRoundTripsAndOldMessagesStayPlain) {
   d = codec::decode_message(plain);
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->is_dsn);
-  EXPECT_FALSE(codec::decode_message(plain + '\x04').ok());  // an unknown flag
+  EXPECT_FALSE(codec::decode_message(plain + '\x08').ok());  // an unknown flag
+  EXPECT_FALSE(codec::decode_message(plain + '\x04').ok());  // list flag without its fields
+}
+
+TEST(CodecTest, ListFieldsRoundTrip) {
+  StoredMessage m;
+  m.raw = "Subject: x\r\n\r\nhi\r\n";
+  m.verp = true;
+  m.list = ListFields{"https://news.example.org/u/{token}", "unsub@example.org",
+                      "News <news.example.org>"};
+  auto d = codec::decode_message(codec::encode_message(m));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_TRUE(d->verp);
+  EXPECT_EQ(d->list.unsubscribe_url, m.list.unsubscribe_url);
+  EXPECT_EQ(d->list.unsubscribe_mailto, m.list.unsubscribe_mailto);
+  EXPECT_EQ(d->list.list_id, m.list.list_id);
+  // Cut anywhere after the flags: an error, never a message with half its list fields.
+  StoredMessage bare = m;
+  bare.verp = false;
+  bare.list = {};
+  const std::string good = codec::encode_message(m);
+  for (std::size_t n = codec::encode_message(bare).size() + 1; n < good.size(); ++n) {
+    EXPECT_FALSE(codec::decode_message(good.substr(0, n)).ok()) << "prefix " << n;
+  }
 }
 
 TEST(QueueTest, HintsSkipWhatWasHandedOutAndKeepTheRest) {

@@ -24,5 +24,18 @@ TEST(Base64, RoundTripsAndVectors) {
   EXPECT_EQ(base64_decode(base64_encode(all)), all);
 }
 
+TEST(Base64, UrlAlphabetWithoutPadding) {
+  EXPECT_EQ(base64_encode("\xfb\xff", Base64::kUrl), "-_8");
+  EXPECT_EQ(base64_encode("\xfb\xff"), "+/8=");
+  EXPECT_EQ(base64_encode("f", Base64::kUrl), "Zg");
+  EXPECT_EQ(base64_decode("-_8", Base64::kUrl), "\xfb\xff");
+  EXPECT_FALSE(base64_decode("+/8", Base64::kUrl));
+  EXPECT_FALSE(base64_decode("Zg==", Base64::kUrl));
+  EXPECT_FALSE(base64_decode("-_8="));
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  EXPECT_EQ(base64_decode(base64_encode(all, Base64::kUrl), Base64::kUrl), all);
+}
+
 }  // namespace
 }  // namespace ringmta
