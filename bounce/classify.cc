@@ -17,9 +17,10 @@ namespace ringmta::bounce {
 namespace {
 
 constexpr std::array<std::string_view, kCategoryCount> kNames = {
-    "invalid_recipient", "mailbox_full",       "message_too_large", "policy_block",
-    "rate_limited",      "relaying_denied",    "auth_required",     "dns_failure",
-    "tls_failure",       "connection_failure", "expired",           "other",
+    "invalid_recipient",     "mailbox_full",       "message_too_large", "policy_block",
+    "rate_limited",          "relaying_denied",    "auth_required",     "dns_failure",
+    "tls_failure",           "connection_failure", "expired",           "other",
+    "sender_authentication",
 };
 
 // Limits on rule files, so a mistaken (or fuzzed) file cannot make classification slow.
@@ -53,7 +54,8 @@ Severity default_severity(Category c) {
 }
 
 bool default_configuration(Category c) {
-  return c == Category::kRelayingDenied || c == Category::kAuthRequired;
+  return c == Category::kRelayingDenied || c == Category::kAuthRequired ||
+         c == Category::kSenderAuthentication;
 }
 
 std::vector<std::string_view> split_bar(std::string_view s) {
@@ -138,11 +140,18 @@ const DefaultSpec kDefaults[] = {
      "sender verify failed|sender verification failed|sender address rejected|bad outbound "
      "sender|sender domain|sender rejected|sender is not allowed",
      C::kPolicyBlock},
+    // The providers' refusals of mail not authenticated for the sender's domain (Gmail 5.7.26,
+    // 5.7.25, 5.7.27; Outlook 5.7.509, 5.7.515; RFC 7372's SPF codes), before spam wording.
+    {"sender-authentication-status", "", "x.7.23|x.7.24|x.7.25|x.7.26|x.7.27|x.7.509|x.7.515", "",
+     C::kSenderAuthentication},
+    {"sender-authentication-wording", "", "",
+     "dmarc|spf|dkim|unauthenticated|reverse dns|ptr record|rdns|cannot find your "
+     "hostname|cannot find your reverse hostname|authentication level",
+     C::kSenderAuthentication},
     {"policy-wording", "", "",
      "spamhaus|spamcop|barracuda|sorbs|blacklist|black list|blocklist|block list|blocked "
-     "using|listed on|listed at|dnsbl|spam|unsolicited|dmarc|spf|dkim|unauthenticated|"
-     "reputation|reverse dns|ptr record|rdns|cannot find your hostname|cannot find your reverse "
-     "hostname|client host rejected|greylist|graylist|virus|malware|phishing|complaints|content "
+     "using|listed on|listed at|dnsbl|spam|unsolicited|"
+     "reputation|client host rejected|greylist|graylist|virus|malware|phishing|complaints|content "
      "restrictions|policy restrictions|policy violation|policy reasons|local "
      "policy|administrative prohibition|helo command rejected|fully-qualified hostname|not "
      "accepted for policy",

@@ -21,7 +21,7 @@ enum class Category {
   kInvalidRecipient,   // no such user / mailbox disabled
   kMailboxFull,        // over quota (soft even as 5xx)
   kMessageTooLarge,    // size limits
-  kPolicyBlock,        // spam, reputation, blocklists, content, authentication of the sender domain
+  kPolicyBlock,        // spam, reputation, blocklists, content
   kRateLimited,        // too many connections/messages, throttling (soft even as 5xx)
   kRelayingDenied,     // the smart host will not relay for us: configuration
   kAuthRequired,       // SMTP AUTH required or failed, sender not owned by the login: configuration
@@ -30,8 +30,11 @@ enum class Category {
   kConnectionFailure,  // refused, timed out, lost
   kExpired,            // too long in the queue (RFC 3463 X.4.7)
   kOther,
+  // Mail not authenticated for the sender's domain (DMARC/DKIM, SPF, reverse DNS): configuration
+  // of the sender's DNS or signing, never the recipient's fault.
+  kSenderAuthentication,
 };
-inline constexpr int kCategoryCount = 12;
+inline constexpr int kCategoryCount = 13;
 
 std::string_view category_name(Category category);  // "invalid_recipient", ...
 std::optional<Category> category_from_name(std::string_view name);

@@ -169,6 +169,13 @@ void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
   route.facts.user = o.user;
   route.facts.smarthost_is_address = !o.direct && is_address(route.target.endpoint.host);
   route.facts.tls_name_given = !o.tls_name.empty();
+  route.facts.direct = o.direct;
+  std::vector<std::string> signing;
+  for (const auto& key : route.dkim_keys) {
+    if (std::find(signing.begin(), signing.end(), key.domain) != signing.end()) continue;
+    signing.push_back(key.domain);
+    route.facts.dkim_domains += (route.facts.dkim_domains.empty() ? "" : ", ") + key.domain;
+  }
   auto dot = client.ehlo_name.find('.');
   route.message_id_domain =
       dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;

@@ -35,8 +35,9 @@ void RouteWorker::add(storage::QueueEntry entry) {
     return;
   }
   if (loop_.now() < reconnect_after_) {
-    // The smart host has been unreachable: defer without trying, until the pause ends.
-    sink_.deferred(entry, Reply::make_local(451, "4.4.1", diagnosis_), Attempt{});
+    // The route is held (unreachable, or refusing our mail as unauthenticated): defer without
+    // trying, until the hold ends.
+    sink_.deferred(entry, held_reply_, Attempt{});
     return;
   }
   backlog_.push_back(std::move(entry));
@@ -205,11 +206,18 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
                          const protocol::Observations& seen) {
   const Reply& final_reply = done.final_reply;
   // A smart host's refusal that is about our configuration pauses the route instead of failing
-  // the recipient. An MX host's refusal is about the recipient: direct delivery never pauses.
+  // the recipient. An MX host's refusal is about the recipient, except one of mail that is not
+  // authenticated for the sender's domain (DMARC, SPF, PTR): that holds the whole domain.
   for (auto [stage, reply] : {std::pair{protocol::Stage::kRcpt, &rcpt},
                               std::pair{protocol::Stage::kMail, &final_reply}}) {
-    if (reply->positive() || config_.direct) continue;
+    if (reply->positive()) continue;
     RefusalKind kind = protocol::classify_refusal(stage, *reply);
+    if (config_.direct) {
+      if (kind == RefusalKind::kSenderAuthentication) {
+        return hold_unauthenticated(std::move(entry), *reply, where, seen);
+      }
+      continue;
+    }
     if (protocol::is_configuration_refusal(kind)) {
       sink_.released(entry);
       pause(kind, *reply, seen);
@@ -292,6 +300,25 @@ void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Ob
   for (auto& [id, conn] : connections_) retire(*conn);
 }
 
+void RouteWorker::hold(Millis how_long, Reply reply, const Attempt& where) {
+  reconnect_after_ = loop_.now() + how_long;
+  held_reply_ = std::move(reply);
+  defer_backlog(held_reply_, where);
+}
+
+void RouteWorker::hold_unauthenticated(storage::QueueEntry&& entry, const Reply& refusal,
+                                       const Attempt& where, const protocol::Observations& seen) {
+  const bool first = loop_.now() >= reconnect_after_;
+  diagnosis_ = protocol::diagnose(RefusalKind::kSenderAuthentication, refusal, seen, config_.facts);
+  if (first) {
+    std::fprintf(stderr, "ringmta: %s: %s\n", where.host.c_str(), diagnosis_.c_str());
+  }
+  // Deferred, not failed: the list is not bounced for the sender's DNS or signing; the domain
+  // is tried again after the hold (the retry schedule's first step), and expires as usual.
+  hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.7.0", diagnosis_), where);
+  sink_.deferred(entry, held_reply_, where);
+}
+
 void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
   for (auto& entry : backlog_) sink_.deferred(entry, reply, where);
   backlog_.clear();
@@ -315,8 +342,8 @@ void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFa
     diagnosis_ = "The smart host " + candidates_[0].target.endpoint.str() + " could not be used (" +
                  failed.reply.summary() + ") " + std::to_string(consecutive_failures_) +
                  " times in a row; recipients are deferred and will be retried.";
-    reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
-    defer_backlog(Reply::make_local(451, "4.4.1", diagnosis_), attempt_of(conn));
+    hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.4.1", diagnosis_),
+         attempt_of(conn));
   }
 }
 
@@ -356,11 +383,11 @@ void RouteWorker::mx_session_failed(SmtpSession& conn, const protocol::SessionFa
     if (std::size_t r = next_candidate_ % candidates_.size(); r != 0) {
       next_candidate_ += candidates_.size() - r;
     }
-    reconnect_after_ = loop_.now() + config_.retry.first_retry * 1000;
-    defer_backlog(Reply::make_local(
-                      failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451,
-                      "4.4.1", "all MX hosts failed; last: " + diagnosis_),
-                  attempt_of(conn));
+    hold(config_.retry.first_retry * 1000,
+         Reply::make_local(
+             failed.reply.code >= 400 && failed.reply.code < 500 ? failed.reply.code : 451, "4.4.1",
+             "all MX hosts failed; last: " + diagnosis_),
+         attempt_of(conn));
   }
 }
 

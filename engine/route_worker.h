@@ -105,6 +105,12 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
              const protocol::Observations& seen);
   void defer_backlog(const protocol::Reply& reply, const Attempt& where);
+  // Defers the backlog with reply, and what comes for how_long, without trying.
+  void hold(Millis how_long, protocol::Reply reply, const Attempt& where);
+  // An MX host refused entry's mail as unauthenticated for the sender's domain: says why once,
+  // defers it and holds the domain.
+  void hold_unauthenticated(storage::QueueEntry&& entry, const protocol::Reply& refusal,
+                            const Attempt& where, const protocol::Observations& seen);
   // connection_ended: the reply ended that connection's use (its per-connection limit).
   void requeue_or_defer(storage::QueueEntry&& entry, const protocol::Reply& reply,
                         const Attempt& where, bool connection_ended = false);
@@ -145,8 +151,9 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   Millis pop_logged_in_at_ = 0;
   bool pop_ever_ = false;
   uint32_t consecutive_failures_ = 0;
-  Millis reconnect_after_ = 0;
-  Millis wake_at_ = 0;  // a pending wake_at timer's time, 0 = none
+  Millis reconnect_after_ = 0;  // held until then: recipients deferred without trying
+  protocol::Reply held_reply_;  // what they are deferred with
+  Millis wake_at_ = 0;          // a pending wake_at timer's time, 0 = none
   TimerId wake_timer_ = 0;
   bool paused_ = false;
   bool shutting_down_ = false;

@@ -31,6 +31,63 @@ std::string join(const std::vector<std::string>& words) {
   return out;
 }
 
+// A refusal of mail that is not authenticated for the sender's domains (Gmail, Yahoo, Outlook).
+bool sender_authentication(const Reply& reply, const std::string& text) {
+  if (reply.enhanced && reply.enhanced->klass == 5 && reply.enhanced->subject == 7) {
+    switch (reply.enhanced->detail) {
+      case 23:   // SPF validation failed (RFC 7372)
+      case 24:   // SPF validation error
+      case 25:   // reverse DNS validation failed
+      case 26:   // multiple authentication checks failed: DMARC (RFC 7372)
+      case 27:   // sender address has null MX / SPF (Gmail: "does not pass SPF")
+      case 509:  // Outlook.com: the sending domain does not pass DMARC
+      case 515:  // Outlook.com: "does not meet the required authentication level"
+        return true;
+      default:
+        break;
+    }
+  }
+  return contains_any(text, {"unauthenticated", "dmarc", "dkim", "spf", "ptr record", "reverse dns",
+                             "reverse-dns", "rdns", "cannot find your hostname",
+                             "cannot find your reverse hostname", "authentication level"});
+}
+
+// What to fix for a refusal of unauthenticated mail: the record its code or wording names.
+std::string sender_authentication_advice(const Reply& refusal, const RouteFacts& facts) {
+  const std::string text = lower(refusal.text());
+  const int detail = refusal.enhanced ? refusal.enhanced->detail : 0;
+  const std::string sender_domain = facts.sender.find('@') == std::string::npos
+                                        ? "the envelope Sender's domain"
+                                        : facts.sender.substr(facts.sender.find('@') + 1);
+  if (detail == 25 || contains_any(text, {"ptr record", "reverse dns", "reverse-dns"})) {
+    return facts.direct
+               ? " The address ringmta sends from has no reverse DNS (PTR) record naming a host "
+                 "whose address points back to it: ask your network provider for one, use that "
+                 "host name as --ehlo, or deliver through your provider's smart host (--smarthost)."
+               : " The smart host's sending address lacks a valid reverse DNS (PTR) record: ask "
+                 "its administrator.";
+  }
+  if (detail == 23 || detail == 24 || detail == 27 || contains_any(text, {"spf"})) {
+    return " The SPF record of " + sender_domain +
+           " does not authorize the server that sent it: publish one (a TXT record \"v=spf1 "
+           "... -all\") that includes " +
+           (facts.direct ? std::string("this machine's address (ip4:/ip6:)")
+                         : std::string("your smart host provider (its include: mechanism)")) +
+           ".";
+  }
+  std::string out =
+      " Gmail, Yahoo and Outlook want bulk mail to pass DMARC: a DKIM signature whose d= is the "
+      "From: domain (or its parent), or SPF for an envelope Sender in that domain.";
+  if (facts.dkim_domains.empty()) {
+    return out +
+           " No DKIM key is configured: make one with `ringmta dkim keygen`, publish its TXT "
+           "record, and sign with --dkim-domain, --dkim-selector and --dkim-key.";
+  }
+  return out + " Mail is signed for " + facts.dkim_domains +
+         ": check that the selector's TXT record is published and matches the key, and that the "
+         "From: domain is one of those (or below one).";
+}
+
 const Capabilities& latest_caps(const Observations& seen) {
   return seen.caps_after_tls ? *seen.caps_after_tls : seen.caps_before_tls;
 }
@@ -104,6 +161,7 @@ RefusalKind classify_refusal(Stage stage, const Reply& reply) {
   if (stage == Stage::kAuth || reply.code == 535 || enhanced_is(reply, 5, 7, 8)) {
     return RefusalKind::kAuthFailed;
   }
+  if (sender_authentication(reply, text)) return RefusalKind::kSenderAuthentication;
   if (contains_any(text, {"authentication required", "authentication is required",
                           "must authenticate", "auth required", "not authenticated"}) ||
       reply.code == 530) {
@@ -145,6 +203,7 @@ bool is_configuration_refusal(RefusalKind kind) {
     case RefusalKind::kAuthRequired:
     case RefusalKind::kAuthFailed:
     case RefusalKind::kSenderRejected:
+    case RefusalKind::kSenderAuthentication:
     case RefusalKind::kHeloRejected:
     case RefusalKind::kTlsRequired:
       return true;
@@ -185,6 +244,11 @@ std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations&
       std::string who = facts.user.empty() ? std::string() : " (user " + facts.user + ")";
       return out + " Check the user name and password" + who + ": --user and --password-file.";
     }
+    case RefusalKind::kSenderAuthentication:
+      return std::string(facts.direct ? "The receiving server" : "The smart host") +
+             " refuses the mail as not authenticated for the sender's domain " + said + "." +
+             sender_authentication_advice(refusal, facts) +
+             " The recipients stay queued: nothing is bounced.";
     case RefusalKind::kSenderRejected: {
       std::string text = lower(refusal.text());
       if (contains_any(text, {"not owned by user", "sender login mismatch"})) {

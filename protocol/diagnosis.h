@@ -12,13 +12,17 @@ namespace ringmta::protocol {
 
 // What a refusal at MAIL/RCPT (or the session) means for a smart-host route.
 enum class RefusalKind {
-  kNone,               // not a refusal (2xx/3xx)
-  kRelayDenied,        // "Relay access denied", "Relaying denied", "not permitted to relay", ...
-  kAuthRequired,       // 530 5.7.0 / "Authentication required"
-  kAuthFailed,         // 535 / 5.7.8 at AUTH
-  kSenderRejected,     // "Sender address rejected: not owned by user", "sender login mismatch"
-  kHeloRejected,       // "Helo command rejected", "need fully-qualified hostname"
-  kTlsRequired,        // "Must issue a STARTTLS command first", 530 5.7.0 with STARTTLS wording
+  kNone,            // not a refusal (2xx/3xx)
+  kRelayDenied,     // "Relay access denied", "Relaying denied", "not permitted to relay", ...
+  kAuthRequired,    // 530 5.7.0 / "Authentication required"
+  kAuthFailed,      // 535 / 5.7.8 at AUTH
+  kSenderRejected,  // "Sender address rejected: not owned by user", "sender login mismatch"
+  kHeloRejected,    // "Helo command rejected", "need fully-qualified hostname"
+  kTlsRequired,     // "Must issue a STARTTLS command first", 530 5.7.0 with STARTTLS wording
+  // The receiver refuses mail not authenticated for the sender's domains: DMARC/DKIM (5.7.26,
+  // Outlook's 5.7.515, "unauthenticated"), SPF (5.7.23, 5.7.27), reverse DNS (5.7.25): a
+  // configuration problem of the sender's domain, not of the recipient.
+  kSenderAuthentication,
   kRecipientRejected,  // an ordinary permanent refusal of this one recipient
   kTransient,          // 4xx: defer
 };
@@ -44,6 +48,8 @@ struct RouteFacts {
   std::string user;
   bool smarthost_is_address = false;  // --smarthost is an IP literal
   bool tls_name_given = false;        // --tls-name
+  bool direct = false;                // no smart host: ringmta's own address sends
+  std::string dkim_domains;           // the signing domains configured, "" for none
 };
 
 // A diagnosis in plain words: the likely cause first, then what to change (which flag). Example:

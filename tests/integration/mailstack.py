@@ -527,6 +527,9 @@ class Postfix:
         "busy@rcpt.bt.test": "450 4.2.1 <busy@rcpt.bt.test>: Recipient address rejected: Mailbox busy",
         "allbad.bt.test": "550 5.1.1 Recipient address rejected: No such user here",
         "gone@bounces.test": "550 5.1.1 <gone@bounces.test>: Recipient address rejected: Mailbox gone",
+        # Gmail's words for mail that fails DMARC (test_bounces.py: the domain is held, nothing bounced).
+        "unauth.bt.test": "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender "
+                          "and Gmail users, and has been blocked.",
     }
     # Accepted at RCPT, then bounced by Postfix itself (local delivery: no such user): a late bounce.
     LATE_BOUNCE_DOMAIN = "latebounce.bt.test"

@@ -33,6 +33,7 @@ MX = "127.0.0.4"  # mailstack.Postfix.MX_HOST
 RECORDS = [
     "mx-host=rcpt.bt.test,mx.bt.test,10", "mx-host=allbad.bt.test,mx.bt.test,10",
     "mx-host=bounces.test,mx.bt.test,10", "mx-host=latebounce.bt.test,mx.bt.test,10",
+    "mx-host=unauth.bt.test,mx.bt.test,10",
     f"host-record=mx.bt.test,{MX}",
 ]
 MESSAGE = """\
@@ -155,6 +156,27 @@ def test_refusals_by_a_postfix_mx_come_back_as_a_dsn_in_the_senders_mailbox(work
     assert again.json and again.json["suppressed"] == 2 and again.json["failed"] == 0, show(again)
     assert again.json["delivered"] == 5, show(again)
     assert "2 suppressed" in again.stderr
+
+
+def test_unauthenticated_mail_refused_by_a_postfix_mx_holds_the_domain_and_bounces_nothing(work, stack, dns):
+    """A real Postfix MX answering like Gmail to mail that fails DMARC (550 5.7.26): a configuration problem of
+    the sender's domain, not of the recipients — they are deferred with a diagnosis that names what to publish
+    or configure, nothing is failed, suppressed or bounced, and the other domains are delivered."""
+    held = [f"reader{i}@unauth.bt.test" for i in range(4)]
+    good = [f"fine{i}@rcpt.bt.test" for i in range(3)]
+    r = send(work, stack, dns, held + good, "news@bounces.test", "dmarc")
+    assert r.returncode == 3 and r.json, show(r)
+    assert (r.json["delivered"], r.json["failed"], r.json["deferred"]) == (3, 0, 4), show(r)
+    assert r.json["dsns_queued"] == 0 and r.json["suppressions_added"] == 0, show(r)
+    assert "refuses the mail as not authenticated for the sender's domain (550 5.7.26" in r.stderr, show(r)
+    assert "No DKIM key is configured" in r.stderr and "ringmta dkim keygen" in r.stderr, show(r)
+    assert r.stderr.count("refuses the mail as not authenticated") == 1, "said once, not per recipient"
+    log = [json.loads(line) for line in (work / "delivery.jsonl").read_text().splitlines()]
+    outcomes = {e["recipient"]: e for e in log if e["campaign"] == "dmarc"}
+    for a in held:
+        assert outcomes[a]["outcome"] == "deferred" and outcomes[a]["reply"].startswith("451 4.7.0 "), outcomes[a]
+    q = rm("queue", "--queue", work / "queue", "--campaign", "dmarc", "--json")
+    assert q.returncode == 0 and json.loads(q.stdout)["deferred"] == 4, show(q)
 
 
 def test_a_dsn_that_bounces_is_not_bounced_again(work, stack, dns):

@@ -60,7 +60,7 @@ const Case kCorpus[] = {
      "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and "
      "Gmail users, and has been blocked. The sender must authenticate with at least one of SPF "
      "or DKIM.",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"gmail",
      "450 4.2.1 The user you are trying to contact is receiving mail too quickly. Please resend "
      "your message at a later time.",
@@ -82,7 +82,7 @@ const Case kCorpus[] = {
     {"gmail",
      "550 5.7.25 The IP address sending this message does not have a PTR record setup, or the "
      "corresponding forward DNS entry does not point to the sending IP.",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"gmail",
      "550 5.7.0 Mail relay denied [192.0.2.1]. Invalid credentials for relay for one or more "
      "domains",
@@ -150,7 +150,7 @@ const Case kCorpus[] = {
     {"office365",
      "550 5.7.509 Access denied, sending domain example.org does not pass DMARC verification "
      "and has a DMARC policy of reject.",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"office365", "452 4.5.3 Too many recipients (AS780090)", C::kRateLimited, false},
     {"office365", "550 5.1.8 Access denied, bad outbound sender.", C::kPolicyBlock, true},
     {"exchange", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", C::kOther, true},
@@ -180,7 +180,7 @@ const Case kCorpus[] = {
     {"yahoo",
      "550 5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires "
      "all senders to authenticate with either SPF or DKIM.",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"yahoo", "421 Max message per connection reached, closing transmission channel",
      C::kRateLimited, false},
     {"yahoo", "554 30 Sorry, your message size exceeds 41943040 bytes", C::kMessageTooLarge, true},
@@ -211,7 +211,7 @@ const Case kCorpus[] = {
     {"comcast",
      "554 5.7.1 [192.0.2.1] Comcast requires that all mail servers must have a PTR record with a "
      "valid Reverse DNS entry.",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"comcast", "552 5.2.2 <someone@comcast.net> The recipient's mailbox is full", C::kMailboxFull,
      false},
     // GMX / web.de (United Internet: no enhanced codes).
@@ -225,7 +225,7 @@ const Case kCorpus[] = {
     {"gmx",
      "550 <someone@gmx.net>: Reject due to SPF policy. The originating IP of the message is not "
      "permitted by the domain owner",
-     C::kPolicyBlock, true},
+     C::kSenderAuthentication, true},
     {"web.de",
      "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage "
      "space.",
@@ -260,7 +260,7 @@ const Case kCorpus[] = {
      "450 4.1.2 <someone@nonexistent.example>: Recipient address rejected: Domain not found",
      C::kDnsFailure, false},
     {"postfix", "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]",
-     C::kPolicyBlock, false},
+     C::kSenderAuthentication, false},
     {"postfix",
      "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; "
      "https://www.spamhaus.org/query/ip/192.0.2.1",
@@ -325,7 +325,8 @@ TEST(BounceClassify, Corpus) {
     Classification got = classifier.classify_text(c.reply);
     EXPECT_EQ(category_name(got.category), category_name(c.want)) << "rule " << got.rule;
     EXPECT_EQ(got.hard, c.hard) << "rule " << got.rule;
-    EXPECT_EQ(got.configuration, c.want == C::kRelayingDenied || c.want == C::kAuthRequired);
+    EXPECT_EQ(got.configuration, c.want == C::kRelayingDenied || c.want == C::kAuthRequired ||
+                                     c.want == C::kSenderAuthentication);
     ++n;
   }
   EXPECT_GE(n, 60);

@@ -182,6 +182,53 @@ TEST_F(RouteWorkerTest, RelayDeniedPausesTheRouteAndKeepsEveryRecipient) {
   EXPECT_EQ(worker_->backlog(), 0u);
 }
 
+TEST_F(RouteWorkerTest, AnMxRefusingUnauthenticatedMailHoldsTheDomainWithoutBouncing) {
+  config_.direct = DirectDelivery{};
+  config_.facts.direct = true;
+  make_worker(1, 100);
+  add("ann@example.net", 1);
+  add("bob@example.net", 2);
+  worker_->kick();
+  ASSERT_EQ(sessions_.size(), 1u);
+  sessions_[0]->ready();
+  ASSERT_EQ(sessions_[0]->submitted.size(), 2u);
+  // An ordinary refusal of one recipient fails it; the DMARC refusal holds the domain.
+  sessions_[0]->answer(0, reply(550, "5.1.1", "user unknown"), reply(250, "2.0.0", "ok"), false);
+  EXPECT_EQ(sink_.outcome["ann@example.net"], "failed 550 5.1.1 user unknown");
+  sessions_[0]->answer(1, reply(250, "2.1.5", "ok"),
+                       reply(550, "5.7.26",
+                             "This mail is unauthenticated, which poses a security "
+                             "risk to the sender and Gmail users"),
+                       false);
+  const std::string& bob = sink_.outcome["bob@example.net"];
+  EXPECT_TRUE(
+      bob.starts_with("deferred 451 4.7.0 The receiving server refuses the mail as not "
+                      "authenticated"))
+      << bob;
+  EXPECT_NE(bob.find("No DKIM key is configured"), std::string::npos) << bob;
+  EXPECT_FALSE(worker_->paused()) << "direct delivery goes on for the other domains";
+  // Held: the domain's next recipient is deferred with the same words, not tried.
+  const std::size_t submitted = sessions_[0]->submitted.size();
+  add("carl@example.net", 3);
+  EXPECT_EQ(sink_.outcome["carl@example.net"], bob);
+  EXPECT_EQ(sessions_[0]->submitted.size(), submitted);
+}
+
+TEST_F(RouteWorkerTest, ASmartHostRefusingUnauthenticatedMailPausesTheRoute) {
+  make_worker(1, 100);
+  add("ann@example.net", 1);
+  worker_->kick();
+  sessions_[0]->ready();
+  sessions_[0]->answer(0, reply(250, "2.1.5", "ok"),
+                       reply(550, "5.7.515",
+                             "Access denied, sending domain example.org doesn't "
+                             "meet the required authentication level"),
+                       false);
+  EXPECT_TRUE(worker_->paused());
+  EXPECT_EQ(sink_.outcome["ann@example.net"], "released");
+  EXPECT_NE(worker_->diagnosis().find("DMARC"), std::string::npos) << worker_->diagnosis();
+}
+
 TEST_F(RouteWorkerTest, AConnectionCarriesAtMostItsMessagesThenQuits) {
   make_worker(1, 2);
   for (uint64_t i = 1; i <= 3; ++i) add("r" + std::to_string(i) + "@example.net", i);

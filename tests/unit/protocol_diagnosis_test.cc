@@ -49,6 +49,22 @@ TEST(ClassifyRefusal, Wording) {
       {Stage::kAuth, 504, "5.7.4 server does not offer AUTH CRAM-MD5", RefusalKind::kAuthFailed},
       {Stage::kRcpt, 550, "5.1.1 <nobody@y.org>: Recipient address rejected: User unknown",
        RefusalKind::kRecipientRejected},
+      {Stage::kData, 550,
+       "5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail "
+       "users, and has been blocked.",
+       RefusalKind::kSenderAuthentication},
+      {Stage::kData, 550,
+       "5.7.515 Access denied, sending domain example.org doesn't meet the required "
+       "authentication level.",
+       RefusalKind::kSenderAuthentication},
+      {Stage::kData, 550, "5.7.25 The IP address sending this message does not have a PTR record",
+       RefusalKind::kSenderAuthentication},
+      {Stage::kRcpt, 550, "5.7.1 Reject due to SPF policy", RefusalKind::kSenderAuthentication},
+      {Stage::kData, 550,
+       "5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires "
+       "all senders to authenticate with either SPF or DKIM.",
+       RefusalKind::kSenderAuthentication},
+      {Stage::kData, 421, "4.7.26 unauthenticated: try later", RefusalKind::kTransient},
       {Stage::kRcpt, 450, "4.7.1 Relay access denied (soft)", RefusalKind::kTransient},
       {Stage::kRcpt, 451, "4.7.1 greylisted, try again", RefusalKind::kTransient},
       {Stage::kData, 421, "4.3.2 shutting down", RefusalKind::kTransient},
@@ -65,6 +81,7 @@ TEST(ClassifyRefusal, ConfigurationKinds) {
   EXPECT_TRUE(is_configuration_refusal(RefusalKind::kSenderRejected));
   EXPECT_TRUE(is_configuration_refusal(RefusalKind::kHeloRejected));
   EXPECT_TRUE(is_configuration_refusal(RefusalKind::kTlsRequired));
+  EXPECT_TRUE(is_configuration_refusal(RefusalKind::kSenderAuthentication));
   EXPECT_FALSE(is_configuration_refusal(RefusalKind::kRecipientRejected));
   EXPECT_FALSE(is_configuration_refusal(RefusalKind::kTransient));
   EXPECT_FALSE(is_configuration_refusal(RefusalKind::kNone));
@@ -110,6 +127,35 @@ Observations offering(std::vector<std::string> mechanisms) {
 }
 
 const Reply kRelay = reply(554, "5.7.1 <x@y.org>: Relay access denied");
+
+TEST(Diagnose, UnauthenticatedMailNamesTheRecordToFix) {
+  RouteFacts facts;
+  facts.direct = true;
+  facts.sender = "bounces@example.org";
+  const Observations seen;
+  auto said = [&](int code, const char* text) {
+    return diagnose(RefusalKind::kSenderAuthentication, reply(code, text), seen, facts);
+  };
+  std::string dmarc = said(550, "5.7.26 This mail is unauthenticated");
+  EXPECT_TRUE(has(dmarc, "The receiving server refuses the mail as not authenticated")) << dmarc;
+  EXPECT_TRUE(has(dmarc, "No DKIM key is configured")) << dmarc;
+  EXPECT_TRUE(has(dmarc, "ringmta dkim keygen")) << dmarc;
+  EXPECT_TRUE(has(dmarc, "nothing is bounced")) << dmarc;
+  facts.dkim_domains = "example.org";
+  dmarc = said(550, "5.7.26 This mail is unauthenticated");
+  EXPECT_TRUE(has(dmarc, "Mail is signed for example.org: check that the selector's TXT record"))
+      << dmarc;
+  std::string ptr = said(550, "5.7.25 The IP address sending this message does not have a PTR");
+  EXPECT_TRUE(has(ptr, "reverse DNS (PTR) record")) << ptr;
+  EXPECT_TRUE(has(ptr, "--smarthost")) << ptr;
+  std::string spf = said(550, "5.7.27 does not pass SPF");
+  EXPECT_TRUE(has(spf, "The SPF record of example.org")) << spf;
+  EXPECT_TRUE(has(spf, "ip4:")) << spf;
+  facts.direct = false;
+  spf = said(550, "5.7.27 does not pass SPF");
+  EXPECT_TRUE(has(spf, "The smart host refuses")) << spf;
+  EXPECT_TRUE(has(spf, "include:")) << spf;
+}
 
 TEST(Diagnose, NoCredentialsButAuthOffered) {
   RouteFacts facts;
