@@ -105,7 +105,7 @@ class Reader {
 
 bool kept_type(uint16_t type) {
   return type == kTypeA || type == kTypeAaaa || type == kTypeMx || type == kTypeCname ||
-         type == kTypeSoa;
+         type == kTypeSoa || type == kTypeTxt || type == kTypePtr;
 }
 
 // One resource record; `keep` says whether it is worth returning.
@@ -134,7 +134,20 @@ bool read_record(Reader& r, DnsRecord& rec, bool& keep) {
       ok = r.u16(rec.preference) && r.name(rec.target) && r.pos() <= end;
       break;
     case kTypeCname:
+    case kTypePtr:
       ok = r.name(rec.target) && r.pos() <= end;
+      break;
+    case kTypeTxt:
+      // <character-string>s (a length byte, then that many bytes) filling the RDATA exactly.
+      while (ok && r.pos() < end) {
+        uint8_t n = 0;
+        ok = r.bytes(&n, 1) && r.pos() + n <= end;
+        if (ok) {
+          std::size_t at = rec.text.size();
+          rec.text.resize(at + n);
+          ok = r.bytes(reinterpret_cast<uint8_t*>(rec.text.data() + at), n);
+        }
+      }
       break;
     case kTypeSoa: {
       std::string rname;
@@ -241,6 +254,40 @@ Interpretation interpret_answer(const DnsMessage& message, std::string_view qnam
   }
   out.status = LookupStatus::kOk;
   out.ttl = ttl;
+  return out;
+}
+
+std::string reverse_name(const IpAddress& address) {
+  std::string name;
+  if (address.family == AF_INET) {
+    for (int i = 3; i >= 0; --i)
+      name += std::to_string(address.bytes[static_cast<std::size_t>(i)]) + ".";
+    return name + "in-addr.arpa";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    const uint8_t b = address.bytes[static_cast<std::size_t>(i)];
+    name.push_back(kHex[b & 15]);
+    name.push_back('.');
+    name.push_back(kHex[b >> 4]);
+    name.push_back('.');
+  }
+  return name + "ip6.arpa";
+}
+
+TextOutcome text_outcome_from_answer(const uint8_t* data, std::size_t len, std::string_view qname,
+                                     uint16_t qtype, uint32_t default_negative_ttl) {
+  TextOutcome out;
+  Result<DnsMessage> m = parse_dns_message(data, len);
+  if (!m.ok()) {
+    out.detail = m.error().message;
+    return out;
+  }
+  Interpretation in = interpret_answer(*m, qname, qtype);
+  out.status = in.status;
+  out.ttl = in.ttl.value_or(in.status == LookupStatus::kOk ? 0 : default_negative_ttl);
+  for (const DnsRecord& rec : in.records)
+    out.texts.push_back(qtype == kTypeTxt ? rec.text : rec.target);
   return out;
 }
 

@@ -3,7 +3,8 @@
 // NXDOMAIN/NODATA answers carry the SOA whose minimum sets the negative-cache time (RFC 2308).
 //
 // Bounded: input up to 65535 bytes, compression pointers must point strictly backwards (so every
-// name terminates), names at most 255 bytes, only A, AAAA, MX, CNAME and SOA records are kept.
+// name terminates), names at most 255 bytes, only A, AAAA, MX, CNAME, SOA, TXT and PTR records
+// are kept.
 // It may not allocate in proportion to anything but the input, do I/O, or trust any count field.
 // Fuzzed by tests/fuzz/fuzz_dns_message.cc.
 #pragma once
@@ -24,7 +25,9 @@ namespace ringmta::dns {
 inline constexpr uint16_t kTypeA = 1;
 inline constexpr uint16_t kTypeCname = 5;
 inline constexpr uint16_t kTypeSoa = 6;
+inline constexpr uint16_t kTypePtr = 12;
 inline constexpr uint16_t kTypeMx = 15;
+inline constexpr uint16_t kTypeTxt = 16;
 inline constexpr uint16_t kTypeAaaa = 28;
 inline constexpr uint16_t kClassIn = 1;
 
@@ -34,7 +37,8 @@ struct DnsRecord {
   uint16_t klass = 0;
   uint32_t ttl = 0;                   // RFC 2181 §8: a value with the top bit set is read as 0
   uint16_t preference = 0;            // MX
-  std::string target;                 // MX exchange, CNAME target, SOA MNAME
+  std::string target;                 // MX exchange, CNAME target, SOA MNAME, PTR name
+  std::string text;                   // TXT: its character-strings joined (RFC 7208 §3.3)
   std::array<uint8_t, 16> address{};  // A (first 4 bytes) or AAAA
   uint32_t soa_minimum = 0;           // SOA
 };
@@ -76,5 +80,18 @@ struct FamilyOutcome {
 FamilyOutcome address_outcome_from_answer(const uint8_t* data, std::size_t len,
                                           std::string_view qname, uint16_t qtype,
                                           uint32_t default_negative_ttl);
+
+// The reverse-lookup name of an address: "4.3.2.1.in-addr.arpa", nibbles ".ip6.arpa" for IPv6.
+std::string reverse_name(const IpAddress& address);
+
+// TXT records (texts: each record's strings joined) or PTR records (texts: the names) of qname.
+struct TextOutcome {
+  LookupStatus status = LookupStatus::kBadResponse;
+  std::vector<std::string> texts;
+  uint32_t ttl = 0;
+  std::string detail;
+};
+TextOutcome text_outcome_from_answer(const uint8_t* data, std::size_t len, std::string_view qname,
+                                     uint16_t qtype, uint32_t default_negative_ttl);
 
 }  // namespace ringmta::dns

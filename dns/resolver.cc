@@ -125,7 +125,8 @@ Resolver::Resolver(Io& io, ResolverOptions options)
     : io_(io),
       options_(std::move(options)),
       mx_cache_(options_.max_cache_entries),
-      addr_cache_(options_.max_cache_entries) {
+      addr_cache_(options_.max_cache_entries),
+      text_cache_(options_.max_cache_entries) {
   if (options_.max_inflight == 0) options_.max_inflight = 1;
   if (options_.max_mx_hosts == 0) options_.max_mx_hosts = 1;
   random_state_ = options_.random ? options_.random() : std::random_device{}();
@@ -223,6 +224,39 @@ void Resolver::lookup_mx(std::string domain, std::function<void(const MxOutcome&
   });
 }
 
+void Resolver::lookup_text(std::string name, uint16_t qtype,
+                           std::function<void(const TextOutcome&)> done) {
+  std::optional<std::string> normalized = normalize_domain(name);
+  if (!normalized) {
+    TextOutcome o;
+    o.status = LookupStatus::kInvalidName;
+    defer([done = std::move(done), o = std::move(o)] { done(o); });
+    return;
+  }
+  query(std::move(*normalized), qtype, [done = std::move(done)](const Answer& a) {
+    TextOutcome o;
+    o.status = a.status;
+    o.texts = a.texts;
+    o.ttl = a.ttl;
+    o.detail = a.detail;
+    done(o);
+  });
+}
+
+void Resolver::lookup_txt(std::string name, std::function<void(const TextOutcome&)> done) {
+  lookup_text(std::move(name), kTypeTxt, std::move(done));
+}
+
+void Resolver::lookup_ptr(const IpAddress& address, std::function<void(const TextOutcome&)> done) {
+  lookup_text(reverse_name(address), kTypePtr, std::move(done));
+}
+
+TtlCache<Resolver::Answer>& Resolver::cache_for(uint16_t qtype) {
+  if (qtype == kTypeMx) return mx_cache_;
+  if (qtype == kTypeA || qtype == kTypeAaaa) return addr_cache_;
+  return text_cache_;
+}
+
 void Resolver::lookup_addresses(std::string host, std::function<void(const AddressOutcome&)> done) {
   std::optional<std::string> name = normalize_domain(host);
   if (!name) {
@@ -293,7 +327,7 @@ void Resolver::resolve_destination(std::string domain,
 
 void Resolver::query(std::string name, uint16_t qtype, Waiter waiter) {
   std::string key = cache_key(qtype, name);
-  TtlCache<Answer>& cache = qtype == kTypeMx ? mx_cache_ : addr_cache_;
+  TtlCache<Answer>& cache = cache_for(qtype);
   if (const Answer* hit = cache.find(key, io_.now())) {
     cache_hits_.add();
     defer([waiter = std::move(waiter), answer = *hit] { waiter(answer); });
@@ -346,6 +380,13 @@ void Resolver::on_answer(void* arg, int status, int /*timeouts*/, unsigned char*
     answer.mx = std::move(o.records);
     answer.ttl = o.ttl;
     answer.detail = std::move(o.detail);
+  } else if (has_body && (p.qtype == kTypeTxt || p.qtype == kTypePtr)) {
+    TextOutcome o =
+        text_outcome_from_answer(abuf, static_cast<std::size_t>(alen), p.name, p.qtype, negative);
+    answer.status = o.status;
+    answer.texts = std::move(o.texts);
+    answer.ttl = o.ttl;
+    answer.detail = std::move(o.detail);
   } else if (has_body) {
     FamilyOutcome o = address_outcome_from_answer(abuf, static_cast<std::size_t>(alen), p.name,
                                                   p.qtype, negative);
@@ -371,7 +412,7 @@ void Resolver::finish(const std::string& key, Answer answer) {
     options_.on_lookup(
         LookupEvent{p.qtype, &p.name, answer.status, steady_micros() - p.started_us});
   }
-  TtlCache<Answer>& cache = p.qtype == kTypeMx ? mx_cache_ : addr_cache_;
+  TtlCache<Answer>& cache = cache_for(p.qtype);
   uint32_t seconds = cache_seconds(answer.status, answer.ttl, options_.ttls);
   auto shared = std::make_shared<const Answer>(std::move(answer));
   cache.insert(key, *shared, seconds, io_.now());

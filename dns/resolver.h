@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "dns/cache.h"
+#include "dns/dns_message.h"
 #include "dns/io.h"
 #include "dns/mx_policy.h"
 #include "util/result.h"
@@ -83,14 +84,21 @@ class Resolver final : private IoHandler {
 
   // The MX records of `domain` (ordering and policy are choose_destination's job).
   void lookup_mx(std::string domain, std::function<void(const MxOutcome&)> done);
+  void lookup_text(std::string name, uint16_t qtype, std::function<void(const TextOutcome&)> done);
   // A and AAAA of `host` (both queried; each family has its own status).
   void lookup_addresses(std::string host, std::function<void(const AddressOutcome&)> done);
+  // The TXT records of `name` (SPF, DKIM keys, DMARC policies: "_dmarc.example.org" is a name).
+  void lookup_txt(std::string name, std::function<void(const TextOutcome&)> done);
+  // The PTR names of `address` (its in-addr.arpa / ip6.arpa name).
+  void lookup_ptr(const IpAddress& address, std::function<void(const TextOutcome&)> done);
   // MX → choose_destination → addresses of the first max_mx_hosts hosts → build_candidates.
   void resolve_destination(std::string domain,
                            std::function<void(const DestinationAddresses&)> done);
 
   ResolverStats stats() const;
-  std::size_t cache_size() const { return mx_cache_.size() + addr_cache_.size(); }
+  std::size_t cache_size() const {
+    return mx_cache_.size() + addr_cache_.size() + text_cache_.size();
+  }
   std::size_t inflight() const { return inflight_; }
   const ResolverOptions& options() const { return options_; }
 
@@ -100,6 +108,7 @@ class Resolver final : private IoHandler {
     LookupStatus status = LookupStatus::kServFail;
     std::vector<MxRecord> mx;
     std::vector<AddressRecord> addresses;
+    std::vector<std::string> texts;  // TXT or PTR
     uint32_t ttl = 0;
     std::string detail;
   };
@@ -142,7 +151,9 @@ class Resolver final : private IoHandler {
   ares_channel channel_ = nullptr;
   bool destroying_ = false;
   TtlCache<Answer> mx_cache_;
-  TtlCache<Answer> addr_cache_;                       // A and AAAA, keyed by type and name
+  TtlCache<Answer> addr_cache_;  // A and AAAA, keyed by type and name
+  TtlCache<Answer> text_cache_;  // TXT and PTR
+  TtlCache<Answer>& cache_for(uint16_t qtype);
   std::unordered_map<std::string, Pending> pending_;  // key: type byte + name
   std::deque<std::string> backlog_;                   // pending keys not yet sent
   std::size_t inflight_ = 0;

@@ -61,8 +61,9 @@ class Builder {
     b.insert(b.end(), tmp.b.begin(), tmp.b.end());
     return *this;
   }
-  Builder& cname(const std::string& owner, const std::string& target, uint32_t ttl) {
-    rr(owner, kTypeCname, ttl);
+  Builder& cname(const std::string& owner, const std::string& target, uint32_t ttl,
+                 uint16_t type = kTypeCname) {
+    rr(owner, type, ttl);
     Builder tmp(0, 0, 0);
     tmp.b.clear();
     tmp.name(target);
@@ -274,6 +275,49 @@ TEST(DnsMessage, WrongRdataLengthsRefused) {
   m.b.insert(m.b.end(), {1, 2, 3, 4, 5});
   EXPECT_EQ(address_outcome_from_answer(m.b.data(), m.b.size(), "h.test", kTypeA, 1).status,
             LookupStatus::kBadResponse);
+}
+
+TEST(DnsMessage, TxtStringsJoinedAndPtrNames) {
+  Builder m(kNoError, 2, 0);
+  m.question("_dmarc.example.test", kTypeTxt);
+  m.rr("_dmarc.example.test", kTypeTxt, 300);
+  const std::string first = "v=DMARC1; p=reject; ", second = "rua=mailto:d@example.test";
+  m.u16(static_cast<uint16_t>(first.size() + second.size() + 2));
+  m.b.push_back(static_cast<uint8_t>(first.size()));
+  m.b.insert(m.b.end(), first.begin(), first.end());
+  m.b.push_back(static_cast<uint8_t>(second.size()));
+  m.b.insert(m.b.end(), second.begin(), second.end());
+  m.rr("_dmarc.example.test", kTypeTxt, 300);
+  m.u16(1);
+  m.b.push_back(0);  // one empty string
+  TextOutcome o =
+      text_outcome_from_answer(m.b.data(), m.b.size(), "_dmarc.example.test", kTypeTxt, 60);
+  ASSERT_EQ(o.status, LookupStatus::kOk);
+  EXPECT_EQ(o.texts, (std::vector<std::string>{first + second, ""}));
+  // A string longer than its record: refused.
+  Builder bad(kNoError, 1, 0);
+  bad.question("x.test", kTypeTxt);
+  bad.rr("x.test", kTypeTxt, 300);
+  bad.u16(3);
+  bad.b.push_back(5);
+  bad.b.push_back('a');
+  bad.b.push_back('b');
+  EXPECT_EQ(text_outcome_from_answer(bad.b.data(), bad.b.size(), "x.test", kTypeTxt, 60).status,
+            LookupStatus::kBadResponse);
+
+  Builder ptr(kNoError, 1, 0);
+  ptr.question("1.2.0.192.in-addr.arpa", kTypePtr);
+  ptr.cname("1.2.0.192.in-addr.arpa", "mail.example.test", 300, kTypePtr);  // a name as rdata
+  TextOutcome names =
+      text_outcome_from_answer(ptr.b.data(), ptr.b.size(), "1.2.0.192.in-addr.arpa", kTypePtr, 60);
+  ASSERT_EQ(names.status, LookupStatus::kOk);
+  EXPECT_EQ(names.texts, std::vector<std::string>{"mail.example.test"});
+}
+
+TEST(DnsMessage, ReverseNames) {
+  EXPECT_EQ(reverse_name(*IpAddress::parse("192.0.2.1")), "1.2.0.192.in-addr.arpa");
+  EXPECT_EQ(reverse_name(*IpAddress::parse("2001:db8::567:89ab")),
+            "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
 }
 
 TEST(DnsCache, TtlRules) {
