@@ -22,11 +22,12 @@ std::string header_block(const std::string& raw) {
 
 BounceReporter::BounceReporter(storage::Queue& queue, const BounceOptions& options,
                                std::string sender_override, std::string message_id_domain,
-                               std::vector<uint8_t> partitions, int shard_id)
+                               std::vector<uint8_t> partitions, int shard_id,
+                               unsubscribe::UnsubscribeTokens* tokens)
     : queue_(queue),
       options_(options),
       sender_override_(std::move(sender_override)),
-      composer_(std::move(message_id_domain), sender_override_),
+      composer_(std::move(message_id_domain), sender_override_, nullptr, false, tokens),
       partitions_(std::move(partitions)),
       shard_id_(shard_id) {
   if (options_.mode == BounceMode::kNone) look_for_old_ = false;

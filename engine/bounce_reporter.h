@@ -42,8 +42,11 @@ struct BounceOptions {
 class BounceReporter {
  public:
   // sender_override: the MAIL FROM actually used when set (`run --sender`), so it gets the DSN.
+  // tokens: the shard's unsubscribe tokens (nullptr: none), so the quoted header block of a
+  // campaign with list fields is the one its copy carried.
   BounceReporter(storage::Queue& queue, const BounceOptions& options, std::string sender_override,
-                 std::string message_id_domain, std::vector<uint8_t> partitions, int shard_id);
+                 std::string message_id_domain, std::vector<uint8_t> partitions, int shard_id,
+                 unsubscribe::UnsubscribeTokens* tokens = nullptr);
 
   // A permanent failure of entry (a recipient of `message`): its report, with the header block
   // that recipient's copy carried (merge fields filled in, the attempt's Message-ID), joins

@@ -47,10 +47,10 @@ Result<void> Shard::start() {
     if (!tokens) return tokens.error();
     tokens_ = std::move(tokens.value());
   }
+  bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
+                                              route_.message_id_domain, partitions_, id_, tokens_.get());
   composer_ = std::make_unique<MessageComposer>(route_.message_id_domain, route_.sender_override,
                                                 signer_.get(), route_.dkim_required, tokens_.get());
-  bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
-                                              route_.message_id_domain, partitions_, id_);
   const uint64_t jitter_seed =
       0x9e3779b97f4a7c15ULL ^
       (static_cast<uint64_t>(id_) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now()));

@@ -92,12 +92,12 @@ class Shard final : private OutcomeSink {
   const BounceOptions& bounce_options_;
   const bounce::Classifier builtin_rules_;  // used when bounce_options_.classifier is null
   const bounce::Classifier& classifier_;
+  std::unique_ptr<unsubscribe::UnsubscribeTokens> tokens_;  // null: the queue has no secret
   std::unique_ptr<BounceReporter> bounces_;
   DeliveryLog* delivery_log_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
   std::unique_ptr<dkim::Signer> signer_;  // this shard's DKIM contexts; null without keys
-  std::unique_ptr<unsubscribe::UnsubscribeTokens> tokens_;  // null: the queue has no secret
   std::unique_ptr<MessageComposer> composer_;               // before worker_, which uses it
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only

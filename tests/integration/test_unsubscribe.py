@@ -59,8 +59,9 @@ def suppressed(queue: Path) -> dict[str, list[str]]:
 def test_one_click_links_signed_and_honoured(tmp_path, sink, keys, dns_server):
     copies = tmp_path / "copies"
     copies.mkdir()
-    s = sink(args=["--record-messages", copies])
-    message, csv = write_inputs(tmp_path)
+    # refused.test's RCPTs are refused for good: the DSN to the Sender quotes the copy's header block.
+    s = sink("refused.test:rcpt-5xx=100", args=["--record-messages", copies])
+    message, csv = write_inputs(tmp_path, ADDRESSES + ["gone@refused.test"])
     queue = tmp_path / "queue"
     admin = free_port()
     proc = subprocess.Popen([ringmta_bin(), "send", "--message", message, "--recipients", csv, "--queue", queue,
@@ -71,13 +72,16 @@ def test_one_click_links_signed_and_honoured(tmp_path, sink, keys, dns_server):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while len(list(copies.glob("*.eml"))) < len(ADDRESSES) and time.monotonic() < deadline:
+        while len(list(copies.glob("*.eml"))) < len(ADDRESSES) + 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         got = {}
         verify = verifier(dns_server)
         for path in copies.glob("*.eml"):
             m = path.read_bytes()
             head = m.split(b"\r\n\r\n", 1)[0].decode()
+            if "Return-Path: <>" in head:  # the DSN about gone@refused.test
+                assert b"gone@refused.test" in m and b"\r\nList-Unsubscribe: <https://news.example.org/u/" in m, m
+                continue
             rcpt = re.search(r"^Delivered-To: (.*)$", head, re.M).group(1).strip()
             unsub = re.search(r"^List-Unsubscribe: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head, re.M).group(1)
             urls = re.findall(r"<([^>]*)>", unsub)
@@ -114,6 +118,8 @@ def test_one_click_links_signed_and_honoured(tmp_path, sink, keys, dns_server):
         out, err = proc.communicate(timeout=30)
     assert "unsubscribe links answered" in err, err
     listed = suppressed(queue)
+    assert listed["gone@refused.test"][1] == "invalid_recipient", listed
+    del listed["gone@refused.test"]
     assert list(listed) == [ADDRESSES[0]], listed  # durable: read after the process ended
     assert listed[ADDRESSES[0]][1] == "unsubscribe" and listed[ADDRESSES[0]][3] == "dec"
 
@@ -124,7 +130,7 @@ def test_one_click_links_signed_and_honoured(tmp_path, sink, keys, dns_server):
     fake.write_text(f"From: x@y\nTo: {MAILTO}\nSubject: unsubscribe {forged}\n\n\n")
     p = rm("bounces", "ingest", "--queue", queue, request, fake, "--json")
     assert "not valid here" in p.stderr and p.json["unsubscribes"] == 1, show(p)
-    assert sorted(suppressed(queue)) == sorted([ADDRESSES[0], ADDRESSES[2]])
+    assert sorted(suppressed(queue)) == sorted([ADDRESSES[0], ADDRESSES[2], "gone@refused.test"])
     p = rm("report", "--queue", queue, "--campaign", "dec", "--json")
     assert p.returncode == 0 and p.json["unsubscribed"] == 2, show(p)
 
