@@ -88,6 +88,9 @@ TEST(Spf, ErrorsAndNone) {
   EXPECT_EQ(
       run({{"bad.org", {"v=spf1 ip4:not-an-ip -all"}}}, {}, {}, "bad.org", "192.0.2.1").result,
       SpfResult::kPermError);
+  // An empty address (found by fuzz_deliverability_spf).
+  EXPECT_EQ(run({{"empty.org", {"v=spf1 ip4: -all"}}}, {}, {}, "empty.org", "192.0.2.1").result,
+            SpfResult::kPermError);
   // Eleven includes: more than 10 DNS-querying terms.
   std::map<std::string, std::vector<std::string>> zone;
   std::string record = "v=spf1";
