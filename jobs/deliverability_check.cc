@@ -67,20 +67,19 @@ std::string parent_domain(const std::string& domain) {
   return parent.find('.') == std::string::npos ? std::string() : parent;  // not a bare TLD
 }
 
+// The DNS answered (records, or none: NODATA/NXDOMAIN), as opposed to a failed lookup.
+bool answered(dns::LookupStatus s) {
+  return s == dns::LookupStatus::kOk || s == dns::LookupStatus::kNoData ||
+         s == dns::LookupStatus::kNxDomain;
+}
+
 std::optional<std::vector<std::string>> texts_of(const dns::TextOutcome& o) {
-  if (o.status == dns::LookupStatus::kOk) return o.texts;
-  if (o.status == dns::LookupStatus::kNoData || o.status == dns::LookupStatus::kNxDomain) {
-    return std::vector<std::string>{};
-  }
-  return std::nullopt;
+  if (!answered(o.status)) return std::nullopt;
+  return o.texts;  // empty unless kOk
 }
 
 std::optional<std::vector<dns::IpAddress>> addresses_of(const dns::AddressOutcome& o) {
-  auto usable = [](dns::LookupStatus s) {
-    return s == dns::LookupStatus::kOk || s == dns::LookupStatus::kNoData ||
-           s == dns::LookupStatus::kNxDomain;
-  };
-  if (!usable(o.v4_status) && !usable(o.v6_status)) return std::nullopt;
+  if (!answered(o.v4_status) && !answered(o.v6_status)) return std::nullopt;
   std::vector<dns::IpAddress> out;
   for (const auto& r : o.v4) out.push_back(r.address);
   for (const auto& r : o.v6) out.push_back(r.address);
@@ -166,9 +165,7 @@ class Checker {
     }
     for (const std::string& name : all.mx) {
       resolver_.lookup_mx(name, track([this, name](const dns::MxOutcome& o) {
-                            if (o.status == dns::LookupStatus::kOk ||
-                                o.status == dns::LookupStatus::kNoData ||
-                                o.status == dns::LookupStatus::kNxDomain) {
+                            if (answered(o.status)) {
                               std::vector<std::string> hosts;
                               for (const auto& r : o.records) {
                                 if (!r.host.empty()) hosts.push_back(r.host);
