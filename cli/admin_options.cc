@@ -47,7 +47,8 @@ void attach_admin(http::AdminServer* server, const AdminOptions& o,
   };
 }
 
-Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue) {
+Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
+                                engine::DeliveryOptions& delivery) {
   if (server == nullptr) return {};
   auto secret = unsubscribe::queue_secret(queue, false);
   if (!secret) return secret.error();
@@ -55,11 +56,15 @@ Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue
   auto tokens = unsubscribe::UnsubscribeTokens::create(*secret);
   if (!tokens) return tokens.error();
   auto endpoint = std::make_shared<unsubscribe::UnsubscribeEndpoint>(queue, std::move(*tokens));
+  auto feed = std::make_shared<engine::SuppressionFeed>();
+  endpoint->on_unsubscribed([feed](std::string_view address) { feed->add(address); });
+  delivery.suppression_feed = feed;
   server->handle(std::string(unsubscribe::UnsubscribeEndpoint::kPathPrefix),
                  [endpoint](const http::HttpRequest& r) {
                    auto a = endpoint->handle(r.method, r.path, r.body, unix_now());
                    return http::HttpAnswer{a.status, std::move(a.content_type), std::move(a.body)};
                  });
+  delivery.metrics.unsubscribed = [endpoint] { return endpoint->unsubscribed(); };
   std::fprintf(stderr, "admin: unsubscribe links answered at %su/TOKEN\n", server->url().c_str());
   return {};
 }

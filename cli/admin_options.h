@@ -33,7 +33,8 @@ void attach_admin(http::AdminServer* server, const AdminOptions& options,
 
 // When the queue has an unsubscribe secret (a campaign asked for unsubscribe links): the
 // listener answers them under /u/ (unsubscribe/endpoint.h). queue must outlive the listener.
-Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue);
+Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
+                                engine::DeliveryOptions& delivery);
 
 // After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
 void linger_admin(http::AdminServer* server, const AdminOptions& options);

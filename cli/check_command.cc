@@ -15,9 +15,9 @@ namespace ringmta::cli {
 namespace {
 
 // Exit 0 when nothing would get the mail refused, 1 otherwise.
-int check_deliverability(const engine::RouteConfig& route, const std::string& from,
-                         const std::string& sender, bool json) {
-  auto findings = jobs::check_deliverability(route, from, sender);
+int check_deliverability(const engine::RouteConfig& route,
+                         const jobs::DeliverabilityQuestion& question, bool json) {
+  auto findings = jobs::check_deliverability(route, question);
   if (!findings) return usage_error(findings.error().message);
   bool all_ok = true;
   nlohmann::json list = nlohmann::json::array();
@@ -50,8 +50,15 @@ Command add_check_command(CLI::App& app) {
   sub->add_flag(
       "--deliverability", *deliverability,
       "Look up what makes Gmail, Yahoo and Outlook refuse or junk the mail: SPF, the DKIM "
-      "keys (--dkim-*), DMARC, the Sender domain's MX, and with --direct the PTR");
+      "keys (--dkim-*), DMARC, the Sender domain's MX, and with --direct the PTR and whether "
+      "outbound port 25 is open");
   sub->add_option("--from", *from, "With --deliverability: the From: address of the mail");
+  auto question = std::make_shared<jobs::DeliverabilityQuestion>();
+  sub->add_option("--port25-probe", question->port25_domains,
+                  "With --deliverability --direct: domains whose MX host must greet from here "
+                  "(outbound port 25; \"none\" to skip)")
+      ->delimiter(',')
+      ->capture_default_str();
   sub->add_flag("--json", *json, "Print {\"accepted\":BOOL,\"diagnosis\":...} at the end");
   return {sub, [=]() -> int {
             auto route = config::build_route(*o);
@@ -61,7 +68,12 @@ Command add_check_command(CLI::App& app) {
             }
             if (*deliverability) {
               if (from->empty()) return usage_error("--deliverability needs --from ADDRESS");
-              return check_deliverability(*route, *from, route->sender_override, *json);
+              question->from = *from;
+              question->sender = route->sender_override;
+              question->dns_servers = o->dns_servers;
+              if (question->port25_domains == std::vector<std::string>{"none"})
+                question->port25_domains.clear();
+              return check_deliverability(*route, *question, *json);
             }
             if (to->empty()) return usage_error("check needs --to ADDRESS (or --deliverability)");
             if (route->direct) {

@@ -60,6 +60,20 @@ void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& 
     std::fprintf(stderr, "suppressed    %llu (on the suppression list: not sent)\n",
                  static_cast<unsigned long long>(facts.suppressed));
   }
+  if (t.withdrawn_suppressed > 0) {
+    std::fprintf(stderr,
+                 "withdrawn     %llu (joined the suppression list after they were queued)\n",
+                 static_cast<unsigned long long>(t.withdrawn_suppressed));
+  }
+  if (t.dkim_signed + t.dkim_unsigned > 0) {
+    std::fprintf(stderr, "DKIM          %llu signed",
+                 static_cast<unsigned long long>(t.dkim_signed));
+    if (t.dkim_unsigned > 0) {
+      std::fprintf(stderr, ", %llu not (no key for their From: domain)",
+                   static_cast<unsigned long long>(t.dkim_unsigned));
+    }
+    std::fprintf(stderr, "\n");
+  }
   if (t.suppressions_added > 0) {
     std::fprintf(stderr, "newly suppressed %llu (hard bounces; `ringmta suppress list`)\n",
                  static_cast<unsigned long long>(t.suppressions_added));
@@ -101,6 +115,11 @@ std::string json_summary(const engine::DeliverySummary& s, const jobs::CampaignF
               {"failures", s.totals.dns_failures}};
   j["dsns_queued"] = s.totals.dsns_queued;
   j["suppressions_added"] = s.totals.suppressions_added;
+  j["withdrawn_suppressed"] = s.totals.withdrawn_suppressed;
+  j["dkim"] = {{"signed", s.totals.dkim_signed},
+               {"unsigned", s.totals.dkim_unsigned},
+               {"signatures_computed", s.totals.dkim_signatures},
+               {"signatures_reused", s.totals.dkim_reused}};
   j["throttle"] = {{"decreases", s.totals.throttle_decreases},
                    {"increases", s.totals.throttle_increases}};
   return j.dump();

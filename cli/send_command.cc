@@ -68,10 +68,10 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
 // Delivers what is queued and reports; shared by send and run.
 int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, const JobOptions& o,
                        const jobs::CampaignFacts& facts, http::AdminServer* admin) {
-  if (auto served = serve_unsubscribes(admin, queue); !served) {
+  engine::DeliveryOptions options;
+  if (auto served = serve_unsubscribes(admin, queue, options); !served) {
     return usage_error(served.error().message);
   }
-  engine::DeliveryOptions options;
   attach_admin(admin, o.admin, options);
   options.shards = config::shard_count(o.route);
   options.interrupt = &g_interrupted;

@@ -3,22 +3,11 @@
 
 #include <algorithm>
 
+#include "deliverability/organizational_domain.h"
 #include "util/strings.h"
 
 namespace ringmta::deliverability {
 namespace {
-
-bool same_or_below(std::string_view domain, std::string_view parent) {
-  return iequals(domain, parent) ||
-         (domain.size() > parent.size() && domain[domain.size() - parent.size() - 1] == '.' &&
-          iequals(domain.substr(domain.size() - parent.size()), parent));
-}
-
-// DMARC relaxed alignment, approximated without the public suffix list: the same domain, or one
-// below the other (news.example.org and example.org).
-bool aligned(std::string_view a, std::string_view b) {
-  return same_or_below(a, b) || same_or_below(b, a);
-}
 
 std::string dkim_record_of(const std::vector<std::string>& texts) {
   for (const std::string& t : texts) {
@@ -74,7 +63,8 @@ Finding check_spf(const Facts& f) {
   return out;
 }
 
-// aligned_ok: a key of the From: domain (or its parent) is published and matches.
+// aligned_ok: a key of the From: domain's organizational domain (or below) is published and
+// matches.
 std::vector<Finding> check_dkim(const Facts& f, bool& aligned_ok) {
   std::vector<Finding> out;
   if (f.dkim.empty()) {
@@ -111,14 +101,15 @@ std::vector<Finding> check_dkim(const Facts& f, bool& aligned_ok) {
         fnd.words = "The DKIM key " + name + " is published and matches the configured key.";
       }
     }
-    if (fnd.ok && aligned(f.from_domain, k.domain)) aligned_ok = true;
+    if (fnd.ok && relaxed_aligned(f.from_domain, k.domain)) aligned_ok = true;
     out.push_back(std::move(fnd));
   }
   if (!std::any_of(f.dkim.begin(), f.dkim.end(),
-                   [&](const auto& k) { return aligned(f.from_domain, k.domain); })) {
+                   [&](const auto& k) { return relaxed_aligned(f.from_domain, k.domain); })) {
     out.push_back({"dkim", false,
-                   "No DKIM key is for the From: domain " + f.from_domain +
-                       " (or its parent): the signature does not align, and DMARC needs it to."});
+                   "No DKIM key is for the From: domain " + f.from_domain + " (or within " +
+                       organizational_domain(f.from_domain) +
+                       "): the signature does not align, and DMARC needs it to."});
   }
   return out;
 }
@@ -226,6 +217,31 @@ Finding check_ptr(const Facts::Ptr& p, const std::string& ehlo) {
               ", which points back to it and is the EHLO name."};
 }
 
+Finding check_port25(const std::vector<Facts::GreetingTry>& tries) {
+  std::string tried;
+  bool connected_any = false;  // a connection was tried (the rest failed in DNS)
+  for (const auto& t : tries) {
+    if (t.greeted) {
+      return {"port25", true,
+              "Outbound SMTP works from here: " + t.where + ", an MX host of " + t.domain +
+                  ", greeted (" + t.detail + ")."};
+    }
+    connected_any = connected_any || t.connected;
+    if (!tried.empty()) tried += "; ";
+    tried += t.where + ": " + t.detail;
+  }
+  if (!connected_any) {
+    return {"port25", true,
+            "Outbound port 25 not checked: no MX host to try was found (" + tried + ")."};
+  }
+  return {"port25", false,
+          "No MX host of the big providers answered from here (" + tried +
+              "). Many networks — home and office lines, and cloud providers such as AWS, Google "
+              "Cloud and Azure by default — block outbound port 25, and then direct delivery "
+              "cannot work: deliver through your provider's smart host (--smarthost HOST:587 "
+              "with --user/--password) instead, or ask the network's operator to open port 25."};
+}
+
 }  // namespace
 
 std::map<std::string, std::string> parse_tags(std::string_view text) {
@@ -251,7 +267,7 @@ std::vector<Finding> assess(const Facts& f) {
   std::vector<Finding> out;
   Finding spf = check_spf(f);
   const bool spf_aligned_pass =
-      spf.ok && !f.spf.empty() && aligned(f.from_domain, f.sender_domain) &&
+      spf.ok && !f.spf.empty() && relaxed_aligned(f.from_domain, f.sender_domain) &&
       std::all_of(f.spf.begin(), f.spf.end(),
                   [](const auto& s) { return s.second.result == SpfResult::kPass; });
   out.push_back(std::move(spf));
@@ -260,6 +276,7 @@ std::vector<Finding> assess(const Facts& f) {
   out.push_back(check_dmarc(f, spf_aligned_pass, dkim_aligned_ok));
   out.push_back(check_mx(f));
   if (f.ptr) out.push_back(check_ptr(*f.ptr, f.ehlo));
+  if (!f.port25.empty()) out.push_back(check_port25(f.port25));
   return out;
 }
 

@@ -3,8 +3,10 @@
 // plain words with the fix — SPF of the envelope Sender's domain, each DKIM selector's key
 // record against the configured key, DMARC of the From: domain and its alignment, an MX for the
 // Sender's domain (bounces come back), and for direct delivery the source address's PTR,
-// forward-confirmed, against the EHLO name.
-// Pure: the lookups are the caller's (jobs/deliverability_check). It may not do I/O.
+// forward-confirmed, against the EHLO name, and whether outbound port 25 reaches the big
+// providers' MX hosts at all.
+// Pure: the lookups are the caller's (jobs/deliverability_check). It may not do I/O (but for the
+// public suffix list that organizational_domain reads once).
 #pragma once
 
 #include <map>
@@ -35,7 +37,7 @@ struct Facts {
   };
   std::vector<DkimKey> dkim;
   std::optional<std::vector<std::string>> dmarc_txt;  // _dmarc.FROM-DOMAIN
-  std::string dmarc_parent;                           // the parent domain asked when none
+  std::string dmarc_parent;  // the organizational domain, asked when the From: domain has none
   std::optional<std::vector<std::string>> dmarc_parent_txt;
   std::string spf_source;                                  // what the addresses are: "this machine"
   std::vector<std::pair<dns::IpAddress, SpfVerdict>> spf;  // per sending address
@@ -48,10 +50,18 @@ struct Facts {
     std::vector<std::string> confirmed;             // those whose A/AAAA include the address
   };
   std::optional<Ptr> ptr;  // direct delivery with a known source address
+  struct GreetingTry {
+    std::string domain;      // whose MX host was tried
+    std::string where;       // "mx.example.com (192.0.2.1:25)", or the domain when none was found
+    bool connected = false;  // a connection was tried (false: the DNS had no address for it)
+    bool greeted = false;
+    std::string detail;  // the greeting, or why there was none
+  };
+  std::vector<GreetingTry> port25;  // direct delivery: the providers' MX hosts tried
 };
 
 struct Finding {
-  std::string check;  // "spf", "dkim", "dmarc", "mx", "ptr"
+  std::string check;  // "spf", "dkim", "dmarc", "mx", "ptr", "port25"
   bool ok = false;
   std::string words;
 };

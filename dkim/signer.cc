@@ -5,6 +5,7 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "util/base64.h"
 #include "util/strings.h"
@@ -17,6 +18,12 @@ struct Signer::KeyContext {
   // context, cheaper than initializing one (which fetches the algorithm again).
   EVP_MD_CTX* eddsa_initialized = nullptr;
   EVP_MD_CTX* eddsa = nullptr;
+  // The last signature made and the digest it signed: a copy whose signed fields, body and tags
+  // are the same as the last one's (a message the same for every recipient, within a second's t=)
+  // gets the same signature without signing again. Both algorithms are deterministic, so it is
+  // the signature that signing would have made.
+  unsigned char last_digest[32] = {};
+  std::string last_signature;  // base64; empty: none yet
   ~KeyContext() {
     EVP_PKEY_CTX_free(rsa);
     EVP_MD_CTX_free(eddsa_initialized);
@@ -160,20 +167,30 @@ Result<void> Signer::sign_one(const SigningKey& key, KeyContext& context,
   }
   unsigned char digest[32];
   if (!sha256_->digest(canonical_, digest)) return make_error("SHA-256 failed");
-  unsigned char signature[512];  // RSA-4096 at most
-  std::size_t length = sizeof signature;
-  bool ok;
-  if (context.rsa != nullptr) {
-    ok = EVP_PKEY_sign(context.rsa, signature, &length, digest, sizeof digest) == 1;
+  if (!context.last_signature.empty() && std::memcmp(digest, context.last_digest, 32) == 0) {
+    ++stats_.signatures_reused;
   } else {
-    // RFC 8463 §3: PureEdDSA over the SHA-256 hash of the canonicalized fields.
-    ok = EVP_MD_CTX_copy_ex(context.eddsa, context.eddsa_initialized) == 1 &&
-         EVP_DigestSign(context.eddsa, signature, &length, digest, sizeof digest) == 1;
+    unsigned char signature[512];  // RSA-4096 at most
+    std::size_t length = sizeof signature;
+    bool ok;
+    if (context.rsa != nullptr) {
+      ok = EVP_PKEY_sign(context.rsa, signature, &length, digest, sizeof digest) == 1;
+    } else {
+      // RFC 8463 §3: PureEdDSA over the SHA-256 hash of the canonicalized fields.
+      ok = EVP_MD_CTX_copy_ex(context.eddsa, context.eddsa_initialized) == 1 &&
+           EVP_DigestSign(context.eddsa, signature, &length, digest, sizeof digest) == 1;
+    }
+    if (!ok) {
+      context.last_signature.clear();
+      return make_error("DKIM signing with the key of " + key.domain + " failed");
+    }
+    ++stats_.signatures_made;
+    context.last_signature =
+        base64_encode(std::string_view(reinterpret_cast<char*>(signature), length));
+    std::memcpy(context.last_digest, digest, 32);
   }
-  if (!ok) return make_error("DKIM signing with the key of " + key.domain + " failed");
   fields_.append("DKIM-Signature:").append(value);
-  append_folded(fields_,
-                base64_encode(std::string_view(reinterpret_cast<char*>(signature), length)), 70);
+  append_folded(fields_, context.last_signature, 70);
   fields_.append("\r\n");
   return {};
 }
@@ -203,7 +220,10 @@ Result<SignResult> Signer::sign(std::string& out, std::size_t start, int64_t uni
     }
   }
   std::span<const SigningKey* const> keys = keys_for(domain);
-  if (domain.empty() || keys.empty()) return SignResult::kNoKey;
+  if (domain.empty() || keys.empty()) {
+    ++stats_.copies_unsigned;
+    return SignResult::kNoKey;
+  }
   fields_.clear();
   for (const SigningKey* key : keys) {
     auto bh = body_hash(*key, split.body, body_identity);
@@ -213,6 +233,7 @@ Result<SignResult> Signer::sign(std::string& out, std::size_t start, int64_t uni
     if (!ok) return ok.error();
   }
   out.insert(start, fields_);
+  ++stats_.copies_signed;
   return SignResult::kSigned;
 }
 

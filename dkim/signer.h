@@ -5,7 +5,8 @@
 // domain that has keys: DMARC's relaxed alignment), and prepends one DKIM-Signature field per key
 // (RSA and Ed25519 for dual signing). Each signs the configured fields that the copy has, each
 // over-signed field once more, never with l=. A body the same for every copy of a message is
-// canonicalized and hashed once.
+// canonicalized and hashed once; a copy whose signed data is the same as the last copy's (a
+// message the same for every recipient) reuses the last signature instead of signing again.
 // It may not: read files or DNS, render or change the message other than prepending its fields,
 // or block.
 #pragma once
@@ -25,6 +26,14 @@ namespace ringmta::dkim {
 
 enum class SignResult { kSigned, kNoKey };
 
+// What a Signer has done, for the shard's metrics.
+struct SignerStats {
+  uint64_t copies_signed = 0;
+  uint64_t copies_unsigned = 0;  // kNoKey
+  uint64_t signatures_made = 0;
+  uint64_t signatures_reused = 0;  // the same as the last one of its key (see sign())
+};
+
 class Signer {
  public:
   // keys must outlive the Signer. Fails only when OpenSSL cannot set up a context.
@@ -42,6 +51,7 @@ class Signer {
   // no key (or the copy has no From: address); out is unchanged.
   Result<SignResult> sign(std::string& out, std::size_t start, int64_t unix_now,
                           uint64_t body_identity);
+  const SignerStats& stats() const { return stats_; }
 
  private:
   struct KeyContext;
@@ -61,6 +71,7 @@ class Signer {
   std::string unstuffed_;  // the copy without dot-stuffing, when it had any
   std::string canonical_;  // what is hashed
   std::string fields_;     // the DKIM-Signature fields being built
+  SignerStats stats_;
 };
 
 }  // namespace ringmta::dkim

@@ -27,7 +27,8 @@ BounceReporter::BounceReporter(storage::Queue& queue, const BounceOptions& optio
     : queue_(queue),
       options_(options),
       sender_override_(std::move(sender_override)),
-      composer_(std::move(message_id_domain), sender_override_, nullptr, false, tokens),
+      composer_(std::move(message_id_domain), queue.identity(), sender_override_, nullptr, false,
+                tokens),
       partitions_(std::move(partitions)),
       shard_id_(shard_id) {
   if (options_.mode == BounceMode::kNone) look_for_old_ = false;

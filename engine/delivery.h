@@ -17,6 +17,7 @@
 #include "engine/delivery_log.h"
 #include "engine/route_config.h"
 #include "engine/shard.h"
+#include "engine/suppression_feed.h"
 #include "metrics/aggregator.h"
 #include "metrics/counters.h"
 #include "metrics/snapshot.h"
@@ -60,6 +61,8 @@ struct DeliveryOptions {
   // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
   const QueueClock* clock = nullptr;
   BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)
+  // Addresses suppressed while the delivery runs (the admin listener's unsubscribes); null: none.
+  std::shared_ptr<const SuppressionFeed> suppression_feed;
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

@@ -53,7 +53,7 @@ class DeliveryLog {
 
 struct DeliveryLine {
   int64_t unix_millis = 0;
-  std::string_view outcome;  // "delivered", "deferred", "failed"
+  std::string_view outcome;  // "delivered", "deferred", "failed", "suppressed" (withdrawn)
   std::string_view campaign;
   const storage::QueueEntry* entry = nullptr;
   const protocol::Reply* reply = nullptr;  // null for delivered without a reply kept

@@ -9,10 +9,19 @@
 
 namespace ringmta::engine {
 
-std::string attempt_message_id(const storage::QueueEntry& entry, std::string_view domain) {
+bool same_for_every_recipient(const LoadedMessage& message) {
+  const storage::ListFields& list = message.stored.list;
+  return message.tpl.fields().empty() && list.unsubscribe_url.empty() &&
+         list.unsubscribe_mailto.empty();
+}
+
+std::string copy_message_id(const storage::QueueEntry& entry, const LoadedMessage& message,
+                            uint64_t queue_identity, std::string_view domain) {
   char head[80];
-  std::snprintf(head, sizeof head, "<%llx.%u.%lld@", static_cast<unsigned long long>(entry.key.seq),
-                entry.record.attempts, static_cast<long long>(entry.record.first_enqueued));
+  const uint64_t seq = same_for_every_recipient(message) ? 0 : entry.key.seq;
+  std::snprintf(head, sizeof head, "<%llx.%llx.%016llx@", static_cast<unsigned long long>(seq),
+                static_cast<unsigned long long>(entry.record.message),
+                static_cast<unsigned long long>(queue_identity));
   std::string id(head);
   id += domain;
   id += '>';
@@ -39,7 +48,8 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
     unsubscribe::append_list_fields(list_fields_, list, token);
   }
   const std::size_t start = out.size();
-  message.tpl.render(out, entry.record.values, attempt_message_id(entry, message_id_domain_), date_,
+  message.tpl.render(out, entry.record.values,
+                     copy_message_id(entry, message, queue_identity_, message_id_domain_), date_,
                      list_fields_);
   if (signer_ == nullptr) return {};
   // Without a merge field in the body every copy of the message has the same body: hashed once.

@@ -1,5 +1,5 @@
 // MessageComposer: one recipient's copy of a queued message as one attempt carries it — the
-// merge values filled in, the attempt's own Message-ID, a Date: — and the envelope Sender it goes
+// merge values filled in, its Message-ID, a Date: — and the envelope Sender it goes
 // out with (the null reverse-path for a DSN, else --sender or the message's, VERP-tagged when the
 // campaign asked). A campaign with list fields gets them in every copy, with the recipient's
 // unsubscribe token. With a DKIM signer (the shard's), each copy is signed after it is rendered.
@@ -20,23 +20,31 @@
 
 namespace ringmta::engine {
 
-// The Message-ID of one delivery attempt: "<SEQ.ATTEMPT.FIRST-ENQUEUED@DOMAIN>" (seq in hex).
-// Derived from the queue entry alone, so a DSN quotes the Message-ID the failed attempt carried,
-// and a retry gets a new one. Unique: seq is unique within a queue, the first-enqueued time tells
-// queues apart.
-std::string attempt_message_id(const storage::QueueEntry& entry, std::string_view domain);
+// Whether every copy of message is the same (no merge field, no per-recipient unsubscribe link):
+// then it is one message to many recipients, with one Message-ID, as a mailing list sends it.
+bool same_for_every_recipient(const LoadedMessage& message);
+
+// The Message-ID of entry's copy: "<SEQ.MESSAGE.QUEUE@DOMAIN>" in hex, SEQ 0 for a message that is
+// the same for every recipient. The same for every attempt (a receiver can drop the duplicate of
+// a delivery whose reply was lost) and derived from the entry alone, so a DSN quotes the
+// Message-ID the recipient's copies carried. Unique across queues and hosts: the queue's identity
+// is 64 random bits; seq and message ids are never reused within a queue.
+std::string copy_message_id(const storage::QueueEntry& entry, const LoadedMessage& message,
+                            uint64_t queue_identity, std::string_view domain);
 
 class MessageComposer {
  public:
-  // message_id_domain: the right-hand side of Message-IDs; sender_override: `--sender` ("" none).
+  // message_id_domain: the right-hand side of Message-IDs; queue_identity: the queue's
+  // (storage::Queue::identity); sender_override: `--sender` ("" none).
   // signer: signs every copy whose From: domain has a key (nullptr: none is signed); it must
   // outlive the composer. dkim_required: a copy it has no key for is not composed.
   // tokens: the shard's, for the unsubscribe links of campaigns with list fields (nullptr when the
   // queue has no unsubscribe secret); it must outlive the composer.
-  MessageComposer(std::string message_id_domain, std::string sender_override,
-                  dkim::Signer* signer = nullptr, bool dkim_required = false,
-                  unsubscribe::UnsubscribeTokens* tokens = nullptr)
+  MessageComposer(std::string message_id_domain, uint64_t queue_identity,
+                  std::string sender_override, dkim::Signer* signer = nullptr,
+                  bool dkim_required = false, unsubscribe::UnsubscribeTokens* tokens = nullptr)
       : message_id_domain_(std::move(message_id_domain)),
+        queue_identity_(queue_identity),
         sender_override_(std::move(sender_override)),
         signer_(signer),
         dkim_required_(dkim_required),
@@ -52,6 +60,7 @@ class MessageComposer {
 
  private:
   std::string message_id_domain_;
+  uint64_t queue_identity_;
   std::string sender_override_;
   dkim::Signer* signer_;
   bool dkim_required_;

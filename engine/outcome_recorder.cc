@@ -102,6 +102,16 @@ Recorded OutcomeRecorder::fail(Disposition disposition, const storage::QueueEntr
   return out;
 }
 
+void OutcomeRecorder::withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message) {
+  if (settings_.log_lines) {
+    const protocol::Reply why = protocol::Reply::make_local(
+        550, "5.7.1", "not sent: the address joined the suppression list after it was queued");
+    log("suppressed", entry, message, why, Attempt{}, nullptr);
+  }
+  batch_.remove(entry.key);
+  counters_.withdrawn_suppressed.add();
+}
+
 void OutcomeRecorder::log(std::string_view outcome, const storage::QueueEntry& entry,
                           const LoadedMessage* message, const protocol::Reply& reply,
                           const Attempt& where, const bounce::Classification* verdict) {

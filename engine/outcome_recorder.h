@@ -79,6 +79,10 @@ class OutcomeRecorder {
   Recorded failed(const storage::QueueEntry& entry, const LoadedMessage* message,
                   const protocol::Reply& reply, const Attempt& where, UnixSeconds now);
 
+  // A queued recipient found on the suppression list before it was sent (it joined the list
+  // after it was queued): removed from the queue, counted, logged as "suppressed".
+  void withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message);
+
   bool has_batch() const { return !batch_.empty(); }
   storage::OutcomeBatch take_batch();
   // The delivery-log lines formatted since the last call; empty when log_lines is off.

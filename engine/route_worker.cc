@@ -157,6 +157,7 @@ void RouteWorker::feed(SmtpSession& conn) {
     }
     storage::QueueEntry entry = std::move(backlog_.front());
     backlog_.pop_front();
+    if (sink_.withdrawn(entry)) continue;
     auto loaded = messages_.get(entry.record.message);
     if (!loaded) {
       sink_.failed(entry, Reply::make_local(554, "5.3.0", loaded.error().message), Attempt{});

@@ -48,6 +48,9 @@ class OutcomeSink {
                       const Attempt& where) = 0;
   // Not attempted or not decided: stays queued exactly as it was.
   virtual void released(const storage::QueueEntry& entry) = 0;
+  // Asked just before entry is composed: true when it must not be sent after all (its address
+  // joined the suppression list while it waited), and the sink has recorded that.
+  virtual bool withdrawn(const storage::QueueEntry&) { return false; }
 
  protected:
   ~OutcomeSink() = default;

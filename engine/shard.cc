@@ -9,7 +9,8 @@
 namespace ringmta::engine {
 
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-             const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log)
+             const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log,
+             const SuppressionFeed* suppression_feed)
     : id_(id),
       shard_count_(shard_count),
       queue_(queue),
@@ -17,7 +18,8 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
       clock_(clock),
       bounce_options_(bounces),
       classifier_(bounces.classifier != nullptr ? *bounces.classifier : builtin_rules_),
-      delivery_log_(delivery_log) {
+      delivery_log_(delivery_log),
+      suppression_feed_(suppression_feed) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
   }
@@ -47,10 +49,12 @@ Result<void> Shard::start() {
     if (!tokens) return tokens.error();
     tokens_ = std::move(tokens.value());
   }
-  bounces_ = std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
-                                              route_.message_id_domain, partitions_, id_, tokens_.get());
-  composer_ = std::make_unique<MessageComposer>(route_.message_id_domain, route_.sender_override,
-                                                signer_.get(), route_.dkim_required, tokens_.get());
+  bounces_ =
+      std::make_unique<BounceReporter>(queue_, bounce_options_, route_.sender_override,
+                                       route_.message_id_domain, partitions_, id_, tokens_.get());
+  composer_ = std::make_unique<MessageComposer>(route_.message_id_domain, queue_.identity(),
+                                                route_.sender_override, signer_.get(),
+                                                route_.dkim_required, tokens_.get());
   const uint64_t jitter_seed =
       0x9e3779b97f4a7c15ULL ^
       (static_cast<uint64_t>(id_) * 0xbf58476d1ce4e5b9ULL + static_cast<uint64_t>(unix_now()));
@@ -113,6 +117,10 @@ void Shard::tick() {
   }
   counters_.outcomes.publish(loop_->now());
   if (dns_ != nullptr) publish_dns_stats();
+  if (signer_ != nullptr) publish_signer_stats();
+  if (suppression_feed_ != nullptr && suppression_feed_->generation() != feed_seen_) {
+    suppression_feed_->take_since(feed_seen_, suppressed_late_);
+  }
   if (!stopping_ && !worker_->paused()) refill();
   // After the refill: only then does exhausted_ say whether anything is due now (the heartbeat
   // clears it), and a digest waiting for "nothing left to do" must see that.
@@ -198,16 +206,55 @@ void Shard::refill() {
     } else {
       cursors_[i] = fetched->back().key;
     }
-    for (auto& entry : fetched.value()) {
+    auto suppressed = suppressed_since_queued(*fetched);
+    if (!suppressed) {
+      set_error("reading the suppression list failed: " + suppressed.error().message);
+      return;
+    }
+    for (std::size_t k = 0; k < fetched->size(); ++k) {
+      storage::QueueEntry& entry = (*fetched)[k];
       auto [hint, fresh] = hints_.try_emplace(entry.key.domain, entry.key);
       if (!fresh && hint->second < entry.key) hint->second = entry.key;
-      if (!claimed_.insert(entry.key.seq).second) continue;  // already in the worker's hands
+      if (claimed_.contains(entry.key.seq)) continue;  // already in the worker's hands
+      if ((*suppressed)[k]) {
+        recorder_->withdrawn(entry, message_of(entry));
+        continue;
+      }
+      claimed_.insert(entry.key.seq);
       ++added;
       worker_->add(std::move(entry));
     }
     if (worker_->backlog() >= kWindow) break;
   }
   if (added == 0) exhausted_ = true;
+}
+
+bool Shard::withdrawn(const storage::QueueEntry& entry) {
+  if (suppressed_late_.empty() ||
+      !suppressed_late_.contains(storage::suppression_address(entry.record.address))) {
+    return false;
+  }
+  claimed_.erase(entry.key.seq);
+  recorder_->withdrawn(entry, message_of(entry));
+  return true;
+}
+
+Result<std::vector<bool>> Shard::suppressed_since_queued(
+    const std::vector<storage::QueueEntry>& entries) {
+  // Every recipient was checked against the list when it was queued; an address that joined it
+  // since (a one-click unsubscribe while the campaign runs, `suppress add` between runs, a hard
+  // bounce in another campaign) is found here, one MultiGet a window, before it is handed on.
+  addresses_.clear();
+  for (const storage::QueueEntry& e : entries) addresses_.push_back(e.record.address);
+  return suppressions_.contains(addresses_);
+}
+
+void Shard::publish_signer_stats() {
+  const dkim::SignerStats& stats = signer_->stats();
+  counters_.dkim_signed.set(stats.copies_signed);
+  counters_.dkim_unsigned.set(stats.copies_unsigned);
+  counters_.dkim_signatures.set(stats.signatures_made);
+  counters_.dkim_reused.set(stats.signatures_reused);
 }
 
 void Shard::flush() {

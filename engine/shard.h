@@ -2,8 +2,9 @@
 // RouteWorker. It streams a bounded window of ready recipients from storage into the worker,
 // turns outcomes into one WriteBatch per loop tick, and keeps single-writer counters.
 //
-// Cross-thread contact is limited to request_stop() (posted to the loop) and reading the
-// counters, finished(), and the diagnosis. It may not share mutable state with other shards.
+// Cross-thread contact is limited to request_stop() (posted to the loop), reading the counters,
+// finished(), and the diagnosis, and polling the suppression feed. It may not share mutable state
+// with other shards.
 #pragma once
 
 #include <atomic>
@@ -27,9 +28,11 @@
 #include "engine/outcome_recorder.h"
 #include "engine/route_config.h"
 #include "engine/route_worker.h"
+#include "engine/suppression_feed.h"
 #include "engine/throttle_group.h"
 #include "metrics/counters.h"
 #include "storage/queue.h"
+#include "storage/records.h"
 
 namespace ringmta::engine {
 
@@ -42,8 +45,10 @@ class Shard final : private OutcomeSink {
  public:
   // delivery_log: where to record every outcome, or null.
   // clock: when recipients fall due and expire; must outlive the shard.
+  // suppression_feed: addresses suppressed while the delivery runs, or null; must outlive it.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
-        const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr);
+        const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr,
+        const SuppressionFeed* suppression_feed = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -64,6 +69,10 @@ class Shard final : private OutcomeSink {
   void refill();
   void flush();
   void publish_dns_stats();
+  void publish_signer_stats();
+  // For each entry, whether its address is on the suppression list now.
+  Result<std::vector<bool>> suppressed_since_queued(
+      const std::vector<storage::QueueEntry>& entries);
   void emit_bounces(bool idle);
   void set_error(std::string message);
 
@@ -77,6 +86,7 @@ class Shard final : private OutcomeSink {
   void note_failure(const storage::QueueEntry& entry, const Recorded& recorded);
   void flush_log();
   void released(const storage::QueueEntry& entry) override;
+  bool withdrawn(const storage::QueueEntry& entry) override;
 
   static constexpr std::size_t kWindow = 1024;      // recipients claimed from storage at most
   static constexpr std::size_t kLowWater = 256;     // refill when the backlog falls below this
@@ -97,8 +107,8 @@ class Shard final : private OutcomeSink {
   DeliveryLog* delivery_log_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<MessageCache> messages_;
-  std::unique_ptr<dkim::Signer> signer_;  // this shard's DKIM contexts; null without keys
-  std::unique_ptr<MessageComposer> composer_;               // before worker_, which uses it
+  std::unique_ptr<dkim::Signer> signer_;       // this shard's DKIM contexts; null without keys
+  std::unique_ptr<MessageComposer> composer_;  // before worker_, which uses it
   // Declared before worker_ so that the router (which holds a reference) is destroyed first.
   std::unique_ptr<DestinationResolver> resolver_;  // direct delivery only
   DnsDestination* dns_ = nullptr;                  // resolver_ when it is the DNS one
@@ -113,8 +123,13 @@ class Shard final : private OutcomeSink {
   std::size_t next_partition_ = 0;
   std::unordered_set<uint64_t> claimed_;  // seqs handed to the worker and not yet decided
   storage::FetchHints hints_;             // per domain: the highest key fetched (storage/queue.h)
-  UnixSeconds hints_now_ = 0;             // the queue clock at the last refill
-  bool exhausted_ = false;                // the last full pass over storage found nothing new
+  storage::SuppressionList suppressions_{queue_};
+  std::vector<std::string> addresses_;  // a window's, for the suppression check (reused)
+  const SuppressionFeed* suppression_feed_;
+  uint64_t feed_seen_ = 0;
+  std::unordered_set<std::string> suppressed_late_;  // from the feed, lower case
+  UnixSeconds hints_now_ = 0;                        // the queue clock at the last refill
+  bool exhausted_ = false;  // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;
   Millis next_route_report_ = 0;
   bool stopping_ = false;

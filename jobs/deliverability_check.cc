@@ -10,10 +10,12 @@
 #include <functional>
 #include <memory>
 
+#include "deliverability/organizational_domain.h"
 #include "dkim/signing_key.h"
 #include "dns/resolver.h"
 #include "engine/io/dns_driver.h"
 #include "engine/io/event_loop.h"
+#include "jobs/greeting_probe.h"
 #include "message/address.h"
 
 namespace ringmta::jobs {
@@ -60,13 +62,6 @@ std::optional<dns::IpAddress> default_source_address() {
   return out;
 }
 
-std::string parent_domain(const std::string& domain) {
-  std::size_t dot = domain.find('.');
-  if (dot == std::string::npos) return {};
-  std::string parent = domain.substr(dot + 1);
-  return parent.find('.') == std::string::npos ? std::string() : parent;  // not a bare TLD
-}
-
 // The DNS answered (records, or none: NODATA/NXDOMAIN), as opposed to a failed lookup.
 bool answered(dns::LookupStatus s) {
   return s == dns::LookupStatus::kOk || s == dns::LookupStatus::kNoData ||
@@ -95,6 +90,11 @@ class Checker {
   Facts facts;
   std::vector<dns::IpAddress> spf_addresses;
   std::string smart_host_name;  // to resolve for SPF ("" = none, or an address already)
+  // The outbound port 25 probe (direct delivery): the providers' domains, where to connect.
+  std::vector<std::string> port25_domains;
+  uint16_t mx_port = 25;
+  Millis greeting_timeout = 5000;
+  const sockaddr_storage* bind_to = nullptr;
 
   void start();
 
@@ -132,6 +132,20 @@ class Checker {
               }
             }));
       }
+    }
+    for (const auto& [domain, host] : probe_hosts_) {
+      resolver_.lookup_addresses(host, track([this, domain, host](const dns::AddressOutcome& o) {
+                                   auto a = addresses_of(o);
+                                   if (!a || a->empty()) {
+                                     facts.port25.push_back({domain, host, false, false,
+                                                             "its address could not be found"});
+                                     return;
+                                   }
+                                   engine::Endpoint to;
+                                   to.host = host;
+                                   to.len = a->front().to_sockaddr(mx_port, &to.addr);
+                                   probe_endpoints_.emplace_back(domain, std::move(to));
+                                 }));
     }
     end_round([this] { spf_round(); });
   }
@@ -179,7 +193,20 @@ class Checker {
     end_round([this] { spf_round(); });
   }
 
-  void done() { loop_.stop(); }
+  // The port 25 probes, all at once, last: their timeout is the longest wait of the check.
+  void done() {
+    if (probe_endpoints_.empty()) return loop_.stop();
+    probes_left_ = probe_endpoints_.size();
+    for (const auto& [domain, to] : probe_endpoints_) {
+      auto where = to.str();
+      probes_.push_back(std::make_unique<GreetingProbe>(
+          loop_, to, greeting_timeout, [this, domain, where](const GreetingResult& r) {
+            facts.port25.push_back({domain, where, true, r.greeted, r.detail});
+            if (--probes_left_ == 0) loop_.stop();
+          }));
+      probes_.back()->start(bind_to);
+    }
+  }
 
   engine::EventLoop& loop_;
   dns::Resolver& resolver_;
@@ -188,6 +215,10 @@ class Checker {
   bool round_started_ = false;
   std::function<void()> next_;
   int spf_rounds_ = 0;
+  std::vector<std::pair<std::string, std::string>> probe_hosts_;  // domain, its best MX host
+  std::vector<std::pair<std::string, engine::Endpoint>> probe_endpoints_;
+  std::vector<std::unique_ptr<GreetingProbe>> probes_;
+  std::size_t probes_left_ = 0;
 };
 
 void Checker::start() {
@@ -221,14 +252,31 @@ void Checker::start() {
                            facts.ptr->names = texts_of(o);
                          }));
   }
+  for (const std::string& domain : port25_domains) {
+    resolver_.lookup_mx(
+        domain, track([this, domain](const dns::MxOutcome& o) {
+          const dns::MxRecord* best = nullptr;
+          for (const auto& r : o.records) {
+            if (!r.host.empty() && (!best || r.preference < best->preference)) best = &r;
+          }
+          if (best != nullptr) {
+            probe_hosts_.emplace_back(domain, best->host);
+          } else {
+            facts.port25.push_back(
+                {domain, domain, false, false,
+                 answered(o.status) ? "no MX host" : "its MX could not be looked up"});
+          }
+        }));
+  }
   end_round([this] { after_first_round(); });
 }
 
 }  // namespace
 
-Result<std::vector<deliverability::Finding>> check_deliverability(const engine::RouteConfig& route,
-                                                                  const std::string& from,
-                                                                  const std::string& sender) {
+Result<std::vector<deliverability::Finding>> check_deliverability(
+    const engine::RouteConfig& route, const DeliverabilityQuestion& question) {
+  const std::string& from = question.from;
+  const std::string& sender = question.sender;
   auto from_address = message::parse_address(from);
   if (!from_address) return make_error("--from " + from + ": " + from_address.error().message);
   auto sender_address = message::parse_address(sender.empty() ? from : sender);
@@ -238,7 +286,8 @@ Result<std::vector<deliverability::Finding>> check_deliverability(const engine::
   if (!loop) return loop.error();
   engine::DnsDriver driver(*loop.value());
   dns::ResolverOptions options;
-  if (route.direct) options.servers = route.direct->dns_servers;
+  options.servers = question.dns_servers;
+  if (options.servers.empty() && route.direct) options.servers = route.direct->dns_servers;
   auto resolver = dns::Resolver::create(driver, std::move(options));
   if (!resolver) return resolver.error();
 
@@ -248,7 +297,9 @@ Result<std::vector<deliverability::Finding>> check_deliverability(const engine::
   f.sender_domain = sender_address->domain;
   f.direct = route.direct.has_value();
   f.ehlo = route.client.ehlo_name;
-  f.dmarc_parent = parent_domain(f.from_domain);
+  // RFC 7489 §6.6.3: without a record of its own, the organizational domain's policy applies.
+  if (std::string org = deliverability::organizational_domain(f.from_domain); org != f.from_domain)
+    f.dmarc_parent = org;
   for (const dkim::SigningKey& key : route.dkim_keys) {
     auto record = dkim::public_key_record(key.key.get());
     if (!record) return record.error();
@@ -263,6 +314,10 @@ Result<std::vector<deliverability::Finding>> check_deliverability(const engine::
       f.ptr = Facts::Ptr{*source, std::nullopt, {}};
       f.spf_source = route.target.bind_address ? "--bind-address" : "this machine's address";
     }
+    checker.port25_domains = question.port25_domains;
+    checker.mx_port = route.direct->port;
+    checker.greeting_timeout = question.greeting_timeout;
+    if (route.target.bind_address) checker.bind_to = &*route.target.bind_address;
   } else {
     f.spf_source = "the smart host " + route.target.endpoint.host;
     if (auto literal = dns::IpAddress::parse(route.target.endpoint.host)) {

@@ -33,6 +33,8 @@ struct AggregatorConfig {
   uint64_t max_connections = 0;
   uint64_t max_messages_per_connection = 0;
   uint64_t queue_ready_at_start = 0, queue_deferred_at_start = 0;
+  // One-click unsubscribes the admin listener recorded (read at each update; thread-safe).
+  std::function<uint64_t()> unsubscribed;
 };
 
 class Aggregator {

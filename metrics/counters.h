@@ -47,12 +47,17 @@ struct ShardCounters {
   Counter dns_mx_queries;       // MX queries put on the wire
   Counter dns_address_queries;  // A + AAAA queries put on the wire
   Counter dns_cache_hits;
-  Counter dns_failures;        // lookups that ended transiently (SERVFAIL, timeout, refused)
-  Counter dsns_queued;         // DSNs queued for envelope Senders
-  Counter suppressions_added;  // hard-bounced addresses added to the suppression list
-  Counter throttle_decreases;  // a route's connections or rate cut after a slow-down reply
-  Counter throttle_increases;  // restored after successes
-  Counter loop_busy_micros;    // the shard's EventLoop: time not spent waiting for completions
+  Counter dns_failures;          // lookups that ended transiently (SERVFAIL, timeout, refused)
+  Counter dsns_queued;           // DSNs queued for envelope Senders
+  Counter suppressions_added;    // hard-bounced addresses added to the suppression list
+  Counter throttle_decreases;    // a route's connections or rate cut after a slow-down reply
+  Counter throttle_increases;    // restored after successes
+  Counter loop_busy_micros;      // the shard's EventLoop: time not spent waiting for completions
+  Counter dkim_signed;           // copies that went out DKIM-signed
+  Counter dkim_unsigned;         // copies with no key for their From: domain
+  Counter dkim_signatures;       // signatures computed
+  Counter dkim_reused;           // signatures reused: the copy's signed data was the last one's
+  Counter withdrawn_suppressed;  // queued recipients found suppressed before they were sent
 
   ShardHistogram delivery_latency{kLatencyBuckets};  // first enqueued → accepted
   ShardHistogram transaction_time{kSecondsBuckets};  // envelope submitted → final reply
@@ -98,7 +103,8 @@ struct Totals {
            connections_closed = 0, sessions_ready = 0, sessions_failed = 0, tls_ok = 0,
            tls_failed = 0, bytes_sent = 0, possible_duplicates = 0, dns_mx_queries = 0,
            dns_address_queries = 0, dns_cache_hits = 0, dns_failures = 0, dsns_queued = 0,
-           suppressions_added = 0, throttle_decreases = 0, throttle_increases = 0;
+           suppressions_added = 0, throttle_decreases = 0, throttle_increases = 0, dkim_signed = 0,
+           dkim_unsigned = 0, dkim_signatures = 0, dkim_reused = 0, withdrawn_suppressed = 0;
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -128,6 +134,11 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.suppressions_added += s->suppressions_added.get();
     t.throttle_decreases += s->throttle_decreases.get();
     t.throttle_increases += s->throttle_increases.get();
+    t.dkim_signed += s->dkim_signed.get();
+    t.dkim_unsigned += s->dkim_unsigned.get();
+    t.dkim_signatures += s->dkim_signatures.get();
+    t.dkim_reused += s->dkim_reused.get();
+    t.withdrawn_suppressed += s->withdrawn_suppressed.get();
   }
   return t;
 }

@@ -30,6 +30,28 @@ void add_delivery_counters(Exposition& e, const Snapshot& s) {
   e.sample("ringmta_recipients_failed_total", {{"category", "permanent"}}, t.failed_permanent);
   e.sample("ringmta_recipients_failed_total", {{"category", "expired"}}, t.failed_expired);
   e.sample("ringmta_recipients_failed_total", {{"category", "local"}}, t.failed_local);
+  e.family("ringmta_recipients_withdrawn_total",
+           "Queued recipients not sent because their address joined the suppression list after "
+           "they were queued (an unsubscribe, a complaint, a hard bounce elsewhere).",
+           "counter");
+  e.sample("ringmta_recipients_withdrawn_total", {{"reason", "suppressed"}},
+           t.withdrawn_suppressed);
+  e.family("ringmta_unsubscribes_total",
+           "One-click unsubscribes (RFC 8058) the admin listener recorded on the suppression list.",
+           "counter");
+  e.sample("ringmta_unsubscribes_total", {{"via", "one-click"}}, s.unsubscribed);
+  e.family("ringmta_dkim_copies_total",
+           "Copies composed for delivery, by DKIM result: signed, or unsigned (no key for the "
+           "From: domain).",
+           "counter");
+  e.sample("ringmta_dkim_copies_total", {{"result", "signed"}}, t.dkim_signed);
+  e.sample("ringmta_dkim_copies_total", {{"result", "unsigned"}}, t.dkim_unsigned);
+  e.family("ringmta_dkim_signatures_total",
+           "DKIM signatures: computed, or reused (the copy's signed data was the same as the "
+           "last copy's, as for a message the same for every recipient).",
+           "counter");
+  e.sample("ringmta_dkim_signatures_total", {{"how", "computed"}}, t.dkim_signatures);
+  e.sample("ringmta_dkim_signatures_total", {{"how", "reused"}}, t.dkim_reused);
   e.family("ringmta_possible_duplicates_total",
            "Messages whose end of data was sent but never answered; they are sent again.",
            "counter");

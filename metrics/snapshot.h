@@ -44,7 +44,8 @@ struct Snapshot {
   bool finished = false;  // the job is over (the listener lingers)
   Totals totals;
   uint64_t enqueued = 0;
-  uint64_t suppressed = 0;  // skipped at enqueue: on the suppression list
+  uint64_t suppressed = 0;    // skipped at enqueue: on the suppression list
+  uint64_t unsubscribed = 0;  // one-click unsubscribes recorded by the admin listener
   uint64_t queue_ready = 0, queue_deferred = 0;
   uint64_t rocksdb_live_bytes = 0, rocksdb_pending_compaction_bytes = 0;
   std::vector<double> loop_utilisation;  // per shard, 0..1 over the last sampling interval

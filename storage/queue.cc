@@ -8,6 +8,7 @@
 #include "storage/queue.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
@@ -20,6 +21,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -81,6 +83,17 @@ rocksdb::ColumnFamilyOptions queue_cf_options() {
 rocksdb::ColumnFamilyOptions small_cf_options() {
   rocksdb::ColumnFamilyOptions cf = base_cf_options();
   cf.write_buffer_size = 4u << 20;  // domains and meta are tiny
+  return cf;
+}
+
+rocksdb::ColumnFamilyOptions meta_cf_options() {
+  rocksdb::ColumnFamilyOptions cf = small_cf_options();
+  // The suppression list lives here and is read by point lookups of addresses that are mostly
+  // absent (at enqueue, and for every window a shard fetches): a bloom filter answers most of
+  // them without reading a block.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;
 }
 
@@ -158,7 +171,7 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
       {kCfMessages, base_cf_options()},
       {kCfDomains, small_cf_options()},
       {kCfQueue, queue_cf_options()},
-      {kCfMeta, small_cf_options()},
+      {kCfMeta, meta_cf_options()},
   };
 
   std::unique_ptr<Queue> q(new Queue());
@@ -204,6 +217,15 @@ Result<void> Queue::Impl::load() {
   seq_limit = std::max<uint64_t>(seq_limit, 1);
   next_seq = seq_limit;
   next_message = std::max<uint64_t>(next_message, 1);
+  if (auto r = read_meta(detail::kMetaIdentity, identity, 8); !r) return r;
+  while (identity == 0) {
+    std::random_device random;  // the kernel's getrandom()
+    identity = (uint64_t{random()} << 32) | random();
+    if (identity == 0) continue;
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, detail::kMetaIdentity, u64_value(identity));
+    if (auto r = write_synced(batch, "cannot write the queue identity"); !r) return r;
+  }
 
   BoundedIterator it(db, domains, KeyRange{}, CacheFill::kYes);
   for (it.seek_to_first(); it->Valid(); it->Next()) {
@@ -229,6 +251,10 @@ Result<void> Queue::Impl::load() {
 
 // ---------------------------------------------------------------------------------------------
 // Messages
+
+uint64_t Queue::identity() const {
+  return impl_->identity;
+}
 
 Result<void> Queue::check_writable() {
   rocksdb::WriteBatch batch;

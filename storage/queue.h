@@ -190,6 +190,10 @@ class Queue {
   static Result<std::unique_ptr<Queue>> open(const std::string& dir);
   ~Queue();
 
+  // 64 random bits made with the queue (never 0): no other queue, here or on another host, has
+  // the same, so it keeps their Message-IDs apart.
+  uint64_t identity() const;
+
   Result<MessageId> put_message(const StoredMessage& message);  // synced
   Result<StoredMessage> get_message(MessageId id) const;
 

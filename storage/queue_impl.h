@@ -42,6 +42,8 @@ inline constexpr const char* kMetaSeqLimit = "seq_limit";
 inline constexpr const char* kMetaNextMessage = "next_message";
 inline constexpr const char* kMetaNextDomain = "next_domain";
 inline constexpr const char* kMetaWritable = "writable";  // check_writable's probe
+// 8 random bytes made when the queue is created: tells this queue's Message-IDs from any other's.
+inline constexpr const char* kMetaIdentity = "identity";
 // meta CF: "campaign_size/<campaign>" -> u64 BE, recipients accepted for that campaign.
 inline constexpr std::string_view kMetaCampaignSize = "campaign_size/";
 // "bounce/" + partition u8 + message u64 BE + seq u64 BE → PendingBounce::report.
@@ -124,6 +126,7 @@ struct Queue::Impl {
   uint64_t seq_limit = 1;  // persisted; every seq handed out is < seq_limit
   uint64_t next_message = 1;
   uint32_t next_domain = 0;
+  uint64_t identity = 0;  // kMetaIdentity, never 0
 
   // Domain maps, read by fetch_ready on other threads; written under alloc_mu + unique lock.
   mutable std::shared_mutex domains_mu;

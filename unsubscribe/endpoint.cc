@@ -74,7 +74,10 @@ Result<bool> UnsubscribeEndpoint::record(std::string_view token, std::string_vie
   const std::array<std::string, 1> address{claims->address};
   auto present = list.contains(address);
   if (!present) return present.error();
-  if (present->front()) return true;
+  if (present->front()) {
+    if (on_unsubscribed_) on_unsubscribed_(claims->address);
+    return true;
+  }
   const std::array<storage::SuppressionEntry, 1> entry{
       storage::SuppressionEntry{.address = claims->address,
                                 .category = "unsubscribe",
@@ -82,6 +85,8 @@ Result<bool> UnsubscribeEndpoint::record(std::string_view token, std::string_vie
                                 .campaign = claims->campaign,
                                 .since = now}};
   if (auto ok = list.add(entry); !ok) return ok.error();
+  unsubscribed_.fetch_add(1, std::memory_order_relaxed);
+  if (on_unsubscribed_) on_unsubscribed_(claims->address);
   return true;
 }
 

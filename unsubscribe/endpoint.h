@@ -11,6 +11,9 @@
 // It may not: deliver, or block on anything but the queue's synced write. One caller at a time.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,10 +44,19 @@ class UnsubscribeEndpoint {
 
   // Suppresses the token's address, synced. False when the token is not valid (nothing changes).
   Result<bool> record(std::string_view token, std::string_view how, UnixSeconds now);
+  // Called with the address after each valid unsubscribe is on the list (synced), so that a
+  // running delivery withdraws copies already on their way; set before requests arrive.
+  void on_unsubscribed(std::function<void(std::string_view address)> hook) {
+    on_unsubscribed_ = std::move(hook);
+  }
+  // Addresses this endpoint added to the suppression list (thread-safe read, for the metrics).
+  uint64_t unsubscribed() const { return unsubscribed_.load(std::memory_order_relaxed); }
 
  private:
   storage::Queue& queue_;
   std::unique_ptr<UnsubscribeTokens> tokens_;
+  std::atomic<uint64_t> unsubscribed_{0};
+  std::function<void(std::string_view)> on_unsubscribed_;
 };
 
 }  // namespace ringmta::unsubscribe

@@ -208,6 +208,7 @@ def test_from_domain_without_key_warns_or_refuses(tmp_path, sink, keys):
     p = send(tmp_path, s.port, *key_flags(keys, "rsa1"), from_domain="other.test")
     assert p.returncode == 0, show(p)
     assert "warning: no DKIM key signs mail From: other.test" in p.stderr, show(p)
+    assert f"DKIM          0 signed, {len(NAMES)} not (no key for their From: domain)" in p.stderr, show(p)
     assert all(not signatures(m) for m in copies(recorded)) and len(copies(recorded)) == len(NAMES)
     q = tmp_path / "required"
     q.mkdir()

@@ -10,6 +10,7 @@ and the next campaign skips them. Bad flags are usage errors before anything is 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -163,3 +164,102 @@ def test_own_list_unsubscribe_header_conflicts(tmp_path, sink):
     p = rm("send", "--message", message, "--recipients", csv, "--queue", tmp_path / "queue", "--smarthost",
            f"127.0.0.1:{s.port}", "--tls", "none", "--no-progress", "--admin", "none", "--unsubscribe-url", URL)
     assert p.returncode == 2 and "has its own List-Unsubscribe" in p.stderr, show(p)
+
+
+def tokens_of(directory: Path) -> dict[str, str]:
+    """Recipient -> the token in its copy's List-Unsubscribe, for every copy a sink recorded."""
+    out = {}
+    for path in directory.glob("*.eml"):
+        head = path.read_bytes().split(b"\r\n\r\n", 1)[0].decode()
+        rcpt = re.search(r"^Delivered-To: (.*)$", head, re.M).group(1).strip()
+        out[rcpt] = re.search(r"https://news\.example\.org/u/([^>]+)>", head).group(1)
+    return out
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert m, f"{name} not in\n{text}"
+    return float(m.group(1))
+
+
+def test_an_unsubscribe_during_a_campaign_withdraws_copies_not_yet_sent(tmp_path, sink, keys):
+    """Recipients already queued, even already fetched and waiting for a throttled route, are not mailed once they
+    unsubscribe: the running delivery withdraws them. Counted on /metrics and in the summary."""
+    readers = [f"reader{i}@dest.test" for i in range(8)]
+    first = tmp_path / "first"
+    first.mkdir()
+    s1 = sink(args=["--record-messages", first])
+    message, csv = write_inputs(tmp_path, readers)
+    queue = tmp_path / "queue"
+    p = rm("send", "--message", message, "--recipients", csv, "--queue", queue, "--smarthost", f"127.0.0.1:{s1.port}",
+           "--tls", "none", "--no-progress", "--admin", "none", "--unsubscribe-url", URL, "--campaign", "one")
+    assert p.returncode == 0, show(p)
+    tokens = tokens_of(first)
+    assert sorted(tokens) == readers
+
+    # The second campaign goes out at 2 messages a second; the last two readers unsubscribe (with the links of
+    # the first) once its first copy has arrived: they are in the route's backlog by then.
+    second = tmp_path / "second"
+    second.mkdir()
+    s2 = sink(args=["--record-messages", second])
+    throttle = tmp_path / "throttle.toml"
+    # In smart-host mode a rule matches the smart host by its name.
+    throttle.write_text('[[rule]]\nname = "slow"\nmx = ["127.0.0.1"]\nmessages_per_second = 2\n'
+                        'message_burst = 1\n')
+    message.write_text(message.read_text().replace("December", "January"))
+    admin = free_port()
+    proc = subprocess.Popen([ringmta_bin(), "send", "--message", message, "--recipients", csv, "--queue", queue,
+                             "--smarthost", f"127.0.0.1:{s2.port}", "--tls", "none", "--no-progress",
+                             "--admin", f"127.0.0.1:{admin}", "--linger", "60", "--unsubscribe-url", URL,
+                             "--campaign", "two", "--throttle-file", throttle, *map(str, key_flags(keys, "rsa1"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(second.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for r in readers[-2:]:
+            status, body = post(f"http://127.0.0.1:{admin}/u/{tokens[r]}")
+            assert status == 200, body
+        deadline = time.monotonic() + 30
+        text = ""
+        while time.monotonic() < deadline:  # the final snapshot, once the job is over
+            status, text = post(f"http://127.0.0.1:{admin}/metrics", method="GET")
+            if status == 200 and metric(text, "ringmta_recipients_delivered_total") + \
+                    metric(text, 'ringmta_recipients_withdrawn_total{reason="suppressed"}') == len(readers):
+                break
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert sorted(tokens_of(second)) == readers[:-2], err
+    assert metric(text, 'ringmta_recipients_withdrawn_total{reason="suppressed"}') == 2, text
+    assert metric(text, 'ringmta_unsubscribes_total{via="one-click"}') == 2, text
+    assert metric(text, 'ringmta_dkim_copies_total{result="signed"}') == 6, text
+    assert metric(text, 'ringmta_dkim_copies_total{result="unsigned"}') == 0, text
+    assert "withdrawn     2 (joined the suppression list after they were queued)" in err, err
+    assert "DKIM          6 signed\n" in err, err
+
+
+def test_suppressed_between_runs_is_withdrawn_at_the_next_run(tmp_path, sink):
+    """A recipient deferred in the queue whose address is then suppressed (`suppress add`) is not sent by `run`."""
+    readers = [f"reader{i}@dest.test" for i in range(5)]
+    grey = sink("dest.test:rcpt-4xx=100")
+    message, csv = write_inputs(tmp_path, readers)
+    queue = tmp_path / "queue"
+    p = rm("send", "--message", message, "--recipients", csv, "--queue", queue, "--smarthost",
+           f"127.0.0.1:{grey.port}", "--tls", "none", "--no-progress", "--admin", "none", "--retry-after", "1",
+           "--json")
+    assert p.json["deferred"] == 5, show(p)
+    p = rm("suppress", "add", "--queue", queue, readers[1], readers[3].upper())
+    assert p.returncode == 0, show(p)
+    ok = sink()
+    log = tmp_path / "delivery.jsonl"
+    time.sleep(1.2)  # the retry falls due
+    p = rm("run", "--queue", queue, "--smarthost", f"127.0.0.1:{ok.port}", "--tls", "none", "--no-progress",
+           "--admin", "none", "--json", "--delivery-log", log, "--until-done")
+    assert p.returncode == 0 and p.json["delivered"] == 3 and p.json["withdrawn_suppressed"] == 2, show(p)
+    assert p.json["queued"] == 0, show(p)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert sorted(x["recipient"] for x in lines if x["outcome"] == "suppressed") == [readers[1], readers[3]], lines
+    time.sleep(0.3)  # the sink writes its record every 100 ms
+    assert sorted(ok.record.read_text().split()) == sorted(set(readers) - {readers[1], readers[3]})

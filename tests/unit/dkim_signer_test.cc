@@ -227,6 +227,33 @@ TEST_F(SignerTest, SimpleCanonicalizationAndReusedBodyHash) {
   }
 }
 
+TEST_F(SignerTest, ACopyLikeTheLastReusesItsSignatureAnyDifferenceSignsAgain) {
+  std::vector<SigningKey> keys{key("example.org", "rsa-2048"), key("example.org", "ed25519")};
+  auto signer = Signer::create(keys);
+  ASSERT_TRUE(signer);
+  auto sign = [&](std::string copy, int64_t at) {
+    auto r = (*signer)->sign(copy, 0, at, 42);
+    EXPECT_TRUE(r && *r == SignResult::kSigned);
+    EXPECT_TRUE(verifies(unstuffed(copy), 0, keys[0].key.get())) << copy;
+    EXPECT_TRUE(verifies(unstuffed(copy), 1, keys[1].key.get())) << copy;
+    return copy;
+  };
+  const std::string first = sign(kCopy, 1796284800);
+  EXPECT_EQ(sign(kCopy, 1796284800), first);  // the same copy in the same second
+  EXPECT_EQ((*signer)->stats().signatures_made, 2u);
+  EXPECT_EQ((*signer)->stats().signatures_reused, 2u);
+  EXPECT_NE(sign(kCopy, 1796284801), first);  // t= differs
+  std::string other = kCopy;
+  other.replace(other.find("Jürgen"), 7, "Jurgen");
+  sign(other, 1796284801);  // a signed field differs
+  EXPECT_EQ((*signer)->stats().signatures_made, 6u);
+  EXPECT_EQ((*signer)->stats().signatures_reused, 2u);
+  EXPECT_EQ((*signer)->stats().copies_signed, 4u);
+  std::string no_key = "From: a@elsewhere.net\r\n\r\nbody\r\n";
+  ASSERT_TRUE((*signer)->sign(no_key, 0, 1796284801, 0));
+  EXPECT_EQ((*signer)->stats().copies_unsigned, 1u);
+}
+
 TEST_F(SignerTest, AlteredCopyFailsVerification) {
   std::vector<SigningKey> keys{key("example.org", "ed25519")};
   auto signer = Signer::create(keys);

@@ -133,7 +133,7 @@ class RouteWorkerTest : public ::testing::Test {
   std::unique_ptr<ThrottleGroup> throttle_;
   RecordingSink sink_;
   std::unique_ptr<MessageCache> messages_;
-  MessageComposer composer_{"ringmta.test", ""};
+  MessageComposer composer_{"ringmta.test", 1, ""};
   metrics::ShardCounters counters_;
   std::vector<ScriptedSession*> sessions_;  // owned by the worker
   std::unique_ptr<RouteWorker> worker_;
