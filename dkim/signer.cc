@@ -196,7 +196,13 @@ Result<void> Signer::sign_one(const SigningKey& key, KeyContext& context,
 }
 
 Result<SignResult> Signer::sign(std::string& out, std::size_t start, int64_t unix_now,
-                                uint64_t body_identity) {
+                                uint64_t body_identity, uint64_t copy_identity) {
+  if (copy_identity != 0 && copy_identity == last_copy_identity_ && unix_now == last_copy_at_) {
+    out.insert(start, last_copy_fields_);  // the same copy as the last: the same signatures
+    ++stats_.copies_signed;
+    stats_.signatures_reused += last_copy_signatures_;
+    return SignResult::kSigned;
+  }
   std::string_view copy = std::string_view(out).substr(start);
   if (copy.starts_with('.') || copy.find("\r\n.") != std::string_view::npos) {
     // The wire form doubles a leading dot; what is signed is the message itself.
@@ -234,6 +240,12 @@ Result<SignResult> Signer::sign(std::string& out, std::size_t start, int64_t uni
   }
   out.insert(start, fields_);
   ++stats_.copies_signed;
+  if (copy_identity != 0) {
+    last_copy_identity_ = copy_identity;
+    last_copy_at_ = unix_now;
+    last_copy_fields_ = fields_;
+    last_copy_signatures_ = keys.size();
+  }
   return SignResult::kSigned;
 }
 

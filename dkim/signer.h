@@ -49,8 +49,10 @@ class Signer {
   // "."), inserting the DKIM-Signature fields at start. body_identity: nonzero when every copy
   // with that identity has the same body, whose hash is then reused. kNoKey: the From: domain has
   // no key (or the copy has no From: address); out is unchanged.
+  // copy_identity: nonzero when every copy with that identity and the same unix_now is the same
+  // copy (a message the same for every recipient): the last such copy's fields are reused whole.
   Result<SignResult> sign(std::string& out, std::size_t start, int64_t unix_now,
-                          uint64_t body_identity);
+                          uint64_t body_identity, uint64_t copy_identity = 0);
   const SignerStats& stats() const { return stats_; }
 
  private:
@@ -72,6 +74,11 @@ class Signer {
   std::string canonical_;  // what is hashed
   std::string fields_;     // the DKIM-Signature fields being built
   SignerStats stats_;
+  // The fields of the last copy signed with a copy identity, for the next copy like it.
+  uint64_t last_copy_identity_ = 0;
+  int64_t last_copy_at_ = 0;
+  std::string last_copy_fields_;
+  uint64_t last_copy_signatures_ = 0;  // how many signatures last_copy_fields_ holds
 };
 
 }  // namespace ringmta::dkim

@@ -54,7 +54,9 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
   if (signer_ == nullptr) return {};
   // Without a merge field in the body every copy of the message has the same body: hashed once.
   const uint64_t body_identity = message.tpl.body_has_fields() ? 0 : entry.record.message + 1;
-  auto signed_copy = signer_->sign(out, start, now, body_identity);
+  // A message the same for every recipient renders the same copy within a second (its Date).
+  const uint64_t copy_identity = same_for_every_recipient(message) ? entry.record.message + 1 : 0;
+  auto signed_copy = signer_->sign(out, start, now, body_identity, copy_identity);
   if (!signed_copy) {
     out.resize(start);
     return make_error("DKIM: " + signed_copy.error().message, ErrorKind::kTemporary);

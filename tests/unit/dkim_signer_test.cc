@@ -252,6 +252,24 @@ TEST_F(SignerTest, ACopyLikeTheLastReusesItsSignatureAnyDifferenceSignsAgain) {
   std::string no_key = "From: a@elsewhere.net\r\n\r\nbody\r\n";
   ASSERT_TRUE((*signer)->sign(no_key, 0, 1796284801, 0));
   EXPECT_EQ((*signer)->stats().copies_unsigned, 1u);
+
+  // With a copy identity (the composer's word that the copy is the same as the last one with it in
+  // the same second), the last copy's fields are reused without even hashing.
+  auto sign_as = [&](int64_t at, uint64_t identity) {
+    std::string copy = kCopy;
+    auto r = (*signer)->sign(copy, 0, at, 42, identity);
+    EXPECT_TRUE(r && *r == SignResult::kSigned);
+    EXPECT_TRUE(verifies(unstuffed(copy), 0, keys[0].key.get())) << copy;
+    EXPECT_TRUE(verifies(unstuffed(copy), 1, keys[1].key.get())) << copy;
+    return copy;
+  };
+  const SignerStats before = (*signer)->stats();
+  const std::string a = sign_as(1796284900, 7);
+  EXPECT_EQ(sign_as(1796284900, 7), a);
+  EXPECT_EQ((*signer)->stats().signatures_made, before.signatures_made + 2);
+  EXPECT_EQ((*signer)->stats().signatures_reused, before.signatures_reused + 2);
+  EXPECT_NE(sign_as(1796284901, 7), a);  // another second: t= differs, signed again
+  EXPECT_EQ((*signer)->stats().signatures_made, before.signatures_made + 4);
 }
 
 TEST_F(SignerTest, AlteredCopyFailsVerification) {
