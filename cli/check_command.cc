@@ -66,6 +66,7 @@ Command add_check_command(CLI::App& app) {
               std::fprintf(stderr, "ringmta: %s\n", route.error().message.c_str());
               return kUsage;
             }
+            print_warnings(*route);
             if (*deliverability) {
               if (from->empty()) return usage_error("--deliverability needs --from ADDRESS");
               question->from = *from;

@@ -32,6 +32,11 @@ void print_progress(const engine::Progress& p, bool tty) {
   std::fflush(stderr);
 }
 
+void print_warnings(const engine::RouteConfig& route) {
+  for (const std::string& w : route.warnings)
+    std::fprintf(stderr, "ringmta: warning: %s\n", w.c_str());
+}
+
 void show_progress(engine::DeliveryOptions& options) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };

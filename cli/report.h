@@ -1,5 +1,5 @@
-// What `send`, `run` and `demo` print: the live progress line, the summary, the --json object,
-// the exit status, and the hook that prints the progress line. Formatting only.
+// What `send`, `run` and `demo` print: the route's warnings, the live progress line, the summary,
+// the --json object, the exit status, and the hook that prints the progress line. Formatting only.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,8 @@ enum ExitStatus { kAllDelivered = 0, kSomeFailed = 1, kUsage = 2, kStillQueued =
 // Prints "ringmta: MESSAGE" on stderr and returns kUsage: a command's usage or configuration error.
 int usage_error(const std::string& message);
 
+// The route's start-up warnings, one "ringmta: warning: ..." line each on stderr.
+void print_warnings(const engine::RouteConfig& route);
 void print_progress(const engine::Progress& progress, bool tty);
 // Has the delivery print its progress line on stderr: every second on a terminal, else every 2 s.
 void show_progress(engine::DeliveryOptions& options);

@@ -141,6 +141,7 @@ Command add_send_command(CLI::App& app) {
               auto built = config::build_route(o->route);
               if (!built) return usage_error(built.error().message);
               route = std::move(built.value());
+              print_warnings(*route);
               sender_override = route->sender_override;
             }
             // Before queueing: an --admin address that cannot be bound must not leave a queued job.
@@ -225,6 +226,7 @@ Command add_run_command(CLI::App& app) {
   return {sub, [=]() -> int {
             auto route = config::build_route(o->route);
             if (!route) return usage_error(route.error().message);
+            print_warnings(*route);
             const std::string& queue_dir = o->delivery.queue_dir;
             auto queue = storage::Queue::open(queue_dir);
             if (!queue) return usage_error("--queue " + queue_dir + ": " + queue.error().message);

@@ -212,6 +212,14 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
     if (auto ok = check_ehlo_name(o.ehlo); !ok) return ok.error();
   }
   client.ehlo_name = o.ehlo.empty() ? host_fqdn() : o.ehlo;
+  if (o.ehlo.empty() && client.ehlo_name.find('.') == std::string::npos) {
+    route.warnings.push_back(
+        "no --ehlo, and this host's name \"" + client.ehlo_name +
+        "\" is not a domain name: the EHLO will say \"" + client.ehlo_name +
+        "\" and Message-IDs will end in @" + client.ehlo_name +
+        ".invalid, which receivers distrust (Gmail wants an EHLO name with a PTR record for the "
+        "sending address). Pass --ehlo with the host's public name, e.g. --ehlo mail.example.org");
+  }
   if (!o.user.empty()) {
     auto password = read_password(o);
     if (!password) return password.error();

@@ -52,6 +52,8 @@ struct RouteConfig {
   // DKIM: each copy is signed with the keys of its From: domain (every shard its own Signer).
   std::vector<dkim::SigningKey> dkim_keys;
   bool dkim_required = false;  // a copy whose From: domain has no key is deferred, not sent
+  // What the configuration leaves to chance, said once at start ("--ehlo missing: ...").
+  std::vector<std::string> warnings;
 };
 
 // The smart host's route label in metrics and /status: "HOST:PORT" as configured. The shards'

@@ -240,11 +240,14 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
   };
 
   // Emits one kept line (without its terminator) as literal text and fields, then CRLF.
+  HeaderScanner scanner;  // where in its header field each merge field is
+  std::size_t taken = 0;  // of the literal after the last field: its word's suffix
   auto emit = [&](std::string_view line, std::size_t lineno, bool in_header) -> Result<void> {
     std::size_t literal_len = 0;
     LineCheck check;
     bool has_fields = false;
     std::size_t pos = 0;  // start of the literal text not yet copied
+    if (in_header) scanner.begin_line(line);
     if (!line.empty() && line[0] == '.') {
       lit.push_back('.');
       ++literal_len;
@@ -263,11 +266,39 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
       }
       const int f = field_index(field->name, in_header);
       check.fields.push_back(f);
-      t.segments_.push_back(Segment{std::move(lit), f, in_header});
+      Segment seg{std::string(), f, in_header};
+      if (in_header) {
+        const std::string_view before = line.substr(pos, field->open - pos);
+        scanner.literal(before);
+        seg.context = scanner.field(line.substr(field->end));
+        if (seg.context == HeaderContext::kUnstructured) {
+          // The text the value touches on either side belongs to its word: an encoded-word must
+          // be a whole word (RFC 2047 §5), so "Hello {{name}}," encodes "Jürgen," as one.
+          std::size_t prefix = 0;
+          while (prefix < before.size() - std::min(before.size(), taken) &&
+                 !is_wsp(before[before.size() - 1 - prefix]) &&
+                 before[before.size() - 1 - prefix] != ':') {
+            ++prefix;
+          }
+          const std::optional<FieldRef> next = next_field(line, field->end);
+          const std::size_t limit = next ? next->open : line.size();
+          std::size_t suffix = 0;
+          while (field->end + suffix < limit && !is_wsp(line[field->end + suffix])) ++suffix;
+          seg.prefix = static_cast<uint32_t>(prefix);
+          seg.suffix = static_cast<uint32_t>(suffix);
+          taken = suffix;
+        } else {
+          taken = 0;
+        }
+      }
+      seg.literal = std::move(lit);
+      t.segments_.push_back(std::move(seg));
       if (!in_header) t.body_has_fields_ = true;
       lit.clear();
       pos = field->end;
     }
+    taken = 0;
+    if (in_header) scanner.literal(line.substr(pos));
     lit.append(line.substr(pos));
     literal_len += line.size() - pos;
     if (has_fields) {
@@ -344,6 +375,14 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
       }
       const int f = lc.fields[k];
       const std::string& v = values[static_cast<std::size_t>(f)];
+      if (seg.in_header) {  // never a line break (refused above); as it will be written
+        const HeaderValueWidth w = header_value_width(v, seg.context);
+        run += w.first + (at_line_start && !v.empty() && v[0] == '.' ? 1 : 0);
+        at_line_start = at_line_start && v.empty();
+        if (run > kMaxLine) return too_long(f);
+        if (w.folded) run = w.last;
+        continue;
+      }
       if (!has_break[static_cast<std::size_t>(f)]) {
         if (!v.empty()) {
           run += v.size() + (at_line_start && v[0] == '.' ? 1 : 0);
@@ -394,9 +433,12 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
   }
   out.append("\r\n").append(extra_fields);
   bool at_line_start = true;
+  std::size_t skip = 0;  // of this literal: written already, as the last value's word suffix
   for (std::size_t s = 0; s < segments_.size(); ++s) {
     const Segment& seg = segments_[s];
-    const std::string& l = seg.literal;
+    const std::string_view l =
+        std::string_view(seg.literal).substr(skip, seg.literal.size() - skip - seg.prefix);
+    skip = 0;
     if (!l.empty()) {
       // The first literal is stuffed at parse; later ones start a line only after an empty value
       // or a value ending in a line break.
@@ -406,14 +448,32 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
     }
     if (seg.field < 0) continue;
     const std::string& v = values[static_cast<std::size_t>(seg.field)];
+    if (seg.prefix + seg.suffix > 0) {
+      // An unstructured field's value with the text it touches: one word, encoded as one.
+      std::string word = seg.literal.substr(seg.literal.size() - seg.prefix);
+      word.append(v);
+      word.append(segments_[s + 1].literal, 0, seg.suffix);
+      for (char& c : word) {
+        if (c == '\r' || c == '\n') c = ' ';
+      }
+      append_header_value(out, word, seg.context);
+      skip = seg.suffix;
+      at_line_start = false;
+      continue;
+    }
     if (v.empty()) continue;
     if (seg.in_header) {
       if (at_line_start && v[0] == '.') out.push_back('.');
-      const std::size_t start = out.size();
-      out.append(v);
-      // Values were checked; this only guarantees no header can ever be added by a value.
-      for (std::size_t i = start; i < out.size(); ++i) {
-        if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+      // Values were checked; this only guarantees no header can ever be added by a value (the
+      // only line breaks written are the folds between encoded-words).
+      if (v.find_first_of("\r\n") != std::string::npos) {
+        std::string flat = v;
+        for (char& c : flat) {
+          if (c == '\r' || c == '\n') c = ' ';
+        }
+        append_header_value(out, flat, seg.context);
+      } else {
+        append_header_value(out, v, seg.context);
       }
       at_line_start = false;
     } else {

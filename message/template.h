@@ -5,7 +5,9 @@
 // headers (every copy gets its own), and records which fields appear in headers. render() writes
 // "Date:" and "Message-ID:" first, then the message with values substituted; values in headers
 // never contain CR, LF or NUL (check_values refuses them), so a merge value can never add a header
-// or an SMTP command. It may not: read files, choose recipients, or know about SMTP sessions.
+// or an SMTP command, and are written as their place in the field needs (message/header_value.h:
+// RFC 2047 encoded-words for non-ASCII display names and subjects, quoted display names). It may
+// not: read files, choose recipients, or know about SMTP sessions.
 #pragma once
 
 #include <optional>
@@ -14,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "message/header_value.h"
 #include "util/result.h"
 
 namespace ringmta::message {
@@ -50,6 +53,10 @@ class MessageTemplate {
     std::string literal;  // wire-ready text before the field
     int field = -1;       // index into fields_, or -1 for the final literal
     bool in_header = false;
+    HeaderContext context = HeaderContext::kRaw;  // in_header: how the value is written
+    // kUnstructured: the bytes of the word around the value, at the end of literal and at the
+    // start of the next segment's literal, written with it (encoded with it when it is encoded).
+    uint32_t prefix = 0, suffix = 0;
   };
   std::vector<Segment> segments_;
   std::vector<std::string> fields_;

@@ -28,7 +28,7 @@ dkim = pytest.importorskip("dkim")  # python3-dkim (tools/install-deps installs 
 import dns.resolver  # noqa: E402  (python3-dnspython, a dependency of python3-dkim)
 
 DOMAIN = "example.org"
-NAMES = ["Ann Lee", "Jürgen Müller", "Bob", "Zoë", "Chris"]
+NAMES = ["Ann Lee", "Jürgen Müller", "Bob", "Zoë", "Chris", "Müller, Jürgen", 'Tom "T" & Co']
 MESSAGE = (
     "From: Example News <news@{from_domain}>\n"
     "To: {{{{name}}}} <{{{{email}}}}>\n"
@@ -99,7 +99,8 @@ def send(tmp_path: Path, port: int, *route, from_domain: str = DOMAIN, count: in
     message = tmp_path / "m.eml"
     message.write_text(MESSAGE.format(from_domain=from_domain), encoding="utf-8")
     csv = tmp_path / "list.csv"
-    csv.write_text("email,name\n" + "".join(f"user{i}@{to_domain},{NAMES[i % len(NAMES)]}\n" for i in range(count)),
+    quoted = ['"' + n.replace('"', '""') + '"' for n in NAMES]  # RFC 4180: "Müller, Jürgen" is one field
+    csv.write_text("email,name\n" + "".join(f"user{i}@{to_domain},{quoted[i % len(NAMES)]}\n" for i in range(count)),
                    encoding="utf-8")
     return rm("send", "--message", message, "--recipients", csv, "--queue", tmp_path / "queue", "--json",
               "--no-progress", "--admin", "none", "--smarthost", f"127.0.0.1:{port}", "--tls", "none",
@@ -142,6 +143,17 @@ def test_dual_signed_copies_verify_with_dkimpy(tmp_path, sink, keys, dns_server)
         assert ";l=" not in flat and "d=example.org" in flat
         assert verify(message, 0), message.decode("utf-8", "replace")
         assert verify(message, 1), message.decode("utf-8", "replace")
+    # Non-ASCII names went into the header block as RFC 2047 encoded-words, names with specials as one quoted
+    # display name: Python's own parser finds one address per To: with the name as it was in the list.
+    import email
+    import email.policy
+    for message in got:
+        head = message.split(b"\r\n\r\n", 1)[0]
+        assert all(b < 0x80 for b in head), head
+        parsed = email.message_from_bytes(message, policy=email.policy.default)
+        (to,) = parsed["To"].addresses
+        assert to.display_name in NAMES and to.addr_spec.endswith("@dest.test"), parsed["To"]
+        assert f"for {to.display_name}, with a subject" in str(parsed["Subject"]), parsed["Subject"]
     # The copies differ (merge fields in headers and body), and the verifier does check: an altered copy fails.
     bodies = {m.split(b"\r\n\r\n", 1)[1] for m in got}
     assert len(bodies) == len(NAMES)

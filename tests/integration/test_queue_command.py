@@ -214,3 +214,21 @@ def test_suppress_import_reads_the_email_column_and_names_bad_lines(tmp_path):
     entries = sorted((e["address"], e["reason"]) for e in map(__import__("json").loads, listed.stdout.splitlines()))
     assert entries == [("ann.longer-than-sso@unsubscribed.example.test", "list cleaning"),
                        ("cy.mixed@unsubscribed.example.test", "list cleaning")], show(listed)
+
+
+@pytest.mark.parametrize("hostname, warned", [("vm", True), ("mail.example.org", False)])
+def test_a_host_name_that_is_not_a_domain_is_warned_about_without_ehlo(tmp_path, sink, hostname, warned):
+    """Without --ehlo the EHLO name is the host's name; a bare `vm` would go out as `EHLO vm` with Message-IDs
+    @vm.invalid, so `send` says so at start. The host name is set in a UTS namespace of the test's own."""
+    s = sink()
+    (tmp_path / "m.eml").write_text("From: a@sender.test\nSubject: s\n\nhi\n")
+    (tmp_path / "l.csv").write_text("email\nx@dest.test\n")
+    p = subprocess.run(["unshare", "--uts", "sh", "-c", f'hostname {hostname} && exec "$0" "$@"', ringmta_bin(),
+                        "send", "--message", tmp_path / "m.eml", "--recipients", tmp_path / "l.csv", "--queue",
+                        tmp_path / "queue", "--smarthost", f"127.0.0.1:{s.port}", "--tls", "none", "--no-progress",
+                        "--admin", "none"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    warning = f'warning: no --ehlo, and this host\'s name "{hostname}" is not a domain name'
+    assert (warning in p.stderr) == warned, p.stderr
+    if warned:
+        assert "@vm.invalid" in p.stderr and "--ehlo mail.example.org" in p.stderr, p.stderr

@@ -1,0 +1,173 @@
+// Header values (see header_value.h).
+#include "message/header_value.h"
+
+#include "util/base64.h"
+#include "util/strings.h"
+
+namespace ringmta::message {
+namespace {
+
+bool is_ascii(std::string_view v) {
+  for (unsigned char c : v) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
+// RFC 5322 §3.2.3 specials, and the quote and backslash that a quoted-string escapes.
+bool needs_quoting(std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '(':
+      case ')':
+      case '<':
+      case '>':
+      case '[':
+      case ']':
+      case ':':
+      case ';':
+      case '@':
+      case '\\':
+      case ',':
+      case '.':
+      case '"':
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+void append_escaped(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+// Encoded-words of at most 45 bytes of UTF-8 each (60 base64 characters, 72 with the delimiters:
+// under RFC 2047's 75), cut before a continuation byte, folded onto lines of their own.
+void append_encoded_words(std::string& out, std::string_view v) {
+  constexpr std::size_t kChunk = 45;
+  std::size_t pos = 0;
+  while (pos < v.size()) {
+    std::size_t end = std::min(v.size(), pos + kChunk);
+    while (end < v.size() && end > pos + 1 && (static_cast<unsigned char>(v[end]) & 0xC0) == 0x80) {
+      --end;  // never inside a UTF-8 character
+    }
+    if (pos > 0) out.append("\r\n ");
+    out.append("=?UTF-8?B?").append(base64_encode(v.substr(pos, end - pos))).append("?=");
+    pos = end;
+  }
+}
+
+}  // namespace
+
+void append_header_value(std::string& out, std::string_view value, HeaderContext context) {
+  switch (context) {
+    case HeaderContext::kRaw:
+      out.append(value);
+      return;
+    case HeaderContext::kUnstructured:
+      if (is_ascii(value)) {
+        out.append(value);
+      } else {
+        append_encoded_words(out, value);
+      }
+      return;
+    case HeaderContext::kPhrase:
+      if (!is_ascii(value)) {
+        append_encoded_words(out, value);
+      } else if (needs_quoting(value)) {
+        out.push_back('"');
+        append_escaped(out, value);
+        out.push_back('"');
+      } else {
+        out.append(value);
+      }
+      return;
+    case HeaderContext::kQuoted:
+      append_escaped(out, value);
+      return;
+  }
+}
+
+HeaderValueWidth header_value_width(std::string_view value, HeaderContext context) {
+  const bool encoded = (context == HeaderContext::kUnstructured ||
+                        context == HeaderContext::kPhrase) &&
+                       !is_ascii(value);
+  if (encoded) {
+    constexpr std::size_t kWord = 72;  // "=?UTF-8?B?" + 60 + "?="
+    return {kWord, value.size() > 45, kWord};
+  }
+  std::size_t width = value.size();
+  if (context == HeaderContext::kQuoted ||
+      (context == HeaderContext::kPhrase && needs_quoting(value))) {
+    for (char c : value) width += (c == '"' || c == '\\') ? 1 : 0;
+    if (context == HeaderContext::kPhrase) width += 2;
+  }
+  return {width, false, 0};
+}
+
+void HeaderScanner::begin_line(std::string_view line) {
+  if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) return;  // continuation: same field
+  in_quote_ = escaped_ = false;
+  angle_ = comment_ = 0;
+  const std::string name = lower(trim(line.substr(0, line.find(':')), " \t"));
+  if (name == "from" || name == "to" || name == "cc" || name == "bcc" || name == "reply-to" ||
+      name == "sender") {
+    kind_ = Kind::kAddress;
+  } else if (name == "subject" || name == "comments" || name == "keywords" ||
+             name.starts_with("x-")) {
+    kind_ = Kind::kUnstructured;
+  } else {
+    kind_ = Kind::kOther;
+  }
+}
+
+void HeaderScanner::literal(std::string_view text) {
+  if (kind_ != Kind::kAddress) return;
+  for (char c : text) {
+    if (escaped_) {
+      escaped_ = false;
+    } else if (c == '\\' && (in_quote_ || comment_ > 0)) {
+      escaped_ = true;
+    } else if (in_quote_) {
+      if (c == '"') in_quote_ = false;
+    } else if (comment_ > 0) {
+      if (c == '(') ++comment_;
+      if (c == ')') --comment_;
+    } else if (c == '"') {
+      in_quote_ = true;
+    } else if (c == '(') {
+      ++comment_;
+    } else if (c == '<') {
+      ++angle_;
+    } else if (c == '>' && angle_ > 0) {
+      --angle_;
+    }
+  }
+}
+
+HeaderContext HeaderScanner::field(std::string_view rest) const {
+  switch (kind_) {
+    case Kind::kUnstructured:
+      return HeaderContext::kUnstructured;
+    case Kind::kOther:
+      return HeaderContext::kRaw;
+    case Kind::kAddress:
+      break;
+  }
+  if (in_quote_) return HeaderContext::kQuoted;
+  if (angle_ > 0 || comment_ > 0) return HeaderContext::kRaw;
+  // A display name is followed, before the next address, by the '<' of its angle-addr.
+  const std::size_t lt = rest.find('<');
+  const std::size_t comma = rest.find(',');
+  if (lt != std::string_view::npos && (comma == std::string_view::npos || lt < comma)) {
+    return HeaderContext::kPhrase;
+  }
+  return HeaderContext::kRaw;
+}
+
+}  // namespace ringmta::message

@@ -1,0 +1,129 @@
+// Tests for message/header_value.h through MessageTemplate: merge values in display names,
+// subjects, quoted strings and addresses are written so that the field keeps its structure —
+// RFC 2047 encoded-words for non-ASCII (folded, never splitting a UTF-8 character), one quoted
+// string for an ASCII display name with specials, addresses untouched. No sockets.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "message/template.h"
+#include "util/base64.h"
+
+namespace ringmta::message {
+namespace {
+
+std::string header_of(std::string_view raw, const std::vector<std::string>& values,
+                      std::string_view name) {
+  auto t = MessageTemplate::parse(raw);
+  EXPECT_TRUE(t.ok());
+  EXPECT_TRUE(t->check_values(values).ok());
+  std::string out;
+  t->render(out, values, "<id@x>", "D");
+  const std::string key = "\r\n" + std::string(name) + ": ";
+  std::size_t at = out.find(key);
+  EXPECT_NE(at, std::string::npos) << out;
+  at += key.size();
+  std::size_t end = at;
+  while ((end = out.find("\r\n", end)) != std::string::npos && end + 2 < out.size() &&
+         (out[end + 2] == ' ' || out[end + 2] == '\t')) {
+    end += 2;  // folded onto the next line
+  }
+  return out.substr(at, end - at);
+}
+
+// The text of "=?UTF-8?B?...?=" words separated by folds, decoded and joined.
+std::string decoded(std::string_view words) {
+  std::string text;
+  std::size_t pos = 0;
+  while ((pos = words.find("=?UTF-8?B?", pos)) != std::string_view::npos) {
+    pos += 10;
+    std::size_t end = words.find("?=", pos);
+    auto bytes = base64_decode(words.substr(pos, end - pos));
+    EXPECT_TRUE(bytes.has_value());
+    EXPECT_FALSE(!bytes->empty() && (static_cast<unsigned char>((*bytes)[0]) & 0xC0) == 0x80)
+        << "a word starts inside a UTF-8 character";
+    EXPECT_LE(end + 2 - (pos - 10), 75u) << "encoded-word longer than 75";
+    text += *bytes;
+    pos = end + 2;
+  }
+  return text;
+}
+
+constexpr std::string_view kTo = "From: a@x.org\nTo: {{name}} <{{email}}>\nSubject: s\n\nb\n";
+
+TEST(HeaderValue, NonAsciiDisplayNameIsEncodedTheAddressIsNot) {
+  const std::string to = header_of(kTo, {"Jürgen Müller", "j@dest.test"}, "To");
+  EXPECT_TRUE(to.starts_with("=?UTF-8?B?")) << to;
+  EXPECT_TRUE(to.ends_with("?= <j@dest.test>")) << to;
+  EXPECT_EQ(decoded(to), "Jürgen Müller");
+  // A comma in an encoded display name cannot split the address list.
+  const std::string comma = header_of(kTo, {"Müller, Jürgen", "j@dest.test"}, "To");
+  EXPECT_EQ(comma.find(','), std::string::npos) << comma;
+  EXPECT_EQ(decoded(comma), "Müller, Jürgen");
+}
+
+TEST(HeaderValue, AsciiDisplayNameWithSpecialsIsQuoted) {
+  EXPECT_EQ(header_of(kTo, {"Tom \"T\" & Co", "t@dest.test"}, "To"),
+            "\"Tom \\\"T\\\" & Co\" <t@dest.test>");
+  EXPECT_EQ(header_of(kTo, {"Smith, Ann", "a@dest.test"}, "To"), "\"Smith, Ann\" <a@dest.test>");
+  EXPECT_EQ(header_of(kTo, {"Ann Smith", "a@dest.test"}, "To"), "Ann Smith <a@dest.test>");
+  // Two fields make one display name; each is its own word.
+  EXPECT_EQ(
+      header_of("To: {{first}} {{last}} <{{email}}>\n\nb\n", {"Ann", "O'Neil, Jr.", "a@d.t"}, "To"),
+      "Ann \"O'Neil, Jr.\" <a@d.t>");
+}
+
+TEST(HeaderValue, InsideTheTemplatesQuotesOnlyEscapes) {
+  EXPECT_EQ(header_of("To: \"{{name}}\" <{{email}}>\n\nb\n", {"a\"b\\c", "a@d.t"}, "To"),
+            "\"a\\\"b\\\\c\" <a@d.t>");
+}
+
+TEST(HeaderValue, AddressesAndUnknownFieldsAreWrittenAsTheyAre) {
+  EXPECT_EQ(header_of("To: {{email}}\n\nb\n", {"a.b@d.t"}, "To"), "a.b@d.t");
+  EXPECT_EQ(header_of("To: {{a}}, {{b}}\n\nb\n", {"x@d.t", "y@d.t"}, "To"), "x@d.t, y@d.t");
+  EXPECT_EQ(header_of("X-Campaign-Id: {{id}}\n\nb\n", {"a,b"}, "X-Campaign-Id"), "a,b");
+  EXPECT_EQ(header_of("List-Id: {{id}}\n\nb\n", {"Ü <l.x>"}, "List-Id"), "Ü <l.x>");
+}
+
+TEST(HeaderValue, SubjectEncodedOnlyWhenNotAscii) {
+  const std::string raw = "From: a@x.org\nSubject: News for {{city}}\n\nb\n";
+  EXPECT_EQ(header_of(raw, {"Paris, 3e"}, "Subject"), "News for Paris, 3e");
+  const std::string koeln = header_of(raw, {"Köln"}, "Subject");
+  EXPECT_TRUE(koeln.starts_with("News for =?UTF-8?B?")) << koeln;
+  EXPECT_EQ(decoded(koeln), "Köln");
+}
+
+TEST(HeaderValue, AnEncodedValueTakesTheTextItTouchesIntoItsWord) {
+  // RFC 2047 §5: an encoded-word is a whole word, separated from text by white space.
+  const std::string hello =
+      header_of("From: a@x.org\nSubject: Hello {{name}}, news from{{city}}!\n\nb\n",
+                {"Jürgen", "Köln"}, "Subject");
+  EXPECT_TRUE(hello.starts_with("Hello =?UTF-8?B?")) << hello;
+  EXPECT_NE(hello.find("?= news =?UTF-8?B?"), std::string::npos) << hello;
+  EXPECT_TRUE(hello.ends_with("?=")) << hello;
+  EXPECT_EQ(decoded(hello), "Jürgen,fromKöln!");  // the words, without the white space between
+  // The same template with ASCII values: the bytes as they were.
+  EXPECT_EQ(header_of("From: a@x.org\nSubject: Hello {{name}}, news from{{city}}!\n\nb\n",
+                      {"Ann", "Rome"}, "Subject"),
+            "Hello Ann, news fromRome!");
+  // Two fields in one word: the text between them belongs to the first.
+  EXPECT_EQ(decoded(header_of("Subject: {{a}}-{{b}}\n\nb\n", {"é", "è"}, "Subject")), "é-è");
+  EXPECT_EQ(header_of("Subject: {{a}}-{{b}}\n\nb\n", {"a", "b"}, "Subject"), "a-b");
+}
+
+TEST(HeaderValue, LongValuesAreFoldedBetweenWordsNeverInsideACharacter) {
+  std::string city;
+  for (int i = 0; i < 40; ++i) city += "Grüße ";  // 2-byte characters all along
+  const std::string subject =
+      header_of("From: a@x.org\nSubject: {{city}}\n\nb\n", {city}, "Subject");
+  EXPECT_NE(subject.find("?=\r\n =?UTF-8?B?"), std::string::npos) << subject;
+  EXPECT_EQ(decoded(subject), city);
+  for (std::size_t pos = 0, eol; (eol = subject.find("\r\n", pos)) != std::string::npos;
+       pos = eol + 2) {
+    EXPECT_LE(eol - pos, 78u);
+  }
+}
+
+}  // namespace
+}  // namespace ringmta::message
