@@ -12,6 +12,9 @@ rcpt, data, dot), where every reply is ``wrong``:
   that talks without reading);
 * ``flood`` (stage ``greeting``): fifty ``250 OK`` lines straight after the greeting.
 
+``MisbehavingSmtp(per_connection=N, limit_at="mail"|"rcpt")`` is otherwise well behaved but holds each connection
+to N messages, as many servers do: the next MAIL (or RCPT) of that connection gets ``452 4.5.3``.
+
 Its ledger ``accepted`` holds the recipients of every transaction it answered with a 2xx after reading the whole
 body: the truth the client's counts are checked against. One thread per connection, every read with a timeout,
 127.0.0.1 only.
@@ -57,6 +60,7 @@ class _Handler(socketserver.StreamRequestHandler):
         super().setup()
         self.server_ = self.server.owner  # type: ignore[attr-defined]
         self.early_sent = False
+        self.messages = 0  # accepted in this connection
 
     def good(self, stage: str) -> str:
         if stage == "ehlo":
@@ -106,6 +110,8 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "MAIL":
                 rcpts = []
                 r = self.reply_for("mail")
+                if self.full("mail"):
+                    r = "452 4.5.3 too many messages in this connection"
                 mail_ok = r is None or r.startswith("250 ")
                 self.say(r)
             elif verb == "RCPT":
@@ -113,6 +119,8 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.say("503 5.5.1 need MAIL first")
                     continue
                 r = self.reply_for("rcpt")
+                if self.full("rcpt"):
+                    r = "452 4.5.3 too many messages in this connection"
                 if r is None or r.startswith("250 "):
                     rcpts.append(raw.decode(errors="replace").split(":", 1)[1].strip().strip("<>"))
                 self.say(r)
@@ -135,6 +143,10 @@ class _Handler(socketserver.StreamRequestHandler):
             else:
                 self.say("502 5.5.2 not implemented")
 
+    def full(self, stage: str) -> bool:
+        srv = self.server_
+        return srv.per_connection > 0 and srv.limit_at == stage and self.messages >= srv.per_connection
+
     def read_body(self, rcpts: list[str]) -> bool:
         srv = self.server_
         while True:
@@ -145,6 +157,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 break
         r = self.reply_for("dot")
         if r is not None and r[:1] == "2" and r[3:4] == " " and rcpts:
+            self.messages += 1
             with srv.lock:
                 srv.accepted.extend(rcpts)
         self.say(r)
@@ -157,8 +170,10 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class MisbehavingSmtp:
-    def __init__(self, stage: str, wrong: str, pipelining: bool, host: str = "127.0.0.1"):
+    def __init__(self, stage: str = "", wrong: str = "", pipelining: bool = True, host: str = "127.0.0.1",
+                 per_connection: int = 0, limit_at: str = "mail"):
         self.stage, self.wrong, self.pipelining = stage, wrong, pipelining
+        self.per_connection, self.limit_at = per_connection, limit_at
         self.accepted: list[str] = []
         self.connections = 0
         self.lock = threading.Lock()

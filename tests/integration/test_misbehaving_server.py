@@ -108,3 +108,24 @@ def test_blast_counts_only_what_the_server_accepted(stage, wrong):
     j = json.loads(p.stdout)
     assert p.returncode == 1, p.stdout + p.stderr
     assert j["messages_accepted"] == 0 and j["recipients_accepted"] == 0, j
+
+
+@pytest.mark.parametrize("limit_at", ["mail", "rcpt"])
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])
+def test_a_452_per_connection_limit_retires_the_connection_not_the_recipients(ringmta, work, limit_at, pipelining):
+    """A server that takes 3 messages per connection and answers the 4th MAIL (or RCPT) with 452 4.5.3: the
+    connection is done, and the recipient goes out at once on a new one — one `send` delivers all 20, nothing waits
+    for --retry-after (600 s here)."""
+    addresses = [f"r{i}@dest.test" for i in range(20)]
+    with MisbehavingSmtp(per_connection=3, limit_at=limit_at, pipelining=pipelining) as srv:
+        (work / "m.eml").write_text("From: a@sender.test\nSubject: s\n\nhi\n")
+        (work / "l.csv").write_text("email\n" + "".join(f"{a}\n" for a in addresses))
+        p = ringmta("send", "--message", work / "m.eml", "--recipients", work / "l.csv", "--queue", work / "q",
+                    "--smarthost", f"127.0.0.1:{srv.port}", "--tls", "none", "--json", "--no-progress",
+                    "--admin", "none", "--retry-after", "600", "--command-timeout", "5", "--max-connections", "2",
+                    "--delivery-log", work / "deliveries.jsonl", timeout=90)
+        assert p.rc == 0, p
+        assert p.json["delivered"] == 20 and p.json["queued"] == 0, p
+        assert sorted(srv.accepted) == sorted(addresses)
+        assert srv.connections >= 7  # 20 messages, 3 a connection
+    assert not [x for x in log_lines(work) if x["outcome"] != "delivered"], log_lines(work)
