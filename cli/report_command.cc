@@ -79,6 +79,13 @@ int summarize(storage::Queue& q, const ReportOptions& o) {
     return true;
   });
   if (!listed) return usage_error(listed.error().message);
+  auto size = q.campaign_size(o.campaign);
+  if (!size) return usage_error(size.error().message);
+  if (!*size && total == 0 && unsubscribed == 0) {
+    return usage_error("campaign " + printable(o.campaign) +
+                       ": no such campaign in this queue (the id `send` printed, e.g. "
+                       "\"campaign c6b1...\", or the one given with --campaign)");
+  }
   if (o.json) {
     nlohmann::json j;
     j["campaign"] = o.campaign;

@@ -152,7 +152,7 @@ Command add_send_command(CLI::App& app) {
               admin = std::move(started.value());
             }
             auto raw = read_file(*message_path, "message", std::numeric_limits<std::size_t>::max());
-            if (!raw) return usage_error("cannot read --message " + *message_path);
+            if (!raw) return usage_error("cannot read --message: " + raw.error().message);
             jobs::CampaignInput input{
                 .raw_message = std::move(*raw),
                 .message_name = *message_path,

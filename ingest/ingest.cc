@@ -7,6 +7,8 @@
 // or schedule anything, nor hold more than two batches of recipients in memory.
 #include "ingest/ingest.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -141,7 +143,20 @@ Result<Columns> read_header(message::CsvReader& reader, std::FILE* csv, const st
       break;
     }
   }
-  if (!email_col) return make_error(path + ": the header row has no \"email\" column");
+  if (!email_col) {
+    // Say what was found; a header read as one column that holds ';' or a tab was written with
+    // another delimiter (a spreadsheet's "CSV" in many locales).
+    std::string found;
+    for (const std::string& h : header) found += (found.empty() ? "\"" : ", \"") + h + "\"";
+    std::string hint;
+    if (header.size() == 1 && header[0].find(';') != std::string::npos) {
+      hint = "; the header is separated by ';': save the file as comma-separated CSV";
+    } else if (header.size() == 1 && header[0].find('\t') != std::string::npos) {
+      hint = "; the header is separated by tabs: save the file as comma-separated CSV";
+    }
+    return make_error(path + ": the header row has no \"email\" column (found " + found + ")" +
+                      hint);
+  }
   out.email = *email_col;
   out.of_field.resize(fields.size());
   for (std::size_t f = 0; f < fields.size(); ++f) {
@@ -187,15 +202,27 @@ Result<storage::NewRecipient> recipient_of(const message::CsvRecord& record, con
 // write is remembered; close() reports it.
 class RejectsFile {
  public:
+  // Nothing is created until the first rejected row (no header-only file is left behind); an
+  // old file of that name from an earlier run is removed, so it never passes for this run's.
   Result<void> open(const std::string& path) {
+    path_ = path;
     if (path.empty()) return {};
-    file_.reset(std::fopen(path.c_str(), "wb"));
-    if (!file_) return make_error(file_error("cannot create", path));
-    std::fputs("line,reason,email\n", file_.get());
+    // Before anything is queued: a file that could not be created later would lose the rows.
+    const std::string dir = path.find('/') == std::string::npos
+                                ? std::string(".")
+                                : path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
+    if (::access(dir.c_str(), W_OK) != 0) return make_error(file_error("cannot create", path));
+    if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
+      return make_error(file_error("cannot replace", path));
+    }
     return {};
   }
 
   void write(std::size_t line, std::string_view reason, std::string_view email) {
+    if (!file_ && !path_.empty() && ok_) {
+      file_.reset(std::fopen(path_.c_str(), "wb"));
+      if (!file_ || std::fputs("line,reason,email\n", file_.get()) < 0) ok_ = false;
+    }
     if (!file_) return;
     row_.assign(std::to_string(line)).push_back(',');
     message::append_csv_field(row_, reason);
@@ -211,13 +238,14 @@ class RejectsFile {
 
   // Flushes and closes the file: false if a write to it failed (true without a file).
   bool close() {
-    if (!file_) return true;
+    if (!file_) return ok_;
     if (std::fflush(file_.get()) != 0 || std::ferror(file_.get())) ok_ = false;
     if (std::fclose(file_.release()) != 0) ok_ = false;
     return ok_;
   }
 
  private:
+  std::string path_;
   File file_;
   std::string row_;
   bool ok_ = true;

@@ -1,7 +1,10 @@
 // read_file implementation: stdio in 64 KiB reads, stopping as soon as the limit is passed.
 #include "util/file.h"
 
+#include <cerrno>
 #include <cstdio>
+
+#include "util/errno_text.h"
 
 namespace ringmta {
 
@@ -9,7 +12,11 @@ Result<std::string> read_file(const std::string& path, std::string_view what,
                               std::size_t max_bytes) {
   std::string text;
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return make_error(path + ": cannot open the " + std::string(what));
+  if (f == nullptr) {
+    const int err = errno;
+    return make_error(path + ": cannot open the " + std::string(what) + " (" + errno_text(err) +
+                      ")");
+  }
   char buf[65536];
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
@@ -21,8 +28,9 @@ Result<std::string> read_file(const std::string& path, std::string_view what,
     }
   }
   const bool failed = std::ferror(f) != 0;
+  const int err = errno;
   std::fclose(f);
-  if (failed) return make_error(path + ": read error");
+  if (failed) return make_error(path + ": read error (" + errno_text(err) + ")");
   return text;
 }
 

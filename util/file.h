@@ -11,8 +11,9 @@
 
 namespace ringmta {
 
-// Errors name the path and `what` the file is: "PATH: cannot open the WHAT", "PATH: WHAT larger
-// than N MiB" (more than max_bytes), "PATH: read error".
+// Errors name the path, `what` the file is, and the system's reason: "PATH: cannot open the WHAT
+// (No such file or directory)", "PATH: WHAT larger than N MiB" (more than max_bytes), "PATH: read
+// error (Is a directory)".
 Result<std::string> read_file(const std::string& path, std::string_view what,
                               std::size_t max_bytes);
 

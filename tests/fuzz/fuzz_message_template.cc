@@ -1,5 +1,6 @@
 // libFuzzer target for message::MessageTemplate: parse arbitrary bytes, then render with fixed
-// values and check the wire invariants (only CRLF, no unstuffed '.', ends with CRLF).
+// values (ASCII, line breaks, dots, non-ASCII and specials for header encoding) and check the wire
+// invariants (only CRLF, no unstuffed '.', ends with CRLF, accepted values within 998 a line).
 // It may not touch files or the network.
 #include <cstddef>
 #include <cstdint>
@@ -32,7 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (!t.ok()) return 0;
   static const std::string kValues[] = {
       "",      ".",           "x\r\n.\r\ny",         "\n.\n",
-      "plain", ".lead\rcr\n", std::string(400, 'v'), "." + std::string(300, 'w') + "\n"};
+      "plain", ".lead\rcr\n", std::string(400, 'v'), "." + std::string(300, 'w') + "\n",
+      // Display names and subjects: encoded-words (long ones folded), quoted-strings.
+      "J\xc3\xbcrgen M\xc3\xbcller", "Tom \"T\", & Co\\", std::string(150, '\xc3') + "\xbc"};
   constexpr std::size_t kNumValues = sizeof(kValues) / sizeof(kValues[0]);
   for (std::size_t round = 0; round < kNumValues; ++round) {
     std::vector<std::string> values;

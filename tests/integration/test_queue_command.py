@@ -6,6 +6,7 @@ campaign; a queue held by a running `send` is refused with exit 2. Only 127.0.0.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -232,3 +233,35 @@ def test_a_host_name_that_is_not_a_domain_is_warned_about_without_ehlo(tmp_path,
     assert (warning in p.stderr) == warned, p.stderr
     if warned:
         assert "@vm.invalid" in p.stderr and "--ehlo mail.example.org" in p.stderr, p.stderr
+
+
+def test_the_cli_words(tmp_path, sink):
+    """What a user who mistypes meets: --version, "did you mean" for a command and a flag, why a file cannot be
+    read, the columns of a CSV without `email` and its delimiter, an unknown campaign, no empty rejects file."""
+    p = rm("--version")
+    assert p.returncode == 0 and re.match(r"ringmta \d+\.\d+\.\d+ \(", p.stdout), show(p)
+    p = rm("sned")
+    assert p.returncode == 2 and 'unknown command "sned"; did you mean "send"?' in p.stderr, show(p)
+    p = rm("send", "--mesage", "m.eml", "--recipients", "l.csv")
+    assert p.returncode == 2 and "--mesage: did you mean --message?" in p.stderr, show(p)
+    s = sink()
+    route = ["--smarthost", f"127.0.0.1:{s.port}", "--tls", "none", "--no-progress", "--admin", "none",
+             "--ehlo", "mail.example.org"]
+    p = rm("send", "--message", tmp_path / "nope.eml", "--recipients", tmp_path / "l.csv", "--queue",
+           tmp_path / "q", *route)
+    assert p.returncode == 2 and "nope.eml: cannot open the message (No such file or directory)" in p.stderr, show(p)
+    (tmp_path / "m.eml").write_text("From: a@sender.test\nSubject: s\n\nhi\n")
+    (tmp_path / "semi.csv").write_text("email;name\nx@dest.test;X\n")
+    p = rm("send", "--message", tmp_path / "m.eml", "--recipients", tmp_path / "semi.csv", "--queue", tmp_path / "q",
+           *route)
+    assert p.returncode == 2 and 'no "email" column (found "email;name")' in p.stderr, show(p)
+    assert "separated by ';'" in p.stderr, show(p)
+    (tmp_path / "l.csv").write_text("email\nx@dest.test\n")
+    p = rm("send", "--message", tmp_path / "m.eml", "--recipients", tmp_path / "l.csv", "--queue", tmp_path / "q",
+           "--campaign", "real", *route)
+    assert p.returncode == 0, show(p)
+    assert not (tmp_path / "l.csv.rejects.csv").exists(), "no row was rejected: no rejects file"
+    p = rm("report", "--queue", tmp_path / "q", "--campaign", "nosuch")
+    assert p.returncode == 2 and "no such campaign" in p.stderr, show(p)
+    p = rm("report", "--queue", tmp_path / "q", "--campaign", "real")
+    assert p.returncode == 0, show(p)

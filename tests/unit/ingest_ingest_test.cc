@@ -96,7 +96,7 @@ TEST_F(IngestTest, AcceptsRowsAndStoresMessage) {
   EXPECT_EQ(entries[0].domain, "example.com");
   EXPECT_EQ(entries[0].record.values, (std::vector<std::string>{"ann@example.com", "A1", "Ann"}));
   EXPECT_EQ(entries[1].record.values, (std::vector<std::string>{"bob@x.example", "B2", "Bob"}));
-  EXPECT_EQ(rejects(), "line,reason,email\n");
+  EXPECT_FALSE(std::filesystem::exists(options_.rejects_path)) << "no row rejected: no file";
 }
 
 TEST_F(IngestTest, RejectsFileAndCounts) {
@@ -165,7 +165,17 @@ TEST_F(IngestTest, HeaderWithoutEmailIsAnError) {
   write_csv("mail,name\na@x.example,A\n");
   auto r = ingest(*queue_, options_);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("email"), std::string::npos);
+  EXPECT_NE(r.error().message.find("no \"email\" column (found \"mail\", \"name\")"),
+            std::string::npos)
+      << r.error().message;
+  write_csv("email;name\na@x.example;A\n");  // a spreadsheet's "CSV" with ';'
+  r = ingest(*queue_, options_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("separated by ';'"), std::string::npos) << r.error().message;
+  write_csv("email\tname\na@x.example\tA\n");
+  r = ingest(*queue_, options_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("separated by tabs"), std::string::npos) << r.error().message;
   write_csv("");
   EXPECT_FALSE(ingest(*queue_, options_).ok());
 }

@@ -74,11 +74,12 @@ TEST(ReadFile, ReadsAllAndNamesThePathOnErrors) {
   std::filesystem::remove(path);
   auto missing = read_file(path, "rule file", 1u << 20);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().message, path + ": cannot open the rule file");
+  EXPECT_EQ(missing.error().message,
+            path + ": cannot open the rule file (No such file or directory)");
   const std::string directory = std::filesystem::temp_directory_path().string();
   auto unreadable = read_file(directory, "rule file", 1u << 20);
   ASSERT_FALSE(unreadable.ok());
-  EXPECT_EQ(unreadable.error().message, directory + ": read error");
+  EXPECT_EQ(unreadable.error().message, directory + ": read error (Is a directory)");
 }
 
 }  // namespace
