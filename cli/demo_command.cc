@@ -122,7 +122,7 @@ Command add_demo_command(CLI::App& app) {
               std::fprintf(stderr, "ringmta: %s\n", summary.error().message.c_str());
               return kUsage;
             }
-            print_summary(*summary, *facts);
+            print_summary(*summary, *facts, queue_dir);
             sink.stop();
             loadgen::SinkStats stats = sink.stats();
             std::fprintf(stderr, "sink          %llu messages, %llu recipients, %.1f MB\n",

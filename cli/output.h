@@ -16,5 +16,7 @@ std::string printable(std::string_view text);
 std::string dump(const nlohmann::json& j);
 // "2026-11-29T04:05:06Z".
 std::string rfc3339(UnixSeconds t);
+// A span of seconds for people: "45s", "4m 10s", "2h 5m", "3d 4h".
+std::string duration(int64_t seconds);
 
 }  // namespace ringmta::cli

@@ -32,25 +32,6 @@ struct QueueOptions {
   bool json = false;
 };
 
-// "45s", "4m 10s", "2h 5m", "3d 4h".
-std::string duration(int64_t s) {
-  if (s < 0) s = 0;
-  char buf[64];
-  if (s < 60) {
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  } else if (s < 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm %llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  } else if (s < 86400) {
-    std::snprintf(buf, sizeof buf, "%lldh %lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s % 3600 / 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldd %lldh", static_cast<long long>(s / 86400),
-                  static_cast<long long>(s % 86400 / 3600));
-  }
-  return buf;
-}
-
 struct Oldest {
   storage::QueueEntry entry;
   bool operator<(const Oldest& o) const {  // max-heap top = the youngest kept

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/output.h"
+
 namespace ringmta::cli {
 
 int usage_error(const std::string& message) {
@@ -43,7 +45,8 @@ void show_progress(engine::DeliveryOptions& options) {
   options.progress_every = tty ? 1000 : 2000;
 }
 
-void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& facts) {
+void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& facts,
+                   const std::string& queue_dir) {
   const auto& t = s.totals;
   double rate = s.seconds > 0 ? static_cast<double>(t.delivered) / s.seconds : 0;
   std::fprintf(stderr, "\n");
@@ -51,9 +54,20 @@ void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& 
   std::fprintf(stderr, "delivered     %llu in %.1f s (%.0f msg/s)\n",
                static_cast<unsigned long long>(t.delivered), s.seconds, rate);
   std::fprintf(stderr, "failed        %llu\n", static_cast<unsigned long long>(t.failed));
-  std::fprintf(stderr, "still queued  %llu (%llu deferred to a later time)\n",
-               static_cast<unsigned long long>(s.queued),
-               static_cast<unsigned long long>(s.deferred));
+  const UnixSeconds now = unix_now();
+  if (s.deferred > 0 && s.next_due > now) {
+    // Nothing runs by itself: say when the first of them is due and what delivers it.
+    std::fprintf(stderr,
+                 "still queued  %llu (%llu deferred; the first is due at %s, in %s: `ringmta run "
+                 "--queue %s` delivers them then, or run with --until-done)\n",
+                 static_cast<unsigned long long>(s.queued),
+                 static_cast<unsigned long long>(s.deferred), rfc3339(s.next_due).c_str(),
+                 duration(s.next_due - now).c_str(), queue_dir.c_str());
+  } else {
+    std::fprintf(stderr, "still queued  %llu (%llu deferred to a later time)\n",
+                 static_cast<unsigned long long>(s.queued),
+                 static_cast<unsigned long long>(s.deferred));
+  }
   if (facts.rejected_rows > 0 || facts.duplicates > 0) {
     std::fprintf(stderr, "rejected rows %llu%s%s, duplicates skipped %llu\n",
                  static_cast<unsigned long long>(facts.rejected_rows),
@@ -95,7 +109,8 @@ void print_summary(const engine::DeliverySummary& s, const jobs::CampaignFacts& 
   if (s.interrupted) {
     std::fprintf(stderr,
                  "Interrupted: everything not delivered stays queued; resume with "
-                 "`ringmta run --queue DIR`.\n");
+                 "`ringmta run --queue %s`.\n",
+                 queue_dir.c_str());
   }
 }
 
@@ -105,6 +120,7 @@ std::string json_summary(const engine::DeliverySummary& s, const jobs::CampaignF
   j["failed"] = s.totals.failed;
   j["deferred"] = s.deferred;
   j["queued"] = s.queued;
+  j["next_due"] = s.next_due > 0 ? nlohmann::json(rfc3339(s.next_due)) : nlohmann::json(nullptr);
   j["rejected_rows"] = facts.rejected_rows;
   j["suppressed"] = facts.suppressed;
   j["diagnosis"] = s.diagnosis.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diagnosis);

@@ -20,7 +20,9 @@ void print_warnings(const engine::RouteConfig& route);
 void print_progress(const engine::Progress& progress, bool tty);
 // Has the delivery print its progress line on stderr: every second on a terminal, else every 2 s.
 void show_progress(engine::DeliveryOptions& options);
-void print_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
+// queue_dir: the queue, as the user named it, for the command that delivers what is left.
+void print_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts,
+                   const std::string& queue_dir);
 std::string json_summary(const engine::DeliverySummary& summary, const jobs::CampaignFacts& facts);
 int exit_status(const engine::DeliverySummary& summary);
 

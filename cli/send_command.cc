@@ -46,6 +46,11 @@ void add_job_options(CLI::App& sub, JobOptions& o) {
   sub.add_flag("--until-done", d.until_done,
                "Keep running until every recipient is delivered or has failed: deferred ones are "
                "retried when due (until --max-age), instead of being left for a later `run`");
+  sub.add_option("--wait-for-retries", d.wait_for_retries,
+                 "Keep delivering while deferred recipients fall due within this many seconds (a "
+                 "lost session is retried in seconds); later ones are left for `run`")
+      ->check(CLI::Range(0, 24 * 3600))
+      ->capture_default_str();
   sub.add_option(
          "--bounce-mode", d.bounce_mode,
          "DSNs for permanent failures, to the envelope Sender: digest (default; one DSN per "
@@ -78,7 +83,7 @@ int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, 
   if (!o.no_progress) show_progress(options);
   auto summary = jobs::run_delivery(queue, route, o.delivery, facts, std::move(options));
   if (!summary) return usage_error(summary.error().message);
-  print_summary(*summary, facts);
+  print_summary(*summary, facts, o.delivery.queue_dir);
   if (o.json) std::printf("%s\n", json_summary(*summary, facts).c_str());
   std::fflush(stdout);
   linger_admin(admin, o.admin);

@@ -115,16 +115,23 @@ class SnapshotPublisher {
 // rounds without new outcomes) unless a route is paused.
 class FinishCheck {
  public:
-  FinishCheck(storage::Queue& queue, const QueueClock& clock, bool until_done)
-      : queue_(queue), clock_(clock), until_done_(until_done) {}
+  FinishCheck(storage::Queue& queue, const QueueClock& clock, bool until_done,
+              UnixSeconds wait_for_retries)
+      : queue_(queue),
+        clock_(clock),
+        until_done_(until_done),
+        wait_for_retries_(wait_for_retries) {}
 
   // Called once a supervisor round, with whether every shard has finished. An Error if the
   // queue cannot be read.
   Result<bool> over(bool all_finished, const metrics::Totals& totals, const Shards& shards) {
-    if (all_finished && until_done_) {
+    // A paused route delivers nothing more in this run (it waits for the user's fix): no wait.
+    if (all_finished && (until_done_ || wait_for_retries_ > 0) && !any_paused(shards)) {
       auto due = queue_.earliest_due();
       if (!due) return due.error();
-      if (due->has_value()) all_finished = false;
+      if (due->has_value() && (until_done_ || **due <= clock_.now() + wait_for_retries_)) {
+        all_finished = false;
+      }
     }
     if (uint64_t n = totals.delivered + totals.deferred + totals.failed; n != outcomes_seen_) {
       outcomes_seen_ = n;
@@ -145,6 +152,7 @@ class FinishCheck {
   storage::Queue& queue_;
   const QueueClock& clock_;
   const bool until_done_;
+  const UnixSeconds wait_for_retries_;
   int ready_waits_ = 0;  // rounds spent waiting for ready entries no shard has claimed yet
   uint64_t outcomes_seen_ = 0;
 };
@@ -186,7 +194,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
-  FinishCheck finish(queue, clock, options.until_done);
+  FinishCheck finish(queue, clock, options.until_done, options.wait_for_retries);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kWalSyncEvery));
     if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
@@ -232,6 +240,7 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   } else {
     note_read_error(left.error());
   }
+  if (auto due = queue.earliest_due(); due && *due) summary.next_due = **due;
   summary.seconds = static_cast<double>(monotonic_now() - started) / 1000.0;
   snapshots.publish(true);
   return summary;

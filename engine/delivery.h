@@ -35,10 +35,11 @@ struct Progress {
 
 struct DeliverySummary {
   metrics::Totals totals;
-  uint64_t queued = 0;    // still in the queue afterwards
-  uint64_t deferred = 0;  // of those, due later
-  std::string diagnosis;  // why the route paused or the smart host was unusable, if it was
-  std::string error;      // a fatal error (storage), if any
+  uint64_t queued = 0;       // still in the queue afterwards
+  uint64_t deferred = 0;     // of those, due later
+  std::string diagnosis;     // why the route paused or the smart host was unusable, if it was
+  std::string error;         // a fatal error (storage), if any
+  UnixSeconds next_due = 0;  // when the earliest recipient still queued falls due (0: none)
   std::vector<Failure> failures;
   bool interrupted = false;
   double seconds = 0;
@@ -58,6 +59,9 @@ struct DeliveryOptions {
   // Return only once the queue is empty (deferred recipients retried when due), not as soon as
   // nothing is due now.
   bool until_done = false;
+  // Not return while a deferred recipient falls due within this many seconds (0: return once
+  // nothing is due now).
+  UnixSeconds wait_for_retries = 0;
   // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
   const QueueClock* clock = nullptr;
   BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)

@@ -43,7 +43,7 @@ Recorded OutcomeRecorder::delivered(const storage::QueueEntry& entry, const Load
 
 Recorded OutcomeRecorder::deferred(const storage::QueueEntry& entry, const LoadedMessage* message,
                                    const protocol::Reply& reply, const Attempt& where,
-                                   UnixSeconds now) {
+                                   UnixSeconds now, bool session_lost) {
   if (scheduler::expired(settings_.retry, entry.record.first_enqueued, now)) {
     const protocol::Reply expiry = protocol::Reply::make_local(
         550, "5.4.7", "expired in the queue; last reply: " + reply.summary());
@@ -57,7 +57,10 @@ Recorded OutcomeRecorder::deferred(const storage::QueueEntry& entry, const Loade
   storage::RecipientRecord record = entry.record;
   record.attempts += 1;
   record.last_reply = out.reply;
-  out.retry_at = scheduler::next_retry(settings_.retry, record.attempts, now, jitter_.next_unit());
+  out.retry_at = session_lost ? scheduler::next_session_retry(settings_.retry, record.attempts, now,
+                                                              jitter_.next_unit())
+                              : scheduler::next_retry(settings_.retry, record.attempts, now,
+                                                      jitter_.next_unit());
   batch_.reschedule(entry.key, static_cast<uint32_t>(out.retry_at), record);
   counters_.deferred.add();
   counters_.outcomes.deferred(entry.key.domain, entry.domain, entry.record.message, out.retry_at,

@@ -74,8 +74,11 @@ class OutcomeRecorder {
   // failure record: nothing names its campaign).
   Recorded delivered(const storage::QueueEntry& entry, const LoadedMessage* message,
                      const protocol::Reply& reply, const Attempt& where);
+  // session_lost: the recipient's session ended under it (scheduler::next_session_retry), not a
+  // reply about it (the retry schedule).
   Recorded deferred(const storage::QueueEntry& entry, const LoadedMessage* message,
-                    const protocol::Reply& reply, const Attempt& where, UnixSeconds now);
+                    const protocol::Reply& reply, const Attempt& where, UnixSeconds now,
+                    bool session_lost = false);
   Recorded failed(const storage::QueueEntry& entry, const LoadedMessage* message,
                   const protocol::Reply& reply, const Attempt& where, UnixSeconds now);
 

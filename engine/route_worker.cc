@@ -37,6 +37,7 @@ void RouteWorker::add(storage::QueueEntry entry) {
   if (loop_.now() < reconnect_after_) {
     // The route is held (unreachable, or refusing our mail as unauthenticated): defer without
     // trying, until the hold ends.
+    if (hold_brief_) return sink_.deferred_session_lost(entry, held_reply_, Attempt{});
     sink_.deferred(entry, held_reply_, Attempt{});
     return;
   }
@@ -245,13 +246,14 @@ void RouteWorker::requeue_or_defer(storage::QueueEntry&& entry, const Reply& rep
                                    const Attempt& where, bool connection_ended) {
   // A lost connection, a timeout or a 421 (the server closing the session, e.g. after its
   // per-connection message limit) says nothing about the recipient: try once more at once on
-  // another connection; any other 4xx, or a second loss, defers it.
+  // another connection; a second loss defers it for seconds, any other 4xx for the schedule.
   bool session_ended = connection_ended || reply.local || reply.code == 421;
   if (session_ended && !shutting_down_ && requeued_.insert(entry.key.seq).second) {
     backlog_.push_front(std::move(entry));
     return;
   }
   requeued_.erase(entry.key.seq);
+  if (session_ended) return sink_.deferred_session_lost(entry, reply, where);
   sink_.deferred(entry, reply, where);
 }
 
@@ -274,6 +276,7 @@ void RouteWorker::on_transaction_done(SmtpSession& conn, protocol::TransactionDo
     // right after EHLO would be reconnected to forever, its recipients never tried.)
     consecutive_failures_ = 0;
     candidates_failed_ = 0;
+    holds_in_a_row_ = 0;
   }
   throttle_reply(rcpt);
   if (rcpt.positive()) throttle_reply(done.final_reply);
@@ -301,10 +304,18 @@ void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Ob
   for (auto& [id, conn] : connections_) retire(*conn);
 }
 
-void RouteWorker::hold(Millis how_long, Reply reply, const Attempt& where) {
+void RouteWorker::hold(Millis how_long, Reply reply, const Attempt& where, bool brief) {
   reconnect_after_ = loop_.now() + how_long;
   held_reply_ = std::move(reply);
-  defer_backlog(held_reply_, where);
+  hold_brief_ = brief;
+  for (auto& entry : backlog_) {
+    if (brief) {
+      sink_.deferred_session_lost(entry, held_reply_, where);
+    } else {
+      sink_.deferred(entry, held_reply_, where);
+    }
+  }
+  backlog_.clear();
 }
 
 void RouteWorker::hold_unauthenticated(storage::QueueEntry&& entry, const Reply& refusal,
@@ -318,11 +329,6 @@ void RouteWorker::hold_unauthenticated(storage::QueueEntry&& entry, const Reply&
   // is tried again after the hold (the retry schedule's first step), and expires as usual.
   hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.7.0", diagnosis_), where);
   sink_.deferred(entry, held_reply_, where);
-}
-
-void RouteWorker::defer_backlog(const Reply& reply, const Attempt& where) {
-  for (auto& entry : backlog_) sink_.deferred(entry, reply, where);
-  backlog_.clear();
 }
 
 void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) {
@@ -339,12 +345,30 @@ void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFa
   }
   counters_.connections_failed.add();
   if (++consecutive_failures_ >= config_.connect_failures_before_defer) {
-    // The smart host is down or refusing us: stop hammering it, defer what is waiting.
-    diagnosis_ = "The smart host " + candidates_[0].target.endpoint.str() + " could not be used (" +
-                 failed.reply.summary() + ") " + std::to_string(consecutive_failures_) +
-                 " times in a row; recipients are deferred and will be retried.";
-    hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.4.1", diagnosis_),
-         attempt_of(conn));
+    // The smart host is pushing back (421): stop hammering it for seconds, growing with each
+    // hold in a row; what is waiting is due again when the hold ends. After kBriefHolds in a row
+    // it is down, not busy, and so is a smart host that fails otherwise: its recipients wait for
+    // the retry schedule.
+    const std::string who = "The smart host " + candidates_[0].target.endpoint.str() +
+                            " could not be used (" + failed.reply.summary() + ") " +
+                            std::to_string(config_.connect_failures_before_defer) +
+                            " times in a row";
+    consecutive_failures_ = 0;
+    // Only a 421 says "not now" (RFC 5321 §3.8): a refused connection, a TLS or protocol failure
+    // is not fixed in seconds, and the user is better told at once.
+    if (failed.reply.code == 421 && !failed.reply.local && holds_in_a_row_ < kBriefHolds) {
+      const UnixSeconds back_off = std::min<UnixSeconds>(
+          config_.retry.first_retry, scheduler::kSessionRetry << holds_in_a_row_);
+      ++holds_in_a_row_;
+      diagnosis_ = who + "; backing off for " + std::to_string(back_off) +
+                   " s, then its recipients are tried again.";
+      hold(back_off * 1000, Reply::make_local(451, "4.4.1", diagnosis_), attempt_of(conn), true);
+    } else {
+      diagnosis_ = who + ", after " + std::to_string(kBriefHolds) +
+                   " back-offs; its recipients are deferred for the retry schedule.";
+      hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.4.1", diagnosis_),
+           attempt_of(conn));
+    }
   }
 }
 

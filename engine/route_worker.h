@@ -46,6 +46,12 @@ class OutcomeSink {
                         const Attempt& where) = 0;
   virtual void failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
                       const Attempt& where) = 0;
+  // Deferred because the session ended under it (a second time), not for a reply about it: due
+  // again in seconds (scheduler::next_session_retry).
+  virtual void deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                                     const Attempt& where) {
+    deferred(entry, reply, where);
+  }
   // Not attempted or not decided: stays queued exactly as it was.
   virtual void released(const storage::QueueEntry& entry) = 0;
   // Asked just before entry is composed: true when it must not be sent after all (its address
@@ -107,9 +113,9 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void feed(SmtpSession& conn);
   void pause(protocol::RefusalKind kind, const protocol::Reply& reply,
              const protocol::Observations& seen);
-  void defer_backlog(const protocol::Reply& reply, const Attempt& where);
-  // Defers the backlog with reply, and what comes for how_long, without trying.
-  void hold(Millis how_long, protocol::Reply reply, const Attempt& where);
+  // Defers the backlog with reply, and what comes for how_long, without trying; brief: for
+  // seconds (the route backs off), not for the retry schedule.
+  void hold(Millis how_long, protocol::Reply reply, const Attempt& where, bool brief = false);
   // An MX host refused entry's mail as unauthenticated for the sender's domain: says why once,
   // defers it and holds the domain.
   void hold_unauthenticated(storage::QueueEntry&& entry, const protocol::Reply& refusal,
@@ -154,9 +160,12 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   Millis pop_logged_in_at_ = 0;
   bool pop_ever_ = false;
   uint32_t consecutive_failures_ = 0;
-  Millis reconnect_after_ = 0;  // held until then: recipients deferred without trying
-  protocol::Reply held_reply_;  // what they are deferred with
-  Millis wake_at_ = 0;          // a pending wake_at timer's time, 0 = none
+  Millis reconnect_after_ = 0;   // held until then: recipients deferred without trying
+  protocol::Reply held_reply_;   // what they are deferred with
+  bool hold_brief_ = false;      // the hold is a back-off of seconds (deferred_session_lost)
+  uint32_t holds_in_a_row_ = 0;  // smart-host back-offs since a transaction was last answered
+  static constexpr uint32_t kBriefHolds = 3;  // 15, 30, 60 s; then the retry schedule
+  Millis wake_at_ = 0;                        // a pending wake_at timer's time, 0 = none
   TimerId wake_timer_ = 0;
   bool paused_ = false;
   bool shutting_down_ = false;

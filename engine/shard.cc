@@ -303,6 +303,14 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
   if (recorded.disposition == Disposition::kExpired) note_failure(entry, recorded);
 }
 
+void Shard::deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                                  const Attempt& where) {
+  claimed_.erase(entry.key.seq);
+  const Recorded recorded =
+      recorder_->deferred(entry, message_of(entry), reply, where, clock_.now(), true);
+  if (recorded.disposition == Disposition::kExpired) note_failure(entry, recorded);
+}
+
 void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
                    const Attempt& where) {
   claimed_.erase(entry.key.seq);

@@ -85,6 +85,8 @@ class Shard final : private OutcomeSink {
   const LoadedMessage* message_of(const storage::QueueEntry& entry);
   void note_failure(const storage::QueueEntry& entry, const Recorded& recorded);
   void flush_log();
+  void deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
+                             const Attempt& where) override;
   void released(const storage::QueueEntry& entry) override;
   bool withdrawn(const storage::QueueEntry& entry) override;
 

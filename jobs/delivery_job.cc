@@ -19,6 +19,7 @@ Result<engine::DeliverySummary> run_delivery(storage::Queue& queue,
         ": nothing delivered, the queue cannot record outcomes: " + writable.error().message);
   }
   options.until_done = settings.until_done;
+  options.wait_for_retries = settings.wait_for_retries;
   options.bounces.mode = settings.bounce_mode == "none" ? engine::BounceMode::kNone
                          : settings.bounce_mode == "per-recipient"
                              ? engine::BounceMode::kPerRecipient

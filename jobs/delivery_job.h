@@ -19,6 +19,9 @@ namespace ringmta::jobs {
 struct DeliverySettings {
   std::string queue_dir;  // for errors
   bool until_done = false;
+  // Keep delivering while a deferred recipient falls due within this many seconds (0: return
+  // once nothing is due now); until_done: however far.
+  UnixSeconds wait_for_retries = 120;
   std::string bounce_mode = "digest";  // digest, per-recipient or none
   std::string bounce_to;               // "" = the envelope Sender
   std::size_t bounce_digest_size = 100;

@@ -17,6 +17,15 @@ UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds
   return now + static_cast<UnixSeconds>(interval);
 }
 
+UnixSeconds next_session_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
+                               double unit_random) {
+  const uint32_t doublings = std::min<uint32_t>(std::max<uint32_t>(attempts, 1) - 1, 16);
+  double interval = static_cast<double>(kSessionRetry) * static_cast<double>(1u << doublings);
+  interval = std::min(interval, static_cast<double>(policy.first_retry));
+  interval *= 1.0 + policy.jitter * std::clamp(unit_random, 0.0, 1.0);
+  return now + static_cast<UnixSeconds>(interval);
+}
+
 double RetryJitter::next_unit() {
   state_ ^= state_ << 13;
   state_ ^= state_ >> 7;

@@ -21,6 +21,13 @@ struct RetryPolicy {
 UnixSeconds next_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
                        double unit_random);
 
+// The due time after a recipient's session was lost under it (a 421, the connection closed or
+// timed out, a second time in a row): nothing was said about the recipient, so it waits seconds,
+// not the retry schedule — kSessionRetry, doubling with each try, at most the first retry.
+constexpr UnixSeconds kSessionRetry = 15;
+UnixSeconds next_session_retry(const RetryPolicy& policy, uint32_t attempts, UnixSeconds now,
+                               double unit_random);
+
 // Where next_retry's unit_random comes from: a xorshift64 stream, seeded per shard so that the
 // shards' retries do not line up. Not for anything that needs real randomness.
 class RetryJitter {

@@ -6,6 +6,8 @@ answered times out into a deferral without holding up the other domains. Only 12
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -68,7 +70,7 @@ def test_a_never_answering_domain_times_out_without_holding_up_the_others(ringmt
     addrs = [f"u{i}@hole.test" for i in range(3)] + [f"u{i}@fine.test" for i in range(300)] + \
         [f"u{i}@slow.test" for i in range(3)]
     t0 = time.monotonic()
-    r = send(ringmta, work, port, addrs, "--command-timeout", "2", "--max-connections", "4")
+    r = send(ringmta, work, port, addrs, "--command-timeout", "2", "--max-connections", "4", "--wait-for-retries", "0")
     assert r.rc == 3, r
     assert r.json["delivered"] == 303 and r.json["queued"] == 3, r
     assert time.monotonic() - t0 < 60
@@ -165,3 +167,29 @@ def test_chunking_bdat_over_a_socket(sink):
         out = sk.summary()
     assert f"sink: 1 messages, 1 recipients, {len(chunk1) + len(chunk2)} bytes" in out, out
     assert record.read_text().split() == ["b@chunk.test"]
+
+
+def test_a_send_finishes_its_job_through_421s(ringmta, work, sink):
+    """20 % of one domain's RCPTs get `421 slow down` and the session is closed: those recipients are tried again on
+    a new connection, and if that is lost too, in seconds (15, then 30) — the same `send` delivers every one, and
+    the other domains are never held back."""
+    sk = sink("hot.test:rcpt-421=20")
+    addrs = [f"u{i}@hot.test" for i in range(200)] + [f"u{i}@fine{i % 5}.test" for i in range(800)]
+    t0 = time.monotonic()
+    r = send(ringmta, work, sk.port, addrs, "--delivery-log", work / "log.jsonl")
+    assert r.rc == 0, r
+    assert r.json["delivered"] == 1000 and r.json["queued"] == 0, r
+    assert time.monotonic() - t0 < 110
+    lines = [json.loads(x) for x in (work / "log.jsonl").read_text().splitlines()]
+    deferred = [x for x in lines if x["outcome"] == "deferred"]
+    assert all(x["recipient"].endswith("@hot.test") for x in deferred), deferred[:5]
+    got = records(sk.record, 1000)
+    assert sorted(got) == sorted(addrs)
+
+
+def test_deferrals_beyond_the_wait_are_left_for_run_with_a_line_saying_when(ringmta, work, sink):
+    sk = sink("grey.test:rcpt-4xx=100")
+    r = send(ringmta, work, sk.port, ["a@grey.test", "b@fine.test"])
+    assert r.rc == 3 and r.json["deferred"] == 1, r
+    assert re.search(r"still queued  1 \(1 deferred; the first is due at \S+Z, in 1\dm \d+s: "
+                     r"`ringmta run --queue \S+` delivers them then, or run with --until-done\)", r.stderr), r

@@ -248,6 +248,7 @@ def test_suppressed_between_runs_is_withdrawn_at_the_next_run(tmp_path, sink):
     queue = tmp_path / "queue"
     p = rm("send", "--message", message, "--recipients", csv, "--queue", queue, "--smarthost",
            f"127.0.0.1:{grey.port}", "--tls", "none", "--no-progress", "--admin", "none", "--retry-after", "1",
+           "--wait-for-retries", "0",
            "--json")
     assert p.json["deferred"] == 5, show(p)
     p = rm("suppress", "add", "--queue", queue, readers[1], readers[3].upper())
