@@ -244,9 +244,23 @@ Result<std::vector<bool>> Shard::suppressed_since_queued(
   // Every recipient was checked against the list when it was queued; an address that joined it
   // since (a one-click unsubscribe while the campaign runs, `suppress add` between runs, a hard
   // bounce in another campaign) is found here, one MultiGet a window, before it is handed on.
+  // Only recipients queued no later than the list last grew can be on it unchecked: the rest
+  // cost nothing (one Get for the time).
+  auto last_added = suppressions_.last_added();
+  if (!last_added) return last_added.error();
+  std::vector<bool> out(entries.size());
   addresses_.clear();
-  for (const storage::QueueEntry& e : entries) addresses_.push_back(e.record.address);
-  return suppressions_.contains(addresses_);
+  checked_.clear();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].record.first_enqueued > *last_added) continue;
+    addresses_.push_back(entries[i].record.address);
+    checked_.push_back(i);
+  }
+  if (addresses_.empty()) return out;
+  auto found = suppressions_.contains(addresses_);
+  if (!found) return found.error();
+  for (std::size_t k = 0; k < checked_.size(); ++k) out[checked_[k]] = (*found)[k];
+  return out;
 }
 
 void Shard::publish_signer_stats() {

@@ -127,6 +127,7 @@ class Shard final : private OutcomeSink {
   storage::FetchHints hints_;             // per domain: the highest key fetched (storage/queue.h)
   storage::SuppressionList suppressions_{queue_};
   std::vector<std::string> addresses_;  // a window's, for the suppression check (reused)
+  std::vector<std::size_t> checked_;    // their indexes in the window
   const SuppressionFeed* suppression_feed_;
   uint64_t feed_seen_ = 0;
   std::unordered_set<std::string> suppressed_late_;  // from the feed, lower case

@@ -1,6 +1,9 @@
 // Suppression list and failure records (see records.h): key layout and the Queue records calls.
 #include "storage/records.h"
 
+#include <array>
+#include <limits>
+
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "util/strings.h"
@@ -9,6 +12,8 @@ namespace ringmta::storage {
 namespace {
 
 constexpr std::string_view kSuppressionPrefix = "supp/";
+// When an address last joined the list (u64 BE seconds), written with every addition.
+const std::string kSuppressionAdded = "suppression/last_added";
 constexpr std::string_view kFailurePrefix = "failed/";
 
 std::string suppression_key(std::string_view address) {
@@ -32,10 +37,35 @@ std::string suppression_address(std::string_view address) {
 
 Result<void> SuppressionList::add(std::span<const SuppressionEntry> entries) {
   std::vector<std::pair<std::string, std::string>> puts;
-  puts.reserve(entries.size());
+  puts.reserve(entries.size() + 1);
   for (const auto& e : entries)
     puts.emplace_back(suppression_key(e.address), codec::encode_suppression(e));
+  puts.emplace_back(kSuppressionAdded, added_value());
   return queue_.write_records(puts, {});
+}
+
+std::string SuppressionList::added_value() {
+  std::string v;
+  keys::put_u64_be(v, static_cast<uint64_t>(unix_now()));
+  return v;
+}
+
+Result<UnixSeconds> SuppressionList::last_added() const {
+  const std::array<std::string, 1> key{kSuppressionAdded};
+  auto values = queue_.get_records(key);
+  if (!values) return values.error();
+  if (const auto& v = values->front(); v && v->size() == 8) {
+    return static_cast<UnixSeconds>(keys::get_u64_be(*v));
+  }
+  // Not recorded (a list written before this was, or none at all): any entry may be newer than
+  // any recipient.
+  bool any = false;
+  auto scanned = queue_.scan_records(kSuppressionPrefix, [&](std::string_view, std::string_view) {
+    any = true;
+    return false;
+  });
+  if (!scanned) return scanned.error();
+  return any ? std::numeric_limits<UnixSeconds>::max() : UnixSeconds{0};
 }
 
 Result<uint64_t> SuppressionList::remove(std::span<const std::string> addresses) {
@@ -87,6 +117,7 @@ Result<void> SuppressionList::addresses(
 
 void SuppressionList::add_to(OutcomeBatch& batch, const SuppressionEntry& entry) {
   batch.put_record(suppression_key(entry.address), codec::encode_suppression(entry));
+  batch.put_record(kSuppressionAdded, added_value());
 }
 
 void add_failure_record(OutcomeBatch& batch, const FailureRecord& record) {

@@ -1,6 +1,7 @@
 // Records kept beside the queue for list hygiene, in the queue's database (Queue records API):
 //
 //   suppression list  "supp/" + lower-case address                 -> SuppressionEntry
+//                     "suppression/last_added"                     -> u64 BE seconds
 //   failure records   "failed/" + campaign + '\0' + recipient        -> FailureRecord
 //
 // A hard bounce of a recipient-specific kind adds its address to the suppression list in the same
@@ -64,7 +65,13 @@ class SuppressionList {
   // The same entry written with delivery outcomes.
   static void add_to(OutcomeBatch& batch, const SuppressionEntry& entry);
 
+  // When an address last joined the list (every add records it): a recipient queued after that
+  // was checked against the list as it still is. 0: the list is empty; the largest value when it
+  // was written before this was recorded (then every recipient must be checked).
+  Result<UnixSeconds> last_added() const;
+
  private:
+  static std::string added_value();
   Queue& queue_;
 };
 

@@ -5,6 +5,7 @@
 // It may not: depend on timing or on other tests' state.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include "storage/codec.h"
@@ -77,6 +78,30 @@ TEST(SuppressionList, OutcomeBatchEntriesSurviveAReopen) {
   auto found = list.contains(probe);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(*found, std::vector<bool>{true});
+}
+
+TEST(SuppressionList, LastAddedTellsWhichRecipientsNeedACheck) {
+  TempDir dir;
+  auto q = must_open(dir.path());
+  SuppressionList list(*q);
+  EXPECT_EQ(list.last_added().value(), 0) << "an empty list: nothing to check";
+  const UnixSeconds before = unix_now();
+  std::vector<SuppressionEntry> one = {{.address = "a@example.org", .category = "manual"}};
+  ASSERT_TRUE(list.add(one).ok());
+  EXPECT_GE(list.last_added().value(), before);
+  EXPECT_LE(list.last_added().value(), unix_now());
+  OutcomeBatch batch;  // a hard bounce recorded with the outcomes counts too
+  SuppressionList::add_to(batch, {.address = "b@example.org", .category = "invalid_recipient"});
+  ASSERT_TRUE(q->apply(std::move(batch)).ok());
+  EXPECT_GE(list.last_added().value(), before);
+
+  // A list written before the time was recorded: every recipient must be checked.
+  TempDir old_dir;
+  auto old = must_open(old_dir.path());
+  const std::vector<std::pair<std::string, std::string>> puts = {
+      {"supp/c@example.org", codec::encode_suppression({.address = "c@example.org"})}};
+  ASSERT_TRUE(old->write_records(puts, {}).ok());
+  EXPECT_EQ(SuppressionList(*old).last_added().value(), std::numeric_limits<UnixSeconds>::max());
 }
 
 TEST(FailureRecords, WrittenWithTheRemovalListedPerCampaignAndDropped) {
