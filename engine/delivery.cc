@@ -116,17 +116,22 @@ class SnapshotPublisher {
 class FinishCheck {
  public:
   FinishCheck(storage::Queue& queue, const QueueClock& clock, bool until_done,
-              UnixSeconds wait_for_retries)
+              UnixSeconds wait_for_retries, uint64_t deferred_at_start)
       : queue_(queue),
         clock_(clock),
         until_done_(until_done),
-        wait_for_retries_(wait_for_retries) {}
+        wait_for_retries_(wait_for_retries),
+        deferred_at_start_(deferred_at_start) {}
 
   // Called once a supervisor round, with whether every shard has finished. An Error if the
   // queue cannot be read.
   Result<bool> over(bool all_finished, const metrics::Totals& totals, const Shards& shards) {
     // A paused route delivers nothing more in this run (it waits for the user's fix): no wait.
-    if (all_finished && (until_done_ || wait_for_retries_ > 0) && !any_paused(shards)) {
+    // Nor is there anything to wait for when no recipient was deferred (no queue scan then: at
+    // the end of a run it would seek past the tombstones of everything just delivered).
+    const bool waiting =
+        until_done_ || (wait_for_retries_ > 0 && (totals.deferred > 0 || deferred_at_start_ > 0));
+    if (all_finished && waiting && !any_paused(shards)) {
       auto due = queue_.earliest_due();
       if (!due) return due.error();
       if (due->has_value() && (until_done_ || **due <= clock_.now() + wait_for_retries_)) {
@@ -153,6 +158,7 @@ class FinishCheck {
   const QueueClock& clock_;
   const bool until_done_;
   const UnixSeconds wait_for_retries_;
+  const uint64_t deferred_at_start_;
   int ready_waits_ = 0;  // rounds spent waiting for ready entries no shard has claimed yet
   uint64_t outcomes_seen_ = 0;
 };
@@ -194,7 +200,8 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
 
   Millis next_progress = started + options.progress_every;
   bool stop_requested = !summary.error.empty();
-  FinishCheck finish(queue, clock, options.until_done, options.wait_for_retries);
+  FinishCheck finish(queue, clock, options.until_done, options.wait_for_retries,
+                     at_start->deferred);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kWalSyncEvery));
     if (auto ok = queue.sync_wal(); !ok && summary.error.empty()) {
