@@ -133,7 +133,9 @@ class Checker {
             }));
       }
     }
-    for (const auto& [domain, host] : probe_hosts_) {
+    for (const auto& probe : probe_hosts_) {
+      // Copies, not structured bindings: clang 14 cannot capture those.
+      const std::string domain = probe.first, host = probe.second;
       resolver_.lookup_addresses(host, track([this, domain, host](const dns::AddressOutcome& o) {
                                    auto a = addresses_of(o);
                                    if (!a || a->empty()) {
@@ -197,7 +199,8 @@ class Checker {
   void done() {
     if (probe_endpoints_.empty()) return loop_.stop();
     probes_left_ = probe_endpoints_.size();
-    for (const auto& [domain, to] : probe_endpoints_) {
+    for (const auto& [probed, to] : probe_endpoints_) {
+      const std::string domain = probed;  // a copy for the lambda (clang 14)
       auto where = to.str();
       probes_.push_back(std::make_unique<GreetingProbe>(
           loop_, to, greeting_timeout, [this, domain, where](const GreetingResult& r) {
