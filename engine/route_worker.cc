@@ -37,9 +37,7 @@ void RouteWorker::add(storage::QueueEntry entry) {
   if (loop_.now() < reconnect_after_) {
     // The route is held (unreachable, or refusing our mail as unauthenticated): defer without
     // trying, until the hold ends.
-    if (hold_brief_) return sink_.deferred_session_lost(entry, held_reply_, Attempt{});
-    sink_.deferred(entry, held_reply_, Attempt{});
-    return;
+    return defer_held(entry, Attempt{});
   }
   backlog_.push_back(std::move(entry));
 }
@@ -308,14 +306,13 @@ void RouteWorker::hold(Millis how_long, Reply reply, const Attempt& where, bool 
   reconnect_after_ = loop_.now() + how_long;
   held_reply_ = std::move(reply);
   hold_brief_ = brief;
-  for (auto& entry : backlog_) {
-    if (brief) {
-      sink_.deferred_session_lost(entry, held_reply_, where);
-    } else {
-      sink_.deferred(entry, held_reply_, where);
-    }
-  }
+  for (auto& entry : backlog_) defer_held(entry, where);
   backlog_.clear();
+}
+
+void RouteWorker::defer_held(const storage::QueueEntry& entry, const Attempt& where) {
+  if (hold_brief_) return sink_.deferred_session_lost(entry, held_reply_, where);
+  sink_.deferred(entry, held_reply_, where);
 }
 
 void RouteWorker::hold_unauthenticated(storage::QueueEntry&& entry, const Reply& refusal,
@@ -364,8 +361,11 @@ void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFa
                    " s, then its recipients are tried again.";
       hold(back_off * 1000, Reply::make_local(451, "4.4.1", diagnosis_), attempt_of(conn), true);
     } else {
-      diagnosis_ = who + ", after " + std::to_string(kBriefHolds) +
-                   " back-offs; its recipients are deferred for the retry schedule.";
+      diagnosis_ =
+          who +
+          (holds_in_a_row_ >= kBriefHolds ? ", after " + std::to_string(kBriefHolds) + " back-offs"
+                                          : std::string()) +
+          "; its recipients are deferred for the retry schedule.";
       hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.4.1", diagnosis_),
            attempt_of(conn));
     }

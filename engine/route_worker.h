@@ -116,6 +116,8 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   // Defers the backlog with reply, and what comes for how_long, without trying; brief: for
   // seconds (the route backs off), not for the retry schedule.
   void hold(Millis how_long, protocol::Reply reply, const Attempt& where, bool brief = false);
+  // Defers entry with the hold's reply, in seconds or for the schedule as the hold says.
+  void defer_held(const storage::QueueEntry& entry, const Attempt& where);
   // An MX host refused entry's mail as unauthenticated for the sender's domain: says why once,
   // defers it and holds the domain.
   void hold_unauthenticated(storage::QueueEntry&& entry, const protocol::Reply& refusal,

@@ -189,6 +189,7 @@ void Shard::refill() {
   // back. When the wall clock steps back, the hints are dropped (a released entry drops its own).
   if (now < hints_now_) hints_.clear();
   hints_now_ = now;
+  std::optional<UnixSeconds> list_grew;  // the suppression list's last addition, read once here
   for (std::size_t visited = 0; visited < partitions_.size(); ++visited) {
     std::size_t i = next_partition_;
     next_partition_ = (next_partition_ + 1) % partitions_.size();
@@ -206,7 +207,7 @@ void Shard::refill() {
     } else {
       cursors_[i] = fetched->back().key;
     }
-    auto suppressed = suppressed_since_queued(*fetched);
+    auto suppressed = suppressed_since_queued(*fetched, list_grew);
     if (!suppressed) {
       set_error("reading the suppression list failed: " + suppressed.error().message);
       return;
@@ -240,19 +241,23 @@ bool Shard::withdrawn(const storage::QueueEntry& entry) {
 }
 
 Result<std::vector<bool>> Shard::suppressed_since_queued(
-    const std::vector<storage::QueueEntry>& entries) {
+    const std::vector<storage::QueueEntry>& entries, std::optional<UnixSeconds>& list_grew) {
   // Every recipient was checked against the list when it was queued; an address that joined it
   // since (a one-click unsubscribe while the campaign runs, `suppress add` between runs, a hard
   // bounce in another campaign) is found here, one MultiGet a window, before it is handed on.
   // Only recipients queued no later than the list last grew can be on it unchecked: the rest
-  // cost nothing (one Get for the time).
-  auto last_added = suppressions_.last_added();
-  if (!last_added) return last_added.error();
+  // cost nothing (one Get for the time, once a refill, not once a partition).
   std::vector<bool> out(entries.size());
+  if (entries.empty()) return out;
+  if (!list_grew) {
+    auto last_added = suppressions_.last_added();
+    if (!last_added) return last_added.error();
+    list_grew = *last_added;
+  }
   addresses_.clear();
   checked_.clear();
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (entries[i].record.first_enqueued > *last_added) continue;
+    if (entries[i].record.first_enqueued > *list_grew) continue;
     addresses_.push_back(entries[i].record.address);
     checked_.push_back(i);
   }

@@ -70,9 +70,10 @@ class Shard final : private OutcomeSink {
   void flush();
   void publish_dns_stats();
   void publish_signer_stats();
-  // For each entry, whether its address is on the suppression list now.
-  Result<std::vector<bool>> suppressed_since_queued(
-      const std::vector<storage::QueueEntry>& entries);
+  // For each entry, whether its address is on the suppression list now. list_grew: the list's
+  // last addition (SuppressionList::last_added), read here when the caller has not yet.
+  Result<std::vector<bool>> suppressed_since_queued(const std::vector<storage::QueueEntry>& entries,
+                                                    std::optional<UnixSeconds>& list_grew);
   void emit_bounces(bool idle);
   void set_error(std::string message);
 

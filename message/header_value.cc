@@ -65,6 +65,15 @@ void append_encoded_words(std::string& out, std::string_view v) {
 }  // namespace
 
 void append_header_value(std::string& out, std::string_view value, HeaderContext context) {
+  if (value.find_first_of("\r\n") != std::string_view::npos) {
+    // Checked values never hold a line break; this guarantees that no value can ever add a
+    // header field (the only breaks written are the folds between encoded-words).
+    std::string flat(value);
+    for (char& c : flat) {
+      if (c == '\r' || c == '\n') c = ' ';
+    }
+    return append_header_value(out, flat, context);
+  }
   switch (context) {
     case HeaderContext::kRaw:
       out.append(value);
@@ -94,9 +103,9 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
 }
 
 HeaderValueWidth header_value_width(std::string_view value, HeaderContext context) {
-  const bool encoded = (context == HeaderContext::kUnstructured ||
-                        context == HeaderContext::kPhrase) &&
-                       !is_ascii(value);
+  const bool encoded =
+      (context == HeaderContext::kUnstructured || context == HeaderContext::kPhrase) &&
+      !is_ascii(value);
   if (encoded) {
     constexpr std::size_t kWord = 72;  // "=?UTF-8?B?" + 60 + "?="
     return {kWord, value.size() > 45, kWord};

@@ -21,6 +21,7 @@ enum class HeaderContext : uint8_t {
   kQuoted,        // inside a quoted-string of the template
 };
 
+// A CR or LF in value is written as a space: a value never breaks the field's line.
 void append_header_value(std::string& out, std::string_view value, HeaderContext context);
 
 // How wide append_header_value writes value, for the 998-byte line check: `first` bytes on the

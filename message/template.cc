@@ -340,6 +340,14 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
   return t;
 }
 
+std::string MessageTemplate::touching_word(std::size_t segment, std::string_view value) const {
+  const Segment& seg = segments_[segment];
+  std::string word = seg.literal.substr(seg.literal.size() - seg.prefix);
+  word.append(value);
+  word.append(segments_[segment + 1].literal, 0, seg.suffix);
+  return word;
+}
+
 Result<void> MessageTemplate::check_values(std::span<const std::string> values) const {
   if (values.size() != fields_.size()) {
     return make_error(std::to_string(values.size()) + " values for " +
@@ -376,6 +384,18 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
       const int f = lc.fields[k];
       const std::string& v = values[static_cast<std::size_t>(f)];
       if (seg.in_header) {  // never a line break (refused above); as it will be written
+        if (seg.prefix + seg.suffix > 0) {
+          // Written as one word with the text it touches (render): measured as that word, whose
+          // prefix is already in run and whose suffix the next literal adds again.
+          const std::string word = touching_word(lc.first_segment + k, v);
+          const HeaderValueWidth w = header_value_width(word, seg.context);
+          run = run - std::min<std::size_t>(run, seg.prefix) + w.first;
+          at_line_start = false;
+          if (run > kMaxLine) return too_long(f);
+          if (w.folded) run = w.last;
+          run -= std::min<std::size_t>(run, seg.suffix);
+          continue;
+        }
         const HeaderValueWidth w = header_value_width(v, seg.context);
         run += w.first + (at_line_start && !v.empty() && v[0] == '.' ? 1 : 0);
         at_line_start = at_line_start && v.empty();
@@ -450,13 +470,7 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
     const std::string& v = values[static_cast<std::size_t>(seg.field)];
     if (seg.prefix + seg.suffix > 0) {
       // An unstructured field's value with the text it touches: one word, encoded as one.
-      std::string word = seg.literal.substr(seg.literal.size() - seg.prefix);
-      word.append(v);
-      word.append(segments_[s + 1].literal, 0, seg.suffix);
-      for (char& c : word) {
-        if (c == '\r' || c == '\n') c = ' ';
-      }
-      append_header_value(out, word, seg.context);
+      append_header_value(out, touching_word(s, v), seg.context);
       skip = seg.suffix;
       at_line_start = false;
       continue;
@@ -464,17 +478,7 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
     if (v.empty()) continue;
     if (seg.in_header) {
       if (at_line_start && v[0] == '.') out.push_back('.');
-      // Values were checked; this only guarantees no header can ever be added by a value (the
-      // only line breaks written are the folds between encoded-words).
-      if (v.find_first_of("\r\n") != std::string::npos) {
-        std::string flat = v;
-        for (char& c : flat) {
-          if (c == '\r' || c == '\n') c = ' ';
-        }
-        append_header_value(out, flat, seg.context);
-      } else {
-        append_header_value(out, v, seg.context);
-      }
+      append_header_value(out, v, seg.context);  // never a line break from the value
       at_line_start = false;
     } else {
       append_body_value(out, v, at_line_start);

@@ -58,6 +58,8 @@ class MessageTemplate {
     // start of the next segment's literal, written with it (encoded with it when it is encoded).
     uint32_t prefix = 0, suffix = 0;
   };
+  // A kUnstructured value with the text it touches on either side (Segment::prefix/suffix).
+  std::string touching_word(std::size_t segment, std::string_view value) const;
   std::vector<Segment> segments_;
   std::vector<std::string> fields_;
   std::vector<bool> field_in_header_;

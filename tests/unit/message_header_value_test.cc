@@ -112,6 +112,30 @@ TEST(HeaderValue, AnEncodedValueTakesTheTextItTouchesIntoItsWord) {
   EXPECT_EQ(header_of("Subject: {{a}}-{{b}}\n\nb\n", {"a", "b"}, "Subject"), "a-b");
 }
 
+TEST(HeaderValue, TheLineCheckMeasuresAValueAsTheWordItIsWrittenIn) {
+  // An ASCII value touching 8-bit template text is encoded with it: 40 such words are 880 bytes
+  // raw but 40 unfolded encoded-words of 44 characters, more than a line may hold.
+  std::string line = "X-Tag: ";
+  for (int i = 0; i < 40; ++i) line += "{{a}}\xc3\xa9";
+  auto t = MessageTemplate::parse(line + "\n\nb\n");
+  ASSERT_TRUE(t.ok());
+  const std::vector<std::string> values{std::string(20, 'x')};
+  auto checked = t->check_values(values);
+  ASSERT_FALSE(checked.ok()) << "written, the line would be longer than 998 bytes";
+  EXPECT_NE(checked.error().message.find("longer than 998"), std::string::npos)
+      << checked.error().message;
+  // Five of them fit, and are written as the check measured them.
+  std::string few = "X-Tag: ";
+  for (int i = 0; i < 5; ++i) few += "{{a}}\xc3\xa9";
+  auto f = MessageTemplate::parse(few + "\n\nb\n");
+  ASSERT_TRUE(f.ok() && f->check_values(values).ok());
+  EXPECT_EQ(decoded(header_of(few + "\n\nb\n", values, "X-Tag")), [] {
+    std::string s;
+    for (int i = 0; i < 5; ++i) s += std::string(20, 'x') + "\xc3\xa9";
+    return s;
+  }());
+}
+
 TEST(HeaderValue, LongValuesAreFoldedBetweenWordsNeverInsideACharacter) {
   std::string city;
   for (int i = 0; i < 40; ++i) city += "Grüße ";  // 2-byte characters all along
