@@ -48,7 +48,8 @@ void attach_admin(http::AdminServer* server, const AdminOptions& o,
 }
 
 Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
-                                engine::DeliveryOptions& delivery) {
+                                engine::DeliveryOptions& delivery,
+                                std::shared_ptr<engine::SuppressionFeed> feed) {
   if (server == nullptr) return {};
   auto secret = unsubscribe::queue_secret(queue, false);
   if (!secret) return secret.error();
@@ -56,7 +57,7 @@ Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue
   auto tokens = unsubscribe::UnsubscribeTokens::create(*secret);
   if (!tokens) return tokens.error();
   auto endpoint = std::make_shared<unsubscribe::UnsubscribeEndpoint>(queue, std::move(*tokens));
-  auto feed = std::make_shared<engine::SuppressionFeed>();
+  if (!feed) feed = std::make_shared<engine::SuppressionFeed>();
   endpoint->on_unsubscribed([feed](std::string_view address) { feed->add(address); });
   delivery.suppression_feed = feed;
   server->handle(std::string(unsubscribe::UnsubscribeEndpoint::kPathPrefix),

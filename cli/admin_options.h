@@ -32,9 +32,11 @@ void attach_admin(http::AdminServer* server, const AdminOptions& options,
                   engine::DeliveryOptions& delivery);
 
 // When the queue has an unsubscribe secret (a campaign asked for unsubscribe links): the
-// listener answers them under /u/ (unsubscribe/endpoint.h). queue must outlive the listener.
+// listener answers them under /u/ (unsubscribe/endpoint.h), and tells feed (made here when null)
+// of each address, which becomes the delivery's suppression feed. queue must outlive the listener.
 Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
-                                engine::DeliveryOptions& delivery);
+                                engine::DeliveryOptions& delivery,
+                                std::shared_ptr<engine::SuppressionFeed> feed);
 
 // After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
 void linger_admin(http::AdminServer* server, const AdminOptions& options);

@@ -36,5 +36,7 @@ Command add_bounces_command(CLI::App& app);
 Command add_blast_command(CLI::App& app);
 // dkim keygen: a signing key and its DNS record
 Command add_dkim_command(CLI::App& app);
+// serve: the long-running service (continuous delivery, the HTTP/JSON API)
+Command add_serve_command(CLI::App& app);
 
 }  // namespace ringmta::cli

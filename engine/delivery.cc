@@ -226,12 +226,14 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
       options.on_progress(progress);
       next_progress = now + options.progress_every;
     }
+    if (stop_requested) break;
+    if (options.serve) continue;  // the service ends on interrupt only
     auto over = finish.over(all_finished, metrics::sum(counters), shards);
     if (!over) {
       note_read_error(over.error());
       break;
     }
-    if (*over || stop_requested) break;
+    if (*over) break;
   }
   for (auto& shard : shards) shard->request_stop();
   for (auto& shard : shards) shard->join();

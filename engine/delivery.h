@@ -1,5 +1,6 @@
 // Delivery: starts the shards on a queue, syncs the WAL at a short interval, reports progress,
-// and returns when every shard has nothing left to do now (or on interrupt).
+// and returns when every shard has nothing left to do now (or on interrupt; under `serve`, only
+// then).
 //
 // Durability window: outcomes are written unsynced by the shards and the WAL is synced every
 // kWalSyncEvery here, so a crash may deliver again at most the recipients finished in the last
@@ -62,6 +63,10 @@ struct DeliveryOptions {
   // Not return while a deferred recipient falls due within this many seconds (0: return once
   // nothing is due now).
   UnixSeconds wait_for_retries = 0;
+  // `ringmta serve`: return only on interrupt or a fatal error. An empty queue is not the end:
+  // what is queued meanwhile (by the service's API, on another thread) is picked up within
+  // Shard::kRecheckEvery, deferred recipients when they fall due.
+  bool serve = false;
   // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
   const QueueClock* clock = nullptr;
   BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)

@@ -24,13 +24,22 @@ namespace ringmta::http {
 namespace {
 
 struct Client {
+  explicit Client(std::size_t max_body) : parser(max_body) {}
   int fd = -1;
   HttpRequestParser parser;
   std::string out;
   std::size_t sent = 0;
   bool close_after = false;
+  // A rejected request's answer is out and the write side shut: what the client still sends (the
+  // rest of a body too large) is read and dropped until it closes, so that it gets to read the
+  // answer instead of a reset (a "lingering close", RFC 9112 §9.6), for at most kLinger.
+  bool lingering = false;
+  bool rejected = false;
   Millis last_active = 0;
+  Millis linger_until = 0;
 };
+
+constexpr Millis kLinger = 5'000;
 
 // "socket: Too many open files", from errno.
 std::string call_error(const char* what) {
@@ -39,10 +48,12 @@ std::string call_error(const char* what) {
 
 }  // namespace
 
-Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& listen) {
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& listen,
+                                                        ListenerOptions options) {
   auto ep = engine::resolve_endpoint(listen, kDefaultPort);
   if (!ep) return ep.error();
   std::unique_ptr<AdminServer> s(new AdminServer());
+  s->options_ = options;
   int fd = ::socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_error(call_error("socket"));
   s->listen_fd_ = fd;
@@ -111,10 +122,14 @@ std::string AdminServer::answer(const HttpRequest& request) const {
     for (const auto& [prefix, handler] : *routes) {
       if (!path.starts_with(prefix)) continue;
       HttpAnswer a = handler(request);
-      return http_response(a.status, a.content_type, a.body, keep_alive, method == "HEAD");
+      return http_response(a.status, a.content_type, a.body, keep_alive, method == "HEAD",
+                           a.extra_headers);
     }
   }
   bool head = method == "HEAD";
+  if (!options_.builtin_pages) {
+    return http_response(404, "text/plain; charset=utf-8", "not found\n", keep_alive, head);
+  }
   if (method != "GET" && !head) {
     return http_response(405, "text/plain; charset=utf-8", "only GET and HEAD\n", keep_alive, false,
                          "Allow: GET, HEAD\r\n");
@@ -142,7 +157,7 @@ std::string AdminServer::answer(const HttpRequest& request) const {
 void AdminServer::run() {
   std::vector<Client> clients;
   std::vector<pollfd> fds;
-  char buf[4096];
+  std::vector<char> buf(64 * 1024);  // large enough that a big request body takes few reads
   while (!stopping_.load()) {
     fds.clear();
     fds.push_back({wake_fds_[0], POLLIN, 0});
@@ -162,7 +177,7 @@ void AdminServer::run() {
           ::close(fd);
           break;
         }
-        Client c;
+        Client c(options_.max_body);
         c.fd = fd;
         c.last_active = now;
         clients.push_back(std::move(c));
@@ -173,23 +188,29 @@ void AdminServer::run() {
       short revents = i + 2 < fds.size() && fds[i + 2].fd == c.fd ? fds[i + 2].revents : 0;
       bool drop = false;
       if (revents & (POLLERR | POLLNVAL)) drop = true;
-      if (!drop && (revents & (POLLIN | POLLHUP)) && c.out.size() == c.sent) {
-        ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (!drop && c.lingering && (revents & (POLLIN | POLLHUP))) {
+        const ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) drop = true;
+        if (now > c.linger_until) drop = true;
+      } else if (!drop && (revents & (POLLIN | POLLHUP)) && c.out.size() == c.sent) {
+        ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
         if (n <= 0) {
           drop = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
         } else {
           c.last_active = now;
-          c.parser.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+          c.parser.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
           while (!c.close_after) {
             auto req = c.parser.next();
             if (!req) break;
             c.out += answer(*req);
             if (!req->keep_alive) c.close_after = true;
           }
+          if (c.parser.take_continue() && !c.close_after) c.out += kContinue;
           if (const auto& bad = c.parser.rejection(); bad && !c.close_after) {
             c.out +=
                 http_response(bad->status, "text/plain; charset=utf-8", bad->reason + "\n", false);
             c.close_after = true;
+            c.rejected = true;
           }
         }
       }
@@ -204,10 +225,16 @@ void AdminServer::run() {
         if (c.sent == c.out.size()) {
           c.out.clear();
           c.sent = 0;
-          if (c.close_after) drop = true;
+          if (c.close_after && c.rejected) {
+            ::shutdown(c.fd, SHUT_WR);
+            c.lingering = true;
+            c.linger_until = now + kLinger;
+          } else if (c.close_after) {
+            drop = true;
+          }
         }
       }
-      if (now - c.last_active > kIdleTimeout) drop = true;
+      if (now - c.last_active > kIdleTimeout || (c.lingering && now > c.linger_until)) drop = true;
       if (drop) {
         ::close(c.fd);
         c.fd = -1;

@@ -1,13 +1,14 @@
-// AdminServer: the admin HTTP/1.1 listener (`--admin 127.0.0.1:9464`). On its own thread with a
-// plain poll() loop, it serves GET /metrics (Prometheus text 0.0.4), GET /status (JSON) and GET /
-// (the status page) from the latest published metrics::Snapshot, and hands the requests under a
-// registered path prefix (POST /u/{token}: one-click unsubscribe) to their handler.
+// AdminServer: an HTTP/1.1 listener on its own thread with a plain poll() loop. As the admin
+// listener (`--admin 127.0.0.1:9464`) it serves GET /metrics (Prometheus text 0.0.4), GET /status
+// (JSON) and GET / (the status page) from the latest published metrics::Snapshot; as any listener
+// it hands the requests under a registered path prefix (POST /u/{token}: one-click unsubscribe;
+// /api/ on the service's API listener) to their handler.
 //
 // A scrape never blocks delivery: the listener reads only the snapshot the supervisor published
 // (an atomic shared_ptr swap); it never touches a shard or a counter being written. Handlers run
 // on its thread, one request at a time (the unsubscribe handler writes to the queue there).
-// Bounded: at most kMaxClients connections, requests parsed by protocol::HttpRequestParser
-// (capped heads, no bodies), idle connections closed after kIdleTimeout.
+// Bounded: at most kMaxClients connections, requests parsed by http::HttpRequestParser (capped
+// heads, bodies up to ListenerOptions::max_body), idle connections closed after kIdleTimeout.
 // It may not: run on a shard thread, block on anything but poll(), or print.
 #pragma once
 
@@ -30,6 +31,13 @@ struct HttpAnswer {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::string extra_headers;  // whole lines, each ending in CRLF ("Allow: GET\r\n")
+};
+
+struct ListenerOptions {
+  std::size_t max_body = HttpRequestParser::kMaxBody;  // larger bodies are 413
+  // GET /, /status and /metrics from the published snapshot; off, only the handlers answer.
+  bool builtin_pages = true;
 };
 using Handler = std::function<HttpAnswer(const HttpRequest& request)>;
 
@@ -40,7 +48,8 @@ class AdminServer {
   static constexpr uint16_t kDefaultPort = 9464;
 
   // listen: "HOST:PORT" or "[IPv6]:PORT" (port 0: ephemeral). Binds, then starts the thread.
-  static Result<std::unique_ptr<AdminServer>> start(const std::string& listen);
+  static Result<std::unique_ptr<AdminServer>> start(const std::string& listen,
+                                                    ListenerOptions options = {});
   ~AdminServer();  // stop()
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -60,6 +69,7 @@ class AdminServer {
   void run();
   std::string answer(const HttpRequest& request) const;
 
+  ListenerOptions options_;
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};
   uint16_t port_ = 0;

@@ -40,7 +40,7 @@ void HttpRequestParser::feed(std::string_view data) {
   buffer_.append(data);
   // The caller drains next() after each feed, so more than one maximal head plus one read
   // means a head that never ends.
-  if (buffer_.size() > kMaxBuffered) reject(431, "request head too large");
+  if (buffer_.size() > max_buffered_) reject(431, "request head too large");
 }
 
 void HttpRequestParser::reject(int status, std::string reason) {
@@ -84,9 +84,16 @@ std::optional<HttpRequest> HttpRequestParser::next() {
   std::size_t body_length = 0;
   auto req = parse_head(std::string_view(buffer_).substr(0, head_end), body_length);
   if (!req) return std::nullopt;
-  if (buffer_.size() < consumed + body_length) return std::nullopt;  // the body is on its way
+  if (buffer_.size() < consumed + body_length) {  // the body is on its way
+    const std::string* expect = req->header("expect");
+    if (expect != nullptr && iequals(*expect, "100-continue") && !continue_sent_) {
+      continue_due_ = continue_sent_ = true;
+    }
+    return std::nullopt;
+  }
   req->body = buffer_.substr(consumed, body_length);
   buffer_.erase(0, consumed + body_length);
+  continue_sent_ = false;
   return req;
 }
 
@@ -177,11 +184,11 @@ std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
     }
     std::string_view digits = *cl;
     digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));
-    if (digits.size() > 5 || (!digits.empty() && std::stoul(std::string(digits)) > kMaxBody)) {
-      reject(413, "request body larger than " + std::to_string(kMaxBody) + " bytes");
+    if (digits.size() > 15 || (!digits.empty() && std::stoull(std::string(digits)) > max_body_)) {
+      reject(413, "request body larger than " + std::to_string(max_body_) + " bytes");
       return std::nullopt;
     }
-    body_length = digits.empty() ? 0 : std::stoul(std::string(digits));
+    body_length = digits.empty() ? 0 : std::stoull(std::string(digits));
   }
   const std::string* conn = req.header("connection");
   req.keep_alive = req.minor_version >= 1 ? !(conn && has_token(*conn, "close"))
@@ -191,26 +198,38 @@ std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
 
 std::string_view http_reason(int status) {
   switch (status) {
+    case 100:
+      return "Continue";
     case 200:
       return "OK";
+    case 201:
+      return "Created";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 409:
+      return "Conflict";
     case 413:
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 422:
+      return "Unprocessable Content";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 503:
       return "Service Unavailable";
+    case 507:
+      return "Insufficient Storage";
     default:
       return "Error";
   }

@@ -121,17 +121,19 @@ struct Columns {
 
 // Reads the header row: the "email" column (any case, blanks around it ignored) and, for each
 // template field, the column of that name (exactly, else in any case; "email" is the address).
+// name: how errors name the list; path: the file, for read errors.
 Result<Columns> read_header(message::CsvReader& reader, std::FILE* csv, const std::string& path,
-                            const std::vector<std::string>& fields) {
+                            const std::string& name, const std::vector<std::string>& fields) {
   message::CsvRecord record;
   const auto head = reader.next(record);
   if (head == message::CsvReader::Status::kEnd) {
     if (std::ferror(csv)) return make_error(file_error("cannot read", path));
-    return make_error(path + ": empty CSV (no header row)");
+    return make_error(name + ": empty CSV (no header row)", ErrorKind::kInput);
   }
   if (head == message::CsvReader::Status::kMalformed) {
-    return make_error(path + ": line " + std::to_string(record.line) +
-                      ": bad header row: " + reader.error());
+    return make_error(
+        name + ": line " + std::to_string(record.line) + ": bad header row: " + reader.error(),
+        ErrorKind::kInput);
   }
   const std::vector<std::string>& header = record.fields;
   Columns out;
@@ -154,8 +156,9 @@ Result<Columns> read_header(message::CsvReader& reader, std::FILE* csv, const st
     } else if (header.size() == 1 && header[0].find('\t') != std::string::npos) {
       hint = "; the header is separated by tabs: save the file as comma-separated CSV";
     }
-    return make_error(path + ": the header row has no \"email\" column (found " + found + ")" +
-                      hint);
+    return make_error(
+        name + ": the header row has no \"email\" column (found " + found + ")" + hint,
+        ErrorKind::kInput);
   }
   out.email = *email_col;
   out.of_field.resize(fields.size());
@@ -169,8 +172,9 @@ Result<Columns> read_header(message::CsvReader& reader, std::FILE* csv, const st
       if (iequals(trim(header[c]), fields[f])) col = c;
     }
     if (!col) {
-      return make_error("the message uses field \"" + fields[f] + "\" but " + path +
-                        " has no such column");
+      return make_error(
+          "the message uses field \"" + fields[f] + "\" but " + name + " has no such column",
+          ErrorKind::kInput);
     }
     out.of_field[f] = *col;
   }
@@ -308,7 +312,7 @@ class SuppressionFilter {
 Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
                              const std::function<void(const IngestSummary&)>& progress) {
   auto tmpl = message::MessageTemplate::parse(options.raw_message);
-  if (!tmpl) return make_error("message: " + tmpl.error().message);
+  if (!tmpl) return make_error("message: " + tmpl.error().message, ErrorKind::kInput);
   const std::vector<std::string>& fields = tmpl->fields();
 
   File csv(std::fopen(options.recipients_path.c_str(), "rb"));
@@ -316,7 +320,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   RejectsFile rejects;
   if (auto opened = rejects.open(options.rejects_path); !opened) return opened.error();
   message::CsvReader reader(csv.get());
-  auto columns = read_header(reader, csv.get(), options.recipients_path, fields);
+  auto columns = read_header(
+      reader, csv.get(), options.recipients_path,
+      options.recipients_name.empty() ? options.recipients_path : options.recipients_name, fields);
   if (!columns) return columns.error();
 
   IngestSummary summary;

@@ -22,7 +22,8 @@ namespace ringmta::ingest {
 
 struct IngestOptions {
   std::string recipients_path;
-  std::string rejects_path;  // "" = no rejects file (rows are still counted)
+  std::string recipients_name;  // how errors name the list ("" = by its path)
+  std::string rejects_path;     // "" = no rejects file (rows are still counted)
   std::string envelope_sender;
   std::string raw_message;  // the message file's bytes
   std::string campaign;
@@ -42,9 +43,10 @@ struct IngestSummary {
 constexpr std::size_t kBatch = 50'000;
 
 // Errors that stop the job (exit status 2 at the CLI): unreadable files, a template that does not
-// parse, a CSV header without "email", a template field missing from the CSV header, a queue write
-// that fails (what was accepted before stays queued; the error says how many).
-// progress is called after each synced batch with the running summary.
+// parse, a CSV header without "email", a template field missing from the CSV header (these three
+// are ErrorKind::kInput: the user's to mend), a queue write that fails (what was accepted before
+// stays queued; the error says how many). progress is called after each synced batch with the
+// running summary.
 Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
                              const std::function<void(const IngestSummary&)>& progress = {});
 

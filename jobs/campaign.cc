@@ -65,6 +65,10 @@ std::string new_campaign_id() {
 }
 
 Result<CampaignAddresses> campaign_addresses(const CampaignInput& input) {
+  // The setting as the user gave it: a flag, or a field of the API's request.
+  const auto named = [&input](const char* flag, const char* field) {
+    return std::string(input.from_api ? field : flag);
+  };
   auto tpl = message::MessageTemplate::parse(input.raw_message);
   if (!tpl) return make_error(input.message_name + ": " + tpl.error().message);
   std::string from_domain;
@@ -79,19 +83,22 @@ Result<CampaignAddresses> campaign_addresses(const CampaignInput& input) {
         field == std::string_view("List-Id") ? !input.list.list_id.empty() : unsubscribe;
     if (ours && tpl->has_field(field)) {
       return make_error(input.message_name + " has its own " + field +
-                        ": header; remove it, or drop the --unsubscribe-*/--list-id flags");
+                        ": header; remove it, or drop the " +
+                        named("--unsubscribe-*/--list-id flags", "unsubscribe_*/list_id fields"));
     }
   }
   std::string sender = input.sender;
   if (sender.empty()) {
     if (!tpl->from_address()) {
-      return make_error("no --sender given and the message has no usable From: address");
+      return make_error("no " + named("--sender", "\"sender\"") +
+                        " given and the message has no usable From: address");
     }
     sender = *tpl->from_address();
   }
   if (input.verp && !message::verp_capable(sender)) {
-    return make_error("--verp needs an envelope Sender without '+' in its local part (got " +
-                      sender + ")");
+    return make_error(named("--verp", "\"verp\"") +
+                      " needs an envelope Sender without '+' in its local part (got " + sender +
+                      ")");
   }
   return CampaignAddresses{std::move(sender), std::move(from_domain)};
 }
@@ -135,15 +142,22 @@ Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput&
     auto left = queue.campaign_counts(*before, unix_now());
     if (!left) return left.error();
     if (left->total() > 0) {
+      const std::string way_out =
+          input.from_api
+              ? "the service delivers them; \"new_campaign\": true queues the whole list again "
+                "(everyone gets it twice)"
+              : "`ringmta run` with the same --queue delivers them; --new-campaign queues the "
+                "whole list again (everyone gets it twice)";
       return make_error("this message and recipient list were already queued as campaign " +
-                        *before + ", and " +
-                        plural(left->total(), "recipient is", "recipients are") +
-                        " still in the queue: `ringmta run` with the same --queue delivers them; "
-                        "--new-campaign queues the whole list again (everyone gets it twice)");
+                            *before + ", and " +
+                            plural(left->total(), "recipient is", "recipients are") +
+                            " still in the queue: " + way_out,
+                        ErrorKind::kConflict);
     }
   }
   ingest::IngestOptions io;
   io.recipients_path = input.recipients_path;
+  if (input.from_api) io.recipients_name = "recipients";
   io.rejects_path =
       input.rejects_path.empty() ? input.recipients_path + ".rejects.csv" : input.rejects_path;
   io.envelope_sender = sender;

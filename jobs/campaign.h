@@ -18,7 +18,10 @@ struct CampaignInput {
   std::string message_name;  // for errors: the file it came from
   std::string recipients_path;
   std::string rejects_path;  // "" = RECIPIENTS.rejects.csv
-  std::string campaign;      // "" = a new id
+  // Queued through the service's API (recipients_path is its spool file): errors name the list
+  // "recipients" and give the API's ways out, not the command line's.
+  bool from_api = false;
+  std::string campaign;  // "" = a new id
   // The campaign id was the user's (--campaign): the same message and list sent again with it
   // are already queued, and nothing is queued twice.
   bool campaign_given = false;
@@ -62,7 +65,8 @@ Result<std::string> check_dkim_signing(const engine::RouteConfig& route,
                                        const std::string& from_domain);
 
 // Queues the campaign with the envelope Sender campaign_addresses() chose for it. A message and
-// list (by content) queued before as a campaign that still has recipients in the queue are refused,
+// list (by content) queued before as a campaign that still has recipients in the queue are refused
+// (ErrorKind::kConflict),
 // with the way out in the error (`ringmta run`, or --new-campaign) — a send stopped and typed
 // again must not mail the list twice — unless the campaign is the one given with --campaign,
 // which makes the send idempotent (already_queued).

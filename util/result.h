@@ -14,6 +14,8 @@ enum class ErrorKind {
   kOther,
   kInUse,      // a resource another process holds (the queue database's lock)
   kTemporary,  // may succeed later, once the configuration is mended: defer, do not bounce
+  kInput,      // the caller's input is at fault (a message, a list): theirs to mend, not ours
+  kConflict,   // refused because of what is already there (the same list still queued)
 };
 
 struct Error {

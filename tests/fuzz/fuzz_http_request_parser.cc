@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       if (req->headers.size() > HttpRequestParser::kMaxHeaders) std::abort();
       if (req->path.size() > req->target.size()) std::abort();
     }
-    if (parser.buffered() > HttpRequestParser::kMaxBuffered) std::abort();
+    if (parser.buffered() > parser.max_buffered()) std::abort();
     if (const auto& r = parser.rejection()) {
       if (r->status < 400 || r->status > 499 || parser.buffered() != 0) std::abort();
       was_rejected = true;

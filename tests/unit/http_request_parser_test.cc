@@ -97,6 +97,37 @@ TEST(HttpRequestParser, RejectsLargeOrChunkedBodiesAndOversizedHeads) {
       431);
 }
 
+TEST(HttpRequestParser, AListenersOwnBodyLimitAndExpectContinue) {
+  // The API listener's limit: a body of max_body bytes is taken, one more is 413.
+  HttpRequestParser p(100'000);
+  const std::string body(100'000, 'x');
+  p.feed(
+      "POST /api/v1/campaigns HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: "
+      "100000\r\n\r\n");
+  EXPECT_FALSE(p.next());
+  EXPECT_TRUE(p.take_continue());  // told once to send the body
+  EXPECT_FALSE(p.take_continue());
+  p.feed(body.substr(0, 50'000));
+  EXPECT_FALSE(p.next());
+  EXPECT_FALSE(p.take_continue());  // not again while the same body arrives
+  p.feed(body.substr(50'000));
+  auto got = p.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->body.size(), 100'000u);
+  HttpRequestParser small(100'000);
+  small.feed(
+      "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 100001\r\n\r\n");
+  EXPECT_FALSE(small.next());
+  ASSERT_TRUE(small.rejection());
+  EXPECT_EQ(small.rejection()->status, 413);
+  EXPECT_FALSE(small.take_continue());  // refused: never told to go on
+  HttpRequestParser huge(100'000);
+  huge.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n");
+  EXPECT_FALSE(huge.next());
+  ASSERT_TRUE(huge.rejection());
+  EXPECT_EQ(huge.rejection()->status, 413);
+}
+
 TEST(HttpRequestParser, StaysFailedAndBounded) {
   HttpRequestParser p;
   p.feed("BAD\r\n\r\n");

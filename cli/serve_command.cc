@@ -1,0 +1,145 @@
+// `ringmta serve`: the long-running service. It delivers the queue continuously (engine::deliver
+// with `serve`: an empty queue is not the end), takes campaigns and suppressions over the
+// HTTP/JSON API (service/api.h) on --api-listen, answers /metrics, /status and unsubscribe links
+// on --admin, and ends on SIGTERM or SIGINT: sessions close, everything undecided stays queued for
+// the next start. Flags and wiring only.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/admin_options.h"
+#include "cli/commands.h"
+#include "cli/job_options.h"
+#include "cli/report.h"
+#include "engine/suppression_feed.h"
+#include "http/admin_server.h"
+#include "service/api.h"
+#include "storage/queue.h"
+#include "unsubscribe/secret.h"
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace ringmta::cli {
+namespace {
+
+struct ApiFlags {
+  std::string listen;
+  std::string token_file;
+  std::size_t max_body_mb = 64;
+  std::string spool_dir;
+};
+
+constexpr std::size_t kMinTokenLength = 16;
+
+// The bearer token: the file's first line, trimmed. Too short to be a secret is refused.
+Result<std::string> read_token(const std::string& path) {
+  auto raw = read_file(path, "--api-token-file", 4096);
+  if (!raw) return make_error("cannot read --api-token-file: " + raw.error().message);
+  std::string token(trim(std::string_view(*raw).substr(0, raw->find('\n'))));
+  if (token.size() < kMinTokenLength) {
+    return make_error("--api-token-file " + path + ": the token is " +
+                      (token.empty() ? std::string("empty")
+                                     : "only " + std::to_string(token.size()) + " characters") +
+                      "; write a long random one, e.g. `openssl rand -hex 32 > " + path + "`");
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
+    std::fprintf(
+        stderr, "ringmta: warning: --api-token-file %s is readable by every user; `chmod 600 %s`\n",
+        path.c_str(), path.c_str());
+  }
+  return token;
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "serve",
+      "Run as a service: deliver the queue continuously and take campaigns over an "
+      "HTTP/JSON API, until SIGTERM");
+  auto o = std::make_shared<JobOptions>();
+  auto api = std::make_shared<ApiFlags>();
+  sub->add_option("--api-listen", api->listen,
+                  "HTTP/JSON API for applications (HOST:PORT): POST /api/v1/campaigns and more; "
+                  "needs --api-token-file");
+  sub->add_option("--api-token-file", api->token_file,
+                  "A file holding the API's bearer token (Authorization: Bearer TOKEN)");
+  sub->add_option("--api-max-body", api->max_body_mb, "Largest API request body, in MiB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->capture_default_str();
+  sub->add_option("--spool-dir", api->spool_dir,
+                  "Where an API request's recipients are written while they are queued (default: "
+                  "the system's temporary directory)");
+  add_job_options(*sub, *o, true);
+  return {
+      sub, [=]() -> int {
+        if (!api->listen.empty() && api->token_file.empty()) {
+          return usage_error("--api-listen needs --api-token-file (the API's bearer token)");
+        }
+        std::string token;
+        if (!api->token_file.empty()) {
+          auto read = read_token(api->token_file);
+          if (!read) return usage_error(read.error().message);
+          token = std::move(*read);
+        }
+        auto route = config::build_route(o->route);
+        if (!route) return usage_error(route.error().message);
+        print_warnings(*route);
+        route->facts.sender = route->sender_override;
+        const std::string& queue_dir = o->delivery.queue_dir;
+        auto queue = storage::Queue::open(queue_dir);
+        if (!queue) return usage_error("--queue " + queue_dir + ": " + queue.error().message);
+        storage::Queue& q = *queue.value();
+        // Made now, so that the admin listener answers the unsubscribe links of campaigns
+        // that arrive while the service runs.
+        if (auto secret = unsubscribe::queue_secret(q, true); !secret) {
+          return usage_error("--queue " + queue_dir + ": " + secret.error().message);
+        }
+        auto admin = start_admin(o->admin);
+        if (!admin) return usage_error(admin.error().message);
+        engine::DeliveryOptions options;
+        auto feed = std::make_shared<engine::SuppressionFeed>();
+        if (auto served = serve_unsubscribes(admin->get(), q, options, feed); !served) {
+          return usage_error(served.error().message);
+        }
+        options.suppression_feed = feed;
+        attach_admin(admin->get(), o->admin, options);
+        std::unique_ptr<http::AdminServer> api_server;
+        if (!api->listen.empty()) {
+          std::string spool = api->spool_dir.empty()
+                                  ? std::filesystem::temp_directory_path().string()
+                                  : api->spool_dir;
+          auto started = http::AdminServer::start(
+              api->listen,
+              http::ListenerOptions{.max_body = api->max_body_mb << 20, .builtin_pages = false});
+          if (!started) return usage_error("--api-listen " + started.error().message);
+          api_server = std::move(started.value());
+          auto handler = std::make_shared<service::ServiceApi>(
+              q, service::ApiSettings{.token = token,
+                                      .spool_dir = spool,
+                                      .sender_override = route->sender_override,
+                                      .route = &route.value(),
+                                      .suppression_feed = feed});
+          api_server->handle(std::string(service::ServiceApi::kPathPrefix),
+                             [handler](const http::HttpRequest& r) { return handler->handle(r); });
+          std::fprintf(stderr, "api: %sapi/v1/campaigns (bearer token from %s)\n",
+                       api_server->url().c_str(), api->token_file.c_str());
+        }
+        options.shards = config::shard_count(o->route);
+        options.interrupt = &g_interrupted;
+        options.serve = true;
+        std::fprintf(stderr, "serve: delivering from %s until SIGTERM\n", queue_dir.c_str());
+        auto summary =
+            jobs::run_delivery(q, *route, o->delivery, jobs::CampaignFacts{}, std::move(options));
+        if (api_server) api_server->stop();  // no campaign is half-queued past this point
+        if (!summary) return usage_error(summary.error().message);
+        print_summary(*summary, jobs::CampaignFacts{}, queue_dir);
+        if (admin.value()) admin.value()->stop();
+        return summary->error.empty() ? 0 : 1;
+      }};
+}
+
+}  // namespace ringmta::cli

@@ -1,0 +1,353 @@
+// ServiceApi implementation: authentication, routing, and each endpoint's answer.
+#include "service/api.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "http/url.h"
+#include "jobs/campaign.h"
+#include "message/address.h"
+#include "message/csv.h"
+#include "service/campaign_request.h"
+#include "storage/records.h"
+#include "util/errno_text.h"
+#include "util/time.h"
+
+namespace ringmta::service {
+namespace {
+
+using json = nlohmann::json;
+using http::HttpAnswer;
+
+constexpr std::string_view kCampaigns = "/api/v1/campaigns";
+constexpr std::string_view kSuppressions = "/api/v1/suppressions";
+constexpr std::string_view kQueue = "/api/v1/queue";
+constexpr std::size_t kMaxListed = 10'000;  // suppressions in one GET page
+constexpr std::size_t kDomainsListed = 100;
+
+HttpAnswer reply(int status, const json& body, std::string extra_headers = {}) {
+  return HttpAnswer{status, "application/json", body.dump() + "\n", std::move(extra_headers)};
+}
+
+HttpAnswer error(int status, std::string_view message, std::string_view field = {}) {
+  json body{{"error", message}};
+  if (!field.empty()) body["field"] = field;
+  return reply(status, body);
+}
+
+HttpAnswer method_not_allowed(std::string_view allowed) {
+  return reply(405, json{{"error", "method not allowed here; allowed: " + std::string(allowed)}},
+               "Allow: " + std::string(allowed) + "\r\n");
+}
+
+bool authorized(const http::HttpRequest& request, const std::string& token) {
+  const std::string* given = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (given == nullptr || token.empty() || !given->starts_with(kBearer)) return false;
+  const std::string_view presented = std::string_view(*given).substr(kBearer.size());
+  return presented.size() == token.size() &&
+         CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
+}
+
+// A file in dir that lives as long as this object.
+class SpoolFile {
+ public:
+  Result<void> create(const std::string& dir, const std::string& suffix) {
+    std::string templ = dir + "/ringmta-api-XXXXXX" + suffix;
+    const int fd = ::mkstemps(templ.data(), static_cast<int>(suffix.size()));
+    if (fd < 0) return make_error("cannot create a file in " + dir + ": " + errno_text(errno));
+    path_ = templ;
+    fd_ = fd;
+    return {};
+  }
+  Result<void> write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return make_error("cannot write " + path_ + ": " + errno_text(errno));
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+  const std::string& path() const { return path_; }
+  ~SpoolFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The rejected rows ingest wrote ("line,reason,email"), by recipient index: at most `limit`.
+json rejected_rows(const std::string& path, const CampaignRequest& request, std::size_t limit) {
+  json rows = json::array();
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) return rows;
+  message::CsvReader reader(file.get());
+  message::CsvRecord record;
+  bool header = true;
+  while (rows.size() < limit && reader.next(record) == message::CsvReader::Status::kRecord) {
+    if (header || record.fields.size() != 3) {
+      header = false;
+      continue;
+    }
+    const long index =
+        request.recipient_at_line(std::strtoul(record.fields[0].c_str(), nullptr, 10));
+    rows.push_back(
+        json{{"index", index}, {"email", record.fields[2]}, {"reason", record.fields[1]}});
+  }
+  return rows;
+}
+
+}  // namespace
+
+HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
+  if (!authorized(request, settings_.token)) {
+    return reply(401, json{{"error", "missing or wrong bearer token (Authorization: Bearer ...)"}},
+                 "WWW-Authenticate: Bearer realm=\"ringmta\"\r\n");
+  }
+  const std::string& path = request.path;
+  const std::string& method = request.method;
+  if (path == kCampaigns) {
+    if (method != "POST") return method_not_allowed("POST");
+    return post_campaign(request);
+  }
+  if (path.starts_with(kCampaigns) && path[kCampaigns.size()] == '/') {
+    if (method != "GET") return method_not_allowed("GET");
+    auto id = http::percent_decode(std::string_view(path).substr(kCampaigns.size() + 1));
+    if (!id || id->empty()) return error(400, "a campaign id after /campaigns/", "id");
+    return get_campaign(*id);
+  }
+  if (path == kSuppressions) {
+    if (method == "GET") return get_suppressions(request);
+    if (method == "POST") return post_suppressions(request);
+    return method_not_allowed("GET, POST");
+  }
+  if (path.starts_with(kSuppressions) && path[kSuppressions.size()] == '/') {
+    if (method != "DELETE") return method_not_allowed("DELETE");
+    auto address = http::percent_decode(std::string_view(path).substr(kSuppressions.size() + 1));
+    if (!address || address->empty()) {
+      return error(400, "an address after /suppressions/ (percent-encoded)", "address");
+    }
+    return delete_suppression(*address);
+  }
+  if (path == kQueue) {
+    if (method != "GET") return method_not_allowed("GET");
+    return get_queue();
+  }
+  return error(404, "no such endpoint; see /api/v1/campaigns, /api/v1/suppressions, /api/v1/queue");
+}
+
+HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
+  ParsedCampaign parsed = parse_campaign_request(request.body);
+  if (!parsed.ok) return error(400, parsed.error.message, parsed.error.field);
+  CampaignRequest& r = parsed.request;
+  SpoolFile recipients, rejects;
+  if (auto made = recipients.create(settings_.spool_dir, ".csv"); !made) {
+    return error(507, made.error().message);
+  }
+  if (auto made = rejects.create(settings_.spool_dir, ".rejects.csv"); !made) {
+    return error(507, made.error().message);
+  }
+  if (auto written = recipients.write(r.csv); !written) return error(507, written.error().message);
+  r.csv.clear();
+  r.csv.shrink_to_fit();
+  jobs::CampaignInput input{.raw_message = std::move(r.message),
+                            .message_name = "message",
+                            .recipients_path = recipients.path(),
+                            .rejects_path = rejects.path(),
+                            .from_api = true,
+                            .campaign = r.campaign.empty() ? jobs::new_campaign_id() : r.campaign,
+                            .campaign_given = !r.campaign.empty(),
+                            .new_campaign = r.new_campaign,
+                            .sender = settings_.sender_override,
+                            .verp = r.verp,
+                            .skip_suppressed = !r.ignore_suppression,
+                            .list = r.list};
+  if (!r.sender.empty()) {
+    auto sender = message::parse_address(r.sender);
+    if (!sender) return error(400, sender.error().message, "sender");
+    input.sender = sender->str();
+  }
+  auto addresses = jobs::campaign_addresses(input);
+  if (!addresses) return error(400, addresses.error().message, "message");
+  std::string warning;
+  if (settings_.route != nullptr) {
+    auto signable = jobs::check_dkim_signing(*settings_.route, addresses->from_domain);
+    if (!signable) return error(422, signable.error().message, "message");
+    warning = *signable;
+  }
+  auto facts = jobs::queue_campaign(queue_, input, addresses->sender);
+  if (!facts) {
+    const Error& e = facts.error();
+    if (e.kind == ErrorKind::kConflict) return error(409, e.message, "new_campaign");
+    // The message parsed above: what ingest finds wrong now is the list (a column the message
+    // uses that no recipient has).
+    if (e.kind == ErrorKind::kInput) return error(400, e.message, "recipients");
+    return error(503, "queueing failed: " + e.message);
+  }
+  if (settings_.on_campaign && !facts->already_queued) {
+    settings_.on_campaign(facts->campaign, facts->accepted);
+  }
+  json body{{"campaign", facts->campaign},
+            {"accepted", facts->accepted},
+            {"rejected", facts->rejected_rows},
+            {"duplicates", facts->duplicates},
+            {"suppressed", facts->suppressed},
+            {"envelope_sender", facts->envelope_sender},
+            {"already_queued", facts->already_queued}};
+  if (!warning.empty()) body["warning"] = warning;
+  body["rejected_rows"] =
+      facts->rejected_rows > 0 ? rejected_rows(rejects.path(), r, kMaxRejectedRows) : json::array();
+  return reply(facts->already_queued ? 200 : 201, body);
+}
+
+HttpAnswer ServiceApi::get_campaign(std::string_view id) {
+  auto size = queue_.campaign_size(id);
+  if (!size) return error(503, size.error().message);
+  if (!size->has_value()) return error(404, "no such campaign in this queue", "id");
+  auto counts = queue_.campaign_counts(id, unix_now());
+  if (!counts) return error(503, counts.error().message);
+  uint64_t failed = 0, unsubscribed = 0;
+  auto visited = storage::visit_failures(queue_, id, [&](const storage::FailureRecord& f) {
+    ++failed;
+    if (f.category == "unsubscribe") ++unsubscribed;
+    return true;
+  });
+  if (!visited) return error(503, visited.error().message);
+  const uint64_t queued = counts->total();
+  const uint64_t accepted = **size;
+  // Whatever has left the queue and did not fail was delivered (or withdrawn: suppressed since).
+  const uint64_t done = accepted >= queued + failed ? accepted - queued - failed : 0;
+  return reply(200, json{{"campaign", id},
+                         {"accepted", accepted},
+                         {"queued", queued},
+                         {"ready", counts->ready},
+                         {"deferred", counts->deferred},
+                         {"failed", failed},
+                         {"delivered_or_withdrawn", done},
+                         {"finished", queued == 0}});
+}
+
+HttpAnswer ServiceApi::get_suppressions(const http::HttpRequest& request) {
+  storage::SuppressionList list(queue_);
+  if (auto one = http::query_param(request.target, "address")) {
+    auto parsed = message::parse_address(*one);
+    if (!parsed) return error(400, parsed.error().message, "address");
+    const std::string address = parsed->str();
+    auto found = list.contains(std::span<const std::string>(&address, 1));
+    if (!found) return error(503, found.error().message);
+    return reply(200,
+                 json{{"address", address}, {"suppressed", static_cast<bool>(found->front())}});
+  }
+  std::size_t limit = 1000;
+  if (auto given = http::query_param(request.target, "limit")) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(given->c_str(), &end, 10);
+    if (given->empty() || *end != '\0' || n == 0 || n > kMaxListed) {
+      return error(400, "must be a number from 1 to " + std::to_string(kMaxListed), "limit");
+    }
+    limit = n;
+  }
+  const std::string after = storage::suppression_address(
+      http::query_param(request.target, "after").value_or(std::string()));
+  json entries = json::array();
+  std::string last;
+  bool more = false;
+  auto visited = list.list([&](const storage::SuppressionEntry& e) {
+    const std::string key = storage::suppression_address(e.address);
+    if (!after.empty() && key <= after) return true;
+    if (entries.size() == limit) {
+      more = true;
+      return false;
+    }
+    entries.push_back(json{{"address", e.address},
+                           {"category", e.category},
+                           {"reason", e.reason},
+                           {"since", e.since}});
+    last = key;
+    return true;
+  });
+  if (!visited) return error(503, visited.error().message);
+  json body{{"suppressions", entries}};
+  if (more) body["next_after"] = last;
+  return reply(200, body);
+}
+
+HttpAnswer ServiceApi::post_suppressions(const http::HttpRequest& request) {
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return error(400,
+                 "the body must be a JSON object: {\"addresses\": [...], \"reason\": \"...\"}");
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "addresses" && key != "reason") {
+      return error(400, "unknown field (known: addresses, reason)", key);
+    }
+  }
+  if (!body.contains("addresses") || !body["addresses"].is_array() || body["addresses"].empty()) {
+    return error(400, "must be a non-empty array of addresses", "addresses");
+  }
+  std::string reason = "added through the API";
+  if (body.contains("reason")) {
+    if (!body["reason"].is_string()) return error(400, "must be a string", "reason");
+    reason = body["reason"].get<std::string>();
+  }
+  std::vector<storage::SuppressionEntry> entries;
+  const json& addresses = body["addresses"];
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const std::string field = "addresses[" + std::to_string(i) + "]";
+    if (!addresses[i].is_string()) return error(400, "must be a string", field);
+    auto parsed = message::parse_address(addresses[i].get<std::string>());
+    if (!parsed) return error(400, parsed.error().message, field);
+    entries.push_back(storage::SuppressionEntry{
+        .address = parsed->str(), .category = "manual", .reason = reason, .since = unix_now()});
+  }
+  if (auto added = storage::SuppressionList(queue_).add(entries); !added) {
+    return error(503, "the suppression list could not be written: " + added.error().message);
+  }
+  if (settings_.suppression_feed) {
+    for (const auto& e : entries) settings_.suppression_feed->add(e.address);
+  }
+  return reply(200, json{{"added", entries.size()}});
+}
+
+HttpAnswer ServiceApi::delete_suppression(std::string_view address) {
+  const std::string key(address);
+  auto removed = storage::SuppressionList(queue_).remove(std::span<const std::string>(&key, 1));
+  if (!removed) return error(503, removed.error().message);
+  return reply(200, json{{"address", key}, {"removed", *removed}});
+}
+
+HttpAnswer ServiceApi::get_queue() {
+  auto domains = queue_.counts_by_domain(unix_now());
+  if (!domains) return error(503, domains.error().message);
+  uint64_t ready = 0, deferred = 0;
+  for (const auto& d : *domains) {
+    ready += d.ready;
+    deferred += d.deferred;
+  }
+  std::sort(domains->begin(), domains->end(),
+            [](const auto& a, const auto& b) { return a.total() > b.total(); });
+  json busiest = json::array();
+  for (std::size_t i = 0; i < domains->size() && i < kDomainsListed; ++i) {
+    const auto& d = (*domains)[i];
+    busiest.push_back(json{{"domain", d.domain}, {"ready", d.ready}, {"deferred", d.deferred}});
+  }
+  return reply(200, json{{"queued", ready + deferred},
+                         {"ready", ready},
+                         {"deferred", deferred},
+                         {"domains", busiest}});
+}
+
+}  // namespace ringmta::service

@@ -1,0 +1,68 @@
+// ServiceApi: the HTTP/JSON API of `ringmta serve`, for applications. Every request must carry
+// `Authorization: Bearer TOKEN` (401 otherwise); answers are JSON, errors {"error": ..., "field":
+// ...} naming the field at fault.
+//
+//   POST   /api/v1/campaigns            a message and its recipients (service/campaign_request.h);
+//                                       201 once every accepted recipient is durably queued, with
+//                                       the counts and the rejected rows; 200 for a campaign id
+//                                       given again (idempotent); 409 for the same message and
+//                                       list still queued under another campaign
+//   GET    /api/v1/campaigns/{id}       its size, what is still queued (ready, deferred), failures
+//   GET    /api/v1/suppressions         the list (?limit=N&after=ADDRESS), or ?address=A: one entry
+//   POST   /api/v1/suppressions         {"addresses": [...], "reason": "..."}: added, synced
+//   DELETE /api/v1/suppressions/{addr}  removed, synced
+//   GET    /api/v1/queue                what is queued: ready, deferred, the busiest domains
+//
+// Recipients are queued with the same checks as `send` (jobs::queue_campaign), through a CSV file
+// in the spool directory that lives only for the request. Requests are handled one at a time on
+// the listener's thread; a large campaign holds the next request until it is queued.
+// It may not: deliver, print, or answer before what it reports is durable.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/route_config.h"
+#include "engine/suppression_feed.h"
+#include "http/admin_server.h"
+#include "storage/queue.h"
+
+namespace ringmta::service {
+
+struct ApiSettings {
+  std::string token;      // the bearer token (from --api-token-file)
+  std::string spool_dir;  // where a request's recipients are written while they are queued
+  // The route's envelope Sender override (--sender), "" for none; a request's "sender" wins.
+  std::string sender_override;
+  const engine::RouteConfig* route = nullptr;  // for the DKIM check; must outlive the API
+  // Addresses suppressed through the API, told to the running delivery (null: none).
+  std::shared_ptr<engine::SuppressionFeed> suppression_feed;
+  // Called with each campaign queued (id, accepted), e.g. for the metrics.
+  std::function<void(const std::string& campaign, uint64_t accepted)> on_campaign;
+};
+
+class ServiceApi {
+ public:
+  static constexpr std::string_view kPathPrefix = "/api/";
+  static constexpr std::size_t kMaxRejectedRows = 100;  // listed in an answer; all are counted
+
+  ServiceApi(storage::Queue& queue, ApiSettings settings)
+      : queue_(queue), settings_(std::move(settings)) {}
+
+  http::HttpAnswer handle(const http::HttpRequest& request);
+
+ private:
+  http::HttpAnswer post_campaign(const http::HttpRequest& request);
+  http::HttpAnswer get_campaign(std::string_view id);
+  http::HttpAnswer get_suppressions(const http::HttpRequest& request);
+  http::HttpAnswer post_suppressions(const http::HttpRequest& request);
+  http::HttpAnswer delete_suppression(std::string_view address);
+  http::HttpAnswer get_queue();
+
+  storage::Queue& queue_;
+  ApiSettings settings_;
+};
+
+}  // namespace ringmta::service

@@ -1,0 +1,229 @@
+"""`ringmta serve` (issue 19), end to end with real processes on 127.0.0.1: the service delivers to `ringmta sink`
+what applications hand it over the HTTP/JSON API (Python's urllib as the client), with the bearer token required;
+the rejected rows come back with their reasons, a campaign id given again is idempotent and the same list under
+another id is refused while queued; campaigns that arrive after the queue ran empty are delivered too; the
+suppression list is read and written live; bad requests get a 4xx naming the field; SIGTERM ends the service
+cleanly; `kill -9` right after the API's 201 loses nothing: the next start delivers it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import ringmta_bin  # noqa: E402
+from mailstack import free_port, wait_for_port  # noqa: E402
+
+TOKEN = "test-token-0123456789abcdef"
+MESSAGE = "From: News <news@example.org>\r\nTo: {{name}} <{{email}}>\r\nSubject: Hello {{name}}\r\n\r\nDear {{name}}\r\n"
+
+
+class Service:
+    def __init__(self, tmp_path: Path, smarthost_port: int, *extra: str, queue: Path | None = None):
+        self.tmp = tmp_path
+        self.queue = queue or tmp_path / "queue"
+        token_file = tmp_path / "token"
+        token_file.write_text(TOKEN + "\n")
+        token_file.chmod(0o600)
+        self.api_port = free_port()
+        self.admin_port = free_port()
+        self.log = open(tmp_path / f"serve-{self.api_port}.log", "w")
+        self.proc = subprocess.Popen(
+            [ringmta_bin(), "serve", "--queue", self.queue, "--smarthost", f"127.0.0.1:{smarthost_port}",
+             "--tls", "none", "--ehlo", "test.example.org", "--admin", f"127.0.0.1:{self.admin_port}",
+             "--api-listen", f"127.0.0.1:{self.api_port}", "--api-token-file", token_file, *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        wait_for_port("127.0.0.1", self.api_port, 30, self.proc, "ringmta serve")
+
+    def call(self, method: str, path: str, body=None, token: str | None = TOKEN, raw: bytes | None = None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=data, method=method,
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, text.decode(errors="replace")
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return (self.tmp / f"serve-{self.api_port}.log").read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout)
+        self.log.close()
+        return rc
+
+
+@pytest.fixture
+def service(tmp_path):
+    started: list[Service] = []
+
+    def start(port: int, *extra: str, queue: Path | None = None) -> Service:
+        s = Service(tmp_path, port, *extra, queue=queue)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(10)
+
+
+def recorded(sink, count: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = sink.record.read_text().split() if sink.record.exists() else []
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.1)
+    return lines
+
+
+def campaign(recipients, **options) -> dict:
+    return {"message": MESSAGE, "recipients": recipients, **options}
+
+
+def wait_finished(svc: Service, cid: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    status, body = svc.call("GET", f"/api/v1/campaigns/{cid}")
+    while time.monotonic() < deadline and not (status == 200 and body["finished"]):
+        time.sleep(0.2)
+        status, body = svc.call("GET", f"/api/v1/campaigns/{cid}")
+    assert status == 200 and body["finished"], (status, body, svc.output())
+    return body
+
+
+def test_campaigns_over_the_api_are_delivered_while_the_service_runs(tmp_path, sink, service):
+    s = sink()
+    svc = service(s.port)
+    # No token, a wrong one: 401, nothing queued.
+    assert svc.call("GET", "/api/v1/queue", token=None)[0] == 401
+    assert svc.call("POST", "/api/v1/campaigns", campaign([{"email": "x@d.test"}]), token="wrong" * 5)[0] == 401
+
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": "ann@one.test", "name": "Ann"}, {"email": "bob@two.test", "name": "Bob"},
+         {"email": "not an address", "name": "Nobody"}, {"email": "ann@ONE.test", "name": "Ann again"}],
+        campaign="winter"))
+    assert status == 201, body
+    assert body["campaign"] == "winter"
+    assert (body["accepted"], body["rejected"], body["duplicates"]) == (2, 1, 1), body
+    assert body["rejected_rows"][0]["index"] == 2, body
+    assert body["rejected_rows"][0]["email"] == "not an address"
+    assert body["rejected_rows"][0]["reason"], body
+    assert sorted(recorded(s, 2)) == ["ann@one.test", "bob@two.test"]
+    done = wait_finished(svc, "winter")
+    assert (done["accepted"], done["queued"], done["failed"]) == (2, 0, 0), done
+
+    # The same id again: idempotent (200, nothing queued twice). The queue has run empty; a new campaign that
+    # arrives now is delivered all the same.
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": "ann@one.test", "name": "Ann"}, {"email": "bob@two.test", "name": "Bob"},
+         {"email": "not an address", "name": "Nobody"}, {"email": "ann@ONE.test", "name": "Ann again"}],
+        campaign="winter"))
+    assert status == 200 and body["already_queued"], body
+    time.sleep(1.5)
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign([{"email": f"r{i}@three.test", "name": f"R{i}"}
+                                                                   for i in range(50)]))
+    assert status == 201 and body["accepted"] == 50, body
+    assert len(recorded(s, 52)) == 52
+    status, q = svc.call("GET", "/api/v1/queue")
+    assert status == 200 and q["queued"] == 0, q
+
+    # The suppression list, live: added, read, honoured by the next campaign, removed.
+    status, body = svc.call("POST", "/api/v1/suppressions", {"addresses": ["Gone@Four.test"], "reason": "asked"})
+    assert (status, body) == (200, {"added": 1})
+    assert svc.call("GET", "/api/v1/suppressions?address=gone%40four.test")[1]["suppressed"] is True
+    listed = svc.call("GET", "/api/v1/suppressions")[1]["suppressions"]
+    assert [e["address"] for e in listed] == ["gone@four.test"], listed
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign([{"email": "gone@four.test", "name": "G"},
+                                                                   {"email": "kept@four.test", "name": "K"}]))
+    assert status == 201 and (body["accepted"], body["suppressed"]) == (1, 1), body
+    assert svc.call("DELETE", "/api/v1/suppressions/gone%40four.test")[1]["removed"] == 1
+    assert svc.call("GET", "/api/v1/suppressions?address=gone%40four.test")[1]["suppressed"] is False
+    assert "kept@four.test" in recorded(s, 53)
+
+    assert svc.stop() == 0, svc.output()
+    out = svc.output()
+    assert "serve: delivering from" in out and "delivered" in out, out
+
+
+def test_bad_requests_name_the_field(tmp_path, sink, service):
+    s = sink()
+    svc = service(s.port, "--api-max-body", "1")
+    cases = [
+        (b"{not json", 400, ""),
+        (json.dumps({"recipients": [{"email": "a@x.test"}]}).encode(), 400, "message"),
+        (json.dumps(campaign([{"email": "a@x.test", "name": {"first": "A"}}])).encode(), 400, "recipients[0].name"),
+        (json.dumps(campaign([{"email": "a@x.test"}], verp="yes")).encode(), 400, "verp"),
+        (json.dumps(campaign([{"email": "a@x.test"}], sender="not an address")).encode(), 400, "sender"),
+        (json.dumps({"message": "no header block at all", "recipients": [{"email": "a@x.test"}]}).encode(), 400,
+         "message"),
+    ]
+    for raw, code, field in cases:
+        status, body = svc.call("POST", "/api/v1/campaigns", raw=raw)
+        assert status == code, (raw, status, body)
+        assert isinstance(body, dict) and body.get("field", "") == field and body["error"], (raw, body)
+    # A column the message uses that the recipients lack: named, nothing queued.
+    status, body = svc.call("POST", "/api/v1/campaigns", raw=json.dumps(
+        {"message": MESSAGE, "recipients": [{"email": "a@x.test"}]}).encode())
+    assert status == 400 and "name" in body["error"] and body["field"] == "recipients", body
+    big = json.dumps(campaign([{"email": f"u{i}@big.test", "name": "x" * 20} for i in range(40_000)])).encode()
+    assert len(big) > 1 << 20
+    assert svc.call("POST", "/api/v1/campaigns", raw=big)[0] == 413
+    assert svc.call("GET", "/api/v1/campaigns/nosuch")[0] == 404
+    assert svc.call("PUT", "/api/v1/campaigns")[0] == 405
+    assert svc.call("GET", "/api/v1/nothing")[0] == 404
+    assert svc.call("POST", "/api/v1/suppressions", {"addresses": ["ok@x.test", "bad"]})[1]["field"] == "addresses[1]"
+    assert svc.call("GET", "/api/v1/queue")[1]["queued"] == 0  # nothing of the above was queued
+    assert svc.stop() == 0
+
+
+def test_a_campaign_answered_201_survives_kill_9(tmp_path, sink, service):
+    # The first service's smart host never answers: the recipients are in flight, not delivered, when the service
+    # is killed right after the API's answer. The next start, with a working smart host, delivers every one.
+    silent = sink("*:never-answer")
+    svc = service(silent.port)
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign([{"email": f"k{i}@kill.test", "name": "K"}
+                                                                   for i in range(20)], campaign="k9"))
+    assert status == 201 and body["accepted"] == 20, body
+    assert svc.stop(signal.SIGKILL) == -signal.SIGKILL
+    good = sink()
+    again = service(good.port, queue=svc.queue)
+    assert sorted(recorded(good, 20)) == sorted(f"k{i}@kill.test" for i in range(20))
+    assert wait_finished(again, "k9")["queued"] == 0
+    assert again.stop() == 0
+
+
+def test_serve_refuses_an_api_without_a_good_token(tmp_path, sink):
+    s = sink()
+    base = [ringmta_bin(), "serve", "--queue", tmp_path / "q", "--smarthost", f"127.0.0.1:{s.port}", "--tls", "none",
+            "--admin", "none", "--api-listen", f"127.0.0.1:{free_port()}"]
+    p = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--api-token-file" in p.stderr, p.stderr
+    short = tmp_path / "short"
+    short.write_text("abc\n")
+    p = subprocess.run([*base, "--api-token-file", short], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "only 3 characters" in p.stderr and "openssl rand" in p.stderr, p.stderr

@@ -1,0 +1,31 @@
+// percent_decode and query_param: encodings a client sends for an address in a path or query.
+#include <gtest/gtest.h>
+
+#include "http/url.h"
+
+namespace ringmta::http {
+namespace {
+
+TEST(PercentDecode, DecodesAndRefusesBrokenEscapes) {
+  EXPECT_EQ(percent_decode("gone%40four.test"), "gone@four.test");
+  EXPECT_EQ(percent_decode("a%2Bb+c"), "a+b+c");
+  EXPECT_EQ(percent_decode("a%2Bb+c", true), "a+b c");
+  EXPECT_EQ(percent_decode("%e2%82%AC"), "\xe2\x82\xac");
+  EXPECT_EQ(percent_decode("50%"), std::nullopt);
+  EXPECT_EQ(percent_decode("50%4"), std::nullopt);
+  EXPECT_EQ(percent_decode("%zz"), std::nullopt);
+}
+
+TEST(QueryParam, FindsTheFirstByNameDecoded) {
+  EXPECT_EQ(query_param("/s?address=a%40b.test&limit=5", "address"), "a@b.test");
+  EXPECT_EQ(query_param("/s?address=a%40b.test&limit=5", "limit"), "5");
+  EXPECT_EQ(query_param("/s?limit=5&limit=6", "limit"), "5");
+  EXPECT_EQ(query_param("/s?flag&x=", "flag"), "");
+  EXPECT_EQ(query_param("/s?flag&x=", "x"), "");
+  EXPECT_EQ(query_param("/s?addresses=1", "address"), std::nullopt);
+  EXPECT_EQ(query_param("/s", "address"), std::nullopt);
+  EXPECT_EQ(query_param("/s?address=%", "address"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace ringmta::http
