@@ -12,10 +12,12 @@
 #include "cli/admin_options.h"
 #include "cli/commands.h"
 #include "cli/job_options.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
 #include "service/api.h"
+#include "service/readiness.h"
 #include "storage/queue.h"
 #include "unsubscribe/secret.h"
 #include "util/file.h"
@@ -131,12 +133,37 @@ Command add_serve_command(CLI::App& app) {
         options.shards = config::shard_count(o->route);
         options.interrupt = &g_interrupted;
         options.serve = true;
+        options.progress_every = 5000;
+        options.on_progress = [](const engine::Progress& p) {
+          if (g_interrupted.load()) return service::notify_stopping();
+          char line[160];
+          std::snprintf(line, sizeof line, "delivering: %llu delivered, %llu deferred, %llu failed",
+                        static_cast<unsigned long long>(p.totals.delivered),
+                        static_cast<unsigned long long>(p.totals.deferred),
+                        static_cast<unsigned long long>(p.totals.failed));
+          service::notify_status(line);
+        };
         std::fprintf(stderr, "serve: delivering from %s until SIGTERM\n", queue_dir.c_str());
+        // The listeners accept from here on; the shards start at once.
+        service::notify_ready("delivering from " + queue_dir);
         auto summary =
             jobs::run_delivery(q, *route, o->delivery, jobs::CampaignFacts{}, std::move(options));
+        service::notify_stopping();
         if (api_server) api_server->stop();  // no campaign is half-queued past this point
         if (!summary) return usage_error(summary.error().message);
-        print_summary(*summary, jobs::CampaignFacts{}, queue_dir);
+        const metrics::Totals& t = summary->totals;
+        std::fprintf(stderr,
+                     "serve: stopped after %s: %llu delivered, %llu failed, %llu deferred; %llu "
+                     "recipients stay queued for the next start\n",
+                     duration(static_cast<UnixSeconds>(summary->seconds)).c_str(),
+                     static_cast<unsigned long long>(t.delivered),
+                     static_cast<unsigned long long>(t.failed),
+                     static_cast<unsigned long long>(t.deferred),
+                     static_cast<unsigned long long>(summary->queued));
+        if (!summary->diagnosis.empty()) {
+          std::fprintf(stderr, "Diagnosis: %s\n", summary->diagnosis.c_str());
+        }
+        if (!summary->error.empty()) std::fprintf(stderr, "Error: %s\n", summary->error.c_str());
         if (admin.value()) admin.value()->stop();
         return summary->error.empty() ? 0 : 1;
       }};
