@@ -147,6 +147,13 @@ void add_gauges(Exposition& e, const Snapshot& s) {
   for (const RouteSnapshot& r : s.routes) {
     e.sample("ringmta_connections_allowed", {{"route", r.name}}, r.connections_allowed);
   }
+  e.family("ringmta_route_paused",
+           "1 while the route is paused, waiting for the user's fix (relaying denied, "
+           "authentication failed, the sender's domain refused), else 0.",
+           "gauge");
+  for (const RouteSnapshot& r : s.routes) {
+    e.sample("ringmta_route_paused", {{"route", r.name}}, uint64_t{r.paused ? 1u : 0u});
+  }
   e.family("ringmta_shard_loop_busy_ratio",
            "Share of the last interval each shard's event loop spent working rather than waiting "
            "for completions.",
