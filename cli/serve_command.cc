@@ -18,6 +18,7 @@
 #include "http/admin_server.h"
 #include "service/api.h"
 #include "service/readiness.h"
+#include "storage/holds.h"
 #include "storage/queue.h"
 #include "unsubscribe/secret.h"
 #include "util/file.h"
@@ -108,6 +109,17 @@ Command add_serve_command(CLI::App& app) {
           return usage_error(served.error().message);
         }
         options.suppression_feed = feed;
+        // The holds recorded in the queue (paused or cancelled campaigns, paused domains); the
+        // API changes them while the service runs.
+        auto control = std::make_shared<engine::DeliveryControl>();
+        {
+          auto holds = storage::load_holds(q);
+          if (!holds) return usage_error("--queue " + queue_dir + ": " + holds.error().message);
+          auto state = engine::control_state(q, *holds);
+          if (!state) return usage_error("--queue " + queue_dir + ": " + state.error().message);
+          control->set(std::move(*state));
+        }
+        options.control = control;
         attach_admin(admin->get(), o->admin, options);
         std::unique_ptr<http::AdminServer> api_server;
         if (!api->listen.empty()) {
@@ -124,7 +136,8 @@ Command add_serve_command(CLI::App& app) {
                                       .spool_dir = spool,
                                       .sender_override = route->sender_override,
                                       .route = &route.value(),
-                                      .suppression_feed = feed});
+                                      .suppression_feed = feed,
+                                      .control = control});
           api_server->handle(std::string(service::ServiceApi::kPathPrefix),
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
           std::fprintf(stderr, "api: %sapi/v1/campaigns (bearer token from %s)\n",

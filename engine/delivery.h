@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/delivery_control.h"
 #include "engine/delivery_log.h"
 #include "engine/route_config.h"
 #include "engine/shard.h"
@@ -72,6 +73,9 @@ struct DeliveryOptions {
   BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)
   // Addresses suppressed while the delivery runs (the admin listener's unsubscribes); null: none.
   std::shared_ptr<const SuppressionFeed> suppression_feed;
+  // The operator's holds (paused, cancelled campaigns; paused domains); null: jobs::run_delivery
+  // loads those recorded in the queue (storage/holds.h).
+  std::shared_ptr<const DeliveryControl> control;
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

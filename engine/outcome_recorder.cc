@@ -105,14 +105,20 @@ Recorded OutcomeRecorder::fail(Disposition disposition, const storage::QueueEntr
   return out;
 }
 
-void OutcomeRecorder::withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message) {
+void OutcomeRecorder::withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message,
+                                Withdrawal why) {
+  const bool suppressed = why == Withdrawal::kSuppressed;
   if (settings_.log_lines) {
-    const protocol::Reply why = protocol::Reply::make_local(
-        550, "5.7.1", "not sent: the address joined the suppression list after it was queued");
-    log("suppressed", entry, message, why, Attempt{}, nullptr);
+    const protocol::Reply reply =
+        suppressed
+            ? protocol::Reply::make_local(
+                  550, "5.7.1",
+                  "not sent: the address joined the suppression list after it was queued")
+            : protocol::Reply::make_local(550, "5.0.0", "not sent: the campaign was cancelled");
+    log(suppressed ? "suppressed" : "cancelled", entry, message, reply, Attempt{}, nullptr);
   }
   batch_.remove(entry.key);
-  counters_.withdrawn_suppressed.add();
+  (suppressed ? counters_.withdrawn_suppressed : counters_.withdrawn_cancelled).add();
 }
 
 void OutcomeRecorder::log(std::string_view outcome, const storage::QueueEntry& entry,

@@ -64,6 +64,9 @@ struct RecorderSettings {
   uint64_t jitter_seed = 1;  // spreads the retries of different shards
 };
 
+// Why a queued recipient was taken back unsent.
+enum class Withdrawal { kSuppressed, kCancelled };
+
 class OutcomeRecorder {
  public:
   // bounces: where permanent failures' DSN reports go; null: none (tests, DSN-less callers).
@@ -82,9 +85,10 @@ class OutcomeRecorder {
   Recorded failed(const storage::QueueEntry& entry, const LoadedMessage* message,
                   const protocol::Reply& reply, const Attempt& where, UnixSeconds now);
 
-  // A queued recipient found on the suppression list before it was sent (it joined the list
-  // after it was queued): removed from the queue, counted, logged as "suppressed".
-  void withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message);
+  // A queued recipient taken back before it was sent — its address joined the suppression list
+  // after it was queued, or its campaign was cancelled: removed from the queue, counted, logged as
+  // "suppressed" or "cancelled".
+  void withdrawn(const storage::QueueEntry& entry, const LoadedMessage* message, Withdrawal why);
 
   bool has_batch() const { return !batch_.empty(); }
   storage::OutcomeBatch take_batch();

@@ -1,6 +1,7 @@
 // Shard implementation: storage window, outcome batching, the loop thread.
 #include "engine/shard.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/direct_router.h"
@@ -10,7 +11,7 @@ namespace ringmta::engine {
 
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
              const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log,
-             const SuppressionFeed* suppression_feed)
+             const SuppressionFeed* suppression_feed, const DeliveryControl* control)
     : id_(id),
       shard_count_(shard_count),
       queue_(queue),
@@ -19,7 +20,8 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
       bounce_options_(bounces),
       classifier_(bounces.classifier != nullptr ? *bounces.classifier : builtin_rules_),
       delivery_log_(delivery_log),
-      suppression_feed_(suppression_feed) {
+      suppression_feed_(suppression_feed),
+      control_(control) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
   }
@@ -121,6 +123,8 @@ void Shard::tick() {
   if (suppression_feed_ != nullptr && suppression_feed_->generation() != feed_seen_) {
     suppression_feed_->take_since(feed_seen_, suppressed_late_);
   }
+  if (control_ != nullptr && control_->generation() != control_seen_) take_control();
+  if (sweep_ && !stopping_) sweep_cancelled();
   if (!stopping_ && !worker_->paused()) refill();
   // After the refill: only then does exhausted_ say whether anything is due now (the heartbeat
   // clears it), and a digest waiting for "nothing left to do" must see that.
@@ -217,8 +221,15 @@ void Shard::refill() {
       auto [hint, fresh] = hints_.try_emplace(entry.key.domain, entry.key);
       if (!fresh && hint->second < entry.key) hint->second = entry.key;
       if (claimed_.contains(entry.key.seq)) continue;  // already in the worker's hands
+      if (holds_ != nullptr) {
+        if (holds_->cancelled(entry.record.message)) {
+          recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
+          continue;
+        }
+        if (holds_->paused(entry)) continue;  // left where it is; the hint is past it
+      }
       if ((*suppressed)[k]) {
-        recorder_->withdrawn(entry, message_of(entry));
+        recorder_->withdrawn(entry, message_of(entry), Withdrawal::kSuppressed);
         continue;
       }
       claimed_.insert(entry.key.seq);
@@ -231,13 +242,81 @@ void Shard::refill() {
 }
 
 bool Shard::withdrawn(const storage::QueueEntry& entry) {
+  if (held_back(entry)) return true;
   if (suppressed_late_.empty() ||
       !suppressed_late_.contains(storage::suppression_address(entry.record.address))) {
     return false;
   }
   claimed_.erase(entry.key.seq);
-  recorder_->withdrawn(entry, message_of(entry));
+  recorder_->withdrawn(entry, message_of(entry), Withdrawal::kSuppressed);
   return true;
+}
+
+bool Shard::held_back(const storage::QueueEntry& entry) {
+  if (holds_ == nullptr) return false;
+  if (holds_->cancelled(entry.record.message)) {
+    claimed_.erase(entry.key.seq);
+    recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
+    return true;
+  }
+  if (!holds_->paused(entry)) return false;
+  released(entry);  // stays queued as it is, until the resume fetches it again
+  return true;
+}
+
+bool Shard::cancelled_while_tried(const storage::QueueEntry& entry) {
+  // Deferred (a paused one is recorded as usual), but cancelled: not kept for a retry.
+  if (holds_ == nullptr || !holds_->cancelled(entry.record.message)) return false;
+  claimed_.erase(entry.key.seq);
+  recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
+  return true;
+}
+
+void Shard::take_control() {
+  control_seen_ = control_->generation();
+  std::shared_ptr<const DeliveryControl::State> next = control_->state();
+  const bool resumed =
+      holds_ != nullptr &&
+      (std::any_of(holds_->paused_messages.begin(), holds_->paused_messages.end(),
+                   [&](storage::MessageId m) { return !next->paused_messages.contains(m); }) ||
+       std::any_of(holds_->paused_domains.begin(), holds_->paused_domains.end(),
+                   [&](const std::string& d) { return !next->paused_domains.contains(d); }));
+  const bool newly_cancelled =
+      std::any_of(next->cancelled_messages.begin(), next->cancelled_messages.end(),
+                  [&](storage::MessageId m) { return holds_ == nullptr || !holds_->cancelled(m); });
+  holds_ = next->empty() ? nullptr : std::move(next);
+  if (resumed) {
+    // The fetch hints are past what was held: look at every domain from its start again.
+    hints_.clear();
+    for (auto& cursor : cursors_) cursor.reset();
+    exhausted_ = false;
+  }
+  if (newly_cancelled) sweep_ = Sweep{};  // also what is deferred, not due for hours
+}
+
+void Shard::sweep_cancelled() {
+  std::size_t looked = 0;
+  while (sweep_ && looked < kSweepChunk && holds_ != nullptr) {
+    const uint8_t partition = partitions_[sweep_->partition];
+    auto entries = queue_.scan(partition, kSweepChunk - looked, sweep_->after);
+    if (!entries) return set_error("reading the queue failed: " + entries.error().message);
+    looked += entries->size();
+    for (const storage::QueueEntry& entry : *entries) {
+      if (holds_->cancelled(entry.record.message) && !claimed_.contains(entry.key.seq)) {
+        recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
+      }
+    }
+    if (entries->empty() || looked < kSweepChunk) {
+      if (++sweep_->partition == partitions_.size()) {
+        sweep_.reset();
+        break;
+      }
+      sweep_->after.reset();
+    } else {
+      sweep_->after = entries->back().key;
+    }
+  }
+  if (holds_ == nullptr) sweep_.reset();
 }
 
 Result<std::vector<bool>> Shard::suppressed_since_queued(
@@ -316,6 +395,7 @@ void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& r
 
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
                      const Attempt& where) {
+  if (cancelled_while_tried(entry)) return;
   claimed_.erase(entry.key.seq);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now());
@@ -324,6 +404,7 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
 
 void Shard::deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
                                   const Attempt& where) {
+  if (cancelled_while_tried(entry)) return;
   claimed_.erase(entry.key.seq);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now(), true);

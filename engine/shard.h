@@ -18,6 +18,7 @@
 
 #include "dkim/signer.h"
 #include "engine/bounce_reporter.h"
+#include "engine/delivery_control.h"
 #include "engine/delivery_log.h"
 #include "engine/destination.h"
 #include "engine/dispatcher.h"
@@ -46,9 +47,12 @@ class Shard final : private OutcomeSink {
   // delivery_log: where to record every outcome, or null.
   // clock: when recipients fall due and expire; must outlive the shard.
   // suppression_feed: addresses suppressed while the delivery runs, or null; must outlive it.
+  // control: the operator's holds (paused, cancelled campaigns; paused domains), or null; must
+  // outlive it.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
         const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr,
-        const SuppressionFeed* suppression_feed = nullptr);
+        const SuppressionFeed* suppression_feed = nullptr,
+        const DeliveryControl* control = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -75,6 +79,16 @@ class Shard final : private OutcomeSink {
   Result<std::vector<bool>> suppressed_since_queued(const std::vector<storage::QueueEntry>& entries,
                                                     std::optional<UnixSeconds>& list_grew);
   void emit_bounces(bool idle);
+  // A new State from control_: what was resumed is fetched again; what was cancelled is swept.
+  void take_control();
+  // Removes up to kSweepChunk of this shard's stored entries of cancelled messages, on from
+  // sweep_ (the partition index and the last key looked at).
+  void sweep_cancelled();
+  // A claimed entry that is held now: true when it was taken care of (paused: released; cancelled:
+  // removed), false to go on with it.
+  bool held_back(const storage::QueueEntry& entry);
+  // A deferred entry of a campaign cancelled meanwhile: removed (true) instead of rescheduled.
+  bool cancelled_while_tried(const storage::QueueEntry& entry);
   void set_error(std::string message);
 
   void delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
@@ -91,11 +105,12 @@ class Shard final : private OutcomeSink {
   void released(const storage::QueueEntry& entry) override;
   bool withdrawn(const storage::QueueEntry& entry) override;
 
-  static constexpr std::size_t kWindow = 1024;      // recipients claimed from storage at most
-  static constexpr std::size_t kLowWater = 256;     // refill when the backlog falls below this
-  static constexpr Millis kRecheckEvery = 500;      // look at storage again at least this often
-  static constexpr Millis kRouteReportEvery = 250;  // hand the routes' states to the metrics
-  static constexpr std::size_t kFailuresKept = 20;  // permanent failures kept for the summary
+  static constexpr std::size_t kWindow = 1024;        // recipients claimed from storage at most
+  static constexpr std::size_t kLowWater = 256;       // refill when the backlog falls below this
+  static constexpr Millis kRecheckEvery = 500;        // look at storage again at least this often
+  static constexpr Millis kRouteReportEvery = 250;    // hand the routes' states to the metrics
+  static constexpr std::size_t kFailuresKept = 20;    // permanent failures kept for the summary
+  static constexpr std::size_t kSweepChunk = 20'000;  // entries a tick looks at for a cancel
 
   int id_;
   int shard_count_;
@@ -132,8 +147,16 @@ class Shard final : private OutcomeSink {
   const SuppressionFeed* suppression_feed_;
   uint64_t feed_seen_ = 0;
   std::unordered_set<std::string> suppressed_late_;  // from the feed, lower case
-  UnixSeconds hints_now_ = 0;                        // the queue clock at the last refill
-  bool exhausted_ = false;  // the last full pass over storage found nothing new
+  const DeliveryControl* control_;
+  uint64_t control_seen_ = 0;
+  std::shared_ptr<const DeliveryControl::State> holds_;  // null: nothing held
+  struct Sweep {
+    std::size_t partition = 0;  // index into partitions_
+    std::optional<storage::QueueKey> after;
+  };
+  std::optional<Sweep> sweep_;  // a cancel's removal under way
+  UnixSeconds hints_now_ = 0;   // the queue clock at the last refill
+  bool exhausted_ = false;      // the last full pass over storage found nothing new
   Millis recheck_at_ = 0;
   Millis next_route_report_ = 0;
   bool stopping_ = false;

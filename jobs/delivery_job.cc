@@ -5,6 +5,7 @@
 
 #include "bounce/classify.h"
 #include "message/address.h"
+#include "storage/holds.h"
 
 namespace ringmta::jobs {
 
@@ -48,6 +49,18 @@ Result<engine::DeliverySummary> run_delivery(storage::Queue& queue,
     if (!opened) return opened.error();
     log = std::move(opened.value());
     options.delivery_log = log.get();
+  }
+  if (!options.control) {
+    // What an operator paused or cancelled (through the service) holds for `run` and `send` too.
+    auto holds = storage::load_holds(queue);
+    if (!holds) return make_error("reading the queue's holds failed: " + holds.error().message);
+    auto state = engine::control_state(queue, *holds);
+    if (!state) return make_error("reading the queue's holds failed: " + state.error().message);
+    if (!state->empty()) {
+      auto control = std::make_shared<engine::DeliveryControl>();
+      control->set(std::move(*state));
+      options.control = std::move(control);
+    }
   }
   options.metrics.enqueued = facts.accepted;
   options.metrics.suppressed = facts.suppressed;

@@ -167,7 +167,8 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
   s->suppressed = config_.suppressed;
   s->unsubscribed = config_.unsubscribed ? config_.unsubscribed() : 0;
   uint64_t at_start = config_.queue_ready_at_start + config_.queue_deferred_at_start;
-  uint64_t gone = totals_.delivered + totals_.failed + totals_.withdrawn_suppressed;
+  uint64_t gone = totals_.delivered + totals_.failed + totals_.withdrawn_suppressed +
+                  totals_.withdrawn_cancelled;
   uint64_t total = at_start > gone ? at_start - gone : 0;
   uint64_t deferred = config_.queue_deferred_at_start;
   for (const auto& [due, n] : deferred_until_) deferred += n;

@@ -58,6 +58,7 @@ struct ShardCounters {
   Counter dkim_signatures;       // signatures computed
   Counter dkim_reused;           // signatures reused: the copy's signed data was the last one's
   Counter withdrawn_suppressed;  // queued recipients found suppressed before they were sent
+  Counter withdrawn_cancelled;   // queued recipients of a cancelled campaign, removed unsent
 
   ShardHistogram delivery_latency{kLatencyBuckets};  // first enqueued → accepted
   ShardHistogram transaction_time{kSecondsBuckets};  // envelope submitted → final reply
@@ -104,7 +105,8 @@ struct Totals {
            tls_failed = 0, bytes_sent = 0, possible_duplicates = 0, dns_mx_queries = 0,
            dns_address_queries = 0, dns_cache_hits = 0, dns_failures = 0, dsns_queued = 0,
            suppressions_added = 0, throttle_decreases = 0, throttle_increases = 0, dkim_signed = 0,
-           dkim_unsigned = 0, dkim_signatures = 0, dkim_reused = 0, withdrawn_suppressed = 0;
+           dkim_unsigned = 0, dkim_signatures = 0, dkim_reused = 0, withdrawn_suppressed = 0,
+           withdrawn_cancelled = 0;
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -139,6 +141,7 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.dkim_signatures += s->dkim_signatures.get();
     t.dkim_reused += s->dkim_reused.get();
     t.withdrawn_suppressed += s->withdrawn_suppressed.get();
+    t.withdrawn_cancelled += s->withdrawn_cancelled.get();
   }
   return t;
 }

@@ -31,11 +31,13 @@ void add_delivery_counters(Exposition& e, const Snapshot& s) {
   e.sample("ringmta_recipients_failed_total", {{"category", "expired"}}, t.failed_expired);
   e.sample("ringmta_recipients_failed_total", {{"category", "local"}}, t.failed_local);
   e.family("ringmta_recipients_withdrawn_total",
-           "Queued recipients not sent because their address joined the suppression list after "
-           "they were queued (an unsubscribe, a complaint, a hard bounce elsewhere).",
+           "Queued recipients taken back unsent: their address joined the suppression list after "
+           "they were queued (an unsubscribe, a complaint, a hard bounce elsewhere), or their "
+           "campaign was cancelled.",
            "counter");
   e.sample("ringmta_recipients_withdrawn_total", {{"reason", "suppressed"}},
            t.withdrawn_suppressed);
+  e.sample("ringmta_recipients_withdrawn_total", {{"reason", "cancelled"}}, t.withdrawn_cancelled);
   e.family("ringmta_unsubscribes_total",
            "One-click unsubscribes (RFC 8058) the admin listener recorded on the suppression list.",
            "counter");

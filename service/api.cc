@@ -17,8 +17,10 @@
 #include "message/address.h"
 #include "message/csv.h"
 #include "service/campaign_request.h"
+#include "storage/holds.h"
 #include "storage/records.h"
 #include "util/errno_text.h"
+#include "util/strings.h"
 #include "util/time.h"
 
 namespace ringmta::service {
@@ -30,6 +32,7 @@ using http::HttpAnswer;
 constexpr std::string_view kCampaigns = "/api/v1/campaigns";
 constexpr std::string_view kSuppressions = "/api/v1/suppressions";
 constexpr std::string_view kQueue = "/api/v1/queue";
+constexpr std::string_view kDomains = "/api/v1/domains";
 constexpr std::size_t kMaxListed = 10'000;  // suppressions in one GET page
 constexpr std::size_t kDomainsListed = 100;
 
@@ -123,10 +126,35 @@ HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
     return post_campaign(request);
   }
   if (path.starts_with(kCampaigns) && path[kCampaigns.size()] == '/') {
-    if (method != "GET") return method_not_allowed("GET");
-    auto id = http::percent_decode(std::string_view(path).substr(kCampaigns.size() + 1));
+    std::string_view rest = std::string_view(path).substr(kCampaigns.size() + 1);
+    std::string_view action;
+    if (const std::size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
+      action = rest.substr(slash + 1);
+      rest = rest.substr(0, slash);
+    }
+    auto id = http::percent_decode(rest);
     if (!id || id->empty()) return error(400, "a campaign id after /campaigns/", "id");
-    return get_campaign(*id);
+    if (action.empty()) {
+      if (method != "GET") return method_not_allowed("GET");
+      return get_campaign(*id);
+    }
+    if (action != "pause" && action != "resume" && action != "cancel") {
+      return error(404, "no such action; campaigns/{id}/pause, /resume or /cancel");
+    }
+    if (method != "POST") return method_not_allowed("POST");
+    return hold_campaign(*id, action);
+  }
+  if (path.starts_with(kDomains) && path[kDomains.size()] == '/') {
+    std::string_view rest = std::string_view(path).substr(kDomains.size() + 1);
+    const std::size_t slash = rest.rfind('/');
+    const std::string_view action =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    auto domain = http::percent_decode(rest.substr(0, slash));
+    if (!domain || domain->empty() || (action != "pause" && action != "resume")) {
+      return error(404, "domains/{domain}/pause or /resume");
+    }
+    if (method != "POST") return method_not_allowed("POST");
+    return hold_domain(*domain, action);
   }
   if (path == kSuppressions) {
     if (method == "GET") return get_suppressions(request);
@@ -196,6 +224,10 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
     if (e.kind == ErrorKind::kInput) return error(400, e.message, "recipients");
     return error(503, "queueing failed: " + e.message);
   }
+  if (auto hold = storage::campaign_hold(queue_, facts->campaign);
+      hold && *hold != storage::CampaignHold::kNone) {
+    (void)refresh_control();  // a held campaign's new message is held too
+  }
   if (settings_.on_campaign && !facts->already_queued) {
     settings_.on_campaign(facts->campaign, facts->accepted);
   }
@@ -229,7 +261,13 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
   const uint64_t accepted = **size;
   // Whatever has left the queue and did not fail was delivered (or withdrawn: suppressed since).
   const uint64_t done = accepted >= queued + failed ? accepted - queued - failed : 0;
+  auto hold = storage::campaign_hold(queue_, id);
+  if (!hold) return error(503, hold.error().message);
+  const char* state = *hold == storage::CampaignHold::kPaused      ? "paused"
+                      : *hold == storage::CampaignHold::kCancelled ? "cancelled"
+                                                                   : "active";
   return reply(200, json{{"campaign", id},
+                         {"state", state},
                          {"accepted", accepted},
                          {"queued", queued},
                          {"ready", counts->ready},
@@ -237,6 +275,56 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
                          {"failed", failed},
                          {"delivered_or_withdrawn", done},
                          {"finished", queued == 0}});
+}
+
+Result<void> ServiceApi::refresh_control() {
+  if (!settings_.control) return {};
+  auto holds = storage::load_holds(queue_);
+  if (!holds) return holds.error();
+  auto state = engine::control_state(queue_, *holds);
+  if (!state) return state.error();
+  settings_.control->set(std::move(*state));
+  return {};
+}
+
+HttpAnswer ServiceApi::hold_campaign(std::string_view id, std::string_view action) {
+  auto size = queue_.campaign_size(id);
+  if (!size) return error(503, size.error().message);
+  if (!size->has_value()) return error(404, "no such campaign in this queue", "id");
+  auto hold = storage::campaign_hold(queue_, id);
+  if (!hold) return error(503, hold.error().message);
+  if (*hold == storage::CampaignHold::kCancelled) {
+    return error(409, "the campaign was cancelled; what was left of it is removed", "id");
+  }
+  auto counts = queue_.campaign_counts(id, unix_now());
+  if (!counts) return error(503, counts.error().message);
+  const storage::CampaignHold next = action == "pause"    ? storage::CampaignHold::kPaused
+                                     : action == "cancel" ? storage::CampaignHold::kCancelled
+                                                          : storage::CampaignHold::kNone;
+  if (auto set = storage::set_campaign_hold(queue_, id, next); !set) {
+    return error(503, set.error().message);
+  }
+  if (auto told = refresh_control(); !told) return error(503, told.error().message);
+  json body{{"campaign", id},
+            {"state", action == "pause"    ? "paused"
+                      : action == "cancel" ? "cancelled"
+                                           : "active"}};
+  // Cancel: what is queued now is removed by the shards within moments (a copy already on its
+  // way to the server still goes); GET shows it leave.
+  body[action == "cancel" ? "removed" : "queued"] = counts->total();
+  return reply(200, body);
+}
+
+HttpAnswer ServiceApi::hold_domain(std::string_view domain, std::string_view action) {
+  const std::string name = lower(domain);
+  if (name.find('@') != std::string::npos || name.find('.') == std::string::npos) {
+    return error(400, "a domain name, e.g. gmail.com", "domain");
+  }
+  if (auto set = storage::set_domain_paused(queue_, name, action == "pause"); !set) {
+    return error(503, set.error().message);
+  }
+  if (auto told = refresh_control(); !told) return error(503, told.error().message);
+  return reply(200, json{{"domain", name}, {"state", action == "pause" ? "paused" : "active"}});
 }
 
 HttpAnswer ServiceApi::get_suppressions(const http::HttpRequest& request) {
@@ -344,10 +432,14 @@ HttpAnswer ServiceApi::get_queue() {
     const auto& d = (*domains)[i];
     busiest.push_back(json{{"domain", d.domain}, {"ready", d.ready}, {"deferred", d.deferred}});
   }
+  auto holds = storage::load_holds(queue_);
+  if (!holds) return error(503, holds.error().message);
   return reply(200, json{{"queued", ready + deferred},
                          {"ready", ready},
                          {"deferred", deferred},
-                         {"domains", busiest}});
+                         {"domains", busiest},
+                         {"paused_domains", holds->paused_domains},
+                         {"paused_campaigns", holds->paused_campaigns}});
 }
 
 }  // namespace ringmta::service

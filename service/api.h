@@ -7,11 +7,17 @@
 //                                       the counts and the rejected rows; 200 for a campaign id
 //                                       given again (idempotent); 409 for the same message and
 //                                       list still queued under another campaign
-//   GET    /api/v1/campaigns/{id}       its size, what is still queued (ready, deferred), failures
+//   GET    /api/v1/campaigns/{id}       its size, what is still queued (ready, deferred), failures,
+//                                       and its state: active, paused or cancelled
+//   POST   /api/v1/campaigns/{id}/pause   held back, recipients kept (recorded in the queue)
+//   POST   /api/v1/campaigns/{id}/resume  delivered again from where it stopped
+//   POST   /api/v1/campaigns/{id}/cancel  what is not yet sent is removed; the count is answered
+//   POST   /api/v1/domains/{domain}/pause|resume  a destination domain held back (a provider block)
 //   GET    /api/v1/suppressions         the list (?limit=N&after=ADDRESS), or ?address=A: one entry
 //   POST   /api/v1/suppressions         {"addresses": [...], "reason": "..."}: added, synced
 //   DELETE /api/v1/suppressions/{addr}  removed, synced
-//   GET    /api/v1/queue                what is queued: ready, deferred, the busiest domains
+//   GET    /api/v1/queue                what is queued: ready, deferred, the busiest domains, the
+//                                       paused domains
 //
 // Recipients are queued with the same checks as `send` (jobs::queue_campaign), through a CSV file
 // in the spool directory that lives only for the request. Requests are handled one at a time on
@@ -24,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/delivery_control.h"
 #include "engine/route_config.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
@@ -39,6 +46,9 @@ struct ApiSettings {
   const engine::RouteConfig* route = nullptr;  // for the DKIM check; must outlive the API
   // Addresses suppressed through the API, told to the running delivery (null: none).
   std::shared_ptr<engine::SuppressionFeed> suppression_feed;
+  // The running delivery's holds, set anew from the queue's records after each change (null:
+  // only recorded, for the next delivery).
+  std::shared_ptr<engine::DeliveryControl> control;
   // Called with each campaign queued (id, accepted), e.g. for the metrics.
   std::function<void(const std::string& campaign, uint64_t accepted)> on_campaign;
 };
@@ -56,6 +66,10 @@ class ServiceApi {
  private:
   http::HttpAnswer post_campaign(const http::HttpRequest& request);
   http::HttpAnswer get_campaign(std::string_view id);
+  http::HttpAnswer hold_campaign(std::string_view id, std::string_view action);
+  http::HttpAnswer hold_domain(std::string_view domain, std::string_view action);
+  // The holds recorded in the queue, handed to the running delivery.
+  Result<void> refresh_control();
   http::HttpAnswer get_suppressions(const http::HttpRequest& request);
   http::HttpAnswer post_suppressions(const http::HttpRequest& request);
   http::HttpAnswer delete_suppression(std::string_view address);

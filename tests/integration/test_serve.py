@@ -227,3 +227,65 @@ def test_serve_refuses_an_api_without_a_good_token(tmp_path, sink):
     short.write_text("abc\n")
     p = subprocess.run([*base, "--api-token-file", short], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "only 3 characters" in p.stderr and "openssl rand" in p.stderr, p.stderr
+
+
+def delivered_to(sink) -> list[str]:
+    return sink.record.read_text().split() if sink.record.exists() else []
+
+
+def test_pause_resume_cancel_campaigns_and_domains(tmp_path, sink, service):
+    # slow.test answers each RCPT after 100 ms over one connection: a campaign there takes seconds, long enough
+    # to pause and cancel it while it runs.
+    s = sink("slow.test:delay-ms=100")
+    svc = service(s.port, "--max-connections", "1")
+
+    # A paused domain: its recipients wait, the others go; resumed, they go too.
+    assert svc.call("POST", "/api/v1/domains/Held.test/pause") == (200, {"domain": "held.test", "state": "paused"})
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": f"h{i}@held.test", "name": "H"} for i in range(5)] +
+        [{"email": f"f{i}@free.test", "name": "F"} for i in range(5)], campaign="mixed"))
+    assert status == 201, body
+    assert sorted(recorded(s, 5)) == sorted(f"f{i}@free.test" for i in range(5))
+    time.sleep(1.5)
+    assert len(delivered_to(s)) == 5, delivered_to(s)
+    assert svc.call("GET", "/api/v1/queue")[1]["paused_domains"] == ["held.test"]
+    assert svc.call("GET", "/api/v1/campaigns/mixed")[1]["queued"] == 5
+    assert svc.call("POST", "/api/v1/domains/held.test/resume")[0] == 200
+    assert len(recorded(s, 10)) == 10
+
+    # A paused campaign keeps its recipients, also across a restart of the service, and resumes where it stopped.
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": f"p{i}@slow.test", "name": "P"} for i in range(40)], campaign="slow"))
+    assert status == 201, body
+    status, body = svc.call("POST", "/api/v1/campaigns/slow/pause")
+    assert status == 200 and body["state"] == "paused", body
+    time.sleep(1.5)  # what was on its way when the pause came is delivered; nothing after
+    sent = len(delivered_to(s)) - 10
+    time.sleep(1.5)
+    assert len(delivered_to(s)) - 10 == sent < 40, delivered_to(s)
+    progress = svc.call("GET", "/api/v1/campaigns/slow")[1]
+    assert progress["state"] == "paused" and progress["queued"] == 40 - sent, progress
+    assert svc.stop() == 0
+    svc = service(s.port, "--max-connections", "1", queue=svc.queue)
+    time.sleep(1.5)
+    assert len(delivered_to(s)) - 10 == sent, "a paused campaign was sent after a restart"
+    assert svc.call("POST", "/api/v1/campaigns/slow/resume")[1]["state"] == "active"
+    assert len(recorded(s, 50, timeout=60)) == 50
+    assert wait_finished(svc, "slow", timeout=60)["state"] == "active"
+
+    # A cancelled campaign: what was not yet sent is removed, never sent; it cannot be resumed.
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": f"c{i}@slow.test", "name": "C"} for i in range(40)], campaign="gone"))
+    assert status == 201, body
+    status, body = svc.call("POST", "/api/v1/campaigns/gone/cancel")
+    assert status == 200 and body["state"] == "cancelled" and body["removed"] > 0, body
+    done = wait_finished(svc, "gone")
+    assert done["state"] == "cancelled" and done["queued"] == 0, done
+    time.sleep(1)
+    cancelled_sent = len(delivered_to(s)) - 50
+    assert cancelled_sent < 40 - body["removed"] + 5, (cancelled_sent, body)
+    assert svc.call("POST", "/api/v1/campaigns/gone/resume")[0] == 409
+    assert svc.call("POST", "/api/v1/campaigns/nosuch/pause")[0] == 404
+    assert svc.call("POST", "/api/v1/campaigns/gone/restart")[0] == 404
+    assert svc.call("GET", "/api/v1/campaigns/gone/pause")[0] == 405
+    assert svc.stop() == 0
