@@ -13,8 +13,9 @@ Result<std::unique_ptr<storage::Queue>> open_queue(const std::string& dir) {
   if (!q) {
     if (storage::queue_in_use(q.error())) {
       return make_error("--queue " + dir +
-                        ": the queue is in use: a job (ringmta send or ringmta run) is running "
-                        "on it; wait for it to finish or stop it first");
+                            ": the queue is in use: a job (ringmta send or ringmta run) is "
+                            "running on it; wait for it to finish or stop it first",
+                        ErrorKind::kInUse);
     }
     return make_error("--queue " + dir + ": " + q.error().message);
   }

@@ -10,7 +10,8 @@
 
 namespace ringmta::cli {
 
-// Refuses a directory without a queue.
+// A queue held by another process is an Error of ErrorKind::kInUse (a running `serve` can then be
+// asked instead: cli/service_client.h). Refuses a directory without a queue.
 Result<std::unique_ptr<storage::Queue>> open_existing_queue(const std::string& dir);
 // Creates the queue if there is none (adding to a suppression list before the first send).
 Result<std::unique_ptr<storage::Queue>> open_queue(const std::string& dir);

@@ -1,4 +1,5 @@
-// `ringmta queue`: look at and operate a queue while no job runs on it. The listing (counts by
+// `ringmta queue`: look at and operate a queue while no job runs on it (while `ringmta serve`
+// holds it, the listing and a campaign's counts come from its API). The listing (counts by
 // state and domain, the oldest deferred recipients with their last reply, one campaign's counts),
 // `queue flush [DOMAIN]` (deferred recipients due now) and `queue drop --campaign ID`.
 // Wiring and formatting only: the scans and writes are storage::Queue's. It may not deliver, and
@@ -16,6 +17,7 @@
 #include "cli/open_queue.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cli/service_client.h"
 #include "storage/queue.h"
 #include "storage/records.h"
 #include "util/time.h"
@@ -186,6 +188,60 @@ int show_campaign(storage::Queue& q, const QueueOptions& o) {
 
 }  // namespace
 
+// The listing, or one campaign's counts, from the API of the service that holds the queue.
+int through_service(const RunningService& service, const QueueOptions& o) {
+  if (!o.campaign.empty()) {
+    auto c = ask_service(service, "GET", "/api/v1/campaigns/" + o.campaign);
+    if (!c) return usage_error(c.error().message);
+    if (o.json) {
+      std::printf("%s\n", dump(*c).c_str());
+      return 0;
+    }
+    std::printf(
+        "campaign %s (%s): %llu of %llu still queued (%llu ready, %llu deferred), %llu "
+        "failed\n",
+        printable(o.campaign).c_str(), c->value("state", "").c_str(),
+        static_cast<unsigned long long>(c->value("queued", uint64_t{0})),
+        static_cast<unsigned long long>(c->value("accepted", uint64_t{0})),
+        static_cast<unsigned long long>(c->value("ready", uint64_t{0})),
+        static_cast<unsigned long long>(c->value("deferred", uint64_t{0})),
+        static_cast<unsigned long long>(c->value("failed", uint64_t{0})));
+    return 0;
+  }
+  auto q = ask_service(service, "GET", "/api/v1/queue");
+  if (!q) return usage_error(q.error().message);
+  if (o.json) {
+    std::printf("%s\n", dump(*q).c_str());
+    return 0;
+  }
+  std::printf(
+      "queue %s (held by ringmta serve, %s): %llu recipients: %llu ready now, %llu "
+      "deferred\n",
+      o.queue_dir.c_str(), service.api.c_str(),
+      static_cast<unsigned long long>(q->value("queued", uint64_t{0})),
+      static_cast<unsigned long long>(q->value("ready", uint64_t{0})),
+      static_cast<unsigned long long>(q->value("deferred", uint64_t{0})));
+  const auto& domains = (*q)["domains"];
+  if (!domains.empty()) {
+    std::printf("\ndomains (top %zu):\n", std::min(o.top, domains.size()));
+    for (std::size_t i = 0; i < domains.size() && i < o.top; ++i) {
+      const auto& d = domains[i];
+      std::printf("  %-30s %10llu ready %10llu deferred\n",
+                  printable(d.value("domain", "")).c_str(),
+                  static_cast<unsigned long long>(d.value("ready", uint64_t{0})),
+                  static_cast<unsigned long long>(d.value("deferred", uint64_t{0})));
+    }
+  }
+  for (const char* held : {"paused_domains", "paused_campaigns"}) {
+    if (!q->contains(held) || (*q)[held].empty()) continue;
+    std::printf("\n%s:", held);
+    for (const auto& name : (*q)[held])
+      std::printf(" %s", printable(name.get<std::string>()).c_str());
+    std::printf("\n");
+  }
+  return 0;
+}
+
 Command add_queue_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "queue", "Show a queue (counts by state and domain, oldest deferred); flush or drop");
@@ -206,6 +262,17 @@ Command add_queue_command(CLI::App& app) {
               return usage_error("queue drop needs --campaign ID");
             }
             auto opened = open_existing_queue(o->queue_dir);
+            if (!opened && opened.error().kind == ErrorKind::kInUse) {
+              auto service = running_service(o->queue_dir);
+              if (!service) return usage_error(service.error().message);
+              if (*service && (flush->parsed() || drop->parsed())) {
+                return usage_error("--queue " + o->queue_dir +
+                                   " is held by ringmta serve: ask its API (" + (*service)->api +
+                                   "api/v1/...): POST campaigns/ID/cancel removes a campaign, "
+                                   "domains/NAME/pause|resume holds a domain back");
+              }
+              if (*service) return through_service(**service, *o);
+            }
             if (!opened) return usage_error(opened.error().message);
             storage::Queue& q = *opened.value();
             if (flush->parsed()) {

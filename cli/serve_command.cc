@@ -4,6 +4,7 @@
 // on --admin, and ends on SIGTERM or SIGINT: sessions close, everything undecided stays queued for
 // the next start. Flags and wiring only.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "http/admin_server.h"
 #include "service/api.h"
 #include "service/readiness.h"
+#include "service/service_file.h"
 #include "storage/holds.h"
 #include "storage/queue.h"
 #include "unsubscribe/secret.h"
@@ -32,6 +34,7 @@ struct ApiFlags {
   std::string token_file;
   std::size_t max_body_mb = 64;
   std::string spool_dir;
+  std::string max_requests;  // "" = unlimited
 };
 
 constexpr std::size_t kMinTokenLength = 16;
@@ -73,6 +76,9 @@ Command add_serve_command(CLI::App& app) {
   sub->add_option("--api-max-body", api->max_body_mb, "Largest API request body, in MiB")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
+  sub->add_option(
+      "--api-max-requests", api->max_requests,
+      "Requests the API answers at most, e.g. 50/second (429 beyond; default: no limit)");
   sub->add_option("--spool-dir", api->spool_dir,
                   "Where an API request's recipients are written while they are queued (default: "
                   "the system's temporary directory)");
@@ -87,6 +93,12 @@ Command add_serve_command(CLI::App& app) {
           auto read = read_token(api->token_file);
           if (!read) return usage_error(read.error().message);
           token = std::move(*read);
+        }
+        scheduler::Rate max_requests;
+        if (!api->max_requests.empty()) {
+          auto rate = scheduler::parse_rate(api->max_requests);
+          if (!rate) return usage_error("--api-max-requests: " + rate.error().message);
+          max_requests = *rate;
         }
         auto route = config::build_route(o->route);
         if (!route) return usage_error(route.error().message);
@@ -137,11 +149,22 @@ Command add_serve_command(CLI::App& app) {
                                       .sender_override = route->sender_override,
                                       .route = &route.value(),
                                       .suppression_feed = feed,
-                                      .control = control});
+                                      .control = control,
+                                      .max_requests = max_requests});
           api_server->handle(std::string(service::ServiceApi::kPathPrefix),
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
           std::fprintf(stderr, "api: %sapi/v1/campaigns (bearer token from %s)\n",
                        api_server->url().c_str(), api->token_file.c_str());
+          // For `suppress` and `queue`, which find the queue locked while the service runs.
+          if (auto noted = service::write_service_file(
+                  queue_dir, {api_server->url(),
+                              std::filesystem::absolute(api->token_file).string(), ::getpid()});
+              !noted) {
+            std::fprintf(stderr,
+                         "ringmta: warning: %s; `suppress` and `queue` cannot reach the "
+                         "service\n",
+                         noted.error().message.c_str());
+          }
         }
         options.shards = config::shard_count(o->route);
         options.interrupt = &g_interrupted;
@@ -162,7 +185,10 @@ Command add_serve_command(CLI::App& app) {
         auto summary =
             jobs::run_delivery(q, *route, o->delivery, jobs::CampaignFacts{}, std::move(options));
         service::notify_stopping();
-        if (api_server) api_server->stop();  // no campaign is half-queued past this point
+        if (api_server) {
+          service::remove_service_file(queue_dir);
+          api_server->stop();  // no campaign is half-queued past this point
+        }
         if (!summary) return usage_error(summary.error().message);
         const metrics::Totals& t = summary->totals;
         std::fprintf(stderr,

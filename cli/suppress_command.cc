@@ -1,7 +1,10 @@
 // `ringmta suppress add|remove|list|import`: the suppression list kept in a queue's database
-// (storage/records.h). Hard bounces join it automatically; `send` skips what is on it. Wiring
-// only: parsing arguments and files, printing.
+// (storage/records.h). Hard bounces join it automatically; `send` skips what is on it. While a
+// `ringmta serve` holds the queue, the same commands go through its API. Wiring only: parsing
+// arguments and files, printing.
+#include <cctype>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +14,7 @@
 #include "cli/open_queue.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cli/service_client.h"
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
@@ -27,6 +31,79 @@ struct SuppressOptions {
   bool json = false;
 };
 
+// Where the list is: the queue, opened here, or the running service that holds it.
+struct ListAccess {
+  std::function<Result<void>(const std::vector<storage::SuppressionEntry>&)> add;
+  std::function<Result<uint64_t>(const std::vector<std::string>&)> remove;
+  std::function<Result<void>(const std::function<bool(const storage::SuppressionEntry&)>&)> list;
+};
+
+ListAccess local_list(storage::Queue& q) {
+  return {[&q](const auto& entries) { return storage::SuppressionList(q).add(entries); },
+          [&q](const auto& addresses) { return storage::SuppressionList(q).remove(addresses); },
+          [&q](const auto& visit) { return storage::SuppressionList(q).list(visit); }};
+}
+
+// "a+b@x.org" as a path segment ("a%2Bb%40x.org").
+std::string path_segment(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+ListAccess service_list(const RunningService& service) {
+  return {[service](const std::vector<storage::SuppressionEntry>& entries) -> Result<void> {
+            if (entries.empty()) return {};
+            nlohmann::json addresses = nlohmann::json::array();
+            for (const auto& e : entries) addresses.push_back(e.address);
+            nlohmann::json body{{"addresses", addresses}};
+            if (!entries.front().reason.empty()) body["reason"] = entries.front().reason;
+            auto answer = ask_service(service, "POST", "/api/v1/suppressions", body);
+            if (!answer) return answer.error();
+            return {};
+          },
+          [service](const std::vector<std::string>& addresses) -> Result<uint64_t> {
+            uint64_t removed = 0;
+            for (const auto& a : addresses) {
+              auto answer =
+                  ask_service(service, "DELETE", "/api/v1/suppressions/" + path_segment(a));
+              if (!answer) return answer.error();
+              removed += answer->value("removed", uint64_t{0});
+            }
+            return removed;
+          },
+          [service](
+              const std::function<bool(const storage::SuppressionEntry&)>& visit) -> Result<void> {
+            std::string after;
+            for (;;) {
+              auto page = ask_service(
+                  service, "GET",
+                  "/api/v1/suppressions?limit=10000" +
+                      (after.empty() ? std::string() : "&after=" + path_segment(after)));
+              if (!page) return page.error();
+              for (const auto& e : (*page)["suppressions"]) {
+                if (!visit(storage::SuppressionEntry{.address = e.value("address", ""),
+                                                     .category = e.value("category", ""),
+                                                     .reason = e.value("reason", ""),
+                                                     .campaign = e.value("campaign", ""),
+                                                     .since = e.value("since", UnixSeconds{0})})) {
+                  return {};
+                }
+              }
+              if (!page->contains("next_after")) return {};
+              after = (*page)["next_after"].get<std::string>();
+            }
+          }};
+}
+
 // Addresses from the command line: each must parse; the first bad one stops the command.
 Result<std::vector<std::string>> parse_addresses(const std::vector<std::string>& given) {
   std::vector<std::string> out;
@@ -38,7 +115,7 @@ Result<std::vector<std::string>> parse_addresses(const std::vector<std::string>&
   return out;
 }
 
-int add(storage::Queue& q, const SuppressOptions& o) {
+int add(const ListAccess& l, const SuppressOptions& o) {
   auto addresses = parse_addresses(o.addresses);
   if (!addresses) return usage_error(addresses.error().message);
   std::vector<storage::SuppressionEntry> entries;
@@ -46,26 +123,25 @@ int add(storage::Queue& q, const SuppressOptions& o) {
     entries.push_back(
         {.address = a, .category = "manual", .reason = o.reason, .since = unix_now()});
   }
-  if (auto ok = storage::SuppressionList(q).add(entries); !ok)
-    return usage_error(ok.error().message);
+  if (auto ok = l.add(entries); !ok) return usage_error(ok.error().message);
   std::printf("%zu address%s suppressed\n", entries.size(), entries.size() == 1 ? "" : "es");
   return 0;
 }
 
-int remove(storage::Queue& q, const SuppressOptions& o) {
+int remove(const ListAccess& l, const SuppressOptions& o) {
   auto addresses = parse_addresses(o.addresses);
   if (!addresses) return usage_error(addresses.error().message);
-  auto removed = storage::SuppressionList(q).remove(addresses.value());
+  auto removed = l.remove(addresses.value());
   if (!removed) return usage_error(removed.error().message);
   std::printf("%llu of %zu removed from the suppression list\n",
               static_cast<unsigned long long>(*removed), addresses->size());
   return 0;
 }
 
-int list(storage::Queue& q, const SuppressOptions& o) {
+int list(const ListAccess& l, const SuppressOptions& o) {
   std::string line;
   if (!o.json) std::printf("address,category,since,campaign,reason\n");
-  auto listed = storage::SuppressionList(q).list([&](const storage::SuppressionEntry& e) {
+  auto listed = l.list([&](const storage::SuppressionEntry& e) {
     if (o.json) {
       nlohmann::json j;
       j["address"] = e.address;
@@ -93,20 +169,19 @@ int list(storage::Queue& q, const SuppressOptions& o) {
 
 // A file of addresses: a CSV with an "email" column, or one address per line (the first field).
 // Bad lines are reported with their line number and skipped; good ones are added in batches.
-int import(storage::Queue& q, const SuppressOptions& o) {
+int import(const ListAccess& l, const SuppressOptions& o) {
   std::FILE* f = std::fopen(o.file.c_str(), "rb");
   if (f == nullptr) return usage_error("cannot read " + o.file);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, std::fclose);
   message::CsvReader reader(f);
   message::CsvRecord record;
-  storage::SuppressionList list(q);
   std::vector<storage::SuppressionEntry> batch;
   uint64_t added = 0, bad = 0;
   std::size_t column = 0;
   bool first = true;
   const UnixSeconds now = unix_now();
   auto flush = [&]() -> Result<void> {
-    if (auto ok = list.add(batch); !ok) return ok;
+    if (auto ok = l.add(batch); !ok) return ok;
     added += batch.size();
     batch.clear();
     return {};
@@ -181,12 +256,22 @@ Command add_suppress_command(CLI::App& app) {
             auto opened = add_cmd->parsed() || import_cmd->parsed()
                               ? open_queue(o->queue_dir)
                               : open_existing_queue(o->queue_dir);
-            if (!opened) return usage_error(opened.error().message);
-            storage::Queue& q = *opened.value();
-            if (add_cmd->parsed()) return add(q, *o);
-            if (remove_cmd->parsed()) return remove(q, *o);
-            if (import_cmd->parsed()) return import(q, *o);
-            return list(q, *o);
+            ListAccess access;
+            if (opened) {
+              access = local_list(*opened.value());
+            } else {
+              if (opened.error().kind != ErrorKind::kInUse) {
+                return usage_error(opened.error().message);
+              }
+              auto service = running_service(o->queue_dir);
+              if (!service) return usage_error(service.error().message);
+              if (!*service) return usage_error(opened.error().message);
+              access = service_list(**service);
+            }
+            if (add_cmd->parsed()) return add(access, *o);
+            if (remove_cmd->parsed()) return remove(access, *o);
+            if (import_cmd->parsed()) return import(access, *o);
+            return list(access, *o);
           }};
 }
 

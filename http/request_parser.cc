@@ -222,6 +222,8 @@ std::string_view http_reason(int status) {
       return "URI Too Long";
     case 422:
       return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:

@@ -115,6 +115,10 @@ json rejected_rows(const std::string& path, const CampaignRequest& request, std:
 }  // namespace
 
 HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
+  if (!requests_.try_take(monotonic_now())) {
+    return reply(429, json{{"error", "too many requests: at most " + requests_.rate().str()}},
+                 "Retry-After: 1\r\n");
+  }
   if (!authorized(request, settings_.token)) {
     return reply(401, json{{"error", "missing or wrong bearer token (Authorization: Bearer ...)"}},
                  "WWW-Authenticate: Bearer realm=\"ringmta\"\r\n");
@@ -362,6 +366,7 @@ HttpAnswer ServiceApi::get_suppressions(const http::HttpRequest& request) {
     entries.push_back(json{{"address", e.address},
                            {"category", e.category},
                            {"reason", e.reason},
+                           {"campaign", e.campaign},
                            {"since", e.since}});
     last = key;
     return true;

@@ -34,6 +34,7 @@
 #include "engine/route_config.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
+#include "scheduler/token_bucket.h"
 #include "storage/queue.h"
 
 namespace ringmta::service {
@@ -49,6 +50,9 @@ struct ApiSettings {
   // The running delivery's holds, set anew from the queue's records after each change (null:
   // only recorded, for the next delivery).
   std::shared_ptr<engine::DeliveryControl> control;
+  // Requests answered at most (429 beyond, before the token is looked at: also a bound on guessing
+  // it); unlimited by default.
+  scheduler::Rate max_requests;
   // Called with each campaign queued (id, accepted), e.g. for the metrics.
   std::function<void(const std::string& campaign, uint64_t accepted)> on_campaign;
 };
@@ -59,7 +63,9 @@ class ServiceApi {
   static constexpr std::size_t kMaxRejectedRows = 100;  // listed in an answer; all are counted
 
   ServiceApi(storage::Queue& queue, ApiSettings settings)
-      : queue_(queue), settings_(std::move(settings)) {}
+      : queue_(queue),
+        settings_(std::move(settings)),
+        requests_(settings_.max_requests, 0, monotonic_now()) {}
 
   http::HttpAnswer handle(const http::HttpRequest& request);
 
@@ -77,6 +83,7 @@ class ServiceApi {
 
   storage::Queue& queue_;
   ApiSettings settings_;
+  scheduler::TokenBucket requests_;
 };
 
 }  // namespace ringmta::service

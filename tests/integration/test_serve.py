@@ -289,3 +289,53 @@ def test_pause_resume_cancel_campaigns_and_domains(tmp_path, sink, service):
     assert svc.call("POST", "/api/v1/campaigns/gone/restart")[0] == 404
     assert svc.call("GET", "/api/v1/campaigns/gone/pause")[0] == 405
     assert svc.stop() == 0
+
+
+def test_the_api_request_rate_is_limited(tmp_path, sink, service):
+    s = sink()
+    svc = service(s.port, "--api-max-requests", "5/second")
+    codes = [svc.call("GET", "/api/v1/queue", token=t)[0] for t in [TOKEN, "wrong-token-wrong-token"] * 6]
+    assert codes.count(429) >= 5 and set(codes) <= {200, 401, 429}, codes  # a wrong token counts too
+    status, body = svc.call("GET", "/api/v1/queue")
+    assert status == 429 and "5/second" in body["error"], body
+    time.sleep(1.2)
+    assert svc.call("GET", "/api/v1/queue")[0] == 200
+    assert svc.stop() == 0
+
+
+def test_suppress_and_queue_reach_a_running_service(tmp_path, sink, service):
+    s = sink()
+    svc = service(s.port)
+
+    def rm(*args):
+        return subprocess.run([ringmta_bin(), *map(str, args)], capture_output=True, text=True, timeout=60)
+
+    p = rm("suppress", "add", "--queue", svc.queue, "Blocked@Five.test", "--reason", "complained")
+    assert p.returncode == 0 and "1 address suppressed" in p.stdout, p.stdout + p.stderr
+    (tmp_path / "import.txt").write_text("email\nimp1@five.test\nnot-an-address\nimp2@five.test\n")
+    p = rm("suppress", "import", "--queue", svc.queue, tmp_path / "import.txt")
+    assert p.returncode == 1 and "2 addresses imported, 1 line skipped" in p.stdout, p.stdout + p.stderr
+    p = rm("suppress", "list", "--queue", svc.queue)
+    assert p.returncode == 0, p.stderr
+    rows = [line.split(",") for line in p.stdout.splitlines()[1:]]
+    assert sorted(r[0] for r in rows) == ["blocked@five.test", "imp1@five.test", "imp2@five.test"], p.stdout
+    assert svc.call("GET", "/api/v1/suppressions?address=imp2%40five.test")[1]["suppressed"] is True
+    p = rm("suppress", "remove", "--queue", svc.queue, "imp1@five.test")
+    assert p.returncode == 0 and "1 of 1 removed" in p.stdout, p.stdout + p.stderr
+
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": "blocked@five.test", "name": "B"}, {"email": "ok@five.test", "name": "O"}], campaign="five"))
+    assert status == 201 and body["suppressed"] == 1, body
+    assert recorded(s, 1) == ["ok@five.test"]
+    wait_finished(svc, "five")
+    p = rm("queue", "--queue", svc.queue)
+    assert p.returncode == 0 and "held by ringmta serve" in p.stdout and "0 recipients" in p.stdout, p.stdout + p.stderr
+    p = rm("queue", "--queue", svc.queue, "--campaign", "five", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["accepted"] == 1, p.stdout + p.stderr
+    p = rm("queue", "flush", "--queue", svc.queue)
+    assert p.returncode == 2 and "held by ringmta serve" in p.stderr and "cancel" in p.stderr, p.stderr
+
+    assert svc.stop() == 0
+    assert not (svc.queue / "ringmta-service.json").exists()
+    p = rm("suppress", "list", "--queue", svc.queue)  # the queue itself again, now that it is free
+    assert p.returncode == 0 and "blocked@five.test" in p.stdout and "imp1" not in p.stdout, p.stdout

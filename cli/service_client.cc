@@ -1,0 +1,41 @@
+// running_service and ask_service (see service_client.h).
+#include "cli/service_client.h"
+
+#include "http/client.h"
+#include "service/service_file.h"
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace ringmta::cli {
+
+Result<std::optional<RunningService>> running_service(const std::string& queue_dir) {
+  auto file = service::read_service_file(queue_dir);
+  if (!file) return std::optional<RunningService>();
+  auto token = read_file(file->token_file, "the API token file", 4096);
+  if (!token) {
+    return make_error("the queue is held by `ringmta serve` (pid " + std::to_string(file->pid) +
+                      ", API " + file->api +
+                      "), but its token file cannot be read: " + token.error().message);
+  }
+  return std::optional<RunningService>(RunningService{
+      file->api, std::string(trim(std::string_view(*token).substr(0, token->find('\n'))))});
+}
+
+Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
+                                   std::string_view path, const nlohmann::json& body) {
+  auto answer = http::http_call(service.api, method, path, service.token,
+                                body.is_null() ? std::string() : body.dump());
+  if (!answer) return make_error("the running service: " + answer.error().message);
+  nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, false);
+  if (answer->status >= 400) {
+    const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string()
+                                ? j["error"].get<std::string>()
+                                : answer->body;
+    return make_error("the running service answered " + std::to_string(answer->status) + ": " +
+                      why);
+  }
+  if (j.is_discarded()) return make_error("the running service answered with no JSON");
+  return j;
+}
+
+}  // namespace ringmta::cli
