@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli/admin_options.h"
 #include "cli/commands.h"
@@ -18,7 +19,9 @@
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
 #include "service/api.h"
+#include "service/event_log.h"
 #include "service/readiness.h"
+#include "service/route_watch.h"
 #include "service/service_file.h"
 #include "storage/holds.h"
 #include "storage/queue.h"
@@ -30,6 +33,7 @@ namespace ringmta::cli {
 namespace {
 
 struct ApiFlags {
+  std::string log_format = "auto";
   std::string listen;
   std::string token_file;
   std::size_t max_body_mb = 64;
@@ -82,6 +86,11 @@ Command add_serve_command(CLI::App& app) {
   sub->add_option("--spool-dir", api->spool_dir,
                   "Where an API request's recipients are written while they are queued (default: "
                   "the system's temporary directory)");
+  sub->add_option("--log-format", api->log_format,
+                  "The service's log on stderr: json (one JSON object a line, for journald), text, "
+                  "or auto (text on a terminal, else json)")
+      ->check(CLI::IsMember({"auto", "json", "text"}))
+      ->capture_default_str();
   add_job_options(*sub, *o, true);
   return {
       sub, [=]() -> int {
@@ -133,6 +142,17 @@ Command add_serve_command(CLI::App& app) {
         }
         options.control = control;
         attach_admin(admin->get(), o->admin, options);
+        auto log = std::make_shared<service::EventLog>(
+            api->log_format == "json"   ? service::EventLog::Format::kJson
+            : api->log_format == "text" ? service::EventLog::Format::kText
+                                        : service::default_log_format());
+        // Route events for the log from the snapshots the admin listener is given too.
+        auto watch = std::make_shared<service::RouteWatch>(*log);
+        options.on_snapshot = [publish = options.on_snapshot,
+                               watch](std::shared_ptr<const metrics::Snapshot> s) {
+          watch->observe(*s);
+          if (publish) publish(std::move(s));
+        };
         std::unique_ptr<http::AdminServer> api_server;
         if (!api->listen.empty()) {
           std::string spool = api->spool_dir.empty()
@@ -150,11 +170,10 @@ Command add_serve_command(CLI::App& app) {
                                       .route = &route.value(),
                                       .suppression_feed = feed,
                                       .control = control,
-                                      .max_requests = max_requests});
+                                      .max_requests = max_requests,
+                                      .log = log.get()});
           api_server->handle(std::string(service::ServiceApi::kPathPrefix),
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
-          std::fprintf(stderr, "api: %sapi/v1/campaigns (bearer token from %s)\n",
-                       api_server->url().c_str(), api->token_file.c_str());
           // For `suppress` and `queue`, which find the queue locked while the service runs.
           if (auto noted = service::write_service_file(
                   queue_dir, {api_server->url(),
@@ -179,7 +198,13 @@ Command add_serve_command(CLI::App& app) {
                         static_cast<unsigned long long>(p.totals.failed));
           service::notify_status(line);
         };
-        std::fprintf(stderr, "serve: delivering from %s until SIGTERM\n", queue_dir.c_str());
+        log->emit("start", {{"queue", queue_dir},
+                            {"version", RINGMTA_VERSION},
+                            {"route", route->direct ? std::string("direct to MX hosts")
+                                                    : engine::smart_host_label(*route)},
+                            {"api", api_server ? api_server->url() : std::string()},
+                            {"admin", admin.value() ? admin.value()->url() : std::string()},
+                            {"shards", options.shards}});
         // The listeners accept from here on; the shards start at once.
         service::notify_ready("delivering from " + queue_dir);
         auto summary =
@@ -191,18 +216,15 @@ Command add_serve_command(CLI::App& app) {
         }
         if (!summary) return usage_error(summary.error().message);
         const metrics::Totals& t = summary->totals;
-        std::fprintf(stderr,
-                     "serve: stopped after %s: %llu delivered, %llu failed, %llu deferred; %llu "
-                     "recipients stay queued for the next start\n",
-                     duration(static_cast<UnixSeconds>(summary->seconds)).c_str(),
-                     static_cast<unsigned long long>(t.delivered),
-                     static_cast<unsigned long long>(t.failed),
-                     static_cast<unsigned long long>(t.deferred),
-                     static_cast<unsigned long long>(summary->queued));
-        if (!summary->diagnosis.empty()) {
-          std::fprintf(stderr, "Diagnosis: %s\n", summary->diagnosis.c_str());
-        }
-        if (!summary->error.empty()) std::fprintf(stderr, "Error: %s\n", summary->error.c_str());
+        // Everything not delivered stays queued for the next start.
+        nlohmann::json stopped{{"seconds", summary->seconds},
+                               {"delivered", t.delivered},
+                               {"failed", t.failed},
+                               {"deferred", t.deferred},
+                               {"queued", summary->queued}};
+        if (!summary->diagnosis.empty()) stopped["diagnosis"] = summary->diagnosis;
+        if (!summary->error.empty()) stopped["error"] = summary->error;
+        log->emit("stop", stopped);
         if (admin.value()) admin.value()->stop();
         return summary->error.empty() ? 0 : 1;
       }};

@@ -232,8 +232,12 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
       hold && *hold != storage::CampaignHold::kNone) {
     (void)refresh_control();  // a held campaign's new message is held too
   }
-  if (settings_.on_campaign && !facts->already_queued) {
-    settings_.on_campaign(facts->campaign, facts->accepted);
+  if (settings_.log != nullptr && !facts->already_queued) {
+    settings_.log->emit("campaign_queued", {{"campaign", facts->campaign},
+                                            {"accepted", facts->accepted},
+                                            {"rejected", facts->rejected_rows},
+                                            {"duplicates", facts->duplicates},
+                                            {"suppressed", facts->suppressed}});
   }
   json body{{"campaign", facts->campaign},
             {"accepted", facts->accepted},
@@ -316,6 +320,12 @@ HttpAnswer ServiceApi::hold_campaign(std::string_view id, std::string_view actio
   // Cancel: what is queued now is removed by the shards within moments (a copy already on its
   // way to the server still goes); GET shows it leave.
   body[action == "cancel" ? "removed" : "queued"] = counts->total();
+  if (settings_.log != nullptr) {
+    settings_.log->emit(action == "pause"    ? "campaign_paused"
+                        : action == "cancel" ? "campaign_cancelled"
+                                             : "campaign_resumed",
+                        {{"campaign", id}, {"queued", counts->total()}});
+  }
   return reply(200, body);
 }
 
@@ -328,6 +338,9 @@ HttpAnswer ServiceApi::hold_domain(std::string_view domain, std::string_view act
     return error(503, set.error().message);
   }
   if (auto told = refresh_control(); !told) return error(503, told.error().message);
+  if (settings_.log != nullptr) {
+    settings_.log->emit(action == "pause" ? "domain_paused" : "domain_resumed", {{"domain", name}});
+  }
   return reply(200, json{{"domain", name}, {"state", action == "pause" ? "paused" : "active"}});
 }
 
@@ -411,6 +424,9 @@ HttpAnswer ServiceApi::post_suppressions(const http::HttpRequest& request) {
   }
   if (settings_.suppression_feed) {
     for (const auto& e : entries) settings_.suppression_feed->add(e.address);
+  }
+  if (settings_.log != nullptr) {
+    settings_.log->emit("suppressions_added", {{"count", entries.size()}, {"reason", reason}});
   }
   return reply(200, json{{"added", entries.size()}});
 }

@@ -35,6 +35,7 @@
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
 #include "scheduler/token_bucket.h"
+#include "service/event_log.h"
 #include "storage/queue.h"
 
 namespace ringmta::service {
@@ -53,8 +54,7 @@ struct ApiSettings {
   // Requests answered at most (429 beyond, before the token is looked at: also a bound on guessing
   // it); unlimited by default.
   scheduler::Rate max_requests;
-  // Called with each campaign queued (id, accepted), e.g. for the metrics.
-  std::function<void(const std::string& campaign, uint64_t accepted)> on_campaign;
+  EventLog* log = nullptr;  // the service's log (null: none); must outlive the API
 };
 
 class ServiceApi {

@@ -67,6 +67,14 @@ class Service:
             self.log.flush()
         return (self.tmp / f"serve-{self.api_port}.log").read_text()
 
+    def events(self) -> list[dict]:
+        """The service's log: JSON lines on stderr (not a terminal here); other lines (start-up warnings) skipped."""
+        out = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
     def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -166,8 +174,13 @@ def test_campaigns_over_the_api_are_delivered_while_the_service_runs(tmp_path, s
     assert "kept@four.test" in recorded(s, 53)
 
     assert svc.stop() == 0, svc.output()
-    out = svc.output()
-    assert "serve: delivering from" in out and "delivered" in out, out
+    events = svc.events()
+    assert events[0]["event"] == "start" and events[0]["queue"] == str(svc.queue), events[0]
+    queued = [e for e in events if e["event"] == "campaign_queued"]
+    assert [e["campaign"] for e in queued][0] == "winter" and queued[0]["accepted"] == 2, queued
+    assert any(e["event"] == "suppressions_added" and e["count"] == 1 for e in events), events
+    assert events[-1]["event"] == "stop" and events[-1]["delivered"] == 53 and events[-1]["queued"] == 0, events[-1]
+    assert all(e["ts"].endswith("Z") for e in events)
 
 
 def test_bad_requests_name_the_field(tmp_path, sink, service):
@@ -339,3 +352,17 @@ def test_suppress_and_queue_reach_a_running_service(tmp_path, sink, service):
     assert not (svc.queue / "ringmta-service.json").exists()
     p = rm("suppress", "list", "--queue", svc.queue)  # the queue itself again, now that it is free
     assert p.returncode == 0 and "blocked@five.test" in p.stdout and "imp1" not in p.stdout, p.stdout
+
+
+def test_the_log_says_what_a_route_meets(tmp_path, sink, service):
+    s = sink("grey.test:rcpt-4xx=100")
+    svc = service(s.port)
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign([{"email": "g@grey.test", "name": "G"}]))
+    assert status == 201, body
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(e["event"] == "route_refusal" for e in svc.events()):
+        time.sleep(0.2)
+    refusal = next(e for e in svc.events() if e["event"] == "route_refusal")
+    assert refusal["route"] == f"127.0.0.1:{s.port}" and refusal["reply"].startswith("4"), refusal
+    assert svc.stop() == 0
+    assert svc.events()[-1]["event"] == "stop" and svc.events()[-1]["queued"] == 1
