@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/job_options.h"
 #include "cli/report.h"
+#include "cli/send_via_service.h"
 #include "jobs/campaign.h"
 #include "jobs/delivery_job.h"
 #include "message/address.h"
@@ -130,6 +131,12 @@ Command add_send_command(CLI::App& app) {
             }
             const std::string& queue_dir = o->delivery.queue_dir;
             auto queue = storage::Queue::open(queue_dir);
+            if (!queue && storage::queue_in_use(queue.error())) {
+              // A running service holds the queue: it takes the campaign over its API.
+              auto service = running_service(queue_dir);
+              if (!service) return usage_error(service.error().message);
+              if (*service) return send_via_service(**service, input, queue_dir);
+            }
             if (!queue) return usage_error("--queue " + queue_dir + ": " + queue.error().message);
             std::fprintf(stderr, "campaign %s: queueing recipients from %s\n",
                          input.campaign.c_str(), recipients_path->c_str());

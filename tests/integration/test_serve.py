@@ -366,3 +366,22 @@ def test_the_log_says_what_a_route_meets(tmp_path, sink, service):
     assert refusal["route"] == f"127.0.0.1:{s.port}" and refusal["reply"].startswith("4"), refusal
     assert svc.stop() == 0
     assert svc.events()[-1]["event"] == "stop" and svc.events()[-1]["queued"] == 1
+
+
+def test_send_hands_its_campaign_to_a_running_service(tmp_path, sink, service):
+    s = sink()
+    svc = service(s.port)
+    message = tmp_path / "m.eml"
+    message.write_text("From: News <news@example.org>\nSubject: Hi {{name}}\n\nDear {{name}}\n")
+    csv = tmp_path / "list.csv"
+    csv.write_text("email,name\none@six.test,One\nnot an address,Bad\ntwo@six.test,Two,extra\nthree@six.test,Three\n")
+    p = subprocess.run([ringmta_bin(), "send", "--queue", svc.queue, "--message", message, "--recipients", csv,
+                        "--smarthost", f"127.0.0.1:{s.port}", "--tls", "none", "--admin", "none",
+                        "--campaign", "viacli"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "held by ringmta serve" in p.stderr and "queued 2 recipients (2 rows rejected" in p.stderr, p.stderr
+    rejects = (tmp_path / "list.csv.rejects.csv").read_text().splitlines()
+    assert rejects[0] == "line,reason,email" and sorted(r.split(",")[0] for r in rejects[1:]) == ["3", "4"], rejects
+    assert sorted(recorded(s, 2)) == ["one@six.test", "three@six.test"]
+    assert wait_finished(svc, "viacli")["accepted"] == 2
+    assert svc.stop() == 0
