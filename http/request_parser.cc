@@ -63,8 +63,12 @@ std::optional<HttpRequest> HttpRequestParser::next() {
     reject(414, "request line too long");
     return std::nullopt;
   }
-  std::size_t end = buffer_.find("\n\r\n", line_end > 0 ? line_end - 1 : 0);
-  std::size_t end_lf = buffer_.find("\n\n", line_end > 0 ? line_end - 1 : 0);
+  // The head's end is looked for only where a head may end: a large body behind it is not
+  // searched again at every read (that made a 60 MB upload quadratic).
+  const std::string_view head_zone =
+      std::string_view(buffer_).substr(0, line_end + kMaxHeaderBytes + 4);
+  std::size_t end = head_zone.find("\n\r\n", line_end > 0 ? line_end - 1 : 0);
+  std::size_t end_lf = head_zone.find("\n\n", line_end > 0 ? line_end - 1 : 0);
   std::size_t head_end = std::string::npos, consumed = 0;
   if (end != std::string::npos && (end_lf == std::string::npos || end < end_lf)) {
     head_end = end + 1;
@@ -85,6 +89,7 @@ std::optional<HttpRequest> HttpRequestParser::next() {
   auto req = parse_head(std::string_view(buffer_).substr(0, head_end), body_length);
   if (!req) return std::nullopt;
   if (buffer_.size() < consumed + body_length) {  // the body is on its way
+    buffer_.reserve(consumed + body_length);      // once, not a copy at every doubling
     const std::string* expect = req->header("expect");
     if (expect != nullptr && iequals(*expect, "100-continue") && !continue_sent_) {
       continue_due_ = continue_sent_ = true;
