@@ -25,6 +25,11 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
     return stored && !stored->campaign.empty() ? stored->campaign
                                                : "message " + std::to_string(message);
   };
+  config.campaign_size_of = [&queue](const std::string& campaign) -> std::optional<uint64_t> {
+    auto size = queue.campaign_size(campaign);
+    if (!size || !size->has_value()) return std::nullopt;
+    return **size;
+  };
   return std::make_unique<metrics::Aggregator>(std::move(config), std::move(counters), campaign_of);
 }
 

@@ -41,8 +41,14 @@ void Aggregator::update(Millis now, UnixSeconds unix_now) {
     for (const auto& [id, d] : delta.domains) domain_batch.push_back(&d);
     for (auto& [message, counts] : delta.messages) {
       auto it = campaign_names_.find(message);
-      if (it == campaign_names_.end())
+      if (it == campaign_names_.end()) {
         it = campaign_names_.emplace(message, campaign_of_(message)).first;
+        if (config_.campaign_size_of && !config_.campaign_sizes.contains(it->second)) {
+          if (auto size = config_.campaign_size_of(it->second)) {
+            config_.campaign_sizes[it->second] = *size;
+          }
+        }
+      }
       campaigns_[it->second] += counts;
     }
     for (auto& [due, n] : delta.deferred_until) deferred_until_[due] += n;

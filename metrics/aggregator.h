@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -28,6 +29,9 @@ struct AggregatorConfig {
   uint64_t enqueued = 0;    // recipients this process queued
   uint64_t suppressed = 0;  // recipients this process skipped: on the suppression list
   std::map<std::string, uint64_t> campaign_sizes;  // recipients per campaign, where known
+  // The size of a campaign first seen in the outcomes and not in campaign_sizes (queued while the
+  // delivery runs, e.g. through the service's API); asked once per campaign. Null: unknown.
+  std::function<std::optional<uint64_t>(const std::string& campaign)> campaign_size_of;
   std::string route;  // the smart host's route name, "HOST:PORT"; empty for direct delivery
   std::size_t labeled_routes = 50;  // routes with their own row and series (the rest: "other")
   uint64_t max_connections = 0;

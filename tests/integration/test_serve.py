@@ -144,6 +144,16 @@ def test_campaigns_over_the_api_are_delivered_while_the_service_runs(tmp_path, s
     assert sorted(recorded(s, 2)) == ["ann@one.test", "bob@two.test"]
     done = wait_finished(svc, "winter")
     assert (done["accepted"], done["queued"], done["failed"]) == (2, 0, 0), done
+    # The status page knows the size of a campaign that arrived while the service ran.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{svc.admin_port}/status", timeout=10) as r:
+            status_json = json.loads(r.read())
+        row = next((c for c in status_json["campaigns"] if c["id"] == "winter"), None)
+        if row and row["delivered"] == 2:
+            break
+        time.sleep(0.2)
+    assert row and row["total"] == 2 and row["progress"] == 1.0, status_json["campaigns"]
 
     # The same id again: idempotent (200, nothing queued twice). The queue has run empty; a new campaign that
     # arrives now is delivered all the same.

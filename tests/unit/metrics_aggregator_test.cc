@@ -90,6 +90,31 @@ RouteState route_state(std::string name, uint32_t open, uint32_t allowed, uint64
   return r;
 }
 
+TEST(Aggregator, ACampaignThatArrivesLaterHasItsSizeAskedOnce) {
+  ShardCounters a;
+  AggregatorConfig config;
+  int asked = 0;
+  config.campaign_size_of = [&asked](const std::string& campaign) -> std::optional<uint64_t> {
+    ++asked;
+    if (campaign == "api") return 5;
+    return std::nullopt;
+  };
+  Aggregator agg(config, {&a}, [](uint64_t id) { return id == 7 ? "api" : "unknown"; });
+  for (int i = 0; i < 3; ++i) a.outcomes.delivered(1, "d.test", 7);  // domain id, domain, message
+  a.outcomes.delivered(1, "d.test", 8);
+  a.outcomes.flush();
+  agg.update(1000, 100);
+  a.outcomes.delivered(1, "d.test", 7);
+  a.outcomes.flush();
+  agg.update(2000, 101);
+  auto s = agg.snapshot(false);
+  ASSERT_EQ(s->campaigns.size(), 2u);
+  for (const auto& c : s->campaigns) {
+    EXPECT_EQ(c.total, c.id == "api" ? 5u : 0u) << c.id;  // "unknown": no size, not made up
+  }
+  EXPECT_EQ(asked, 2);  // once per campaign, not per update or message
+}
+
 TEST(Aggregator, DirectDeliveryRoutesAreTheShardsRouteStatesSummedAndBounded) {
   ShardCounters a, b;
   AggregatorConfig config;  // no smart host: direct delivery
