@@ -211,6 +211,15 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
     if (!sender) return error(400, sender.error().message, "sender");
     input.sender = sender->str();
   }
+  if (input.campaign_given) {
+    // More for a cancelled campaign would be queued only to be removed at once.
+    auto hold = storage::campaign_hold(queue_, input.campaign);
+    if (!hold) return error(503, hold.error().message);
+    if (*hold == storage::CampaignHold::kCancelled) {
+      return error(409, "campaign " + input.campaign + " was cancelled; give another id",
+                   "campaign");
+    }
+  }
   auto addresses = jobs::campaign_addresses(input);
   if (!addresses) return error(400, addresses.error().message, "message");
   std::string warning;

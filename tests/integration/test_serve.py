@@ -308,6 +308,9 @@ def test_pause_resume_cancel_campaigns_and_domains(tmp_path, sink, service):
     cancelled_sent = len(delivered_to(s)) - 50
     assert cancelled_sent < 40 - body["removed"] + 5, (cancelled_sent, body)
     assert svc.call("POST", "/api/v1/campaigns/gone/resume")[0] == 409
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign([{"email": "late@slow.test", "name": "L"}],
+                                                                  campaign="gone"))
+    assert status == 409 and body["field"] == "campaign" and "cancelled" in body["error"], body
     assert svc.call("POST", "/api/v1/campaigns/nosuch/pause")[0] == 404
     assert svc.call("POST", "/api/v1/campaigns/gone/restart")[0] == 404
     assert svc.call("GET", "/api/v1/campaigns/gone/pause")[0] == 405
