@@ -18,6 +18,7 @@
 #include "cli/output.h"
 #include "cli/report.h"
 #include "cli/service_client.h"
+#include "http/url.h"
 #include "storage/queue.h"
 #include "storage/records.h"
 #include "util/time.h"
@@ -191,7 +192,7 @@ int show_campaign(storage::Queue& q, const QueueOptions& o) {
 // The listing, or one campaign's counts, from the API of the service that holds the queue.
 int through_service(const RunningService& service, const QueueOptions& o) {
   if (!o.campaign.empty()) {
-    auto c = ask_service(service, "GET", "/api/v1/campaigns/" + o.campaign);
+    auto c = ask_service(service, "GET", "/api/v1/campaigns/" + http::percent_encode(o.campaign));
     if (!c) return usage_error(c.error().message);
     if (o.json) {
       std::printf("%s\n", dump(*c).c_str());

@@ -23,11 +23,8 @@
 #include "service/readiness.h"
 #include "service/route_watch.h"
 #include "service/service_file.h"
-#include "storage/holds.h"
 #include "storage/queue.h"
 #include "unsubscribe/secret.h"
-#include "util/file.h"
-#include "util/strings.h"
 
 namespace ringmta::cli {
 namespace {
@@ -45,9 +42,9 @@ constexpr std::size_t kMinTokenLength = 16;
 
 // The bearer token: the file's first line, trimmed. Too short to be a secret is refused.
 Result<std::string> read_token(const std::string& path) {
-  auto raw = read_file(path, "--api-token-file", 4096);
-  if (!raw) return make_error("cannot read --api-token-file: " + raw.error().message);
-  std::string token(trim(std::string_view(*raw).substr(0, raw->find('\n'))));
+  auto read = service::read_token_file(path, "--api-token-file");
+  if (!read) return make_error("cannot read --api-token-file: " + read.error().message);
+  const std::string& token = *read;
   if (token.size() < kMinTokenLength) {
     return make_error("--api-token-file " + path + ": the token is " +
                       (token.empty() ? std::string("empty")
@@ -134,9 +131,7 @@ Command add_serve_command(CLI::App& app) {
         // API changes them while the service runs.
         auto control = std::make_shared<engine::DeliveryControl>();
         {
-          auto holds = storage::load_holds(q);
-          if (!holds) return usage_error("--queue " + queue_dir + ": " + holds.error().message);
-          auto state = engine::control_state(q, *holds);
+          auto state = engine::control_state(q);
           if (!state) return usage_error("--queue " + queue_dir + ": " + state.error().message);
           control->set(std::move(*state));
         }

@@ -3,22 +3,19 @@
 
 #include "http/client.h"
 #include "service/service_file.h"
-#include "util/file.h"
-#include "util/strings.h"
 
 namespace ringmta::cli {
 
 Result<std::optional<RunningService>> running_service(const std::string& queue_dir) {
   auto file = service::read_service_file(queue_dir);
   if (!file) return std::optional<RunningService>();
-  auto token = read_file(file->token_file, "the API token file", 4096);
+  auto token = service::read_token_file(file->token_file, "the API token file");
   if (!token) {
     return make_error("the queue is held by `ringmta serve` (pid " + std::to_string(file->pid) +
                       ", API " + file->api +
                       "), but its token file cannot be read: " + token.error().message);
   }
-  return std::optional<RunningService>(RunningService{
-      file->api, std::string(trim(std::string_view(*token).substr(0, token->find('\n'))))});
+  return std::optional<RunningService>(RunningService{file->api, std::move(*token)});
 }
 
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,

@@ -2,7 +2,6 @@
 // (storage/records.h). Hard bounces join it automatically; `send` skips what is on it. While a
 // `ringmta serve` holds the queue, the same commands go through its API. Wiring only: parsing
 // arguments and files, printing.
-#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -15,6 +14,7 @@
 #include "cli/output.h"
 #include "cli/report.h"
 #include "cli/service_client.h"
+#include "http/url.h"
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
@@ -44,21 +44,6 @@ ListAccess local_list(storage::Queue& q) {
           [&q](const auto& visit) { return storage::SuppressionList(q).list(visit); }};
 }
 
-// "a+b@x.org" as a path segment ("a%2Bb%40x.org").
-std::string path_segment(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
-  return out;
-}
-
 ListAccess service_list(const RunningService& service) {
   return {[service](const std::vector<storage::SuppressionEntry>& entries) -> Result<void> {
             if (entries.empty()) return {};
@@ -74,7 +59,7 @@ ListAccess service_list(const RunningService& service) {
             uint64_t removed = 0;
             for (const auto& a : addresses) {
               auto answer =
-                  ask_service(service, "DELETE", "/api/v1/suppressions/" + path_segment(a));
+                  ask_service(service, "DELETE", "/api/v1/suppressions/" + http::percent_encode(a));
               if (!answer) return answer.error();
               removed += answer->value("removed", uint64_t{0});
             }
@@ -87,7 +72,7 @@ ListAccess service_list(const RunningService& service) {
               auto page = ask_service(
                   service, "GET",
                   "/api/v1/suppressions?limit=10000" +
-                      (after.empty() ? std::string() : "&after=" + path_segment(after)));
+                      (after.empty() ? std::string() : "&after=" + http::percent_encode(after)));
               if (!page) return page.error();
               for (const auto& e : (*page)["suppressions"]) {
                 if (!visit(storage::SuppressionEntry{.address = e.value("address", ""),

@@ -3,8 +3,10 @@
 
 namespace ringmta::engine {
 
-Result<DeliveryControl::State> control_state(const storage::Queue& queue,
-                                             const storage::Holds& holds) {
+Result<DeliveryControl::State> control_state(const storage::Queue& queue) {
+  auto loaded = storage::load_holds(queue);
+  if (!loaded) return loaded.error();
+  const storage::Holds& holds = *loaded;
   DeliveryControl::State state;
   for (const auto* list : {&holds.paused_campaigns, &holds.cancelled_campaigns}) {
     auto& into = list == &holds.paused_campaigns ? state.paused_messages : state.cancelled_messages;

@@ -51,8 +51,8 @@ class DeliveryControl {
   std::atomic<uint64_t> generation_{0};
 };
 
-// The State of the holds recorded in the queue: each held campaign's messages.
-Result<DeliveryControl::State> control_state(const storage::Queue& queue,
-                                             const storage::Holds& holds);
+// The State of the holds recorded in the queue (storage::load_holds): each held campaign's
+// messages, the paused domains.
+Result<DeliveryControl::State> control_state(const storage::Queue& queue);
 
 }  // namespace ringmta::engine

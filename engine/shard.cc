@@ -221,13 +221,9 @@ void Shard::refill() {
       auto [hint, fresh] = hints_.try_emplace(entry.key.domain, entry.key);
       if (!fresh && hint->second < entry.key) hint->second = entry.key;
       if (claimed_.contains(entry.key.seq)) continue;  // already in the worker's hands
-      if (holds_ != nullptr) {
-        if (holds_->cancelled(entry.record.message)) {
-          recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
-          continue;
-        }
-        if (holds_->paused(entry)) continue;  // left where it is; the hint is past it
-      }
+      if (remove_if_cancelled(entry)) continue;
+      if (holds_ != nullptr && holds_->paused(entry))
+        continue;  // left as it is; the hint is past it
       if ((*suppressed)[k]) {
         recorder_->withdrawn(entry, message_of(entry), Withdrawal::kSuppressed);
         continue;
@@ -253,19 +249,13 @@ bool Shard::withdrawn(const storage::QueueEntry& entry) {
 }
 
 bool Shard::held_back(const storage::QueueEntry& entry) {
-  if (holds_ == nullptr) return false;
-  if (holds_->cancelled(entry.record.message)) {
-    claimed_.erase(entry.key.seq);
-    recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
-    return true;
-  }
-  if (!holds_->paused(entry)) return false;
+  if (remove_if_cancelled(entry)) return true;
+  if (holds_ == nullptr || !holds_->paused(entry)) return false;
   released(entry);  // stays queued as it is, until the resume fetches it again
   return true;
 }
 
-bool Shard::cancelled_while_tried(const storage::QueueEntry& entry) {
-  // Deferred (a paused one is recorded as usual), but cancelled: not kept for a retry.
+bool Shard::remove_if_cancelled(const storage::QueueEntry& entry) {
   if (holds_ == nullptr || !holds_->cancelled(entry.record.message)) return false;
   claimed_.erase(entry.key.seq);
   recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
@@ -302,9 +292,7 @@ void Shard::sweep_cancelled() {
     if (!entries) return set_error("reading the queue failed: " + entries.error().message);
     looked += entries->size();
     for (const storage::QueueEntry& entry : *entries) {
-      if (holds_->cancelled(entry.record.message) && !claimed_.contains(entry.key.seq)) {
-        recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
-      }
+      if (!claimed_.contains(entry.key.seq)) remove_if_cancelled(entry);
     }
     if (entries->empty() || looked < kSweepChunk) {
       if (++sweep_->partition == partitions_.size()) {
@@ -395,7 +383,7 @@ void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& r
 
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
                      const Attempt& where) {
-  if (cancelled_while_tried(entry)) return;
+  if (remove_if_cancelled(entry)) return;  // not kept for a retry (a paused one is recorded)
   claimed_.erase(entry.key.seq);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now());
@@ -404,7 +392,7 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
 
 void Shard::deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
                                   const Attempt& where) {
-  if (cancelled_while_tried(entry)) return;
+  if (remove_if_cancelled(entry)) return;
   claimed_.erase(entry.key.seq);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now(), true);

@@ -87,8 +87,9 @@ class Shard final : private OutcomeSink {
   // A claimed entry that is held now: true when it was taken care of (paused: released; cancelled:
   // removed), false to go on with it.
   bool held_back(const storage::QueueEntry& entry);
-  // A deferred entry of a campaign cancelled meanwhile: removed (true) instead of rescheduled.
-  bool cancelled_while_tried(const storage::QueueEntry& entry);
+  // An entry of a cancelled campaign: removed (unclaimed if it was), true; else false. Where it is
+  // fetched, before it is sent, when it was deferred (not kept for a retry) and by the sweep.
+  bool remove_if_cancelled(const storage::QueueEntry& entry);
   void set_error(std::string message);
 
   void delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,

@@ -1,6 +1,8 @@
 // percent_decode and query_param (see url.h).
 #include "http/url.h"
 
+#include <cctype>
+
 namespace ringmta::http {
 namespace {
 
@@ -29,6 +31,21 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
       out.push_back(' ');
     } else {
       out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
     }
   }
   return out;

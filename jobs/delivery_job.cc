@@ -5,7 +5,6 @@
 
 #include "bounce/classify.h"
 #include "message/address.h"
-#include "storage/holds.h"
 
 namespace ringmta::jobs {
 
@@ -52,9 +51,7 @@ Result<engine::DeliverySummary> run_delivery(storage::Queue& queue,
   }
   if (!options.control) {
     // What an operator paused or cancelled (through the service) holds for `run` and `send` too.
-    auto holds = storage::load_holds(queue);
-    if (!holds) return make_error("reading the queue's holds failed: " + holds.error().message);
-    auto state = engine::control_state(queue, *holds);
+    auto state = engine::control_state(queue);
     if (!state) return make_error("reading the queue's holds failed: " + state.error().message);
     if (!state->empty()) {
       auto control = std::make_shared<engine::DeliveryControl>();

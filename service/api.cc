@@ -51,6 +51,19 @@ HttpAnswer method_not_allowed(std::string_view allowed) {
                "Allow: " + std::string(allowed) + "\r\n");
 }
 
+// A campaign's state as the API names it.
+const char* hold_name(storage::CampaignHold hold) {
+  switch (hold) {
+    case storage::CampaignHold::kPaused:
+      return "paused";
+    case storage::CampaignHold::kCancelled:
+      return "cancelled";
+    case storage::CampaignHold::kNone:
+      break;
+  }
+  return "active";
+}
+
 bool authorized(const http::HttpRequest& request, const std::string& token) {
   const std::string* given = request.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
@@ -211,11 +224,14 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
     if (!sender) return error(400, sender.error().message, "sender");
     input.sender = sender->str();
   }
+  // A generated id is new: only a given one can be held already.
+  storage::CampaignHold hold = storage::CampaignHold::kNone;
   if (input.campaign_given) {
+    auto recorded = storage::campaign_hold(queue_, input.campaign);
+    if (!recorded) return error(503, recorded.error().message);
+    hold = *recorded;
     // More for a cancelled campaign would be queued only to be removed at once.
-    auto hold = storage::campaign_hold(queue_, input.campaign);
-    if (!hold) return error(503, hold.error().message);
-    if (*hold == storage::CampaignHold::kCancelled) {
+    if (hold == storage::CampaignHold::kCancelled) {
       return error(409, "campaign " + input.campaign + " was cancelled; give another id",
                    "campaign");
     }
@@ -237,9 +253,8 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
     if (e.kind == ErrorKind::kInput) return error(400, e.message, "recipients");
     return error(503, "queueing failed: " + e.message);
   }
-  if (auto hold = storage::campaign_hold(queue_, facts->campaign);
-      hold && *hold != storage::CampaignHold::kNone) {
-    (void)refresh_control();  // a held campaign's new message is held too
+  if (hold == storage::CampaignHold::kPaused) {
+    (void)refresh_control();  // a paused campaign's new message is held too
   }
   if (settings_.log != nullptr && !facts->already_queued) {
     settings_.log->emit("campaign_queued", {{"campaign", facts->campaign},
@@ -267,10 +282,9 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
   if (!size->has_value()) return error(404, "no such campaign in this queue", "id");
   auto counts = queue_.campaign_counts(id, unix_now());
   if (!counts) return error(503, counts.error().message);
-  uint64_t failed = 0, unsubscribed = 0;
-  auto visited = storage::visit_failures(queue_, id, [&](const storage::FailureRecord& f) {
+  uint64_t failed = 0;
+  auto visited = storage::visit_failures(queue_, id, [&](const storage::FailureRecord&) {
     ++failed;
-    if (f.category == "unsubscribe") ++unsubscribed;
     return true;
   });
   if (!visited) return error(503, visited.error().message);
@@ -280,11 +294,8 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
   const uint64_t done = accepted >= queued + failed ? accepted - queued - failed : 0;
   auto hold = storage::campaign_hold(queue_, id);
   if (!hold) return error(503, hold.error().message);
-  const char* state = *hold == storage::CampaignHold::kPaused      ? "paused"
-                      : *hold == storage::CampaignHold::kCancelled ? "cancelled"
-                                                                   : "active";
   return reply(200, json{{"campaign", id},
-                         {"state", state},
+                         {"state", hold_name(*hold)},
                          {"accepted", accepted},
                          {"queued", queued},
                          {"ready", counts->ready},
@@ -296,9 +307,7 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
 
 Result<void> ServiceApi::refresh_control() {
   if (!settings_.control) return {};
-  auto holds = storage::load_holds(queue_);
-  if (!holds) return holds.error();
-  auto state = engine::control_state(queue_, *holds);
+  auto state = engine::control_state(queue_);
   if (!state) return state.error();
   settings_.control->set(std::move(*state));
   return {};
@@ -322,10 +331,7 @@ HttpAnswer ServiceApi::hold_campaign(std::string_view id, std::string_view actio
     return error(503, set.error().message);
   }
   if (auto told = refresh_control(); !told) return error(503, told.error().message);
-  json body{{"campaign", id},
-            {"state", action == "pause"    ? "paused"
-                      : action == "cancel" ? "cancelled"
-                                           : "active"}};
+  json body{{"campaign", id}, {"state", hold_name(next)}};
   // Cancel: what is queued now is removed by the shards within moments (a copy already on its
   // way to the server still goes); GET shows it leave.
   body[action == "cancel" ? "removed" : "queued"] = counts->total();

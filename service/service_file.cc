@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "util/errno_text.h"
+#include "util/file.h"
+#include "util/strings.h"
 
 namespace ringmta::service {
 namespace {
@@ -50,6 +52,12 @@ std::optional<ServiceFile> read_service_file(const std::string& queue_dir) {
   }
   if (j.contains("pid") && j["pid"].is_number_integer()) f.pid = j["pid"].get<long>();
   return f;
+}
+
+Result<std::string> read_token_file(const std::string& path, std::string_view what) {
+  auto raw = read_file(path, what, 4096);
+  if (!raw) return raw.error();
+  return std::string(trim(std::string_view(*raw).substr(0, raw->find('\n'))));
 }
 
 }  // namespace ringmta::service

@@ -16,6 +16,16 @@ TEST(PercentDecode, DecodesAndRefusesBrokenEscapes) {
   EXPECT_EQ(percent_decode("%zz"), std::nullopt);
 }
 
+TEST(PercentEncode, EscapesAllButTheUnreservedAndDecodesBack) {
+  EXPECT_EQ(percent_encode("a+b@x.org"), "a%2Bb%40x.org");
+  EXPECT_EQ(percent_encode("spring 2027/é"), "spring%202027%2F%C3%A9");
+  EXPECT_EQ(percent_encode("A-z_0.9~"), "A-z_0.9~");
+  for (const std::string& text :
+       {std::string("a+b@x.org"), std::string("100% sure?&="), std::string("\0\xff", 2)}) {
+    EXPECT_EQ(percent_decode(percent_encode(text)), text);
+  }
+}
+
 TEST(QueryParam, FindsTheFirstByNameDecoded) {
   EXPECT_EQ(query_param("/s?address=a%40b.test&limit=5", "address"), "a@b.test");
   EXPECT_EQ(query_param("/s?address=a%40b.test&limit=5", "limit"), "5");
