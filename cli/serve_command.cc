@@ -1,6 +1,7 @@
 // `ringmta serve`: the long-running service. It delivers the queue continuously (engine::deliver
 // with `serve`: an empty queue is not the end), takes campaigns and suppressions over the
-// HTTP/JSON API (service/api.h) on --api-listen, answers /metrics, /status and unsubscribe links
+// HTTP/JSON API (service/api.h) on --api-listen and messages over SMTP submission
+// (submission/server.h) on --submission-listen, answers /metrics, /status and unsubscribe links
 // on --admin, and ends on SIGTERM or SIGINT: sessions close, everything undecided stays queued for
 // the next start. Flags and wiring only.
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "service/route_watch.h"
 #include "service/service_file.h"
 #include "storage/queue.h"
+#include "submission/server.h"
 #include "unsubscribe/secret.h"
 
 namespace ringmta::cli {
@@ -37,6 +39,39 @@ struct ApiFlags {
   std::string spool_dir;
   std::string max_requests;  // "" = unlimited
 };
+
+struct SubmissionFlags {
+  std::string listen, tls_listen, tls_cert, tls_key, users, relay_networks;
+  std::size_t max_size_mb = 50;
+  std::size_t max_recipients = 1000;
+  std::size_t max_connections = 1000;
+};
+
+void add_submission_flags(CLI::App& sub, SubmissionFlags& s) {
+  sub.add_option("--submission-listen", s.listen,
+                 "SMTP submission (HOST:PORT, e.g. 0.0.0.0:587): STARTTLS with --tls-cert, AUTH "
+                 "for --users, relaying for --relay-networks");
+  sub.add_option("--submission-tls-listen", s.tls_listen,
+                 "SMTP submission over implicit TLS (HOST:PORT, e.g. 0.0.0.0:465)");
+  sub.add_option("--tls-cert", s.tls_cert, "The submission listener's PEM certificate chain");
+  sub.add_option("--tls-key", s.tls_key, "The PEM private key of --tls-cert");
+  sub.add_option("--users", s.users,
+                 "Submission users, lines NAME:HASH[:senders=a@b,@domain rate=N/hour "
+                 "max_recipients=N], HASH from `openssl passwd -6`");
+  sub.add_option("--relay-networks", s.relay_networks,
+                 "Networks that may submit without AUTH, CIDR[,CIDR...] (default: none)");
+  sub.add_option("--submission-max-size", s.max_size_mb, "Largest submitted message, in MiB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
+      ->capture_default_str();
+  sub.add_option("--submission-max-recipients", s.max_recipients,
+                 "Recipients per submitted message at most (a user's max_recipients may lower it)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  sub.add_option("--submission-max-connections", s.max_connections,
+                 "Submission sessions open at once at most (more are told 421)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->capture_default_str();
+}
 
 constexpr std::size_t kMinTokenLength = 16;
 
@@ -88,6 +123,8 @@ Command add_serve_command(CLI::App& app) {
                   "or auto (text on a terminal, else json)")
       ->check(CLI::IsMember({"auto", "json", "text"}))
       ->capture_default_str();
+  auto submit = std::make_shared<SubmissionFlags>();
+  add_submission_flags(*sub, *submit);
   add_job_options(*sub, *o, true);
   return {
       sub, [=]() -> int {
@@ -180,6 +217,29 @@ Command add_serve_command(CLI::App& app) {
                          noted.error().message.c_str());
           }
         }
+        std::unique_ptr<submission::SubmissionServer> submission_server;
+        if (!submit->listen.empty() || !submit->tls_listen.empty()) {
+          auto started = submission::SubmissionServer::start(
+              submission::SubmissionOptions{.listen = submit->listen,
+                                            .tls_listen = submit->tls_listen,
+                                            .tls_cert_path = submit->tls_cert,
+                                            .tls_key_path = submit->tls_key,
+                                            .users_path = submit->users,
+                                            .relay_networks = submit->relay_networks,
+                                            .hostname = route->facts.ehlo_name,
+                                            .max_message_size = uint64_t{submit->max_size_mb} << 20,
+                                            .max_recipients = submit->max_recipients,
+                                            .max_connections = submit->max_connections},
+              q, [log](const submission::SubmissionEvent& e) {
+                log->emit("submission_" + e.kind, {{"client", e.client}, {"detail", e.detail}});
+              });
+          if (!started) return usage_error(started.error().message);
+          submission_server = std::move(started.value());
+        } else if (!submit->users.empty() || !submit->relay_networks.empty()) {
+          return usage_error(
+              "--users and --relay-networks are for the submission listener: add "
+              "--submission-listen HOST:PORT");
+        }
         options.shards = config::shard_count(o->route);
         options.interrupt = &g_interrupted;
         options.serve = true;
@@ -193,18 +253,31 @@ Command add_serve_command(CLI::App& app) {
                         static_cast<unsigned long long>(p.totals.failed));
           service::notify_status(line);
         };
-        log->emit("start", {{"queue", queue_dir},
-                            {"version", RINGMTA_VERSION},
-                            {"route", route->direct ? std::string("direct to MX hosts")
-                                                    : engine::smart_host_label(*route)},
-                            {"api", api_server ? api_server->url() : std::string()},
-                            {"admin", admin.value() ? admin.value()->url() : std::string()},
-                            {"shards", options.shards}});
+        log->emit("start",
+                  {{"queue", queue_dir},
+                   {"version", RINGMTA_VERSION},
+                   {"route", route->direct ? std::string("direct to MX hosts")
+                                           : engine::smart_host_label(*route)},
+                   {"api", api_server ? api_server->url() : std::string()},
+                   {"admin", admin.value() ? admin.value()->url() : std::string()},
+                   {"submission", submission_server ? submission_server->address() : std::string()},
+                   {"submission_tls",
+                    submission_server ? submission_server->tls_address() : std::string()},
+                   {"submission_users", submission_server ? submission_server->users() : 0},
+                   {"shards", options.shards}});
         // The listeners accept from here on; the shards start at once.
         service::notify_ready("delivering from " + queue_dir);
         auto summary =
             jobs::run_delivery(q, *route, o->delivery, jobs::CampaignFacts{}, std::move(options));
         service::notify_stopping();
+        if (submission_server) {
+          submission_server->stop();  // sessions waiting for a commit get their answer
+          const submission::SubmissionCounts c = submission_server->counts();
+          log->emit("submission_stopped", {{"connections", c.connections},
+                                           {"messages", c.messages},
+                                           {"recipients", c.recipients},
+                                           {"auth_failures", c.auth_failures}});
+        }
         if (api_server) {
           service::remove_service_file(queue_dir);
           api_server->stop();  // no campaign is half-queued past this point

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "engine/io/event_loop.h"
+#include "engine/io/listen_socket.h"
 #include "engine/io/tls_channel.h"
 #include "loadgen/smtp_server.h"
 #include "util/errno_text.h"
@@ -37,119 +38,6 @@ constexpr Millis kRecordFlushInterval = 100;
 constexpr Millis kAcceptRetryDelay = 10;  // after EMFILE and friends
 constexpr Millis kStopGrace = 2000;       // stop the loop even if some operation never completes
 constexpr int kMaxThreads = 256;
-
-struct ListenAddress {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  std::string host;  // brackets removed
-  uint16_t port = 0;
-};
-
-// Parses "IPv4:port" or "[IPv6]:port" ("localhost", "*" and an empty host are accepted too).
-Result<ListenAddress> parse_listen(const std::string& text) {
-  ListenAddress out;
-  std::string_view s = text;
-  std::string_view host;
-  std::string_view port;
-  bool v6 = false;
-  if (!s.empty() && s.front() == '[') {
-    std::size_t close = s.find("]:");
-    if (close == std::string_view::npos) return make_error("bad listen address: " + text);
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-    v6 = true;
-  } else {
-    std::size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos) return make_error("bad listen address: " + text);
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
-    return make_error("bad listen port: " + text);
-  }
-  out.port = static_cast<uint16_t>(value);
-  if (!v6 && (host.empty() || host == "*")) host = "0.0.0.0";
-  if (!v6 && host == "localhost") host = "127.0.0.1";
-  out.host = std::string(host);
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&out.storage);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(out.port);
-    if (inet_pton(AF_INET6, out.host.c_str(), &a->sin6_addr) != 1) {
-      return make_error("bad IPv6 listen address: " + text);
-    }
-    out.len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&out.storage);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(out.port);
-    if (inet_pton(AF_INET, out.host.c_str(), &a->sin_addr) != 1) {
-      return make_error("bad IPv4 listen address: " + text);
-    }
-    out.len = sizeof(sockaddr_in);
-  }
-  return out;
-}
-
-void set_port(ListenAddress& a, uint16_t port) {
-  a.port = port;
-  if (a.storage.ss_family == AF_INET6) {
-    reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
-  }
-}
-
-// A listening socket with SO_REUSEADDR and SO_REUSEPORT; returns the fd.
-Result<int> open_listener(const ListenAddress& a, const std::string& text) {
-  int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error("socket: " + errno_text(errno));
-  int one = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
-    int err = errno;
-    ::close(fd);
-    return make_error("setsockopt: " + errno_text(err));
-  }
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len) < 0) {
-    int err = errno;
-    ::close(fd);
-    return make_error("bind " + text + ": " + errno_text(err));
-  }
-  if (::listen(fd, SOMAXCONN) < 0) {
-    int err = errno;
-    ::close(fd);
-    return make_error("listen " + text + ": " + errno_text(err));
-  }
-  return fd;
-}
-
-// SO_REUSEPORT would let a second sink on the same fixed port silently share its traffic, so a
-// fixed port is first probed with a plain socket: it fails if anyone is listening there.
-Result<void> probe_port_free(const ListenAddress& a, const std::string& text) {
-  if (a.port == 0) return {};
-  int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error("socket: " + errno_text(errno));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len);
-  int err = errno;
-  ::close(fd);
-  if (rc < 0) return make_error("bind " + text + ": " + errno_text(err));
-  return {};
-}
-
-Result<uint16_t> bound_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
-    return make_error("getsockname: " + errno_text(errno));
-  }
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
 
 // Single-writer counter: only the owning loop thread adds; any thread may read.
 void add(std::atomic<uint64_t>& counter, uint64_t n) {
@@ -573,9 +461,9 @@ Result<void> SinkServer::start() {
   if (options_.threads < 1 || options_.threads > kMaxThreads) {
     return make_error("sink threads must be 1.." + std::to_string(kMaxThreads));
   }
-  Result<ListenAddress> parsed = parse_listen(options_.listen);
+  Result<engine::ListenAddress> parsed = engine::parse_listen(options_.listen);
   if (!parsed) return parsed.error();
-  ListenAddress addr = std::move(parsed.value());
+  engine::ListenAddress addr = std::move(parsed.value());
   host_ = addr.host;
 
   std::shared_ptr<engine::TlsContext> tls;
@@ -591,19 +479,20 @@ Result<void> SinkServer::start() {
   std::string hostname = ::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0'
                              ? std::string(name)
                              : std::string("localhost");
-  if (Result<void> free = probe_port_free(addr, options_.listen); !free) return free.error();
+  if (Result<void> free = engine::probe_port_free(addr, options_.listen); !free)
+    return free.error();
   for (auto& w : workers_) {
     w->hostname = hostname;
     w->messages_dir = options_.messages_dir;
     w->script = script_.empty() ? nullptr : &script_;
     w->tls = tls;
-    Result<int> fd = open_listener(addr, options_.listen);
+    Result<int> fd = engine::open_listener(addr, options_.listen);
     if (!fd) return fd.error();
     w->listen_fd = fd.value();
     if (addr.port == 0) {  // the first socket picks the port; the others join it
-      Result<uint16_t> port = bound_port(w->listen_fd);
+      Result<uint16_t> port = engine::bound_port(w->listen_fd);
       if (!port) return port.error();
-      set_port(addr, port.value());
+      engine::set_port(addr, port.value());
     }
     if (!options_.record_path.empty()) {
       w->record_fd =

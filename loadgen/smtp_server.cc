@@ -6,90 +6,11 @@
 #include <charconv>
 #include <cstring>
 
+#include "protocol/smtp_path.h"
 #include "util/strings.h"
 
 namespace ringmta::loadgen {
 namespace {
-
-bool is_domain_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c >= 0x80;  // UTF-8 (SMTPUTF8)
-}
-
-// Local part: an atom-ish dot string or a quoted string; octets >= 0x80 allowed (SMTPUTF8).
-bool valid_local_part(std::string_view s) {
-  if (s.empty()) return false;
-  if (s.front() == '"') {
-    if (s.size() < 2 || s.back() != '"') return false;
-    for (std::size_t i = 1; i + 1 < s.size(); ++i) {
-      auto c = static_cast<unsigned char>(s[i]);
-      if (c == '\\') {
-        if (++i + 1 >= s.size()) return false;
-        continue;
-      }
-      if (c == '"' || c < 0x20 || c == 0x7f) return false;
-    }
-    return true;
-  }
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f || std::strchr("<>()[]\\,;:@\"", ch) != nullptr) return false;
-  }
-  return s.front() != '.' && s.back() != '.';
-}
-
-bool valid_domain(std::string_view s) {
-  if (s.empty()) return false;
-  if (s.front() == '[') {  // address literal
-    if (s.size() < 3 || s.back() != ']') return false;
-    for (char ch : s.substr(1, s.size() - 2)) {
-      auto c = static_cast<unsigned char>(ch);
-      if (c <= 0x20 || c == 0x7f || c == '[' || c == ']' || c == '\\') return false;
-    }
-    return true;
-  }
-  for (char ch : s) {
-    if (!is_domain_char(static_cast<unsigned char>(ch))) return false;
-  }
-  return s.front() != '.' && s.back() != '.';
-}
-
-// Parses "<path>[ params]" after "FROM:" / "TO:". On success sets address (brackets and any
-// source route removed) and params (text after '>', leading spaces removed).
-bool parse_path(std::string_view s, std::string_view& address, std::string_view& params) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  if (s.empty() || s.front() != '<') return false;
-  // Find the closing '>' outside a quoted local part.
-  std::size_t close = std::string_view::npos;
-  bool quoted = false;
-  for (std::size_t i = 1; i < s.size(); ++i) {
-    char c = s[i];
-    if (quoted && c == '\\') {
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (!quoted && c == '>') {
-      close = i;
-      break;
-    }
-  }
-  if (close == std::string_view::npos) return false;
-  std::string_view inner = s.substr(1, close - 1);
-  std::string_view rest = s.substr(close + 1);
-  if (!rest.empty() && rest.front() != ' ') return false;
-  params = trim(rest);
-  if (!inner.empty() && inner.front() == '@') {  // obsolete source route "@a,@b:user@d"
-    std::size_t colon = inner.find(':');
-    if (colon == std::string_view::npos) return false;
-    inner.remove_prefix(colon + 1);
-    if (inner.empty()) return false;
-  }
-  address = inner;
-  if (inner.empty()) return true;  // null path; the caller decides if it is allowed
-  std::size_t at = inner.rfind('@');
-  if (at == std::string_view::npos) return iequals(inner, "postmaster");
-  return valid_local_part(inner.substr(0, at)) && valid_domain(inner.substr(at + 1));
-}
 
 void append_number(std::string& s, uint64_t v, int base) {
   char buf[24];
@@ -299,19 +220,14 @@ void SmtpServerSession::on_mail(std::string_view arg) {
     return;
   }
   if (!istarts_with(arg, "FROM:")) return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
-  std::string_view address;
-  std::string_view params;
-  if (!parse_path(arg.substr(5), address, params)) {
+  protocol::SmtpPath path;
+  if (!protocol::parse_smtp_path(arg.substr(5), path)) {
     return reply("501 5.1.7 Bad sender address syntax");
   }
-  while (!params.empty()) {
-    std::size_t sp = params.find(' ');
-    std::string_view param = params.substr(0, sp);
-    params = sp == std::string_view::npos ? std::string_view() : trim(params.substr(sp + 1));
-    std::size_t eq = param.find('=');
-    std::string_view name = param.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+  std::string_view params = path.params;
+  std::string_view name, value;
+  bool has_value = false;
+  while (protocol::next_smtp_param(params, name, value, has_value)) {
     if (iequals(name, "SIZE")) {
       uint64_t size = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
@@ -327,13 +243,13 @@ void SmtpServerSession::on_mail(std::string_view arg) {
         return reply("501 5.5.4 Bad BODY parameter");
       }
     } else if (iequals(name, "SMTPUTF8")) {
-      if (eq != std::string_view::npos) return reply("501 5.5.4 Bad SMTPUTF8 parameter");
+      if (has_value) return reply("501 5.5.4 Bad SMTPUTF8 parameter");
     } else {
       return reply("555 5.5.4 Unsupported MAIL parameter");
     }
   }
   in_transaction_ = true;
-  mail_from_.assign(address);
+  mail_from_.assign(path.address);
   recipients_.clear();
   reply("250 2.1.0 Ok");
 }
@@ -341,12 +257,12 @@ void SmtpServerSession::on_mail(std::string_view arg) {
 void SmtpServerSession::on_rcpt(std::string_view arg) {
   if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command");
   if (!istarts_with(arg, "TO:")) return reply("501 5.5.4 Syntax: RCPT TO:<address>");
-  std::string_view address;
-  std::string_view params;
-  if (!parse_path(arg.substr(3), address, params) || address.empty()) {
+  protocol::SmtpPath path;
+  if (!protocol::parse_smtp_path(arg.substr(3), path) || path.address.empty()) {
     return reply("501 5.1.3 Bad recipient address syntax");
   }
-  if (!params.empty()) return reply("555 5.5.4 Unsupported RCPT parameter");
+  if (!path.params.empty()) return reply("555 5.5.4 Unsupported RCPT parameter");
+  const std::string_view address = path.address;
   if (recipients_.size() >= config_.max_recipients) {
     return reply("452 4.5.3 Error: too many recipients");
   }

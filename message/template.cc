@@ -169,9 +169,11 @@ Result<void> check_no_nul(std::string_view raw, const std::vector<std::string_vi
 }
 
 // Which lines of the header block are kept: Date and Message-ID (with their continuation lines)
-// are dropped, as each send writes its own; the first From header's value is collected, unfolded.
+// are dropped, as each send writes its own (unless the message keeps its identity); the first
+// From header's value is collected, unfolded.
 class HeaderFilter {
  public:
+  explicit HeaderFilter(bool keep_identity) : keep_identity_(keep_identity) {}
   // Whether to keep `line`, a header or continuation line (not the empty line that ends the
   // block); an error for a malformed one.
   Result<bool> keep(std::string_view line, std::size_t lineno) {
@@ -191,7 +193,7 @@ class HeaderFilter {
       if (u < 33 || u > 126) return line_error(lineno, "invalid header name");
     }
     from_open_ = false;
-    dropping_ = iequals(name, "date") || iequals(name, "message-id");
+    dropping_ = !keep_identity_ && (iequals(name, "date") || iequals(name, "message-id"));
     if (dropping_) return false;
     names_.push_back(lower(name));
     if (!from_seen_ && iequals(name, "from")) {
@@ -213,6 +215,7 @@ class HeaderFilter {
 
  private:
   std::vector<std::string> names_;
+  bool keep_identity_ = false;
   bool dropping_ = false;   // inside a Date or Message-ID header (and its continuation lines)
   bool from_open_ = false;  // inside the first From header
   bool from_seen_ = false;
@@ -221,8 +224,10 @@ class HeaderFilter {
 
 }  // namespace
 
-Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_fields) {
+Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_fields,
+                                               bool keep_identity) {
   MessageTemplate t;
+  t.keeps_identity_ = keep_identity;
   const std::vector<std::string_view> lines = split_lines(raw);
   std::string lit;  // literal text of the segment being built
   lit.reserve(raw.size() + raw.size() / 16 + 2);
@@ -315,7 +320,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
 
   if (auto clean = check_no_nul(raw, lines); !clean) return clean.error();
   bool in_headers = true;
-  HeaderFilter headers;
+  HeaderFilter headers(keep_identity);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     const std::size_t lineno = i + 1;
@@ -444,14 +449,17 @@ bool MessageTemplate::has_field(std::string_view name) const {
 void MessageTemplate::render(std::string& out, std::span<const std::string> values,
                              std::string_view message_id, std::string_view date,
                              std::string_view extra_fields) const {
-  out.append("Date: ").append(date).append("\r\nMessage-ID: ");
-  if (!message_id.empty() && message_id.front() == '<') {
-    out.append(message_id);
-  } else {
-    out.push_back('<');
-    out.append(message_id).push_back('>');
+  if (!keeps_identity_) {
+    out.append("Date: ").append(date).append("\r\nMessage-ID: ");
+    if (!message_id.empty() && message_id.front() == '<') {
+      out.append(message_id);
+    } else {
+      out.push_back('<');
+      out.append(message_id).push_back('>');
+    }
+    out.append("\r\n");
   }
-  out.append("\r\n").append(extra_fields);
+  out.append(extra_fields);
   bool at_line_start = true;
   std::size_t skip = 0;  // of this literal: written already, as the last value's word suffix
   for (std::size_t s = 0; s < segments_.size(); ++s) {

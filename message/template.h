@@ -24,8 +24,11 @@ namespace ringmta::message {
 class MessageTemplate {
  public:
   // Errors name the line: "line 3: header without a colon", "line 40: 1200 bytes (limit 998)".
-  // merge_fields false: "{{...}}" is plain text (a DSN quoting a server's reply).
-  static Result<MessageTemplate> parse(std::string_view raw, bool merge_fields = true);
+  // merge_fields false: "{{...}}" is plain text (a DSN quoting a server's reply). keep_identity:
+  // the message's own Date and Message-ID are kept (a message submitted whole), and render()
+  // writes none.
+  static Result<MessageTemplate> parse(std::string_view raw, bool merge_fields = true,
+                                       bool keep_identity = false);
 
   // Merge field names in order of first appearance ("email" included if used).
   const std::vector<std::string>& fields() const { return fields_; }
@@ -66,6 +69,7 @@ class MessageTemplate {
   std::optional<std::string> from_address_;
   bool eight_bit_ = false;
   bool body_has_fields_ = false;
+  bool keeps_identity_ = false;
   std::vector<std::string> field_names_;  // of the header, lower case (has_field)
   // For the merged line-length check: per template line with fields, literal length and fields.
   struct LineCheck {

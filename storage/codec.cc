@@ -173,7 +173,8 @@ std::string encode_message(const StoredMessage& m) {
   put_varint(out, zigzag(m.created));
   // Flags, only when set: messages written before they existed decode unchanged.
   const uint64_t flags = (m.is_dsn ? kMessageFlagDsn : 0) | (m.verp ? kMessageFlagVerp : 0) |
-                         (m.list.any() ? kMessageFlagList : 0);
+                         (m.list.any() ? kMessageFlagList : 0) |
+                         (m.submitted ? kMessageFlagSubmitted : 0);
   if (flags != 0) put_varint(out, flags);
   if (m.list.any()) {
     put_string(out, m.list.unsubscribe_url);
@@ -198,12 +199,14 @@ Result<StoredMessage> decode_message(std::string_view bytes) {
         in.string(m.list.list_id, "List-Id"))) &&
       in.finish("message end")) {
     // Flags are written only when set, and only known ones.
-    constexpr uint64_t kKnown = kMessageFlagDsn | kMessageFlagVerp | kMessageFlagList;
+    constexpr uint64_t kKnown =
+        kMessageFlagDsn | kMessageFlagVerp | kMessageFlagList | kMessageFlagSubmitted;
     if ((has_flags && flags == 0) || (flags & ~kKnown) != 0) {
       return make_error("corrupt stored message: unknown flags " + std::to_string(flags));
     }
     m.is_dsn = (flags & kMessageFlagDsn) != 0;
     m.verp = (flags & kMessageFlagVerp) != 0;
+    m.submitted = (flags & kMessageFlagSubmitted) != 0;
     return m;
   }
   return in.error("stored message");

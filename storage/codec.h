@@ -19,9 +19,10 @@ namespace ringmta::storage::codec {
 
 constexpr uint8_t kRecordVersion = 1;
 constexpr uint8_t kMessageVersion = 1;
-constexpr uint64_t kMessageFlagDsn = 1;   // StoredMessage::is_dsn
-constexpr uint64_t kMessageFlagVerp = 2;  // StoredMessage::verp
-constexpr uint64_t kMessageFlagList = 4;  // StoredMessage::list follows the flags
+constexpr uint64_t kMessageFlagDsn = 1;        // StoredMessage::is_dsn
+constexpr uint64_t kMessageFlagVerp = 2;       // StoredMessage::verp
+constexpr uint64_t kMessageFlagList = 4;       // StoredMessage::list follows the flags
+constexpr uint64_t kMessageFlagSubmitted = 8;  // StoredMessage::submitted
 constexpr uint8_t kSuppressionVersion = 1;
 constexpr uint8_t kFailureVersion = 1;
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -274,6 +275,49 @@ Result<MessageId> Queue::put_message(const StoredMessage& message) {
   return id;
 }
 
+// Under alloc_mu throughout, as put_message: the next_message written is the newest.
+Result<std::vector<MessageId>> Queue::put_submissions(std::span<const Submission> submissions,
+                                                      UnixSeconds now) {
+  Impl& impl = *impl_;
+  std::vector<MessageId> ids;
+  if (submissions.empty()) return ids;
+  std::lock_guard lock(impl.alloc_mu);
+  rocksdb::WriteBatch batch;
+  std::map<std::string_view, uint64_t> sizes;  // recipients added per campaign
+  const uint32_t due = clamp_due(now);
+  std::vector<uint32_t> domain_ids;
+  std::string key, value;
+  for (const Submission& s : submissions) {
+    if (s.recipients.empty()) return make_error("a submission without recipients");
+    // The id is consumed even if the write fails: a write reported failed may still be on disk.
+    const MessageId id = impl.next_message++;
+    ids.push_back(id);
+    batch.Put(impl.messages, keys::message_key(id), codec::encode_message(s.message));
+    domain_ids.assign(s.recipients.size(), 0);
+    auto first_seq = impl.allocate_locked(id, s.recipients, domain_ids);
+    if (!first_seq) return first_seq.error();
+    for (std::size_t i = 0; i < s.recipients.size(); ++i) {
+      key.clear();
+      keys::put_queue_key(
+          key, QueueKey{partition_of(s.recipients[i].domain), domain_ids[i], due, *first_seq + i});
+      codec::encode_new_record(value, s.recipients[i].address, id, s.recipients[i].values, now);
+      batch.Put(impl.queue, key, value);
+    }
+    sizes[s.message.campaign] += s.recipients.size();
+  }
+  batch.Put(impl.meta, detail::kMetaNextMessage, u64_value(impl.next_message));
+  for (const auto& [campaign, added] : sizes) {
+    std::string stored;
+    const std::string size_key = detail::campaign_size_key(campaign);
+    rocksdb::Status st = impl.db->Get(rocksdb::ReadOptions(), impl.meta, size_key, &stored);
+    if (!st.ok() && !st.IsNotFound()) return storage_error("campaign size read failed", st);
+    const uint64_t before = stored.size() == 8 ? keys::get_u64_be(stored) : 0;
+    batch.Put(impl.meta, size_key, u64_value(before + added));
+  }
+  if (auto r = impl.write_synced(batch, "queue write failed"); !r) return r.error();
+  return ids;
+}
+
 Result<StoredMessage> Queue::get_message(MessageId id) const {
   std::string value;
   rocksdb::Status s =
@@ -398,6 +442,12 @@ Result<PreparedEnqueue> Queue::prepare_enqueue(MessageId message,
 Result<uint64_t> Queue::Impl::allocate(MessageId message, std::span<const NewRecipient> recipients,
                                        std::vector<uint32_t>& ids) {
   std::lock_guard lock(alloc_mu);
+  return allocate_locked(message, recipients, ids);
+}
+
+Result<uint64_t> Queue::Impl::allocate_locked(MessageId message,
+                                              std::span<const NewRecipient> recipients,
+                                              std::vector<uint32_t>& ids) {
   if (message == 0 || message >= next_message) {
     return make_error("enqueue refused: unknown message id " + std::to_string(message));
   }

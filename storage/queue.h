@@ -60,6 +60,9 @@ struct StoredMessage {
   bool is_dsn = false;
   // Each recipient gets its own envelope Sender (message/verp.h), so late bounces identify it.
   bool verp = false;
+  // Submitted whole over SMTP (submission/): sent as it came, with its own Date and Message-ID
+  // and no merge fields.
+  bool submitted = false;
   ListFields list;
 };
 
@@ -102,6 +105,12 @@ struct NewRecipient {
   std::string address;  // validated, domain lower-cased
   std::string domain;
   std::vector<std::string> values;
+};
+
+// A message submitted whole with its recipients (Queue::put_submissions).
+struct Submission {
+  StoredMessage message;
+  std::vector<NewRecipient> recipients;
 };
 
 // RocksDB's own estimates for the whole database (all column families); no scan.
@@ -195,6 +204,11 @@ class Queue {
   uint64_t identity() const;
 
   Result<MessageId> put_message(const StoredMessage& message);  // synced
+  // Stores each message once and queues its recipients (due now), adding them to their
+  // campaign's size, all in one synced WriteBatch: the messages of many SMTP sessions share one
+  // fsync (group commit). All or nothing. Returns the message ids, in order.
+  Result<std::vector<MessageId>> put_submissions(std::span<const Submission> submissions,
+                                                 UnixSeconds now);
   Result<StoredMessage> get_message(MessageId id) const;
 
   // Adds recipients of one message with due = now, in one WriteBatch, synced before returning.

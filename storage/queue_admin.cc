@@ -70,10 +70,6 @@ detail::KeyRange whole_queue() {
   return {keys::partition_start(0), keys::partition_start(kPartitions)};
 }
 
-std::string campaign_size_key(std::string_view campaign) {
-  return std::string(kMetaCampaignSize) + std::string(campaign);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +280,7 @@ Result<void> Queue::add_campaign_size(std::string_view campaign, uint64_t accept
   auto current = campaign_size(campaign);
   if (!current) return current.error();
   rocksdb::WriteBatch batch;
-  batch.Put(impl_->meta, campaign_size_key(campaign),
+  batch.Put(impl_->meta, detail::campaign_size_key(campaign),
             detail::u64_value(current->value_or(0) + accepted));
   return impl_->write_synced(batch, "campaign size write failed");
 }
@@ -292,7 +288,7 @@ Result<void> Queue::add_campaign_size(std::string_view campaign, uint64_t accept
 Result<std::optional<uint64_t>> Queue::campaign_size(std::string_view campaign) const {
   std::string v;
   rocksdb::Status s =
-      impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, campaign_size_key(campaign), &v);
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, detail::campaign_size_key(campaign), &v);
   if (s.IsNotFound()) return std::optional<uint64_t>();
   if (!s.ok()) return storage_error("campaign size read failed", s);
   if (v.size() != 8) return make_error("corrupt campaign size for '" + std::string(campaign) + "'");
@@ -339,7 +335,7 @@ Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
   // No recipient refers to these messages any more: remove them and the campaign's size.
   rocksdb::WriteBatch tail;
   for (MessageId id : *ids) tail.Delete(impl_->messages, keys::message_key(id));
-  tail.Delete(impl_->meta, campaign_size_key(campaign));
+  tail.Delete(impl_->meta, detail::campaign_size_key(campaign));
   if (auto w = impl_->write_synced(tail, "queue drop write failed"); !w) return w.error();
   return writes.done();
 }

@@ -46,6 +46,9 @@ inline constexpr const char* kMetaWritable = "writable";  // check_writable's pr
 inline constexpr const char* kMetaIdentity = "identity";
 // meta CF: "campaign_size/<campaign>" -> u64 BE, recipients accepted for that campaign.
 inline constexpr std::string_view kMetaCampaignSize = "campaign_size/";
+inline std::string campaign_size_key(std::string_view campaign) {
+  return std::string(kMetaCampaignSize) + std::string(campaign);
+}
 // "bounce/" + partition u8 + message u64 BE + seq u64 BE → PendingBounce::report.
 inline constexpr std::string_view kMetaBounce = "bounce/";
 
@@ -173,6 +176,8 @@ struct Queue::Impl {
   // enqueue, registering new domains and reserving seqs in one synced write.
   Result<uint64_t> allocate(MessageId message, std::span<const NewRecipient> recipients,
                             std::vector<uint32_t>& ids);
+  Result<uint64_t> allocate_locked(MessageId message, std::span<const NewRecipient> recipients,
+                                   std::vector<uint32_t>& ids);  // alloc_mu held
   // The bulk path of write_enqueue: PreparedEnqueue's bytes and entry ends, as one SST file.
   Result<void> ingest(std::string_view bytes, std::span<const std::size_t> ends);
   Result<void> room_for(std::size_t bytes);

@@ -95,6 +95,13 @@ void TcpStream::connect(const Endpoint& to, const sockaddr_storage* bind_to) {
   loop_.connect(fd_, reinterpret_cast<const sockaddr*>(&to.addr), to.len, &connect_done_);
 }
 
+void TcpStream::adopt(int fd) {
+  fd_ = fd;
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  start_recv();
+}
+
 void TcpStream::on_connect(int result) {
   --outstanding_;
   connecting_ = false;
@@ -114,7 +121,7 @@ void TcpStream::start_recv() {
 void TcpStream::on_recv(int result) {
   --outstanding_;
   if (closing_) return finish_if_idle();
-  if (result == 0) return fail("connection closed by the server");
+  if (result == 0) return fail("connection closed by the peer");
   if (result < 0) return fail(std::strerror(-result));
   std::string_view data(in_buf_.data(), static_cast<std::size_t>(result));
   // Copy out: the handler may write or close, and the buffer is reused for the next receive.
@@ -142,7 +149,11 @@ void TcpStream::write(std::string&& bytes) {
 }
 
 void TcpStream::start_send() {
-  if (pending_.empty() || closing_) return;
+  if (closing_) return;
+  if (pending_.empty()) {
+    if (close_when_sent_) close();
+    return;
+  }
   send_buf_.swap(pending_);
   pending_.clear();
   send_off_ = 0;
@@ -179,6 +190,11 @@ void TcpStream::close() {
   if (closing_) return;
   begin_close();
   finish_if_idle();
+}
+
+void TcpStream::close_after_sending() {
+  close_when_sent_ = true;
+  if (!sending_) start_send();
 }
 
 void TcpStream::begin_close() {

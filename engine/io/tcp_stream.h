@@ -1,5 +1,5 @@
-// TcpStream: one outgoing TCP connection driven by the EventLoop — connect, a receive always
-// outstanding, one send in flight with further bytes queued, and a safe close.
+// TcpStream: one TCP connection driven by the EventLoop — connect (or adopt an accepted socket), a
+// receive always outstanding, one send in flight with further bytes queued, and a safe close.
 //
 // Safe close: the object is never released while one of its operations is still in the ring.
 // close() shuts the socket down so the pending receive completes, and on_closed() fires only when
@@ -48,10 +48,14 @@ class TcpStream {
   TcpStream& operator=(const TcpStream&) = delete;
 
   void connect(const Endpoint& to, const sockaddr_storage* bind_to = nullptr);
+  // A connection a server accepted: the stream owns fd from now on and starts receiving.
+  void adopt(int fd);
   void write(std::string_view bytes);
   // The same, taking the buffer over when nothing is waiting (no copy of a 10 KB message).
   void write(std::string&& bytes);
   void close();
+  // Closes once everything written so far is sent (a server's last reply before it hangs up).
+  void close_after_sending();
   bool open() const { return fd_ >= 0 && !closing_; }
   bool send_pending() const { return sending_; }
   Millis send_started() const { return send_started_; }
@@ -77,6 +81,7 @@ class TcpStream {
   bool connecting_ = false;
   bool sending_ = false;
   bool closed_notified_ = false;
+  bool close_when_sent_ = false;
   Millis send_started_ = 0;
   uint64_t bytes_queued_ = 0;
   uint64_t bytes_sent_ = 0;

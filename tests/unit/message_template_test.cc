@@ -228,3 +228,27 @@ TEST(Template, Rfc5322Date) {
 }
 
 }  // namespace
+
+namespace ringmta::message {
+namespace {
+
+TEST(Template, KeepIdentityKeepsTheMessagesOwnDateAndMessageId) {
+  const std::string raw =
+      "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\nMessage-ID: <own@example.org>\r\n"
+      "Subject: {{not a field}}\r\n\r\n.body\r\n";
+  auto t = MessageTemplate::parse(raw, /*merge_fields=*/false, /*keep_identity=*/true);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_TRUE(t->has_field("message-id"));
+  EXPECT_TRUE(t->fields().empty());
+  std::string out;
+  t->render(out, {}, "<new@example.org>", "Sat, 05 Dec 2026 00:00:00 +0000", "X-Extra: 1\r\n");
+  EXPECT_EQ(out,
+            "X-Extra: 1\r\nDate: Fri, 04 Dec 2026 10:00:00 +0000\r\nMessage-ID: "
+            "<own@example.org>\r\nSubject: {{not a field}}\r\n\r\n..body\r\n");
+  auto campaign = MessageTemplate::parse(raw);
+  ASSERT_TRUE(campaign.ok());
+  EXPECT_FALSE(campaign->has_field("message-id"));  // a campaign's copies get their own
+}
+
+}  // namespace
+}  // namespace ringmta::message

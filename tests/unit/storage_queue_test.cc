@@ -533,8 +533,57 @@ TEST(CodecTest, DsnFlagRoundTripsAndOldMessagesStayPlain) {
   d = codec::decode_message(plain);
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->is_dsn);
-  EXPECT_FALSE(codec::decode_message(plain + '\x08').ok());  // an unknown flag
+  EXPECT_FALSE(codec::decode_message(plain + '\x10').ok());  // an unknown flag
   EXPECT_FALSE(codec::decode_message(plain + '\x04').ok());  // list flag without its fields
+}
+
+TEST(QueueTest, SubmissionsAreStoredOnceAndQueuedInOneWrite) {
+  TempDir dir;
+  auto q = must_open(dir.path());
+  std::vector<Submission> batch(2);
+  batch[0].message = StoredMessage{.envelope_sender = "news@example.org",
+                                   .raw = "Subject: a\r\n\r\n{{x}}\r\n",
+                                   .campaign = "smtp-news",
+                                   .submitted = true};
+  batch[0].recipients = {{"a@example.com", "example.com", {}},
+                         {"b@example.net", "example.net", {}}};
+  batch[1].message = StoredMessage{.envelope_sender = "",
+                                   .raw = "Subject: b\r\n\r\nb\r\n",
+                                   .campaign = "smtp-news",
+                                   .submitted = true};
+  batch[1].recipients = {{"c@example.com", "example.com", {}}};
+  auto ids = q->put_submissions(batch, 1'000);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_NE((*ids)[0], (*ids)[1]);
+  auto stored = q->get_message((*ids)[0]);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->submitted);
+  EXPECT_EQ(stored->raw, batch[0].message.raw);
+  auto size = q->campaign_size("smtp-news");
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(size->value_or(0), 3u);
+  std::map<std::string, MessageId> queued;
+  ASSERT_TRUE(q->scan_all({}, [&](const QueueEntry& e) {
+                 queued[e.record.address] = e.record.message;
+                 return true;
+               }).ok());
+  EXPECT_EQ(queued, (std::map<std::string, MessageId>{{"a@example.com", (*ids)[0]},
+                                                      {"b@example.net", (*ids)[0]},
+                                                      {"c@example.com", (*ids)[1]}}));
+  // After a reopen, new messages get new ids (the next id was written with the batch).
+  q.reset();
+  q = must_open(dir.path());
+  auto next = q->put_message(StoredMessage{.raw = "Subject: c\r\n\r\nc\r\n"});
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, (*ids)[1]);
+  // A submission without recipients is refused, and nothing of its batch is queued.
+  std::vector<Submission> bad(2);
+  bad[0] = batch[1];
+  bad[1].message = batch[1].message;
+  EXPECT_FALSE(q->put_submissions(bad, 1'000).ok());
+  size = q->campaign_size("smtp-news");
+  EXPECT_EQ(size->value_or(0), 3u);
 }
 
 TEST(CodecTest, ListFieldsRoundTrip) {
