@@ -7,10 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/admin_options.h"
 #include "cli/commands.h"
@@ -73,6 +76,24 @@ void add_submission_flags(CLI::App& sub, SubmissionFlags& s) {
       ->capture_default_str();
 }
 
+// Deletes, every `every` seconds until *stop, the one-off messages (submissions, DSNs) nothing
+// needs any more (Queue::collect_messages), and logs how many.
+void collect_messages(storage::Queue& queue, int every, const std::atomic<bool>& stop,
+                      service::EventLog& log) {
+  int waited = 0;
+  while (!stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (++waited * 200 < every * 1000) continue;
+    waited = 0;
+    auto collected = queue.collect_messages();
+    if (!collected) {
+      log.emit("messages_collect_failed", {{"error", collected.error().message}});
+    } else if (*collected > 0) {
+      log.emit("messages_collected", {{"messages", *collected}});
+    }
+  }
+}
+
 constexpr std::size_t kMinTokenLength = 16;
 
 // The bearer token: the file's first line, trimmed. Too short to be a secret is refused.
@@ -125,6 +146,12 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   auto submit = std::make_shared<SubmissionFlags>();
   add_submission_flags(*sub, *submit);
+  auto collect_every = std::make_shared<int>(600);
+  sub->add_option("--collect-every", *collect_every,
+                  "Seconds between deletions of the submitted messages and DSNs whose recipients "
+                  "are all done")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   add_job_options(*sub, *o, true);
   return {
       sub, [=]() -> int {
@@ -265,11 +292,17 @@ Command add_serve_command(CLI::App& app) {
                     submission_server ? submission_server->tls_address() : std::string()},
                    {"submission_users", submission_server ? submission_server->users() : 0},
                    {"shards", options.shards}});
+        std::atomic<bool> collector_stop{false};
+        std::thread collector([&q, every = *collect_every, &collector_stop, &log] {
+          collect_messages(q, every, collector_stop, *log);
+        });
         // The listeners accept from here on; the shards start at once.
         service::notify_ready("delivering from " + queue_dir);
         auto summary =
             jobs::run_delivery(q, *route, o->delivery, jobs::CampaignFacts{}, std::move(options));
         service::notify_stopping();
+        collector_stop = true;
+        collector.join();
         if (submission_server) {
           submission_server->stop();  // sessions waiting for a commit get their answer
           const submission::SubmissionCounts c = submission_server->counts();

@@ -147,9 +147,12 @@ Result<void> BounceReporter::emit_for_message(storage::MessageId id,
     dsn.campaign = stored->campaign.empty() ? "" : stored->campaign + "/bounces";
     dsn.created = unix_now;
     dsn.is_dsn = true;
-    auto dsn_id = queue_.put_message(dsn);
-    if (!dsn_id) return dsn_id.error();
-    if (auto ok = queue_.enqueue(*dsn_id, std::span(&recipient, 1), unix_now); !ok) return ok;
+    // The DSN and its recipient in one write: Queue::collect_messages never sees one without
+    // the other.
+    std::vector<storage::Submission> write(1);
+    write[0].message = std::move(dsn);
+    write[0].recipients.push_back(recipient);
+    if (auto ok = queue_.put_submissions(write, unix_now); !ok) return ok.error();
     if (auto ok = queue_.forget_bounces(part); !ok) return ok;
     ++emitted;
   }

@@ -150,6 +150,17 @@ void encode_new_record(std::string& out, std::string_view address, MessageId mes
   put_record(out, address, message, values, /*attempts=*/0, first_enqueued, /*last_reply=*/{});
 }
 
+std::optional<MessageId> record_message(std::string_view bytes) {
+  Reader in(bytes);
+  std::string address;
+  uint64_t message = 0;
+  if (in.version(kRecordVersion, "version") && in.string(address, "address") &&
+      in.varint(message, "message")) {
+    return message;
+  }
+  return std::nullopt;
+}
+
 Result<RecipientRecord> decode_record(std::string_view bytes) {
   Reader in(bytes);
   RecipientRecord r;

@@ -7,6 +7,7 @@
 // It may not: know key layouts (keys.h) or touch RocksDB.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@ std::string encode_record(const RecipientRecord& record);
 void encode_new_record(std::string& out, std::string_view address, MessageId message,
                        std::span<const std::string> values, UnixSeconds first_enqueued);
 Result<RecipientRecord> decode_record(std::string_view bytes);
+// Only the message id of a record (the housekeeping scan): nullopt if the bytes are no record.
+std::optional<MessageId> record_message(std::string_view bytes);
 
 std::string encode_message(const StoredMessage& message);
 Result<StoredMessage> decode_message(std::string_view bytes);

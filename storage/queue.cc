@@ -303,7 +303,7 @@ Result<std::vector<MessageId>> Queue::put_submissions(std::span<const Submission
       codec::encode_new_record(value, s.recipients[i].address, id, s.recipients[i].values, now);
       batch.Put(impl.queue, key, value);
     }
-    sizes[s.message.campaign] += s.recipients.size();
+    if (!s.message.is_dsn) sizes[s.message.campaign] += s.recipients.size();
   }
   batch.Put(impl.meta, detail::kMetaNextMessage, u64_value(impl.next_message));
   for (const auto& [campaign, added] : sizes) {

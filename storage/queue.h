@@ -205,8 +205,8 @@ class Queue {
 
   Result<MessageId> put_message(const StoredMessage& message);  // synced
   // Stores each message once and queues its recipients (due now), adding them to their
-  // campaign's size, all in one synced WriteBatch: the messages of many SMTP sessions share one
-  // fsync (group commit). All or nothing. Returns the message ids, in order.
+  // campaign's size (not a DSN's), all in one synced WriteBatch: the messages of many SMTP sessions
+  // share one fsync (group commit). All or nothing. Returns the message ids, in order.
   Result<std::vector<MessageId>> put_submissions(std::span<const Submission> submissions,
                                                  UnixSeconds now);
   Result<StoredMessage> get_message(MessageId id) const;
@@ -281,6 +281,17 @@ class Queue {
   // Removes every queued recipient of a campaign's messages (SingleDelete, one synced WriteBatch
   // per chunk), then the messages and the stored campaign size. Returns how many recipients.
   Result<uint64_t> drop_campaign(std::string_view campaign);
+
+  // --- housekeeping ---
+
+  // Deletes the stored messages that were submitted whole (SMTP) or are DSNs once none of their
+  // recipients is queued and no bounce report needs them: one-off messages would otherwise fill
+  // the disk of a long-running service. A campaign's message is kept (its records and VERP
+  // attribution name it). Every read is of one snapshot, and such messages are written with
+  // their recipients in one batch (put_submissions), so one is never seen without them; the
+  // deletions are one synced batch, which makes every outcome before them durable too. Decodes
+  // every queued record: for a timer, not the hot path. Returns how many messages were deleted.
+  Result<uint64_t> collect_messages();
 
   // --- bounces (engine/bounce_reporter) ---
 

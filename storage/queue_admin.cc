@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "storage/codec.h"
 #include "storage/keys.h"
@@ -338,6 +339,61 @@ Result<uint64_t> Queue::drop_campaign(std::string_view campaign) {
   tail.Delete(impl_->meta, detail::campaign_size_key(campaign));
   if (auto w = impl_->write_synced(tail, "queue drop write failed"); !w) return w.error();
   return writes.done();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Housekeeping
+
+Result<uint64_t> Queue::collect_messages() {
+  Impl& impl = *impl_;
+  const rocksdb::Snapshot* snapshot = impl.db->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{impl.db, snapshot};
+  std::unordered_set<MessageId> live;
+  {
+    detail::BoundedIterator it(impl.db, impl.queue, whole_queue(), detail::CacheFill::kNo,
+                               snapshot);
+    for (it.seek_to_first(); it->Valid(); it->Next()) {
+      // A record that does not decode keeps nothing alive: its message cannot be sent anyway.
+      if (auto id = codec::record_message(it->value().ToStringView())) live.insert(*id);
+    }
+    if (auto r = it.status("cannot scan the queue"); !r) return r.error();
+  }
+  {
+    // "bounce/" + partition u8 + message u64 BE + seq u64 BE: a DSN still to be made needs its
+    // message.
+    const std::string prefix(detail::kMetaBounce);
+    detail::BoundedIterator it(impl.db, impl.meta, {prefix, std::nullopt}, detail::CacheFill::kNo,
+                               snapshot);
+    for (it.seek_to_first(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (!key.starts_with(prefix)) break;
+      if (key.size() == prefix.size() + 17)
+        live.insert(keys::get_u64_be(key.substr(prefix.size() + 1)));
+    }
+    if (auto r = it.status("cannot read the bounce reports"); !r) return r.error();
+  }
+  rocksdb::WriteBatch batch;
+  uint64_t deleted = 0;
+  {
+    detail::BoundedIterator it(impl.db, impl.messages, detail::KeyRange{}, detail::CacheFill::kNo,
+                               snapshot);
+    for (it.seek_to_first(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (key.size() != 8 || live.contains(keys::get_u64_be(key))) continue;
+      auto message = codec::decode_message(it->value().ToStringView());
+      if (!message || !(message->submitted || message->is_dsn)) continue;
+      batch.Delete(impl.messages, it->key());
+      ++deleted;
+    }
+    if (auto r = it.status("cannot scan the messages"); !r) return r.error();
+  }
+  if (deleted == 0) return deleted;
+  if (auto w = impl.write_synced(batch, "message cleanup write failed"); !w) return w.error();
+  return deleted;
 }
 
 }  // namespace ringmta::storage

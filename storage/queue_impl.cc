@@ -100,9 +100,10 @@ Result<QueueKey> queue_key_at(const rocksdb::Iterator& it) {
 }
 
 BoundedIterator::BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, KeyRange range,
-                                 CacheFill fill)
+                                 CacheFill fill, const rocksdb::Snapshot* snapshot)
     : lower_(std::move(range.lower)), upper_(std::move(range.upper)) {
   rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
   if (!lower_.empty()) {
     lower_slice_ = rocksdb::Slice(lower_);
     ro.iterate_lower_bound = &lower_slice_;

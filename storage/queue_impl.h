@@ -89,7 +89,8 @@ struct KeyRange {
 // (which is why it can be neither copied nor moved).
 class BoundedIterator {
  public:
-  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, KeyRange range, CacheFill fill);
+  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, KeyRange range, CacheFill fill,
+                  const rocksdb::Snapshot* snapshot = nullptr);
   BoundedIterator(const BoundedIterator&) = delete;
   BoundedIterator& operator=(const BoundedIterator&) = delete;
 

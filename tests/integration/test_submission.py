@@ -235,3 +235,19 @@ def test_a_plain_text_password_is_refused_naming_the_line(tmp_path, sink):
                         "--users", users], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"{users}:3: the password must be a crypt(3) hash" in r.stderr, r.stderr
+
+
+def test_delivered_messages_are_deleted_from_the_queue(tmp_path, sink, submission):
+    # A long-running service must not keep every submitted message forever: once its recipients are done, the
+    # message goes (checked each --collect-every seconds), and the log says how many.
+    sk = sink()
+    svc = submission(sk.port, "--collect-every", "1", "--log-format", "json")
+    with svc.client() as s:
+        for i in range(5):
+            assert s.sendmail("news@example.org", [f"gc{i}@example.com", f"gc{i}@example.net"], message(f"gc{i}")) == {}
+    assert len(recorded(sk, 10)) == 10
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and sum(e["messages"] for e in svc.events("messages_collected")) < 5:
+        time.sleep(0.2)
+    assert sum(e["messages"] for e in svc.events("messages_collected")) == 5, svc.output()
+    assert svc.stop() == 0

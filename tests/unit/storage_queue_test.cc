@@ -586,6 +586,55 @@ TEST(QueueTest, SubmissionsAreStoredOnceAndQueuedInOneWrite) {
   EXPECT_EQ(size->value_or(0), 3u);
 }
 
+TEST(QueueTest, CollectMessagesDeletesOneOffMessagesNobodyNeeds) {
+  TempDir dir;
+  auto q = must_open(dir.path());
+  auto submission = [](std::string subject, std::vector<std::string> to) {
+    Submission s;
+    s.message = StoredMessage{
+        .raw = "Subject: " + subject + "\r\n\r\nx\r\n", .campaign = "smtp", .submitted = true};
+    for (auto& r : to) s.recipients.push_back({r, r.substr(r.find('@') + 1), {}});
+    return s;
+  };
+  std::vector<Submission> batch{submission("done", {"a@example.com", "b@example.net"}),
+                                submission("pending", {"c@example.com"}),
+                                submission("bounced", {"d@example.org"})};
+  auto ids = q->put_submissions(batch, 1'000);
+  ASSERT_TRUE(ids.ok());
+  auto campaign = q->put_message(StoredMessage{.raw = "Subject: c\r\n\r\nc\r\n", .campaign = "c1"});
+  auto dsn = q->put_message(StoredMessage{.raw = "Subject: d\r\n\r\nd\r\n", .is_dsn = true});
+  ASSERT_TRUE(campaign.ok() && dsn.ok());
+  // The first message's recipients are delivered; the third's failed, its DSN still to be made.
+  OutcomeBatch outcomes;
+  ASSERT_TRUE(q->scan_all({}, [&](const QueueEntry& e) {
+                 if (e.record.message == (*ids)[0]) outcomes.remove(e.key);
+                 if (e.record.message == (*ids)[2]) {
+                   outcomes.remove(e.key);
+                   outcomes.add_bounce(e.key, e.record.message, "report");
+                 }
+                 return true;
+               }).ok());
+  ASSERT_TRUE(q->apply(std::move(outcomes)).ok());
+  auto collected = q->collect_messages();
+  ASSERT_TRUE(collected.ok()) << collected.error().message;
+  EXPECT_EQ(*collected, 2u);  // the delivered submission and the DSN nobody is queued for
+  EXPECT_FALSE(q->get_message((*ids)[0]).ok());
+  EXPECT_FALSE(q->get_message(*dsn).ok());
+  EXPECT_TRUE(q->get_message((*ids)[1]).ok());  // a recipient still queued
+  EXPECT_TRUE(q->get_message((*ids)[2]).ok());  // a bounce report still to be made
+  EXPECT_TRUE(q->get_message(*campaign).ok());  // a campaign's message stays
+  // Once the report is made, the failed submission goes too.
+  auto reports = q->pending_bounces(partition_of("example.org"), 10);
+  ASSERT_TRUE(reports.ok());
+  ASSERT_EQ(reports->size(), 1u);
+  ASSERT_TRUE(q->forget_bounces(*reports).ok());
+  collected = q->collect_messages();
+  ASSERT_TRUE(collected.ok());
+  EXPECT_EQ(*collected, 1u);
+  EXPECT_FALSE(q->get_message((*ids)[2]).ok());
+  EXPECT_EQ(q->collect_messages().value(), 0u);
+}
+
 TEST(CodecTest, ListFieldsRoundTrip) {
   StoredMessage m;
   m.raw = "Subject: x\r\n\r\nhi\r\n";
