@@ -4,6 +4,7 @@
 // (submission/server.h) on --submission-listen, answers /metrics, /status and unsubscribe links
 // on --admin, and ends on SIGTERM or SIGINT: sessions close, everything undecided stays queued for
 // the next start. Flags and wiring only.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -76,13 +78,21 @@ void add_submission_flags(CLI::App& sub, SubmissionFlags& s) {
       ->capture_default_str();
 }
 
-// Deletes, every `every` seconds until *stop, the one-off messages (submissions, DSNs) nothing
-// needs any more (Queue::collect_messages), and logs how many.
-void collect_messages(storage::Queue& queue, int every, const std::atomic<bool>& stop,
-                      service::EventLog& log) {
+std::atomic<bool> g_reload{false};  // SIGHUP
+
+void on_sighup(int) {
+  g_reload.store(true);
+}
+
+// The service's housekeeping thread, until *stop: on SIGHUP, reload(); every `every` seconds,
+// deletes the one-off messages (submissions, DSNs) nothing needs any more
+// (Queue::collect_messages) and logs how many.
+void housekeeping(storage::Queue& queue, int every, const std::atomic<bool>& stop,
+                  service::EventLog& log, const std::function<void()>& reload) {
   int waited = 0;
   while (!stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (g_reload.exchange(false)) reload();
     if (++waited * 200 < every * 1000) continue;
     waited = 0;
     auto collected = queue.collect_messages();
@@ -292,9 +302,28 @@ Command add_serve_command(CLI::App& app) {
                     submission_server ? submission_server->tls_address() : std::string()},
                    {"submission_users", submission_server ? submission_server->users() : 0},
                    {"shards", options.shards}});
+        // SIGHUP re-reads the submission listener's users file and certificate; a file that
+        // does not load keeps the old ones, and the log says why.
+        auto reload = [&submission_server, &log] {
+          if (!submission_server) {
+            return log->emit("reload",
+                             {{"reloaded", nlohmann::json::array()},
+                              {"note", "nothing to reload without a submission listener"}});
+          }
+          if (auto ok = submission_server->reload(); !ok) {
+            return log->emit("reload_failed", {{"error", ok.error().message},
+                                               {"kept", "the previous users and certificate"}});
+          }
+          log->emit("reload", {{"reloaded", {"users", "certificate"}},
+                               {"users", submission_server->users()}});
+        };
+        struct sigaction hup {};
+        hup.sa_handler = on_sighup;
+        sigemptyset(&hup.sa_mask);
+        sigaction(SIGHUP, &hup, nullptr);
         std::atomic<bool> collector_stop{false};
-        std::thread collector([&q, every = *collect_every, &collector_stop, &log] {
-          collect_messages(q, every, collector_stop, *log);
+        std::thread collector([&q, every = *collect_every, &collector_stop, &log, &reload] {
+          housekeeping(q, every, collector_stop, *log, reload);
         });
         // The listeners accept from here on; the shards start at once.
         service::notify_ready("delivering from " + queue_dir);

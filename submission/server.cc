@@ -58,7 +58,7 @@ struct SubmissionServer::Loop {
 
   std::unique_ptr<engine::EventLoop> loop;
   SubmissionOptions options;
-  UserDirectory users;
+  std::shared_ptr<UserDirectory> users = std::make_shared<UserDirectory>();
   UserRates rates;
   NetworkList networks;
   std::shared_ptr<engine::TlsContext> tls;
@@ -84,16 +84,18 @@ class Connection final : public engine::StreamHandler {
         fd_(fd),
         implicit_(implicit),
         client_(address_text(peer)),
+        users_(owner.users),
+        tls_context_(owner.tls),
         stream_(*owner.loop, *this),
         session_(SessionConfig{.hostname = owner.options.hostname,
                                .max_message_size = owner.options.max_message_size,
                                .max_recipients = owner.options.max_recipients,
-                               .starttls_offered = owner.tls != nullptr && !implicit,
+                               .starttls_offered = tls_context_ != nullptr && !implicit,
                                .implicit_tls = implicit,
                                .relay_client = owner.networks.contains(peer),
                                .client_address = client_,
                                .session_id = std::move(session_id),
-                               .users = &owner.users,
+                               .users = users_.get(),
                                .rates = &owner.rates}) {}
 
   void start() {
@@ -152,7 +154,7 @@ class Connection final : public engine::StreamHandler {
 
  private:
   bool start_tls() {
-    auto channel = engine::TlsChannel::server(owner_.tls);
+    auto channel = engine::TlsChannel::server(tls_context_);
     if (!channel) {
       stream_.close();
       return false;
@@ -258,6 +260,9 @@ class Connection final : public engine::StreamHandler {
   int fd_;
   bool implicit_;
   std::string client_;
+  // What the session started with: a reload does not change them under it.
+  std::shared_ptr<UserDirectory> users_;
+  std::shared_ptr<engine::TlsContext> tls_context_;
   engine::TcpStream stream_;
   SubmissionSession session_;
   std::unique_ptr<engine::TlsChannel> tls_;
@@ -356,7 +361,7 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(
       return make_error(
           "--users needs --tls-cert and --tls-key: passwords are only accepted over TLS");
     }
-    l.users = std::move(users.value());
+    l.users = std::make_shared<UserDirectory>(std::move(users.value()));
   }
   auto networks = NetworkList::parse(options.relay_networks);
   if (!networks) return make_error("--relay-networks: " + networks.error().message);
@@ -389,7 +394,7 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(
   l.on_event = std::move(on_event);
   l.session_prefix =
       hex(static_cast<uint64_t>(unix_now())) + hex(static_cast<uint64_t>(::getpid()));
-  server->user_count_ = l.users.size();
+  server->user_count_ = l.users->size();
   server->committer_ = std::make_unique<GroupCommitter>(queue);
   l.committer = server->committer_.get();
   server->loop_ = std::move(loop_state);
@@ -438,6 +443,30 @@ void SubmissionServer::stop() {
     // freed under the kernel.
     if (!loop_->connections.empty()) (void)loop_->loop.release();
   }
+}
+
+Result<void> SubmissionServer::reload() {
+  if (loop_ == nullptr || loop_->loop == nullptr) return make_error("submission: not running");
+  const SubmissionOptions& o = loop_->options;  // written only before the thread started
+  std::shared_ptr<engine::TlsContext> tls;
+  if (!o.tls_cert_path.empty()) {
+    auto made = engine::TlsContext::server(o.tls_cert_path, o.tls_key_path);
+    if (!made) return make_error("--tls-cert/--tls-key: " + made.error().message);
+    tls = std::move(made.value());
+  }
+  auto users = std::make_shared<UserDirectory>();
+  if (!o.users_path.empty()) {
+    auto loaded = UserDirectory::load(o.users_path);
+    if (!loaded) return loaded.error();
+    *users = std::move(loaded.value());
+  }
+  user_count_ = users->size();
+  Loop* loop = loop_.get();
+  loop_->loop->post([loop, users = std::move(users), tls = std::move(tls)]() mutable {
+    loop->users = std::move(users);
+    loop->tls = std::move(tls);
+  });
+  return {};
 }
 
 SubmissionCounts SubmissionServer::counts() const {

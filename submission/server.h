@@ -78,7 +78,11 @@ class SubmissionServer {
   std::string address() const { return address_; }
   std::string tls_address() const { return tls_address_; }
   SubmissionCounts counts() const;
-  std::size_t users() const { return user_count_; }
+  std::size_t users() const { return user_count_.load(); }
+  // SIGHUP: reads the users file and the certificate again. New sessions use them; sessions under
+  // way keep what they started with, and no connection is dropped. A file that does not load is an
+  // error naming it, and the old users and certificate stay. Any thread but the loop's.
+  Result<void> reload();
   // Drains (see above) and joins. Thread-safe and idempotent; not from the loop thread.
   void stop();
 
@@ -90,7 +94,7 @@ class SubmissionServer {
   std::unique_ptr<GroupCommitter> committer_;
   std::thread thread_;
   std::string address_, tls_address_;
-  std::size_t user_count_ = 0;
+  std::atomic<std::size_t> user_count_{0};
   std::atomic<bool> stopped_{false};
 };
 

@@ -251,3 +251,36 @@ def test_delivered_messages_are_deleted_from_the_queue(tmp_path, sink, submissio
         time.sleep(0.2)
     assert sum(e["messages"] for e in svc.events("messages_collected")) == 5, svc.output()
     assert svc.stop() == 0
+
+
+def test_sighup_reloads_users_and_keeps_them_when_the_file_is_bad(tmp_path, sink, submission):
+    sk = sink()
+    svc = submission(sk.port, "--log-format", "json")
+    before = svc.client()  # a session under way when the users change
+    svc.users.write_text(f"news:{hash_password(PASSWORD)}\nsecond:{hash_password('another password')}\n")
+    svc.proc.send_signal(signal.SIGHUP)
+
+    def wait_event(name: str, count: int = 1) -> list[dict]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(svc.events(name)) < count:
+            time.sleep(0.1)
+        assert len(svc.events(name)) >= count, svc.output()
+        return svc.events(name)
+
+    assert wait_event("reload")[0]["users"] == 2
+    with smtplib.SMTP("127.0.0.1", svc.port, timeout=30) as s:
+        s.starttls(context=svc.tls())
+        s.login("second", "another password")
+        assert s.sendmail("news@example.org", ["new-user@example.com"], message("new user")) == {}
+    assert before.sendmail("news@example.org", ["old-session@example.com"], message("old session")) == {}
+    before.quit()
+    # A broken file: the old users stay, and the log says why.
+    svc.users.write_text("second:plain-text-password\n")
+    svc.proc.send_signal(signal.SIGHUP)
+    failed = wait_event("reload_failed")[0]
+    assert f"{svc.users}:1: the password must be a crypt(3) hash" in failed["error"], failed
+    with smtplib.SMTP("127.0.0.1", svc.port, timeout=30) as s:
+        s.starttls(context=svc.tls())
+        s.login("second", "another password")
+    assert sorted(recorded(sk, 2)) == ["new-user@example.com", "old-session@example.com"]
+    assert svc.stop() == 0
