@@ -16,6 +16,8 @@ struct Command {
 
 // Set by SIGINT/SIGTERM; long-running commands stop cleanly when they see it.
 extern std::atomic<bool> g_interrupted;
+// The command line as given (before --config was applied): `serve` parses it again on SIGHUP.
+extern std::vector<std::string> g_argv;
 
 Command add_send_command(CLI::App& app);   // send: ingest a message + CSV, then deliver
 Command add_run_command(CLI::App& app);    // run: deliver what is queued

@@ -13,7 +13,8 @@
 
 namespace ringmta::cli {
 std::atomic<bool> g_interrupted{false};
-}
+std::vector<std::string> g_argv;
+}  // namespace ringmta::cli
 
 namespace {
 
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
   };
   app.set_version_flag("--version",
                        std::string("ringmta ") + RINGMTA_VERSION + " (" + RINGMTA_REVISION + ")");
-  auto args = ringmta::cli::apply_config_file(std::vector<std::string>(argv, argv + argc));
+  ringmta::cli::g_argv.assign(argv, argv + argc);
+  auto args = ringmta::cli::apply_config_file(ringmta::cli::g_argv);
   if (!args) {
     std::fprintf(stderr, "ringmta: %s\n", args.error().message.c_str());
     return ringmta::cli::kUsage;

@@ -19,9 +19,12 @@
 
 #include "cli/admin_options.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/job_options.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "dkim/signer.h"
+#include "engine/route_updates.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
 #include "service/api.h"
@@ -128,43 +131,73 @@ Result<std::string> read_token(const std::string& path) {
 
 }  // namespace
 
+// Every flag of `serve`, into one struct: parsed at start, and again on SIGHUP.
+struct ServeFlags {
+  JobOptions job;
+  ApiFlags api;
+  SubmissionFlags submit;
+  int collect_every = 600;
+};
+
+void add_serve_flags(CLI::App& sub, ServeFlags& f) {
+  sub.add_option("--api-listen", f.api.listen,
+                 "HTTP/JSON API for applications (HOST:PORT): POST /api/v1/campaigns and more; "
+                 "needs --api-token-file");
+  sub.add_option("--api-token-file", f.api.token_file,
+                 "A file holding the API's bearer token (Authorization: Bearer TOKEN)");
+  sub.add_option("--api-max-body", f.api.max_body_mb, "Largest API request body, in MiB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->capture_default_str();
+  sub.add_option(
+      "--api-max-requests", f.api.max_requests,
+      "Requests the API answers at most, e.g. 50/second (429 beyond; default: no limit)");
+  sub.add_option("--spool-dir", f.api.spool_dir,
+                 "Where an API request's recipients are written while they are queued (default: "
+                 "the system's temporary directory)");
+  sub.add_option("--log-format", f.api.log_format,
+                 "The service's log on stderr: json (one JSON object a line, for journald), text, "
+                 "or auto (text on a terminal, else json)")
+      ->check(CLI::IsMember({"auto", "json", "text"}))
+      ->capture_default_str();
+  add_submission_flags(sub, f.submit);
+  sub.add_option("--collect-every", f.collect_every,
+                 "Seconds between deletions of the submitted messages and DSNs whose recipients "
+                 "are all done")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  add_job_options(sub, f.job, true);
+}
+
+// SIGHUP: the command line and --config file read again, as at start.
+Result<ServeFlags> reparse_serve_flags() {
+  auto args = apply_config_file(g_argv);
+  if (!args) return args.error();
+  CLI::App app;
+  CLI::App* sub = app.add_subcommand("serve");
+  ServeFlags flags;
+  add_serve_flags(*sub, flags);
+  std::vector<std::string> reversed(args->rbegin(), args->rend() - 1);
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return make_error(e.what());
+  }
+  return flags;
+}
+
 Command add_serve_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "serve",
       "Run as a service: deliver the queue continuously and take campaigns over an "
-      "HTTP/JSON API, until SIGTERM");
-  auto o = std::make_shared<JobOptions>();
-  auto api = std::make_shared<ApiFlags>();
-  sub->add_option("--api-listen", api->listen,
-                  "HTTP/JSON API for applications (HOST:PORT): POST /api/v1/campaigns and more; "
-                  "needs --api-token-file");
-  sub->add_option("--api-token-file", api->token_file,
-                  "A file holding the API's bearer token (Authorization: Bearer TOKEN)");
-  sub->add_option("--api-max-body", api->max_body_mb, "Largest API request body, in MiB")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
-      ->capture_default_str();
-  sub->add_option(
-      "--api-max-requests", api->max_requests,
-      "Requests the API answers at most, e.g. 50/second (429 beyond; default: no limit)");
-  sub->add_option("--spool-dir", api->spool_dir,
-                  "Where an API request's recipients are written while they are queued (default: "
-                  "the system's temporary directory)");
-  sub->add_option("--log-format", api->log_format,
-                  "The service's log on stderr: json (one JSON object a line, for journald), text, "
-                  "or auto (text on a terminal, else json)")
-      ->check(CLI::IsMember({"auto", "json", "text"}))
-      ->capture_default_str();
-  auto submit = std::make_shared<SubmissionFlags>();
-  add_submission_flags(*sub, *submit);
-  auto collect_every = std::make_shared<int>(600);
-  sub->add_option("--collect-every", *collect_every,
-                  "Seconds between deletions of the submitted messages and DSNs whose recipients "
-                  "are all done")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
-  add_job_options(*sub, *o, true);
+      "HTTP/JSON API and SMTP submission, until SIGTERM");
+  auto flags = std::make_shared<ServeFlags>();
+  add_serve_flags(*sub, *flags);
+  JobOptions* o = &flags->job;
+  ApiFlags* api = &flags->api;
+  SubmissionFlags* submit = &flags->submit;
+  int* collect_every = &flags->collect_every;
   return {
-      sub, [=]() -> int {
+      sub, [=, flags = flags]() -> int {
         if (!api->listen.empty() && api->token_file.empty()) {
           return usage_error("--api-listen needs --api-token-file (the API's bearer token)");
         }
@@ -302,20 +335,37 @@ Command add_serve_command(CLI::App& app) {
                     submission_server ? submission_server->tls_address() : std::string()},
                    {"submission_users", submission_server ? submission_server->users() : 0},
                    {"shards", options.shards}});
-        // SIGHUP re-reads the submission listener's users file and certificate; a file that
-        // does not load keeps the old ones, and the log says why.
-        auto reload = [&submission_server, &log] {
-          if (!submission_server) {
-            return log->emit("reload",
-                             {{"reloaded", nlohmann::json::array()},
-                              {"note", "nothing to reload without a submission listener"}});
+        // SIGHUP reads the command line and --config again and applies what a running service
+        // can change: the DKIM keys and throttle rules (to the shards, at their next tick), the
+        // submission listener's users file and certificate. Anything that does not load keeps
+        // everything as it was, and the log says why.
+        auto updates = std::make_shared<engine::RouteUpdates>();
+        options.route_updates = updates;
+        auto reload = [&submission_server, &log, updates] {
+          auto failed = [&log](const std::string& why) {
+            log->emit("reload_failed", {{"error", why}, {"kept", "the running configuration"}});
+          };
+          auto fresh = reparse_serve_flags();
+          if (!fresh) return failed(fresh.error().message);
+          auto next = config::build_route(fresh->job.route);
+          if (!next) return failed(next.error().message);
+          if (!next->dkim_keys.empty()) {
+            if (auto signer = dkim::Signer::create(next->dkim_keys); !signer) {
+              return failed("DKIM: " + signer.error().message);
+            }
           }
-          if (auto ok = submission_server->reload(); !ok) {
-            return log->emit("reload_failed", {{"error", ok.error().message},
-                                               {"kept", "the previous users and certificate"}});
+          if (submission_server) {
+            if (auto ok = submission_server->reload(fresh->submit.users, fresh->submit.tls_cert,
+                                                    fresh->submit.tls_key);
+                !ok) {
+              return failed(ok.error().message);
+            }
           }
-          log->emit("reload", {{"reloaded", {"users", "certificate"}},
-                               {"users", submission_server->users()}});
+          const std::size_t keys = next->dkim_keys.size();
+          updates->set({std::move(next->dkim_keys), std::move(next->throttle)});
+          nlohmann::json done{{"dkim_keys", keys}};
+          if (submission_server) done["users"] = submission_server->users();
+          log->emit("reload", done);
         };
         struct sigaction hup {};
         hup.sa_handler = on_sighup;

@@ -52,7 +52,7 @@ Shards start_shards(storage::Queue& queue, const RouteConfig& route, const Queue
   for (int i = 0; i < options.shards; ++i) {
     shards.push_back(std::make_unique<Shard>(
         i, options.shards, queue, route, clock, options.bounces, options.delivery_log,
-        options.suppression_feed.get(), options.control.get()));
+        options.suppression_feed.get(), options.control.get(), options.route_updates.get()));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {

@@ -18,6 +18,7 @@
 #include "engine/delivery_control.h"
 #include "engine/delivery_log.h"
 #include "engine/route_config.h"
+#include "engine/route_updates.h"
 #include "engine/shard.h"
 #include "engine/suppression_feed.h"
 #include "metrics/aggregator.h"
@@ -76,6 +77,8 @@ struct DeliveryOptions {
   // The operator's holds (paused, cancelled campaigns; paused domains); null: jobs::run_delivery
   // loads those recorded in the queue (storage/holds.h).
   std::shared_ptr<const DeliveryControl> control;
+  // A reload's DKIM keys and throttle rules (`ringmta serve` on SIGHUP); null: none.
+  std::shared_ptr<const RouteUpdates> route_updates;
 };
 
 constexpr Millis kStorageFiguresEvery = 2000;  // RocksDB properties for the metrics

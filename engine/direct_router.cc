@@ -73,7 +73,7 @@ ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
       mx_hosts.push_back(c.mx_host);
     }
   }
-  scheduler::ResolvedLimits resolved = config_.throttle.resolve(domain, mx_hosts);
+  scheduler::ResolvedLimits resolved = rules_->resolve(domain, mx_hosts);
   bool by_rule = resolved.rule != "default";
   group_key = by_rule ? "rule " + resolved.rule : "mx " + mx_set_key;
   auto it = throttles_.find(group_key);
@@ -89,9 +89,23 @@ ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
       by_rule ? "rule " + resolved.rule : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
   auto group =
       std::make_unique<ThrottleGroup>(std::move(name), std::move(route), limits, loop_.now());
+  group->resolved_domain = domain;
+  group->resolved_hosts = std::move(mx_hosts);
   ThrottleGroup& raw = *group;
   throttles_.emplace(group_key, std::move(group));
   return raw;
+}
+
+void DirectRouter::reload_throttles(const scheduler::ThrottleRules& rules) {
+  rules_ = &rules;
+  for (auto& [key, group] : throttles_) {
+    scheduler::ResolvedLimits resolved =
+        rules.resolve(group->resolved_domain, group->resolved_hosts);
+    group->set_limits(resolved.single_domain
+                          ? resolved.limits
+                          : scheduler::shard_share(resolved.limits, shard_count_),
+                      loop_.now());
+  }
 }
 
 RouteWorker* DirectRouter::route_for(const std::string& domain,

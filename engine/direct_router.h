@@ -42,6 +42,9 @@ class DirectRouter final : public Dispatcher {
   }
 
   std::size_t routes() const { return routes_.size(); }
+  // A reload's rules (they must outlive the router, or the next reload): new groups resolve by
+  // them, and each group's limits are resolved again for the domain and MX hosts that made it.
+  void reload_throttles(const scheduler::ThrottleRules& rules);
 
  private:
   struct DomainState {
@@ -59,6 +62,7 @@ class DirectRouter final : public Dispatcher {
 
   EventLoop& loop_;
   const RouteConfig& config_;
+  const scheduler::ThrottleRules* rules_ = &config_.throttle;  // a reload's, once there was one
   DestinationResolver& resolver_;
   int shard_count_;
   OutcomeSink& sink_;

@@ -55,6 +55,8 @@ class MessageComposer {
   // or, with ErrorKind::kTemporary, when the copy cannot be signed as the configuration requires.
   Result<void> compose(std::string& out, const storage::QueueEntry& entry,
                        const LoadedMessage& message, UnixSeconds now);
+  // A reload's signer (or none); the same lifetime rule as the constructor's.
+  void set_signer(dkim::Signer* signer) { signer_ = signer; }
   // MAIL FROM for entry's copy of message.
   std::string envelope_sender(const storage::QueueEntry& entry, const LoadedMessage& message) const;
 

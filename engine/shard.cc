@@ -11,7 +11,8 @@ namespace ringmta::engine {
 
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
              const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log,
-             const SuppressionFeed* suppression_feed, const DeliveryControl* control)
+             const SuppressionFeed* suppression_feed, const DeliveryControl* control,
+             const RouteUpdates* updates)
     : id_(id),
       shard_count_(shard_count),
       queue_(queue),
@@ -21,7 +22,8 @@ Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& 
       classifier_(bounces.classifier != nullptr ? *bounces.classifier : builtin_rules_),
       delivery_log_(delivery_log),
       suppression_feed_(suppression_feed),
-      control_(control) {
+      control_(control),
+      updates_(updates) {
   for (int p = 0; p < storage::kPartitions; ++p) {
     if (p % shard_count_ == id_) partitions_.push_back(static_cast<uint8_t>(p));
   }
@@ -74,8 +76,10 @@ Result<void> Shard::start() {
     if (!dns) return dns.error();
     dns_ = dns->get();
     resolver_ = std::move(dns.value());
-    worker_ = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, shard_count_, sink,
-                                             *messages_, *composer_, counters_);
+    auto router = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, shard_count_, sink,
+                                                 *messages_, *composer_, counters_);
+    direct_ = router.get();
+    worker_ = std::move(router);
   } else {
     // Every shard's traffic goes to the smart host: each takes its share of the limits.
     scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
@@ -84,6 +88,7 @@ Result<void> Shard::start() {
     throttle_ = std::make_unique<ThrottleGroup>(
         std::move(name), smart_host_label(route_),
         scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
+    throttle_->resolved_hosts = {route_.target.endpoint.host};
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
     worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
                                             *messages_, *composer_, counters_);
@@ -119,7 +124,8 @@ void Shard::tick() {
   }
   counters_.outcomes.publish(loop_->now());
   if (dns_ != nullptr) publish_dns_stats();
-  if (signer_ != nullptr) publish_signer_stats();
+  if (updates_ != nullptr && updates_->generation() != updates_seen_) take_updates();
+  if (signer_ != nullptr || updated_ != nullptr) publish_signer_stats();
   if (suppression_feed_ != nullptr && suppression_feed_->generation() != feed_seen_) {
     suppression_feed_->take_since(feed_seen_, suppressed_late_);
   }
@@ -336,11 +342,47 @@ Result<std::vector<bool>> Shard::suppressed_since_queued(
 }
 
 void Shard::publish_signer_stats() {
-  const dkim::SignerStats& stats = signer_->stats();
-  counters_.dkim_signed.set(stats.copies_signed);
-  counters_.dkim_unsigned.set(stats.copies_unsigned);
-  counters_.dkim_signatures.set(stats.signatures_made);
-  counters_.dkim_reused.set(stats.signatures_reused);
+  const dkim::SignerStats now = signer_ != nullptr ? signer_->stats() : dkim::SignerStats{};
+  counters_.dkim_signed.set(signed_before_.copies_signed + now.copies_signed);
+  counters_.dkim_unsigned.set(signed_before_.copies_unsigned + now.copies_unsigned);
+  counters_.dkim_signatures.set(signed_before_.signatures_made + now.signatures_made);
+  counters_.dkim_reused.set(signed_before_.signatures_reused + now.signatures_reused);
+}
+
+void Shard::take_updates() {
+  updates_seen_ = updates_->generation();
+  std::shared_ptr<const RouteUpdates::State> next = updates_->state();
+  if (next == nullptr) return;
+  std::unique_ptr<dkim::Signer> signer;
+  if (!next->dkim_keys.empty()) {
+    auto made = dkim::Signer::create(next->dkim_keys);
+    if (!made) {
+      // The service made a Signer of these keys before it handed them over: only OpenSSL
+      // running out of memory gets here. The old keys stay.
+      std::fprintf(stderr, "ringmta: shard %d: new DKIM keys not taken: %s\n", id_,
+                   made.error().message.c_str());
+      return;
+    }
+    signer = std::move(made.value());
+  }
+  if (signer_ != nullptr) {  // the counters go on from what the old signer counted
+    const dkim::SignerStats& old = signer_->stats();
+    signed_before_.copies_signed += old.copies_signed;
+    signed_before_.copies_unsigned += old.copies_unsigned;
+    signed_before_.signatures_made += old.signatures_made;
+    signed_before_.signatures_reused += old.signatures_reused;
+  }
+  composer_->set_signer(signer.get());
+  signer_ = std::move(signer);  // the old signer goes before the keys it used
+  if (throttle_ != nullptr) {
+    throttle_->set_limits(
+        scheduler::shard_share(next->throttle.resolve("", throttle_->resolved_hosts).limits,
+                               shard_count_),
+        loop_->now());
+  } else if (direct_ != nullptr) {
+    direct_->reload_throttles(next->throttle);
+  }
+  updated_ = std::move(next);
 }
 
 void Shard::flush() {

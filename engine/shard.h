@@ -28,6 +28,7 @@
 #include "engine/message_composer.h"
 #include "engine/outcome_recorder.h"
 #include "engine/route_config.h"
+#include "engine/route_updates.h"
 #include "engine/route_worker.h"
 #include "engine/suppression_feed.h"
 #include "engine/throttle_group.h"
@@ -36,6 +37,8 @@
 #include "storage/records.h"
 
 namespace ringmta::engine {
+
+class DirectRouter;
 
 struct Failure {
   std::string address;
@@ -48,11 +51,11 @@ class Shard final : private OutcomeSink {
   // clock: when recipients fall due and expire; must outlive the shard.
   // suppression_feed: addresses suppressed while the delivery runs, or null; must outlive it.
   // control: the operator's holds (paused, cancelled campaigns; paused domains), or null; must
-  // outlive it.
+  // outlive it. updates: a reload's DKIM keys and throttle rules, or null; must outlive it.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
         const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr,
-        const SuppressionFeed* suppression_feed = nullptr,
-        const DeliveryControl* control = nullptr);
+        const SuppressionFeed* suppression_feed = nullptr, const DeliveryControl* control = nullptr,
+        const RouteUpdates* updates = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -81,6 +84,8 @@ class Shard final : private OutcomeSink {
   void emit_bounces(bool idle);
   // A new State from control_: what was resumed is fetched again; what was cancelled is swept.
   void take_control();
+  // A new RouteUpdates state: sign with its keys, apply its throttle rules.
+  void take_updates();
   // Removes up to kSweepChunk of this shard's stored entries of cancelled messages, on from
   // sweep_ (the partition index and the last key looked at).
   void sweep_cancelled();
@@ -150,6 +155,11 @@ class Shard final : private OutcomeSink {
   std::unordered_set<std::string> suppressed_late_;  // from the feed, lower case
   const DeliveryControl* control_;
   uint64_t control_seen_ = 0;
+  const RouteUpdates* updates_;
+  uint64_t updates_seen_ = 0;
+  std::shared_ptr<const RouteUpdates::State> updated_;  // the keys signer_ uses, the rules in force
+  dkim::SignerStats signed_before_;                     // by the signers a reload replaced
+  DirectRouter* direct_ = nullptr;                      // worker_, in direct delivery
   std::shared_ptr<const DeliveryControl::State> holds_;  // null: nothing held
   struct Sweep {
     std::size_t partition = 0;  // index into partitions_

@@ -21,6 +21,14 @@ std::string format_change(const scheduler::ThrottleChange& change) {
 
 }  // namespace
 
+void ThrottleGroup::set_limits(const scheduler::Limits& limits, Millis now) {
+  if (limits == throttle.limits()) return;
+  std::fprintf(
+      stderr, "ringmta: throttle %s: limits reloaded: %u connections, %u messages per connection\n",
+      name.c_str(), limits.max_connections, limits.max_messages_per_connection);
+  throttle = scheduler::RouteThrottle(limits, now);
+}
+
 void ThrottleGroup::saw_reply(const protocol::Reply& reply, UnixSeconds now) {
   if (reply.positive() || reply.code == 0) return;
   last_refusal = metrics::LastReply{

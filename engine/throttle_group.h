@@ -24,6 +24,10 @@ struct ThrottleGroup {
 
   std::string name;   // "rule google (mx alt1.gmail-smtp-in.l.google.com)", for the log
   std::string route;  // the metrics label: "HOST:PORT" (smart host), "MX mx1.example.net"
+  // What the group's limits were resolved from (ThrottleRules::resolve), to resolve them again
+  // after a reload: the domain that made the group ("" for the smart host) and its MX hosts.
+  std::string resolved_domain;
+  std::vector<std::string> resolved_hosts;
   scheduler::RouteThrottle throttle;
   // Across the workers sharing the group: connections not yet closed (a receiver counts one until
   // it is gone), and of those the ones told to QUIT.
@@ -33,6 +37,9 @@ struct ThrottleGroup {
   metrics::LastReply last_refusal;  // at == 0: none yet
   metrics::RouteState reported;     // as last handed to the metrics
 
+  // New configured limits (a reload): the throttle starts over from them, printed when they differ;
+  // open connections stay (beyond a lower limit, they close as their work ends).
+  void set_limits(const scheduler::Limits& limits, Millis now);
   // Records a decisive reply's refusal (a positive reply leaves the last refusal as it was).
   void saw_reply(const protocol::Reply& reply, UnixSeconds now);
   // Hands the group's state to the metrics if it changed since the last report.

@@ -445,19 +445,28 @@ void SubmissionServer::stop() {
   }
 }
 
-Result<void> SubmissionServer::reload() {
+Result<void> SubmissionServer::reload(const std::string& users_path, const std::string& cert_path,
+                                      const std::string& key_path) {
   if (loop_ == nullptr || loop_->loop == nullptr) return make_error("submission: not running");
-  const SubmissionOptions& o = loop_->options;  // written only before the thread started
+  if (cert_path.empty() != key_path.empty()) {
+    return make_error("submission: --tls-cert and --tls-key go together");
+  }
   std::shared_ptr<engine::TlsContext> tls;
-  if (!o.tls_cert_path.empty()) {
-    auto made = engine::TlsContext::server(o.tls_cert_path, o.tls_key_path);
+  if (!cert_path.empty()) {
+    auto made = engine::TlsContext::server(cert_path, key_path);
     if (!made) return make_error("--tls-cert/--tls-key: " + made.error().message);
     tls = std::move(made.value());
+  } else if (!tls_address_.empty()) {
+    return make_error("--submission-tls-listen needs --tls-cert and --tls-key");
   }
   auto users = std::make_shared<UserDirectory>();
-  if (!o.users_path.empty()) {
-    auto loaded = UserDirectory::load(o.users_path);
+  if (!users_path.empty()) {
+    auto loaded = UserDirectory::load(users_path);
     if (!loaded) return loaded.error();
+    if (!loaded->empty() && tls == nullptr) {
+      return make_error(
+          "--users needs --tls-cert and --tls-key: passwords are only accepted over TLS");
+    }
     *users = std::move(loaded.value());
   }
   user_count_ = users->size();

@@ -79,10 +79,12 @@ class SubmissionServer {
   std::string tls_address() const { return tls_address_; }
   SubmissionCounts counts() const;
   std::size_t users() const { return user_count_.load(); }
-  // SIGHUP: reads the users file and the certificate again. New sessions use them; sessions under
-  // way keep what they started with, and no connection is dropped. A file that does not load is an
-  // error naming it, and the old users and certificate stay. Any thread but the loop's.
-  Result<void> reload();
+  // SIGHUP: reads a users file and certificate (those of the reloaded configuration). New
+  // sessions use them; sessions under way keep what they started with, and no connection is
+  // dropped. A file that does not load is an error naming it, and the old users and certificate
+  // stay. One thread at a time, not the loop's.
+  Result<void> reload(const std::string& users_path, const std::string& cert_path,
+                      const std::string& key_path);
   // Drains (see above) and joins. Thread-safe and idempotent; not from the loop thread.
   void stop();
 

@@ -282,3 +282,78 @@ def test_postfix_with_opendkim_finds_every_copy_signed(tmp_path, stack, keys, op
             assert re.search(rf"dkim=pass (?:\([^)]*\) )?header\.d=example\.org header\.i=\S+ header\.a={algorithm} "
                              rf"header\.s={selector} ", verdicts), verdicts
         assert "dkim=fail" not in verdicts, head
+
+
+def test_sighup_rotates_the_keys_and_throttles_of_a_running_service(tmp_path, sink, keys, dns_server):
+    # `ringmta serve --config`: the key of the config file signs what is submitted; the file changed to another
+    # selector and SIGHUP sent, the next message is signed with the new key (both verify), and the new connection
+    # limit is in force; a broken file then keeps the running keys, and the log says why.
+    import json
+    import signal
+    import smtplib
+    import subprocess
+    from conftest import ringmta_bin
+    from mailstack import free_port, wait_for_port
+
+    d, _ = keys
+    config = tmp_path / "ringmta.toml"
+
+    def write_config(selector: str, connections: int, broken: bool = False):
+        table = f'[[dkim]]\ndomain = "{DOMAIN}"\nkey = "{d / f"{selector}.key"}"\n'
+        if not broken:
+            table += f'selector = "{selector}"\n'
+        config.write_text(f"max-connections = {connections}\n{table}")
+
+    write_config("rsa1", 4)
+    recorded = tmp_path / "copies"
+    recorded.mkdir()
+    s = sink(args=["--record-messages", recorded])
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([ringmta_bin(), "serve", "--config", config, "--queue", tmp_path / "q", "--smarthost",
+                                 f"127.0.0.1:{s.port}", "--tls", "none", "--ehlo", "mta.example.org", "--admin", "none",
+                                 "--submission-listen", f"127.0.0.1:{port}", "--relay-networks", "127.0.0.0/8",
+                                 "--log-format", "json"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, 30, proc, "ringmta serve")
+
+        def submit(n: int):
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+                c.sendmail(f"news@{DOMAIN}", [f"r{n}@dest.test"],
+                           f"From: news@{DOMAIN}\r\nTo: r{n}@dest.test\r\nSubject: n{n}\r\n\r\nbody {n}\r\n")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(copies(recorded)) < n:
+                time.sleep(0.1)
+            assert len(copies(recorded)) == n, log_path.read_text()
+            return max(recorded.glob("*.eml"), key=lambda p: p.stat().st_mtime).read_bytes()
+
+        def events(name: str) -> list[dict]:
+            return [e for e in (json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{"))
+                    if e.get("event") == name]
+
+        def hup_and_wait(name: str):
+            before = len(events(name))
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(events(name)) == before:
+                time.sleep(0.1)
+            assert len(events(name)) > before, log_path.read_text()
+            return events(name)[-1]
+
+        verify = verifier(dns_server)
+        first = submit(1)
+        assert "s=rsa1" in re.sub(r"\s", "", signatures(first)[0]) and verify(first, 0)
+        write_config("ed1", 2)
+        assert hup_and_wait("reload")["dkim_keys"] == 1
+        second = submit(2)
+        assert "s=ed1" in re.sub(r"\s", "", signatures(second)[0]) and verify(second, 0), second[:600]
+        assert "limits reloaded: 1 connections" in log_path.read_text()  # 2 for the route: 1 a shard
+        write_config("rsa1", 2, broken=True)
+        failed = hup_and_wait("reload_failed")
+        assert "'selector' is missing" in failed["error"], failed
+        third = submit(3)
+        assert "s=ed1" in re.sub(r"\s", "", signatures(third)[0]) and verify(third, 0)
+    finally:
+        proc.terminate()
+        proc.wait(30)

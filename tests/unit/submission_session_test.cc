@@ -182,12 +182,9 @@ TEST(SubmissionSession, DataIsUnstuffedAndCommittedBeforeThe250) {
   const std::string body =
       "From: news@example.org\r\nSubject: s\r\n\r\n..dot\r\nline\r\n.\r\nQUIT\r\n";
   std::string pending;
-  std::size_t fed = 0;
   for (char c : body) {
     pending.push_back(c);
-    const std::size_t used = h.session->feed(pending, kNow);
-    pending.erase(0, used);
-    fed += used;
+    pending.erase(0, h.session->feed(pending, kNow));
   }
   // Everything up to the end of the message is consumed; QUIT waits for the commit.
   EXPECT_EQ(pending, "QUIT\r\n");
