@@ -37,13 +37,4 @@ std::string duration(int64_t s) {
   return buf;
 }
 
-std::string rfc3339(UnixSeconds t) {
-  time_t secs = static_cast<time_t>(t);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
-
 }  // namespace ringmta::cli

@@ -14,8 +14,6 @@ namespace ringmta::cli {
 std::string printable(std::string_view text);
 // Compact JSON; invalid UTF-8 from a remote server is replaced, not thrown on.
 std::string dump(const nlohmann::json& j);
-// "2026-11-29T04:05:06Z".
-std::string rfc3339(UnixSeconds t);
 // A span of seconds for people: "45s", "4m 10s", "2h 5m", "3d 4h".
 std::string duration(int64_t seconds);
 

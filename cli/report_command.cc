@@ -1,6 +1,8 @@
 // `ringmta report --campaign ID`: a campaign's permanent failures from the failure records
 // (storage/records.h): counts by bounce category, or with --bounces the CSV a list owner cleans
-// a list with (recipient, category, hard, reply, time). Wiring only.
+// a list with (recipient, category, hard, reply, time) — from the queue, or from the API of the
+// `ringmta serve` that holds it. Wiring only.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -11,8 +13,10 @@
 #include "cli/open_queue.h"
 #include "cli/output.h"
 #include "cli/report.h"
-#include "message/csv.h"
-#include "storage/records.h"
+#include "cli/service_client.h"
+#include "http/url.h"
+#include "jobs/campaign_report.h"
+#include "service/api.h"
 
 namespace ringmta::cli {
 namespace {
@@ -25,7 +29,8 @@ struct ReportOptions {
   bool json = false;
 };
 
-int write_bounces(const storage::Queue& q, const ReportOptions& o) {
+// The CSV from the queue, or from the running service holding it.
+int write_bounces(const ReportOptions& o, storage::Queue* q, const RunningService* service) {
   std::FILE* out = stdout;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, std::fclose);
   if (!o.output.empty()) {
@@ -33,24 +38,24 @@ int write_bounces(const storage::Queue& q, const ReportOptions& o) {
     if (!file) return usage_error("cannot write " + o.output);
     out = file.get();
   }
-  std::string line = "recipient,category,hard,reply,time\n";
-  uint64_t rows = 0;
-  bool write_failed = std::fputs(line.c_str(), out) < 0;
-  auto visited = storage::visit_failures(q, o.campaign, [&](const storage::FailureRecord& r) {
-    line.clear();
-    message::append_csv_field(line, r.recipient);
-    line += ',';
-    message::append_csv_field(line, r.category);
-    line += r.hard ? ",true," : ",false,";
-    message::append_csv_field(line, r.reply);
-    line += ',';
-    line += rfc3339(r.time);
-    line += '\n';
-    ++rows;
-    write_failed = std::fwrite(line.data(), 1, line.size(), out) != line.size();
+  bool write_failed = false;
+  auto write = [&](std::string_view piece) {
+    write_failed = std::fwrite(piece.data(), 1, piece.size(), out) != piece.size();
     return !write_failed;
-  });
-  if (!visited) return usage_error(visited.error().message);
+  };
+  uint64_t rows = 0;
+  if (q != nullptr) {
+    auto written = jobs::bounces_csv(*q, o.campaign, write);
+    if (!written) return usage_error(written.error().message);
+    rows = *written;
+  } else {
+    auto csv = fetch_from_service(
+        *service, "/api/v1/campaigns/" + http::percent_encode(o.campaign) + "/bounces");
+    if (!csv) return usage_error(csv.error().message);
+    write(*csv);
+    rows = static_cast<uint64_t>(std::count(csv->begin(), csv->end(), '\n'));
+    rows -= rows > 0 ? 1 : 0;  // the header
+  }
   if (file && std::fclose(file.release()) != 0) write_failed = true;
   if (write_failed)
     return usage_error("writing " + (o.output.empty() ? "stdout" : o.output) + " failed");
@@ -62,50 +67,43 @@ int write_bounces(const storage::Queue& q, const ReportOptions& o) {
   return 0;
 }
 
-int summarize(storage::Queue& q, const ReportOptions& o) {
-  std::map<std::string, uint64_t> by_category;
-  uint64_t total = 0, hard = 0;
-  auto visited = storage::visit_failures(q, o.campaign, [&](const storage::FailureRecord& r) {
-    ++by_category[r.category];
-    ++total;
-    hard += r.hard ? 1 : 0;
-    return true;
-  });
-  if (!visited) return usage_error(visited.error().message);
-  // Unsubscribes are suppression entries, not failures: counted from the list.
-  uint64_t unsubscribed = 0;
-  auto listed = storage::SuppressionList(q).list([&](const storage::SuppressionEntry& e) {
-    if (e.category == "unsubscribe" && e.campaign == o.campaign) ++unsubscribed;
-    return true;
-  });
-  if (!listed) return usage_error(listed.error().message);
-  auto size = q.campaign_size(o.campaign);
-  if (!size) return usage_error(size.error().message);
-  if (!*size && total == 0 && unsubscribed == 0) {
-    return usage_error("campaign " + printable(o.campaign) +
-                       ": no such campaign in this queue (the id `send` printed, e.g. "
-                       "\"campaign c6b1...\", or the one given with --campaign)");
+// The counts from the queue, or from the running service holding it (the same JSON).
+int summarize(const ReportOptions& o, storage::Queue* q, const RunningService* service) {
+  nlohmann::json j;
+  if (q != nullptr) {
+    auto report = jobs::campaign_report(*q, o.campaign);
+    if (!report) return usage_error(report.error().message);
+    if (!report->known) {
+      return usage_error("campaign " + printable(o.campaign) +
+                         ": no such campaign in this queue (the id `send` printed, e.g. "
+                         "\"campaign c6b1...\", or the one given with --campaign)");
+    }
+    j = service::report_json(o.campaign, *report);
+  } else {
+    auto answer = ask_service(*service, "GET",
+                              "/api/v1/campaigns/" + http::percent_encode(o.campaign) + "/report");
+    if (!answer) return usage_error(answer.error().message);
+    j = std::move(*answer);
   }
   if (o.json) {
-    nlohmann::json j;
-    j["campaign"] = o.campaign;
-    j["failed"] = total;
-    j["hard"] = hard;
-    j["by_category"] = by_category;
-    j["unsubscribed"] = unsubscribed;
     std::printf("%s\n", dump(j).c_str());
     return 0;
   }
+  const uint64_t total = j.value("failed", uint64_t{0}), hard = j.value("hard", uint64_t{0});
   std::printf("campaign %s: %llu permanent failure%s (%llu hard)\n", printable(o.campaign).c_str(),
               static_cast<unsigned long long>(total), total == 1 ? "" : "s",
               static_cast<unsigned long long>(hard));
-  for (const auto& [category, n] : by_category) {
-    std::printf("  %-20s %llu\n", category.c_str(), static_cast<unsigned long long>(n));
+  const nlohmann::json categories = j.contains("by_category") && j["by_category"].is_object()
+                                        ? j["by_category"]
+                                        : nlohmann::json::object();
+  for (const auto& [category, n] : categories.items()) {
+    std::printf("  %-20s %llu\n", category.c_str(),
+                static_cast<unsigned long long>(n.get<uint64_t>()));
   }
   if (total > 0)
     std::printf("The list: ringmta report --campaign %s --bounces\n", o.campaign.c_str());
   std::printf("%llu unsubscribed (one-click or by mail; on the suppression list)\n",
-              static_cast<unsigned long long>(unsubscribed));
+              static_cast<unsigned long long>(j.value("unsubscribed", uint64_t{0})));
   return 0;
 }
 
@@ -123,8 +121,18 @@ Command add_report_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "Counts as one JSON object");
   return {sub, [=]() -> int {
             auto opened = open_existing_queue(o->queue_dir);
+            if (!opened && opened.error().kind == ErrorKind::kInUse) {
+              // A running `ringmta serve` holds the queue: its API answers.
+              auto service = running_service(o->queue_dir);
+              if (!service) return usage_error(service.error().message);
+              if (*service) {
+                return o->bounces ? write_bounces(*o, nullptr, &**service)
+                                  : summarize(*o, nullptr, &**service);
+              }
+            }
             if (!opened) return usage_error(opened.error().message);
-            return o->bounces ? write_bounces(*opened.value(), *o) : summarize(*opened.value(), *o);
+            return o->bounces ? write_bounces(*o, opened.value().get(), nullptr)
+                              : summarize(*o, opened.value().get(), nullptr);
           }};
 }
 

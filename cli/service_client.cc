@@ -18,19 +18,33 @@ Result<std::optional<RunningService>> running_service(const std::string& queue_d
   return std::optional<RunningService>(RunningService{file->api, std::move(*token)});
 }
 
+namespace {
+
+// An answer of 400 or more as an Error, with the API's own words when it gave some.
+Error refusal(const http::CallAnswer& answer) {
+  nlohmann::json j = nlohmann::json::parse(answer.body, nullptr, false);
+  const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string()
+                              ? j["error"].get<std::string>()
+                              : answer.body;
+  return Error{"the running service answered " + std::to_string(answer.status) + ": " + why};
+}
+
+}  // namespace
+
+Result<std::string> fetch_from_service(const RunningService& service, std::string_view path) {
+  auto answer = http::http_call(service.api, "GET", path, service.token);
+  if (!answer) return make_error("the running service: " + answer.error().message);
+  if (answer->status >= 400) return refusal(*answer);
+  return std::move(answer->body);
+}
+
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
                                    std::string_view path, const nlohmann::json& body) {
   auto answer = http::http_call(service.api, method, path, service.token,
                                 body.is_null() ? std::string() : body.dump());
   if (!answer) return make_error("the running service: " + answer.error().message);
+  if (answer->status >= 400) return refusal(*answer);
   nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, false);
-  if (answer->status >= 400) {
-    const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string()
-                                ? j["error"].get<std::string>()
-                                : answer->body;
-    return make_error("the running service answered " + std::to_string(answer->status) + ": " +
-                      why);
-  }
   if (j.is_discarded()) return make_error("the running service answered with no JSON");
   return j;
 }

@@ -22,6 +22,9 @@ struct RunningService {
 // be read (the file is named).
 Result<std::optional<RunningService>> running_service(const std::string& queue_dir);
 
+// The body of a GET that answers with something other than JSON (a CSV); 400 or more is an Error.
+Result<std::string> fetch_from_service(const RunningService& service, std::string_view path);
+
 // The JSON answer of one API request; an answer of 400 or more is an Error with its message.
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
                                    std::string_view path, const nlohmann::json& body = nullptr);

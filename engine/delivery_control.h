@@ -6,7 +6,6 @@
 // It may not: write the queue (the caller has recorded the holds, durably, before set()).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,41 +13,29 @@
 
 #include "storage/holds.h"
 #include "storage/queue.h"
+#include "util/published.h"
 #include "util/result.h"
 
 namespace ringmta::engine {
 
-class DeliveryControl {
- public:
-  struct State {
-    std::unordered_set<storage::MessageId> paused_messages;
-    std::unordered_set<storage::MessageId> cancelled_messages;
-    std::unordered_set<std::string> paused_domains;  // lower case
+struct DeliveryHolds {
+  std::unordered_set<storage::MessageId> paused_messages;
+  std::unordered_set<storage::MessageId> cancelled_messages;
+  std::unordered_set<std::string> paused_domains;  // lower case
 
-    bool paused(const storage::QueueEntry& entry) const {
-      return paused_messages.contains(entry.record.message) ||
-             (!paused_domains.empty() && paused_domains.contains(entry.domain));
-    }
-    bool cancelled(storage::MessageId message) const {
-      return cancelled_messages.contains(message);
-    }
-    bool empty() const {
-      return paused_messages.empty() && cancelled_messages.empty() && paused_domains.empty();
-    }
-  };
-
-  DeliveryControl() : state_(std::make_shared<const State>()) {}
-
-  void set(State state) {
-    state_.store(std::make_shared<const State>(std::move(state)));
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+  bool paused(const storage::QueueEntry& entry) const {
+    return paused_messages.contains(entry.record.message) ||
+           (!paused_domains.empty() && paused_domains.contains(entry.domain));
   }
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  std::shared_ptr<const State> state() const { return state_.load(); }
+  bool cancelled(storage::MessageId message) const { return cancelled_messages.contains(message); }
+  bool empty() const {
+    return paused_messages.empty() && cancelled_messages.empty() && paused_domains.empty();
+  }
+};
 
- private:
-  std::atomic<std::shared_ptr<const State>> state_;
-  std::atomic<uint64_t> generation_{0};
+class DeliveryControl : public Published<DeliveryHolds> {
+ public:
+  using State = DeliveryHolds;
 };
 
 // The State of the holds recorded in the queue (storage::load_holds): each held campaign's

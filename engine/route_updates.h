@@ -7,34 +7,22 @@
 // It may not: read files or check the keys (the caller builds and validates the State first).
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "dkim/signing_key.h"
 #include "scheduler/throttle_rules.h"
+#include "util/published.h"
 
 namespace ringmta::engine {
 
-class RouteUpdates {
+struct RouteUpdate {
+  std::vector<dkim::SigningKey> dkim_keys;
+  scheduler::ThrottleRules throttle;
+};
+
+class RouteUpdates : public Published<RouteUpdate> {
  public:
-  struct State {
-    std::vector<dkim::SigningKey> dkim_keys;
-    scheduler::ThrottleRules throttle;
-  };
-
-  void set(State state) {
-    state_.store(std::make_shared<const State>(std::move(state)));
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-  }
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  // Null until the first set().
-  std::shared_ptr<const State> state() const { return state_.load(); }
-
- private:
-  std::atomic<std::shared_ptr<const State>> state_;
-  std::atomic<uint64_t> generation_{0};
+  using State = RouteUpdate;
 };
 
 }  // namespace ringmta::engine

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "protocol/smtp_path.h"
+#include "protocol/smtp_arguments.h"
 #include "util/strings.h"
 
 namespace ringmta::loadgen {
@@ -224,29 +224,10 @@ void SmtpServerSession::on_mail(std::string_view arg) {
   if (!protocol::parse_smtp_path(arg.substr(5), path)) {
     return reply("501 5.1.7 Bad sender address syntax");
   }
-  std::string_view params = path.params;
-  std::string_view name, value;
-  bool has_value = false;
-  while (protocol::next_smtp_param(params, name, value, has_value)) {
-    if (iequals(name, "SIZE")) {
-      uint64_t size = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
-      if (value.empty() || ec == std::errc::invalid_argument ||
-          ptr != value.data() + value.size()) {
-        return reply("501 5.5.4 Bad SIZE parameter");
-      }
-      if (ec == std::errc::result_out_of_range || size > config_.max_message_size) {
-        return reply("552 5.3.4 Message size exceeds fixed maximum message size");
-      }
-    } else if (iequals(name, "BODY")) {
-      if (!iequals(value, "7BIT") && !iequals(value, "8BITMIME")) {
-        return reply("501 5.5.4 Bad BODY parameter");
-      }
-    } else if (iequals(name, "SMTPUTF8")) {
-      if (has_value) return reply("501 5.5.4 Bad SMTPUTF8 parameter");
-    } else {
-      return reply("555 5.5.4 Unsupported MAIL parameter");
-    }
+  if (const auto verdict = protocol::check_mail_params(path.params, config_.max_message_size,
+                                                       /*accept_auth=*/false);
+      !verdict.reply.empty()) {
+    return reply(verdict.reply);
   }
   in_transaction_ = true;
   mail_from_.assign(path.address);
@@ -308,19 +289,9 @@ bool SmtpServerSession::roll(double percent) {
 }
 
 void SmtpServerSession::on_bdat(std::string_view arg) {
-  arg = trim(arg);
-  std::size_t sp = arg.find(' ');
-  std::string_view size_text = arg.substr(0, sp);
-  std::string_view rest = sp == std::string_view::npos ? std::string_view() : trim(arg.substr(sp));
-  uint64_t size = 0;
-  auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
-  if (size_text.empty() || ec != std::errc() || ptr != size_text.data() + size_text.size() ||
-      (!rest.empty() && !iequals(rest, "LAST"))) {
-    // The chunk's length is unknown: what follows is read as commands (as Postfix does).
+  if (!protocol::parse_bdat(arg, bdat_left_, bdat_last_)) {
     return reply("501 5.5.4 Syntax: BDAT chunk-size [LAST]");
   }
-  bdat_left_ = size;
-  bdat_last_ = !rest.empty();
   // Refused chunks are still read (RFC 3030 §2: the octets follow the command regardless).
   bdat_refused_ = !in_transaction_ || recipients_.empty();
   if (!bdat_refused_) {

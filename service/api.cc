@@ -127,6 +127,14 @@ json rejected_rows(const std::string& path, const CampaignRequest& request, std:
 
 }  // namespace
 
+json report_json(std::string_view campaign, const jobs::CampaignReport& report) {
+  return json{{"campaign", campaign},
+              {"failed", report.failed},
+              {"hard", report.hard},
+              {"by_category", report.by_category},
+              {"unsubscribed", report.unsubscribed}};
+}
+
 HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
   if (!requests_.try_take(monotonic_now())) {
     return reply(429, json{{"error", "too many requests: at most " + requests_.rate().str()}},
@@ -155,8 +163,13 @@ HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
       if (method != "GET") return method_not_allowed("GET");
       return get_campaign(*id);
     }
+    if (action == "report" || action == "bounces") {
+      if (method != "GET") return method_not_allowed("GET");
+      return action == "report" ? get_report(*id) : get_bounces(*id);
+    }
     if (action != "pause" && action != "resume" && action != "cancel") {
-      return error(404, "no such action; campaigns/{id}/pause, /resume or /cancel");
+      return error(404,
+                   "no such action; campaigns/{id}/pause, /resume, /cancel, /report or /bounces");
     }
     if (method != "POST") return method_not_allowed("POST");
     return hold_campaign(*id, action);
@@ -191,6 +204,26 @@ HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
     return get_queue();
   }
   return error(404, "no such endpoint; see /api/v1/campaigns, /api/v1/suppressions, /api/v1/queue");
+}
+
+HttpAnswer ServiceApi::get_report(std::string_view id) {
+  auto report = jobs::campaign_report(queue_, id);
+  if (!report) return error(500, report.error().message);
+  if (!report->known) return error(404, "no such campaign in this queue", "id");
+  return reply(200, report_json(id, *report));
+}
+
+HttpAnswer ServiceApi::get_bounces(std::string_view id) {
+  auto report = jobs::campaign_report(queue_, id);
+  if (!report) return error(500, report.error().message);
+  if (!report->known) return error(404, "no such campaign in this queue", "id");
+  HttpAnswer answer{.status = 200, .content_type = "text/csv; charset=utf-8"};
+  auto rows = jobs::bounces_csv(queue_, id, [&answer](std::string_view piece) {
+    answer.body.append(piece);
+    return true;
+  });
+  if (!rows) return error(500, rows.error().message);
+  return answer;
 }
 
 HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {

@@ -34,6 +34,7 @@
 #include "engine/route_config.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
+#include "jobs/campaign_report.h"
 #include "scheduler/token_bucket.h"
 #include "service/event_log.h"
 #include "storage/queue.h"
@@ -57,6 +58,10 @@ struct ApiSettings {
   EventLog* log = nullptr;  // the service's log (null: none); must outlive the API
 };
 
+// {"campaign", "failed", "hard", "by_category", "unsubscribed"}: `report --json` and the API's
+// GET campaigns/{id}/report say the same.
+nlohmann::json report_json(std::string_view campaign, const jobs::CampaignReport& report);
+
 class ServiceApi {
  public:
   static constexpr std::string_view kPathPrefix = "/api/";
@@ -72,6 +77,8 @@ class ServiceApi {
  private:
   http::HttpAnswer post_campaign(const http::HttpRequest& request);
   http::HttpAnswer get_campaign(std::string_view id);
+  http::HttpAnswer get_report(std::string_view id);   // `ringmta report` --json's counts
+  http::HttpAnswer get_bounces(std::string_view id);  // `ringmta report --bounces`'s CSV
   http::HttpAnswer hold_campaign(std::string_view id, std::string_view action);
   http::HttpAnswer hold_domain(std::string_view domain, std::string_view action);
   // The holds recorded in the queue, handed to the running delivery.

@@ -8,7 +8,7 @@
 
 #include "message/address.h"
 #include "message/template.h"
-#include "protocol/smtp_path.h"
+#include "protocol/smtp_arguments.h"
 #include "util/base64.h"
 #include "util/strings.h"
 
@@ -306,28 +306,10 @@ void SubmissionSession::on_mail(std::string_view arg) {
   if (!protocol::parse_smtp_path(arg.substr(5), path)) {
     return error_reply("501 5.1.7 Bad sender address syntax");
   }
-  std::string_view params = path.params, name, value;
-  bool has_value = false;
-  while (protocol::next_smtp_param(params, name, value, has_value)) {
-    if (iequals(name, "SIZE")) {
-      uint64_t size = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
-      if (value.empty() || ec == std::errc::invalid_argument ||
-          ptr != value.data() + value.size()) {
-        return error_reply("501 5.5.4 Bad SIZE parameter");
-      }
-      if (ec == std::errc::result_out_of_range || size > config_.max_message_size) {
-        return reply("552 5.3.4 Message size exceeds fixed maximum message size");
-      }
-    } else if (iequals(name, "BODY")) {
-      if (!iequals(value, "7BIT") && !iequals(value, "8BITMIME")) {
-        return error_reply("501 5.5.4 Bad BODY parameter");
-      }
-    } else if (iequals(name, "SMTPUTF8")) {
-      if (has_value) return error_reply("501 5.5.4 Bad SMTPUTF8 parameter");
-    } else if (!iequals(name, "AUTH")) {  // RFC 4954 §5: AUTH=<mailbox> is accepted, unused
-      return error_reply("555 5.5.4 Unsupported MAIL parameter");
-    }
+  if (const auto verdict = protocol::check_mail_params(path.params, config_.max_message_size,
+                                                       /*accept_auth=*/true);
+      !verdict.reply.empty()) {
+    return verdict.syntax_error ? error_reply(verdict.reply) : reply(verdict.reply);
   }
   if (account_ != nullptr && !account_->may_send_as(path.address)) {
     return reply("553 5.7.1 <" + printable(path.address, 254) +
@@ -424,20 +406,9 @@ std::size_t SubmissionSession::feed_data(std::string_view bytes) {
 }
 
 void SubmissionSession::on_bdat(std::string_view arg) {
-  arg = trim(arg);
-  const std::size_t sp = arg.find(' ');
-  const std::string_view size_text = arg.substr(0, sp);
-  const std::string_view rest =
-      sp == std::string_view::npos ? std::string_view() : trim(arg.substr(sp));
-  uint64_t size = 0;
-  auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
-  if (size_text.empty() || ec != std::errc() || ptr != size_text.data() + size_text.size() ||
-      (!rest.empty() && !iequals(rest, "LAST"))) {
-    // The chunk's length is unknown: what follows is read as commands.
+  if (!protocol::parse_bdat(arg, bdat_left_, bdat_last_)) {
     return error_reply("501 5.5.4 Syntax: BDAT chunk-size [LAST]");
   }
-  bdat_left_ = size;
-  bdat_last_ = !rest.empty();
   // A refused chunk is still read (RFC 3030 §2: its octets follow the command regardless).
   bdat_refused_ = !in_transaction_ || recipients_.empty();
   if (!bdat_refused_ && !bdat_) {

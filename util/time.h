@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <string>
 
 namespace ringmta {
 
@@ -27,6 +29,16 @@ inline int64_t unix_now_millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// "2026-12-04T21:59:52Z".
+inline std::string rfc3339(UnixSeconds t) {
+  time_t secs = static_cast<time_t>(t);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
 }
 
 // The queue's wall clock: when recipients fall due, when they expire. The engine asks it instead of

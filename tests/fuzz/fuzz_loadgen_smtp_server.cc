@@ -8,28 +8,17 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_checks.h"
 #include "loadgen/smtp_server.h"
 
 using ringmta::loadgen::MessageAccepted;
 using ringmta::loadgen::ServerConfig;
 using ringmta::loadgen::SmtpServerSession;
 
+using ringmta::fuzz::check;
+using ringmta::fuzz::check_replies;
+
 namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-// Every reply line: three digits, then ' ' or '-', and a CRLF end.
-void check_replies(std::string_view out) {
-  while (!out.empty()) {
-    std::size_t crlf = out.find("\r\n");
-    check(crlf != std::string_view::npos && crlf >= 3);
-    for (int i = 0; i < 3; ++i) check(out[i] >= '0' && out[i] <= '9');
-    check(crlf == 3 || out[3] == ' ' || out[3] == '-');
-    out.remove_prefix(crlf + 2);
-  }
-}
 
 bool same(const MessageAccepted& a, const MessageAccepted& b) {
   return a.queue_id == b.queue_id && a.mail_from == b.mail_from && a.recipients == b.recipients &&

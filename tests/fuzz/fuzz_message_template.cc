@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   auto t = ringmta::message::MessageTemplate::parse(raw);
   if (!t.ok()) return 0;
   static const std::string kValues[] = {
-      "",      ".",           "x\r\n.\r\ny",         "\n.\n",
-      "plain", ".lead\rcr\n", std::string(400, 'v'), "." + std::string(300, 'w') + "\n",
+      "", ".", "x\r\n.\r\ny", "\n.\n", "plain", ".lead\rcr\n", std::string(400, 'v'),
+      "." + std::string(300, 'w') + "\n",
       // Display names and subjects: encoded-words (long ones folded), quoted-strings.
       "J\xc3\xbcrgen M\xc3\xbcller", "Tom \"T\", & Co\\", std::string(150, '\xc3') + "\xbc"};
   constexpr std::size_t kNumValues = sizeof(kValues) / sizeof(kValues[0]);

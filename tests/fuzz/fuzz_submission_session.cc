@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_checks.h"
 #include "submission/session.h"
 
 using ringmta::submission::SessionConfig;
@@ -19,21 +20,10 @@ using ringmta::submission::SubmittedMessage;
 using ringmta::submission::UserDirectory;
 using ringmta::submission::UserRates;
 
+using ringmta::fuzz::check;
+using ringmta::fuzz::check_replies;
+
 namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-void check_replies(std::string_view out) {
-  while (!out.empty()) {
-    std::size_t crlf = out.find("\r\n");
-    check(crlf != std::string_view::npos && crlf >= 3);
-    for (int i = 0; i < 3; ++i) check(out[i] >= '0' && out[i] <= '9');
-    check(crlf == 3 || out[3] == ' ' || out[3] == '-');
-    out.remove_prefix(crlf + 2);
-  }
-}
 
 // "fuzz-pass", with the fewest rounds SHA-512 crypt allows: AUTH attempts stay cheap.
 constexpr const char* kUsers =

@@ -344,6 +344,23 @@ def job(job_factory) -> Job:
     return job_factory()
 
 
+def stopped_after(make):
+    """The body of a fixture handing out start(...) -> make(...) for objects with a `proc`; every process still
+    running at the end of the test is killed."""
+    started = []
+
+    def start(*args, **kw):
+        s = make(*args, **kw)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(10)
+
+
 @dataclass
 class Sink:
     """A `ringmta sink` on 127.0.0.1 started by the `sink` fixture."""

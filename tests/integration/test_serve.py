@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import ringmta_bin  # noqa: E402
+from conftest import ringmta_bin, stopped_after  # noqa: E402
 from mailstack import free_port, wait_for_port  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
@@ -85,18 +85,7 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path):
-    started: list[Service] = []
-
-    def start(port: int, *extra: str, queue: Path | None = None) -> Service:
-        s = Service(tmp_path, port, *extra, queue=queue)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        if s.proc.poll() is None:
-            s.proc.kill()
-            s.proc.wait(10)
+    yield from stopped_after(lambda port, *extra, queue=None: Service(tmp_path, port, *extra, queue=queue))
 
 
 def recorded(sink, count: int, timeout: float = 30) -> list[str]:
@@ -398,3 +387,38 @@ def test_send_hands_its_campaign_to_a_running_service(tmp_path, sink, service):
     assert sorted(recorded(s, 2)) == ["one@six.test", "three@six.test"]
     assert wait_finished(svc, "viacli")["accepted"] == 2
     assert svc.stop() == 0
+
+
+def test_report_reaches_a_running_service(tmp_path, sink, service):
+    # `ringmta report` on a queue the service holds asks its API (GET campaigns/ID/report and /bounces): the same
+    # counts and CSV as from the queue itself once the service has stopped.
+    s = sink("gone.test:rcpt-5xx=100")
+    svc = service(s.port, "--bounce-mode", "none")
+    status, body = svc.call("POST", "/api/v1/campaigns", campaign(
+        [{"email": f"x{i}@gone.test", "name": "X"} for i in range(3)] + [{"email": "ok@fine.test", "name": "O"}],
+        campaign="rep"))
+    assert status == 201, body
+    wait_finished(svc, "rep")
+
+    def rm(*args):
+        return subprocess.run([ringmta_bin(), *map(str, args)], capture_output=True, text=True, timeout=60)
+
+    live = rm("report", "--queue", svc.queue, "--campaign", "rep", "--json")
+    assert live.returncode == 0, live.stdout + live.stderr
+    counts = json.loads(live.stdout)
+    assert counts["failed"] == 3 and counts["hard"] == 3 and sum(counts["by_category"].values()) == 3, counts
+    text = rm("report", "--queue", svc.queue, "--campaign", "rep")
+    assert text.returncode == 0 and "campaign rep: 3 permanent failures (3 hard)" in text.stdout, text.stdout
+    csv_file = tmp_path / "bounces.csv"
+    live_csv = rm("report", "--queue", svc.queue, "--campaign", "rep", "--bounces", "--output", csv_file)
+    assert live_csv.returncode == 0 and "3 bounced recipients of campaign rep" in live_csv.stderr, live_csv.stderr
+    rows = csv_file.read_text().splitlines()
+    assert rows[0] == "recipient,category,hard,reply,time" and sorted(r.split(",")[0] for r in rows[1:]) == [
+        "x0@gone.test", "x1@gone.test", "x2@gone.test"], rows
+    unknown = rm("report", "--queue", svc.queue, "--campaign", "nope")
+    assert unknown.returncode == 2 and "404" in unknown.stderr, unknown.stderr
+    assert svc.stop() == 0
+    offline = rm("report", "--queue", svc.queue, "--campaign", "rep", "--json")
+    assert offline.returncode == 0 and json.loads(offline.stdout) == counts, offline.stdout + offline.stderr
+    offline_csv = rm("report", "--queue", svc.queue, "--campaign", "rep", "--bounces")
+    assert offline_csv.stdout.splitlines() == rows

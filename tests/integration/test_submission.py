@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import ringmta_bin  # noqa: E402
+from conftest import ringmta_bin, stopped_after  # noqa: E402
 from mailstack import free_port, make_certificate, wait_for_port  # noqa: E402
+from test_serve import recorded  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -85,29 +86,7 @@ class Submission:
 
 @pytest.fixture
 def submission(tmp_path):
-    started: list[Submission] = []
-
-    def start(port: int, *extra: str, **kw) -> Submission:
-        s = Submission(tmp_path, port, *extra, **kw)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        if s.proc.poll() is None:
-            s.proc.kill()
-            s.proc.wait(10)
-
-
-def recorded(sink, count: int, timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        lines = sink.record.read_text().split() if sink.record.exists() else []
-        if len(lines) >= count:
-            return lines
-        time.sleep(0.1)
-    return lines
+    yield from stopped_after(lambda port, *extra, **kw: Submission(tmp_path, port, *extra, **kw))
 
 
 def message(subject: str, to: str = "Reader <reader@example.com>", extra: str = "") -> str:

@@ -1,6 +1,7 @@
-// parse_smtp_path implementation: local part, domain and address-literal syntax.
-#include "protocol/smtp_path.h"
+// SMTP command arguments: local part, domain and address-literal syntax, parameters, BDAT.
+#include "protocol/smtp_arguments.h"
 
+#include <charconv>
 #include <cstring>
 
 #include "util/strings.h"
@@ -86,6 +87,48 @@ bool parse_smtp_path(std::string_view s, SmtpPath& out) {
   std::size_t at = inner.rfind('@');
   if (at == std::string_view::npos) return iequals(inner, "postmaster");
   return valid_local_part(inner.substr(0, at)) && valid_domain(inner.substr(at + 1));
+}
+
+MailParamsVerdict check_mail_params(std::string_view params, uint64_t max_size, bool accept_auth) {
+  std::string_view name, value;
+  bool has_value = false;
+  while (next_smtp_param(params, name, value, has_value)) {
+    if (iequals(name, "SIZE")) {
+      uint64_t size = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
+      if (value.empty() || ec == std::errc::invalid_argument ||
+          ptr != value.data() + value.size()) {
+        return {"501 5.5.4 Bad SIZE parameter", true};
+      }
+      if (ec == std::errc::result_out_of_range || size > max_size) {
+        return {"552 5.3.4 Message size exceeds fixed maximum message size", false};
+      }
+    } else if (iequals(name, "BODY")) {
+      if (!iequals(value, "7BIT") && !iequals(value, "8BITMIME")) {
+        return {"501 5.5.4 Bad BODY parameter", true};
+      }
+    } else if (iequals(name, "SMTPUTF8")) {
+      if (has_value) return {"501 5.5.4 Bad SMTPUTF8 parameter", true};
+    } else if (!(accept_auth && iequals(name, "AUTH"))) {
+      return {"555 5.5.4 Unsupported MAIL parameter", true};
+    }
+  }
+  return {};
+}
+
+bool parse_bdat(std::string_view arg, uint64_t& size, bool& last) {
+  arg = trim(arg);
+  const std::size_t sp = arg.find(' ');
+  const std::string_view size_text = arg.substr(0, sp);
+  const std::string_view rest =
+      sp == std::string_view::npos ? std::string_view() : trim(arg.substr(sp));
+  auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
+  if (size_text.empty() || ec != std::errc() || ptr != size_text.data() + size_text.size() ||
+      (!rest.empty() && !iequals(rest, "LAST"))) {
+    return false;
+  }
+  last = !rest.empty();
+  return true;
 }
 
 bool next_smtp_param(std::string_view& params, std::string_view& name, std::string_view& value,
