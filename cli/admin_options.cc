@@ -24,10 +24,15 @@ void add_admin_options(CLI::App& app, AdminOptions& o) {
       ->check(CLI::Range(0, 24 * 3600));
 }
 
-Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& o) {
+Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& o,
+                                                       std::vector<std::string>* warnings) {
   bool required = o.listen_option != nullptr && o.listen_option->count() > 0;
   auto opened = http::open_admin(o.listen, required);
   if (!opened) return opened.error();
+  if (warnings != nullptr) {
+    if (!opened->warning.empty()) warnings->push_back(opened->warning);
+    return std::move(opened->server);
+  }
   if (!opened->warning.empty()) {
     std::fprintf(stderr, "ringmta: warning: %s\n", opened->warning.c_str());
   }
@@ -49,7 +54,7 @@ void attach_admin(http::AdminServer* server, const AdminOptions& o,
 
 Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
                                 engine::DeliveryOptions& delivery,
-                                std::shared_ptr<engine::SuppressionFeed> feed) {
+                                std::shared_ptr<engine::SuppressionFeed> feed, bool announce) {
   if (server == nullptr) return {};
   auto secret = unsubscribe::queue_secret(queue, false);
   if (!secret) return secret.error();
@@ -66,7 +71,9 @@ Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue
                    return http::HttpAnswer{a.status, std::move(a.content_type), std::move(a.body)};
                  });
   delivery.metrics.unsubscribed = [endpoint] { return endpoint->unsubscribed(); };
-  std::fprintf(stderr, "admin: unsubscribe links answered at %su/TOKEN\n", server->url().c_str());
+  if (announce) {
+    std::fprintf(stderr, "admin: unsubscribe links answered at %su/TOKEN\n", server->url().c_str());
+  }
   return {};
 }
 

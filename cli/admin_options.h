@@ -25,7 +25,10 @@ void add_admin_options(CLI::App& app, AdminOptions& options);
 
 // Starts the listener (or not, for "none" or a busy default address, with a warning on stderr).
 // Prints the URL when one is listening.
-Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& options);
+// warnings: where a warning goes instead of stderr (the service logs it), and then the listener's
+// address is not printed either (the service's start event names it).
+Result<std::unique_ptr<http::AdminServer>> start_admin(
+    const AdminOptions& options, std::vector<std::string>* warnings = nullptr);
 
 // Wires the listener into a delivery: snapshots are published to it, domains bounded by options.
 void attach_admin(http::AdminServer* server, const AdminOptions& options,
@@ -34,9 +37,11 @@ void attach_admin(http::AdminServer* server, const AdminOptions& options,
 // When the queue has an unsubscribe secret (a campaign asked for unsubscribe links): the
 // listener answers them under /u/ (unsubscribe/endpoint.h), and tells feed (made here when null)
 // of each address, which becomes the delivery's suppression feed. queue must outlive the listener.
+// announce: print where the links are answered (the service's start event says it instead).
 Result<void> serve_unsubscribes(http::AdminServer* server, storage::Queue& queue,
                                 engine::DeliveryOptions& delivery,
-                                std::shared_ptr<engine::SuppressionFeed> feed);
+                                std::shared_ptr<engine::SuppressionFeed> feed,
+                                bool announce = true);
 
 // After the job: keeps the listener up for --linger seconds (until Ctrl-C), then stops it.
 void linger_admin(http::AdminServer* server, const AdminOptions& options);

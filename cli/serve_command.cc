@@ -110,7 +110,7 @@ void housekeeping(storage::Queue& queue, int every, const std::atomic<bool>& sto
 constexpr std::size_t kMinTokenLength = 16;
 
 // The bearer token: the file's first line, trimmed. Too short to be a secret is refused.
-Result<std::string> read_token(const std::string& path) {
+Result<std::string> read_token(const std::string& path, service::EventLog& log) {
   auto read = service::read_token_file(path, "--api-token-file");
   if (!read) return make_error("cannot read --api-token-file: " + read.error().message);
   const std::string& token = *read;
@@ -122,9 +122,8 @@ Result<std::string> read_token(const std::string& path) {
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
-    std::fprintf(
-        stderr, "ringmta: warning: --api-token-file %s is readable by every user; `chmod 600 %s`\n",
-        path.c_str(), path.c_str());
+    log.emit("warning", {{"message", "--api-token-file " + path +
+                                         " is readable by every user; `chmod 600 " + path + "`"}});
   }
   return token;
 }
@@ -198,12 +197,17 @@ Command add_serve_command(CLI::App& app) {
   int* collect_every = &flags->collect_every;
   return {
       sub, [=, flags = flags]() -> int {
+        // The service's log, from the start: its warnings are events too.
+        auto log = std::make_shared<service::EventLog>(
+            api->log_format == "json"   ? service::EventLog::Format::kJson
+            : api->log_format == "text" ? service::EventLog::Format::kText
+                                        : service::default_log_format());
         if (!api->listen.empty() && api->token_file.empty()) {
           return usage_error("--api-listen needs --api-token-file (the API's bearer token)");
         }
         std::string token;
         if (!api->token_file.empty()) {
-          auto read = read_token(api->token_file);
+          auto read = read_token(api->token_file, *log);
           if (!read) return usage_error(read.error().message);
           token = std::move(*read);
         }
@@ -215,7 +219,7 @@ Command add_serve_command(CLI::App& app) {
         }
         auto route = config::build_route(o->route);
         if (!route) return usage_error(route.error().message);
-        print_warnings(*route);
+        for (const std::string& w : route->warnings) log->emit("warning", {{"message", w}});
         route->facts.sender = route->sender_override;
         const std::string& queue_dir = o->delivery.queue_dir;
         auto queue = storage::Queue::open(queue_dir);
@@ -226,11 +230,14 @@ Command add_serve_command(CLI::App& app) {
         if (auto secret = unsubscribe::queue_secret(q, true); !secret) {
           return usage_error("--queue " + queue_dir + ": " + secret.error().message);
         }
-        auto admin = start_admin(o->admin);
+        std::vector<std::string> admin_warnings;
+        auto admin = start_admin(o->admin, &admin_warnings);
         if (!admin) return usage_error(admin.error().message);
+        for (const std::string& w : admin_warnings) log->emit("warning", {{"message", w}});
         engine::DeliveryOptions options;
         auto feed = std::make_shared<engine::SuppressionFeed>();
-        if (auto served = serve_unsubscribes(admin->get(), q, options, feed); !served) {
+        if (auto served = serve_unsubscribes(admin->get(), q, options, feed, /*announce=*/false);
+            !served) {
           return usage_error(served.error().message);
         }
         options.suppression_feed = feed;
@@ -244,10 +251,6 @@ Command add_serve_command(CLI::App& app) {
         }
         options.control = control;
         attach_admin(admin->get(), o->admin, options);
-        auto log = std::make_shared<service::EventLog>(
-            api->log_format == "json"   ? service::EventLog::Format::kJson
-            : api->log_format == "text" ? service::EventLog::Format::kText
-                                        : service::default_log_format());
         // Route events for the log from the snapshots the admin listener is given too.
         auto watch = std::make_shared<service::RouteWatch>(*log);
         options.on_snapshot = [publish = options.on_snapshot,
@@ -281,10 +284,9 @@ Command add_serve_command(CLI::App& app) {
                   queue_dir, {api_server->url(),
                               std::filesystem::absolute(api->token_file).string(), ::getpid()});
               !noted) {
-            std::fprintf(stderr,
-                         "ringmta: warning: %s; `suppress` and `queue` cannot reach the "
-                         "service\n",
-                         noted.error().message.c_str());
+            log->emit("warning", {{"message", noted.error().message +
+                                                  "; `suppress`, `queue` and `report` cannot "
+                                                  "reach the service"}});
           }
         }
         std::unique_ptr<submission::SubmissionServer> submission_server;

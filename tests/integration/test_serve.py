@@ -368,6 +368,10 @@ def test_the_log_says_what_a_route_meets(tmp_path, sink, service):
     assert refusal["route"] == f"127.0.0.1:{s.port}" and refusal["reply"].startswith("4"), refusal
     assert svc.stop() == 0
     assert svc.events()[-1]["event"] == "stop" and svc.events()[-1]["queued"] == 1
+    # Not a line of text among the JSON (the admin listener's address is in the start event).
+    lines = svc.output().splitlines()
+    assert lines and all(line.startswith("{") for line in lines), lines[:5]
+    assert svc.events()[0]["event"] == "start" and svc.events()[0]["admin"].startswith("http://")
 
 
 def test_send_hands_its_campaign_to_a_running_service(tmp_path, sink, service):
