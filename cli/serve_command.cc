@@ -24,6 +24,7 @@
 #include "cli/output.h"
 #include "cli/report.h"
 #include "dkim/signer.h"
+#include "engine/io/tls_channel.h"
 #include "engine/route_updates.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
@@ -42,6 +43,7 @@ namespace {
 struct ApiFlags {
   std::string log_format = "auto";
   std::string listen;
+  std::string tls_cert, tls_key;  // HTTPS
   std::string token_file;
   std::size_t max_body_mb = 64;
   std::string spool_dir;
@@ -144,6 +146,9 @@ void add_serve_flags(CLI::App& sub, ServeFlags& f) {
                  "needs --api-token-file");
   sub.add_option("--api-token-file", f.api.token_file,
                  "A file holding the API's bearer token (Authorization: Bearer TOKEN)");
+  sub.add_option("--api-tls-cert", f.api.tls_cert,
+                 "Serve the API over HTTPS with this PEM certificate chain (and --api-tls-key)");
+  sub.add_option("--api-tls-key", f.api.tls_key, "The PEM private key of --api-tls-cert");
   sub.add_option("--api-max-body", f.api.max_body_mb, "Largest API request body, in MiB")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
@@ -263,9 +268,19 @@ Command add_serve_command(CLI::App& app) {
           std::string spool = api->spool_dir.empty()
                                   ? std::filesystem::temp_directory_path().string()
                                   : api->spool_dir;
+          if (api->tls_cert.empty() != api->tls_key.empty()) {
+            return usage_error("--api-tls-cert and --api-tls-key go together");
+          }
+          std::shared_ptr<engine::TlsContext> api_tls;
+          if (!api->tls_cert.empty()) {
+            auto made = engine::TlsContext::server(api->tls_cert, api->tls_key);
+            if (!made) return usage_error("--api-tls-cert: " + made.error().message);
+            api_tls = std::move(made.value());
+          }
           auto started = http::AdminServer::start(
               api->listen,
-              http::ListenerOptions{.max_body = api->max_body_mb << 20, .builtin_pages = false});
+              http::ListenerOptions{
+                  .max_body = api->max_body_mb << 20, .tls = api_tls, .builtin_pages = false});
           if (!started) return usage_error("--api-listen " + started.error().message);
           api_server = std::move(started.value());
           auto handler = std::make_shared<service::ServiceApi>(
@@ -281,8 +296,11 @@ Command add_serve_command(CLI::App& app) {
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
           // For `suppress` and `queue`, which find the queue locked while the service runs.
           if (auto noted = service::write_service_file(
-                  queue_dir, {api_server->url(),
-                              std::filesystem::absolute(api->token_file).string(), ::getpid()});
+                  queue_dir,
+                  {api_server->url(), std::filesystem::absolute(api->token_file).string(),
+                   ::getpid(),
+                   api->tls_cert.empty() ? std::string()
+                                         : std::filesystem::absolute(api->tls_cert).string()});
               !noted) {
             log->emit("warning", {{"message", noted.error().message +
                                                   "; `suppress`, `queue` and `report` cannot "

@@ -15,7 +15,8 @@ Result<std::optional<RunningService>> running_service(const std::string& queue_d
                       ", API " + file->api +
                       "), but its token file cannot be read: " + token.error().message);
   }
-  return std::optional<RunningService>(RunningService{file->api, std::move(*token)});
+  return std::optional<RunningService>(
+      RunningService{file->api, std::move(*token), file->tls_cert});
 }
 
 namespace {
@@ -32,7 +33,8 @@ Error refusal(const http::CallAnswer& answer) {
 }  // namespace
 
 Result<std::string> fetch_from_service(const RunningService& service, std::string_view path) {
-  auto answer = http::http_call(service.api, "GET", path, service.token);
+  auto answer =
+      http::http_call(service.api, "GET", path, service.token, {}, 30'000, service.tls_cert);
   if (!answer) return make_error("the running service: " + answer.error().message);
   if (answer->status >= 400) return refusal(*answer);
   return std::move(answer->body);
@@ -40,8 +42,9 @@ Result<std::string> fetch_from_service(const RunningService& service, std::strin
 
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
                                    std::string_view path, const nlohmann::json& body) {
-  auto answer = http::http_call(service.api, method, path, service.token,
-                                body.is_null() ? std::string() : body.dump());
+  auto answer =
+      http::http_call(service.api, method, path, service.token,
+                      body.is_null() ? std::string() : body.dump(), 30'000, service.tls_cert);
   if (!answer) return make_error("the running service: " + answer.error().message);
   if (answer->status >= 400) return refusal(*answer);
   nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, false);

@@ -15,6 +15,7 @@ namespace ringmta::cli {
 struct RunningService {
   std::string api;  // base URL
   std::string token;
+  std::string tls_cert;  // an https API's certificate file, pinned
 };
 
 // The service holding queue_dir, found after its queue could not be opened because it is in

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/io/tcp_stream.h"
+#include "engine/io/tls_channel.h"
 #include "http/request_parser.h"
 #include "metrics/exposition.h"
 #include "metrics/prometheus_text.h"
@@ -27,6 +28,8 @@ struct Client {
   explicit Client(std::size_t max_body) : parser(max_body) {}
   int fd = -1;
   HttpRequestParser parser;
+  std::unique_ptr<engine::TlsChannel> tls;  // HTTPS: bytes on the socket are its ciphertext
+  bool handshaking = false;
   std::string out;
   std::size_t sent = 0;
   bool close_after = false;
@@ -40,6 +43,32 @@ struct Client {
 };
 
 constexpr Millis kLinger = 5'000;
+
+// Plaintext out to the client: encrypted first with TLS.
+void emit(Client& c, std::string_view plaintext) {
+  if (c.tls == nullptr) {
+    c.out.append(plaintext);
+    return;
+  }
+  c.tls->write(plaintext);
+  c.out += c.tls->take_ciphertext();
+}
+
+// Bytes read from the socket, as the plaintext the parser reads; false: TLS failed or ended.
+bool decrypt(Client& c, std::string_view bytes, std::string& plain) {
+  plain.clear();
+  c.tls->feed(bytes);
+  if (c.handshaking) {
+    const engine::TlsChannel::Status status = c.tls->handshake();
+    c.out += c.tls->take_ciphertext();
+    if (status == engine::TlsChannel::Status::kFailed) return false;
+    if (status == engine::TlsChannel::Status::kWantMore) return true;
+    c.handshaking = false;
+  }
+  const bool ok = c.tls->read(plain);
+  c.out += c.tls->take_ciphertext();
+  return ok;
+}
 
 // "socket: Too many open files", from errno.
 std::string call_error(const char* what) {
@@ -71,12 +100,14 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& liste
     auto* a = reinterpret_cast<sockaddr_in6*>(&bound);
     ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
     s->port_ = ntohs(a->sin6_port);
-    s->url_ = "http://[" + std::string(host) + "]:" + std::to_string(s->port_) + "/";
+    s->url_ = std::string(options.tls ? "https" : "http") + "://[" + std::string(host) +
+              "]:" + std::to_string(s->port_) + "/";
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&bound);
     ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
     s->port_ = ntohs(a->sin_port);
-    s->url_ = "http://" + std::string(host) + ":" + std::to_string(s->port_) + "/";
+    s->url_ = std::string(options.tls ? "https" : "http") + "://" + std::string(host) + ":" +
+              std::to_string(s->port_) + "/";
   }
   if (::pipe2(s->wake_fds_, O_CLOEXEC | O_NONBLOCK) < 0) return make_error(call_error("pipe"));
   AdminServer* raw = s.get();
@@ -158,6 +189,7 @@ void AdminServer::run() {
   std::vector<Client> clients;
   std::vector<pollfd> fds;
   std::vector<char> buf(64 * 1024);  // large enough that a big request body takes few reads
+  std::string plain;                 // a read's plaintext (HTTPS)
   while (!stopping_.load()) {
     fds.clear();
     fds.push_back({wake_fds_[0], POLLIN, 0});
@@ -180,6 +212,15 @@ void AdminServer::run() {
         Client c(options_.max_body);
         c.fd = fd;
         c.last_active = now;
+        if (options_.tls != nullptr) {
+          auto channel = engine::TlsChannel::server(options_.tls);
+          if (!channel) {
+            ::close(fd);
+            continue;
+          }
+          c.tls = std::move(channel.value());
+          c.handshaking = true;
+        }
         clients.push_back(std::move(c));
       }
     }
@@ -198,17 +239,25 @@ void AdminServer::run() {
           drop = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
         } else {
           c.last_active = now;
-          c.parser.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+          std::string_view input(buf.data(), static_cast<std::size_t>(n));
+          if (c.tls != nullptr) {
+            if (!decrypt(c, input, plain)) {
+              c.close_after = true;  // once the alert (if any) is out
+              if (c.out.size() == c.sent) drop = true;
+            }
+            input = plain;
+          }
+          c.parser.feed(input);
           while (!c.close_after) {
             auto req = c.parser.next();
             if (!req) break;
-            c.out += answer(*req);
+            emit(c, answer(*req));
             if (!req->keep_alive) c.close_after = true;
           }
-          if (c.parser.take_continue() && !c.close_after) c.out += kContinue;
+          if (c.parser.take_continue() && !c.close_after) emit(c, kContinue);
           if (const auto& bad = c.parser.rejection(); bad && !c.close_after) {
-            c.out +=
-                http_response(bad->status, "text/plain; charset=utf-8", bad->reason + "\n", false);
+            emit(c, http_response(bad->status, "text/plain; charset=utf-8", bad->reason + "\n",
+                                  false));
             c.close_after = true;
             c.rejected = true;
           }

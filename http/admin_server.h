@@ -7,6 +7,8 @@
 // A scrape never blocks delivery: the listener reads only the snapshot the supervisor published
 // (an atomic shared_ptr swap); it never touches a shard or a counter being written. Handlers run
 // on its thread, one request at a time (the unsubscribe handler writes to the queue there).
+// HTTPS when ListenerOptions::tls is given (the service's API with --api-tls-cert): the same loop
+// moves ciphertext, a TlsChannel per connection turns it into the parser's plaintext.
 // Bounded: at most kMaxClients connections, requests parsed by http::HttpRequestParser (capped
 // heads, bodies up to ListenerOptions::max_body), idle connections closed after kIdleTimeout.
 // It may not: run on a shard thread, block on anything but poll(), or print.
@@ -25,6 +27,10 @@
 #include "util/result.h"
 #include "util/time.h"
 
+namespace ringmta::engine {
+class TlsContext;
+}
+
 namespace ringmta::http {
 
 struct HttpAnswer {
@@ -36,6 +42,8 @@ struct HttpAnswer {
 
 struct ListenerOptions {
   std::size_t max_body = HttpRequestParser::kMaxBody;  // larger bodies are 413
+  // HTTPS with this server context (engine::TlsContext::server); null: plain HTTP.
+  std::shared_ptr<engine::TlsContext> tls;
   // GET /, /status and /metrics from the published snapshot; off, only the handlers answer.
   bool builtin_pages = true;
 };
@@ -58,7 +66,7 @@ class AdminServer {
   void publish(std::shared_ptr<const metrics::Snapshot> snapshot);
   // Any thread: requests (any method) whose path starts with prefix go to handler from now on.
   void handle(std::string prefix, Handler handler);
-  // "http://127.0.0.1:9464/" as bound.
+  // "http://127.0.0.1:9464/" as bound ("https://..." with TLS).
   std::string url() const { return url_; }
   uint16_t port() const { return port_; }
   // Thread-safe and idempotent: closes the listener and every connection, joins the thread.

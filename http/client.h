@@ -1,7 +1,12 @@
 // http_call: one blocking HTTP/1.1 request to a local listener and its answer, for the commands
-// that talk to a running `ringmta serve` (`suppress`, `queue`) instead of opening its queue.
-// Connection: close; the answer is read to the end (bounded by kMaxAnswer) within the timeout.
-// It may not: run on a shard or a listener thread, follow redirects, or speak TLS.
+// that talk to a running `ringmta serve` (`suppress`, `queue`, `report`, `send`) instead of
+// opening its queue. Connection: close; the answer is read to the end (bounded by kMaxAnswer)
+// within the timeout. An https:// base is spoken over TLS, and the server must present exactly
+// the certificate of pinned_cert (the service's own certificate file, which the command can
+// read): names do not matter then, so 127.0.0.1 reaches a service whose certificate names its
+// public host.
+// It may not: run on a shard or a listener thread, follow redirects, or trust any other
+// certificate.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +29,7 @@ constexpr std::size_t kMaxAnswer = 64 << 20;
 // bearer: the token for Authorization, "" for none.
 Result<CallAnswer> http_call(const std::string& base, std::string_view method,
                              std::string_view path, std::string_view bearer,
-                             std::string_view body = {}, Millis timeout = 30'000);
+                             std::string_view body = {}, Millis timeout = 30'000,
+                             const std::string& pinned_cert = {});
 
 }  // namespace ringmta::http

@@ -23,9 +23,9 @@ Result<void> write_service_file(const std::string& queue_dir, const ServiceFile&
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"api", file.api}, {"token_file", file.token_file}, {"pid", file.pid}}
-               .dump()
-        << "\n";
+    nlohmann::json j{{"api", file.api}, {"token_file", file.token_file}, {"pid", file.pid}};
+    if (!file.tls_cert.empty()) j["tls_cert"] = file.tls_cert;
+    out << j.dump() << "\n";
     if (!out) return make_error("cannot write " + tmp);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -51,6 +51,9 @@ std::optional<ServiceFile> read_service_file(const std::string& queue_dir) {
     f.token_file = j["token_file"].get<std::string>();
   }
   if (j.contains("pid") && j["pid"].is_number_integer()) f.pid = j["pid"].get<long>();
+  if (j.contains("tls_cert") && j["tls_cert"].is_string()) {
+    f.tls_cert = j["tls_cert"].get<std::string>();
+  }
   return f;
 }
 

@@ -1,8 +1,9 @@
 // The service file: how the commands find a `ringmta serve` that holds a queue. The service writes
 // QUEUE/ringmta-service.json when its API listens ({"api": "http://127.0.0.1:8025/",
-// "token_file": "/etc/ringmta/api-token", "pid": 1234}) and removes it when it ends; a command that
-// finds the queue locked reads it and asks the API instead (the file of a killed service is stale,
-// but then the queue is not locked either). It may not: hold the token itself (only where it is).
+// "token_file": "/etc/ringmta/api-token", "pid": 1234}, and "tls_cert" for an https API) and
+// removes it when it ends; a command that finds the queue locked reads it and asks the API instead
+// (the file of a killed service is stale, but then the queue is not locked either). It may not:
+// hold the token itself (only where it is).
 #pragma once
 
 #include <optional>
@@ -17,6 +18,7 @@ struct ServiceFile {
   std::string api;         // the API listener's base URL
   std::string token_file;  // where the bearer token is
   long pid = 0;
+  std::string tls_cert;  // an https API: its certificate file, which the commands pin ("" = http)
 };
 
 Result<void> write_service_file(const std::string& queue_dir, const ServiceFile& file);

@@ -426,3 +426,57 @@ def test_report_reaches_a_running_service(tmp_path, sink, service):
     assert offline.returncode == 0 and json.loads(offline.stdout) == counts, offline.stdout + offline.stderr
     offline_csv = rm("report", "--queue", svc.queue, "--campaign", "rep", "--bounces")
     assert offline_csv.stdout.splitlines() == rows
+
+
+def test_the_api_over_https(tmp_path, sink, service):
+    # --api-tls-cert/--api-tls-key: the API speaks HTTPS only; applications verify its certificate, and the
+    # commands that reach a running service (suppress, report, ...) pin the very certificate the service uses.
+    import ssl
+    from mailstack import make_certificate
+    cert, key = make_certificate(tmp_path)
+    s = sink()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    port = free_port()
+    log = open(tmp_path / "https.log", "w")
+    proc = subprocess.Popen([ringmta_bin(), "serve", "--queue", tmp_path / "q", "--smarthost", f"127.0.0.1:{s.port}",
+                             "--tls", "none", "--ehlo", "test.example.org", "--admin", "none", "--api-listen",
+                             f"127.0.0.1:{port}", "--api-token-file", token_file, "--api-tls-cert", cert,
+                             "--api-tls-key", key], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, 30, proc, "ringmta serve")
+        context = ssl.create_default_context(cafile=str(cert))
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/api/v1/campaigns", method="POST",
+                                     data=json.dumps(campaign([{"email": "tls@api.test", "name": "T"}],
+                                                              campaign="tls")).encode(),
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30, context=context) as r:
+            assert r.status == 201 and json.loads(r.read())["accepted"] == 1
+        assert recorded(s, 1) == ["tls@api.test"]
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(f"https://127.0.0.1:{port}/api/v1/queue"), timeout=30,
+                                   context=context)
+        assert e.value.code == 401
+        with pytest.raises(Exception):  # plain HTTP is not answered as HTTP
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/queue", timeout=5)
+        p = subprocess.run([ringmta_bin(), "suppress", "add", "--queue", tmp_path / "q", "gone@api.test"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        p = subprocess.run([ringmta_bin(), "report", "--queue", tmp_path / "q", "--campaign", "tls", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and json.loads(p.stdout)["failed"] == 0, p.stdout + p.stderr
+        # A certificate that is not the service's is refused by the commands.
+        other_dir = tmp_path / "other"
+        other_dir.mkdir()
+        other, _ = make_certificate(other_dir)
+        service_file = tmp_path / "q" / "ringmta-service.json"
+        noted = json.loads(service_file.read_text())
+        service_file.write_text(json.dumps({**noted, "tls_cert": str(other)}))
+        p = subprocess.run([ringmta_bin(), "suppress", "list", "--queue", tmp_path / "q"], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode != 0 and "is not the one in" in p.stderr, p.stdout + p.stderr
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
