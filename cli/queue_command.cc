@@ -190,6 +190,20 @@ int show_campaign(storage::Queue& q, const QueueOptions& o) {
 }  // namespace
 
 // The listing, or one campaign's counts, from the API of the service that holds the queue.
+int print_flushed(uint64_t moved, const QueueOptions& o) {
+  if (o.json) {
+    nlohmann::json j;
+    j["flushed"] = moved;
+    j["domain"] = o.flush_domain.empty() ? nlohmann::json() : nlohmann::json(o.flush_domain);
+    std::printf("%s\n", dump(j).c_str());
+  } else {
+    std::printf("%llu deferred recipient%s due now%s%s\n", static_cast<unsigned long long>(moved),
+                moved == 1 ? "" : "s", o.flush_domain.empty() ? "" : " for ",
+                printable(o.flush_domain).c_str());
+  }
+  return 0;
+}
+
 int through_service(const RunningService& service, const QueueOptions& o) {
   if (!o.campaign.empty()) {
     auto c = ask_service(service, "GET", "/api/v1/campaigns/" + http::percent_encode(o.campaign));
@@ -266,11 +280,18 @@ Command add_queue_command(CLI::App& app) {
             if (!opened && opened.error().kind == ErrorKind::kInUse) {
               auto service = running_service(o->queue_dir);
               if (!service) return usage_error(service.error().message);
-              if (*service && (flush->parsed() || drop->parsed())) {
+              if (*service && drop->parsed()) {
                 return usage_error("--queue " + o->queue_dir +
                                    " is held by ringmta serve: ask its API (" + (*service)->api +
                                    "api/v1/...): POST campaigns/ID/cancel removes a campaign, "
                                    "domains/NAME/pause|resume holds a domain back");
+              }
+              if (*service && flush->parsed()) {
+                nlohmann::json body = nlohmann::json::object();
+                if (!o->flush_domain.empty()) body["domain"] = o->flush_domain;
+                auto flushed = ask_service(**service, "POST", "/api/v1/queue/flush", body);
+                if (!flushed) return usage_error(flushed.error().message);
+                return print_flushed(flushed->value("flushed", uint64_t{0}), *o);
               }
               if (*service) return through_service(**service, *o);
             }
@@ -279,19 +300,7 @@ Command add_queue_command(CLI::App& app) {
             if (flush->parsed()) {
               auto moved = q.flush(unix_now(), o->flush_domain);
               if (!moved) return usage_error(moved.error().message);
-              if (o->json) {
-                nlohmann::json j;
-                j["flushed"] = *moved;
-                j["domain"] =
-                    o->flush_domain.empty() ? nlohmann::json() : nlohmann::json(o->flush_domain);
-                std::printf("%s\n", dump(j).c_str());
-              } else {
-                std::printf("%llu deferred recipient%s due now%s%s\n",
-                            static_cast<unsigned long long>(*moved), *moved == 1 ? "" : "s",
-                            o->flush_domain.empty() ? "" : " for ",
-                            printable(o->flush_domain).c_str());
-              }
-              return 0;
+              return print_flushed(*moved, *o);
             }
             if (drop->parsed()) {
               auto dropped = q.drop_campaign(o->campaign);

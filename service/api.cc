@@ -203,6 +203,10 @@ HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
     if (method != "GET") return method_not_allowed("GET");
     return get_queue();
   }
+  if (path == std::string(kQueue) + "/flush") {
+    if (method != "POST") return method_not_allowed("POST");
+    return flush_queue(request);
+  }
   return error(404, "no such endpoint; see /api/v1/campaigns, /api/v1/suppressions, /api/v1/queue");
 }
 
@@ -484,6 +488,25 @@ HttpAnswer ServiceApi::delete_suppression(std::string_view address) {
   auto removed = storage::SuppressionList(queue_).remove(std::span<const std::string>(&key, 1));
   if (!removed) return error(503, removed.error().message);
   return reply(200, json{{"address", key}, {"removed", *removed}});
+}
+
+HttpAnswer ServiceApi::flush_queue(const http::HttpRequest& request) {
+  std::string domain;
+  if (!request.body.empty()) {
+    const json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return error(400, "the body is not a JSON object");
+    if (body.contains("domain")) {
+      if (!body["domain"].is_string()) return error(400, "domain must be a string", "domain");
+      domain = lower(body["domain"].get<std::string>());
+    }
+  }
+  auto moved = queue_.flush(unix_now(), domain);
+  if (!moved) return error(503, moved.error().message);
+  if (settings_.log != nullptr) {
+    settings_.log->emit("queue_flushed", {{"recipients", *moved}, {"domain", domain}});
+  }
+  return reply(200, json{{"flushed", *moved}, {"domain", domain.empty() ? json() : json(domain)}});
 }
 
 HttpAnswer ServiceApi::get_queue() {

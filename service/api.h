@@ -87,6 +87,8 @@ class ServiceApi {
   http::HttpAnswer post_suppressions(const http::HttpRequest& request);
   http::HttpAnswer delete_suppression(std::string_view address);
   http::HttpAnswer get_queue();
+  // Deferred recipients due now (all, or one domain's): `ringmta queue flush` through the API.
+  http::HttpAnswer flush_queue(const http::HttpRequest& request);
 
   storage::Queue& queue_;
   ApiSettings settings_;

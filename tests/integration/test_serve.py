@@ -347,7 +347,10 @@ def test_suppress_and_queue_reach_a_running_service(tmp_path, sink, service):
     assert p.returncode == 0 and "held by ringmta serve" in p.stdout and "0 recipients" in p.stdout, p.stdout + p.stderr
     p = rm("queue", "--queue", svc.queue, "--campaign", "five", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["accepted"] == 1, p.stdout + p.stderr
-    p = rm("queue", "flush", "--queue", svc.queue)
+    p = rm("queue", "flush", "five.test", "--queue", svc.queue)  # through POST /api/v1/queue/flush
+    assert p.returncode == 0 and "0 deferred recipients due now for five.test" in p.stdout, p.stdout + p.stderr
+    assert any(e["event"] == "queue_flushed" and e["domain"] == "five.test" for e in svc.events()), svc.output()
+    p = rm("queue", "drop", "--queue", svc.queue, "--campaign", "five")
     assert p.returncode == 2 and "held by ringmta serve" in p.stderr and "cancel" in p.stderr, p.stderr
 
     assert svc.stop() == 0
