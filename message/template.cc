@@ -126,11 +126,13 @@ void append_body_value(std::string& out, std::string_view v, bool& at_line_start
   out.append(v.data() + start, v.size() - start);
 }
 
-// A merge field "{{ name }}" in a line: where it opens, its name, and where it ends.
+// A merge field "{{ name }}" or "{{ name | default }}" in a line: where it opens, its name, the
+// text written when a recipient's value is empty, and where it ends.
 struct FieldRef {
   std::size_t open = 0;  // the first '{'
   std::string_view name;
-  std::size_t end = 0;  // just after the closing "}}"
+  std::string_view fallback;  // trimmed; "" without a '|'
+  std::size_t end = 0;        // just after the closing "}}"
 };
 
 // The first merge field at or after `from`; a "{{" without a name and "}}" after it is text.
@@ -146,7 +148,14 @@ std::optional<FieldRef> next_field(std::string_view line, std::size_t from) {
     const std::size_t name_end = j;
     while (j < line.size() && is_wsp(line[j])) ++j;
     if (name_end != name_start && line.substr(j, 2) == "}}") {
-      return FieldRef{open, line.substr(name_start, name_end - name_start), j + 2};
+      return FieldRef{open, line.substr(name_start, name_end - name_start), {}, j + 2};
+    }
+    if (name_end != name_start && j < line.size() && line[j] == '|') {
+      const std::size_t close = line.find("}}", j + 1);
+      if (close != std::string_view::npos) {
+        return FieldRef{open, line.substr(name_start, name_end - name_start),
+                        trim(line.substr(j + 1, close - j - 1)), close + 2};
+      }
     }
     search = open + 1;
   }
@@ -272,6 +281,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
       const int f = field_index(field->name, in_header);
       check.fields.push_back(f);
       Segment seg{std::string(), f, in_header};
+      seg.fallback = std::string(field->fallback);
       if (in_header) {
         const std::string_view before = line.substr(pos, field->open - pos);
         scanner.literal(before);
@@ -387,7 +397,8 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
         }
       }
       const int f = lc.fields[k];
-      const std::string& v = values[static_cast<std::size_t>(f)];
+      const std::string& given = values[static_cast<std::size_t>(f)];
+      const std::string& v = given.empty() ? seg.fallback : given;
       if (seg.in_header) {  // never a line break (refused above); as it will be written
         if (seg.prefix + seg.suffix > 0) {
           // Written as one word with the text it touches (render): measured as that word, whose
@@ -408,7 +419,7 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
         if (w.folded) run = w.last;
         continue;
       }
-      if (!has_break[static_cast<std::size_t>(f)]) {
+      if (given.empty() || !has_break[static_cast<std::size_t>(f)]) {
         if (!v.empty()) {
           run += v.size() + (at_line_start && v[0] == '.' ? 1 : 0);
           at_line_start = false;
@@ -475,7 +486,8 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
       at_line_start = l.back() == '\n';
     }
     if (seg.field < 0) continue;
-    const std::string& v = values[static_cast<std::size_t>(seg.field)];
+    const std::string& given = values[static_cast<std::size_t>(seg.field)];
+    const std::string& v = given.empty() ? seg.fallback : given;
     if (seg.prefix + seg.suffix > 0) {
       // An unstructured field's value with the text it touches: one word, encoded as one.
       append_header_value(out, touching_word(s, v), seg.context);

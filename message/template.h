@@ -1,5 +1,6 @@
-// MessageTemplate: an RFC 5322 message with {{field}} merge fields, pre-split so that rendering a
-// personalised, wire-ready copy per recipient is a few appends.
+// MessageTemplate: an RFC 5322 message with {{field}} merge fields (and {{field|default}}: the
+// default where a recipient's value is empty), pre-split so that rendering a personalised,
+// wire-ready copy per recipient is a few appends.
 //
 // parse() normalises line ends to CRLF, dot-stuffs the literal text, drops any Message-ID and Date
 // headers (every copy gets its own), and records which fields appear in headers. render() writes
@@ -60,6 +61,7 @@ class MessageTemplate {
     // kUnstructured: the bytes of the word around the value, at the end of literal and at the
     // start of the next segment's literal, written with it (encoded with it when it is encoded).
     uint32_t prefix = 0, suffix = 0;
+    std::string fallback;  // "{{name|fallback}}": written when the value is empty
   };
   // A kUnstructured value with the text it touches on either side (Segment::prefix/suffix).
   std::string touching_word(std::size_t segment, std::string_view value) const;

@@ -252,3 +252,43 @@ TEST(Template, KeepIdentityKeepsTheMessagesOwnDateAndMessageId) {
 
 }  // namespace
 }  // namespace ringmta::message
+
+namespace ringmta::message {
+namespace {
+
+TEST(Template, DefaultsStandInForEmptyValues) {
+  auto t = MessageTemplate::parse(
+      "From: a@example.org\r\nSubject: Hello {{ name | dear reader }}!\r\n\r\n"
+      "Hi {{name|there}}, from {{city|your town}}.\r\n{{note|.}}\r\n");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  ASSERT_EQ(t->fields(), (std::vector<std::string>{"name", "city", "note"}));
+  auto render = [&](std::vector<std::string> values) {
+    EXPECT_TRUE(t->check_values(values).ok());
+    std::string out;
+    t->render(out, values, "<id@x>", "Sat, 05 Dec 2026 00:00:00 +0000");
+    return out.substr(out.find("Subject:"));
+  };
+  EXPECT_EQ(render({"", "", ""}),
+            "Subject: Hello dear reader!\r\n\r\nHi there, from your town.\r\n..\r\n");
+  EXPECT_EQ(
+      render({"J\xc3\xbcrgen", "Berlin", "PS"}),
+      "Subject: Hello =?UTF-8?B?SsO8cmdlbiE=?=\r\n\r\nHi J\xc3\xbcrgen, from Berlin.\r\nPS\r\n");
+  // A default is template text: a non-ASCII one in a header is encoded like a value.
+  auto g = MessageTemplate::parse(
+      "From: a@example.org\r\nSubject: Hallo {{name|Gr\xc3\xbc\xc3\x9f"
+      "e}}\r\n\r\nb\r\n");
+  ASSERT_TRUE(g.ok());
+  std::string out;
+  g->render(out, std::vector<std::string>{""}, "<id@x>", "d");
+  const std::string subject =
+      out.substr(out.find("Subject:"), out.find("\r\n\r\n") - out.find("Subject:"));
+  EXPECT_EQ(subject.rfind("Subject: Hallo =?UTF-8?", 0), 0u) << subject;
+  EXPECT_EQ(subject.find('\xc3'), std::string::npos) << subject;
+  // Without "}}" after the '|' it is text.
+  auto plain = MessageTemplate::parse("From: a@example.org\r\n\r\n{{name|open\r\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->fields().empty());
+}
+
+}  // namespace
+}  // namespace ringmta::message
