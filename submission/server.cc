@@ -17,6 +17,7 @@
 #include "engine/io/listen_socket.h"
 #include "engine/io/tcp_stream.h"
 #include "engine/io/tls_channel.h"
+#include "storage/records.h"
 #include "submission/session.h"
 
 namespace ringmta::submission {
@@ -34,6 +35,25 @@ std::string hex(uint64_t v) {
   std::snprintf(buf, sizeof buf, "%" PRIx64, v);
   return buf;
 }
+
+}  // namespace
+
+namespace {
+
+// The queue's suppression list, read on the loop thread (a point lookup: block cache or memtable).
+class QueueSuppressions final : public SuppressionCheck {
+ public:
+  explicit QueueSuppressions(storage::Queue& queue) : list_(queue) {}
+  std::optional<bool> suppressed(std::string_view address) override {
+    const std::string one(address);
+    auto found = list_.contains(std::span(&one, 1));
+    if (!found) return std::nullopt;
+    return (*found)[0];
+  }
+
+ private:
+  storage::SuppressionList list_;
+};
 
 }  // namespace
 
@@ -63,6 +83,7 @@ struct SubmissionServer::Loop {
   NetworkList networks;
   std::shared_ptr<engine::TlsContext> tls;
   GroupCommitter* committer = nullptr;
+  std::unique_ptr<QueueSuppressions> suppressions;
   std::function<void(const SubmissionEvent&)> on_event;
   Acceptor plain{this, false}, implicit{this, true};
   std::unordered_set<Connection*> connections;
@@ -96,7 +117,8 @@ class Connection final : public engine::StreamHandler {
                                .client_address = client_,
                                .session_id = std::move(session_id),
                                .users = users_.get(),
-                               .rates = &owner.rates}) {}
+                               .rates = &owner.rates,
+                               .suppressions = owner.suppressions.get()}) {}
 
   void start() {
     stream_.adopt(fd_);
@@ -397,6 +419,7 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(
   server->user_count_ = l.users->size();
   server->committer_ = std::make_unique<GroupCommitter>(queue);
   l.committer = server->committer_.get();
+  l.suppressions = std::make_unique<QueueSuppressions>(queue);
   server->loop_ = std::move(loop_state);
   // The ring is made on its own thread (io_uring notifies every task that used a ring when it
   // goes, which would interrupt the caller's blocking calls).

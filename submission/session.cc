@@ -351,6 +351,14 @@ void SubmissionSession::on_rcpt(std::string_view arg) {
   if (address->domain.front() == '[') {
     return reply("553 5.1.2 <" + shown + ">: address literals are not delivered");
   }
+  if (config_.suppressions != nullptr) {
+    const std::optional<bool> listed = config_.suppressions->suppressed(address->str());
+    if (!listed) return reply("451 4.3.0 <" + shown + ">: the suppression list cannot be read");
+    if (*listed) {
+      return reply("550 5.7.1 <" + shown +
+                   ">: on the suppression list (bounced or unsubscribed); not sent");
+    }
+  }
   recipients_.push_back(address->str());
   reply("250 2.1.5 Ok");
 }

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,19 +43,29 @@ class UserRates {
   std::unordered_map<std::string, scheduler::TokenBucket> buckets_;
 };
 
+// Whether an address is on the queue's suppression list (the driver asks the queue): a submitted
+// recipient on it is refused at RCPT, so the application hears of it at once.
+class SuppressionCheck {
+ public:
+  virtual ~SuppressionCheck() = default;
+  // nullopt: the list could not be read (the recipient is then refused with a 451).
+  virtual std::optional<bool> suppressed(std::string_view address) = 0;
+};
+
 struct SessionConfig {
-  std::string hostname = "localhost";     // greeting, EHLO, Received: and added Message-IDs
-  uint64_t max_message_size = 52428800;   // advertised as SIZE; larger messages get 552 5.3.4
-  std::size_t max_recipients = 1000;      // per message unless the user's limit is lower
-  bool starttls_offered = false;          // a certificate is configured
-  bool implicit_tls = false;              // the connection is TLS from the start (port 465)
-  bool relay_client = false;              // the client's address is in --relay-networks
-  std::string client_address;             // "192.0.2.1", for Received:
-  std::string session_id;                 // unique per connection, for Received: and ids
-  UserDirectory* users = nullptr;         // null or empty: AUTH is not offered
-  UserRates* rates = nullptr;             // needed when users is set
-  std::string campaign_prefix = "smtp-";  // campaign of a user's messages: prefix + user
-  std::string network_campaign = "smtp";  // campaign of relay-network clients' messages
+  std::string hostname = "localhost";        // greeting, EHLO, Received: and added Message-IDs
+  uint64_t max_message_size = 52428800;      // advertised as SIZE; larger messages get 552 5.3.4
+  std::size_t max_recipients = 1000;         // per message unless the user's limit is lower
+  bool starttls_offered = false;             // a certificate is configured
+  bool implicit_tls = false;                 // the connection is TLS from the start (port 465)
+  bool relay_client = false;                 // the client's address is in --relay-networks
+  std::string client_address;                // "192.0.2.1", for Received:
+  std::string session_id;                    // unique per connection, for Received: and ids
+  UserDirectory* users = nullptr;            // null or empty: AUTH is not offered
+  UserRates* rates = nullptr;                // needed when users is set
+  SuppressionCheck* suppressions = nullptr;  // null: not checked
+  std::string campaign_prefix = "smtp-";     // campaign of a user's messages: prefix + user
+  std::string network_campaign = "smtp";     // campaign of relay-network clients' messages
 };
 
 // A message ready to be queued.

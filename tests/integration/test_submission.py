@@ -263,3 +263,17 @@ def test_sighup_reloads_users_and_keeps_them_when_the_file_is_bad(tmp_path, sink
         s.login("second", "another password")
     assert sorted(recorded(sk, 2)) == ["new-user@example.com", "old-session@example.com"]
     assert svc.stop() == 0
+
+
+def test_a_suppressed_recipient_is_refused_at_rcpt(tmp_path, sink, submission):
+    sk = sink()
+    queue = tmp_path / "queue"
+    p = subprocess.run([ringmta_bin(), "suppress", "add", "--queue", queue, "gone@example.com"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    svc = submission(sk.port, queue=queue)
+    with svc.client() as s:
+        refused = s.sendmail("news@example.org", ["gone@example.com", "here@example.com"], message("s"))
+    assert list(refused) == ["gone@example.com"] and refused["gone@example.com"][0] == 550, refused
+    assert b"suppression list" in refused["gone@example.com"][1]
+    assert recorded(sk, 1) == ["here@example.com"]

@@ -257,6 +257,32 @@ TEST(SubmissionSession, BdatChunks) {
   EXPECT_EQ(h.say("BDAT 3 LAST\r\nabc").substr(0, 3), "503");  // no transaction: read, refused
 }
 
+TEST(SubmissionSession, SuppressedRecipientsAreRefusedAtRcpt) {
+  struct Listed final : SuppressionCheck {
+    std::optional<bool> suppressed(std::string_view address) override {
+      if (address == "broken@example.com") return std::nullopt;
+      return address == "gone@example.com";
+    }
+  } listed;
+  UserDirectory none;
+  UserRates rates;
+  SubmissionSession s(SessionConfig{.relay_client = true,
+                                    .client_address = "192.0.2.7",
+                                    .session_id = "s",
+                                    .users = &none,
+                                    .rates = &rates,
+                                    .suppressions = &listed});
+  s.feed(
+      "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<gone@Example.COM>\r\n"
+      "RCPT TO:<broken@example.com>\r\nRCPT TO:<fine@example.com>\r\n",
+      kNow);
+  const std::string out(s.output());
+  EXPECT_NE(out.find("550 5.7.1 <gone@Example.COM>: on the suppression list"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("451 4.3.0 <broken@example.com>"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - 14), "250 2.1.5 Ok\r\n");
+}
+
 TEST(SubmissionSession, TooManyErrorsCloseTheSession) {
   Harness h;
   std::string replies;
