@@ -307,7 +307,8 @@ Command add_serve_command(CLI::App& app) {
                                                   "reach the service"}});
           }
         }
-        std::unique_ptr<submission::SubmissionServer> submission_server;
+        // Shared with the admin listener's /metrics, which may outlive this scope's order.
+        std::shared_ptr<submission::SubmissionServer> submission_server;
         if (!submit->listen.empty() || !submit->tls_listen.empty()) {
           auto started = submission::SubmissionServer::start(
               submission::SubmissionOptions{.listen = submit->listen,
@@ -325,6 +326,11 @@ Command add_serve_command(CLI::App& app) {
               });
           if (!started) return usage_error(started.error().message);
           submission_server = std::move(started.value());
+          if (admin.value()) {
+            admin.value()->add_metrics([server = submission_server] {
+              return submission::submission_metrics(server->counts());
+            });
+          }
         } else if (!submit->users.empty() || !submit->relay_networks.empty()) {
           return usage_error(
               "--users and --relay-networks are for the submission listener: add "

@@ -145,6 +145,13 @@ void AdminServer::handle(std::string prefix, Handler handler) {
   routes_.store(std::move(routes));
 }
 
+void AdminServer::add_metrics(std::function<std::string()> families) {
+  auto sources = std::make_shared<MetricSources>();
+  if (auto old = metric_sources_.load()) *sources = *old;
+  sources->push_back(std::move(families));
+  metric_sources_.store(std::move(sources));
+}
+
 std::string AdminServer::answer(const HttpRequest& request) const {
   const std::string& method = request.method;
   const std::string& path = request.path;
@@ -179,8 +186,11 @@ std::string AdminServer::answer(const HttpRequest& request) const {
                          "Retry-After: 1\r\n");
   }
   if (path == "/metrics") {
-    return http_response(200, metrics::Exposition::kContentType, metrics::prometheus_text(*s),
-                         keep_alive, head);
+    std::string text = metrics::prometheus_text(*s);
+    if (auto sources = metric_sources_.load()) {
+      for (const auto& families : *sources) text += families();
+    }
+    return http_response(200, metrics::Exposition::kContentType, text, keep_alive, head);
   }
   return http_response(200, "application/json", metrics::status_json(*s), keep_alive, head);
 }

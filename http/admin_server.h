@@ -66,6 +66,9 @@ class AdminServer {
   void publish(std::shared_ptr<const metrics::Snapshot> snapshot);
   // Any thread: requests (any method) whose path starts with prefix go to handler from now on.
   void handle(std::string prefix, Handler handler);
+  // Any thread, before requests need it: more metric families appended to /metrics (Prometheus
+  // text, each family whole), for parts outside the engine (the submission listener).
+  void add_metrics(std::function<std::string()> families);
   // "http://127.0.0.1:9464/" as bound ("https://..." with TLS).
   std::string url() const { return url_; }
   uint16_t port() const { return port_; }
@@ -87,6 +90,8 @@ class AdminServer {
   std::atomic<std::shared_ptr<const metrics::Snapshot>> snapshot_;
   using Routes = std::vector<std::pair<std::string, Handler>>;
   std::atomic<std::shared_ptr<const Routes>> routes_;
+  using MetricSources = std::vector<std::function<std::string()>>;
+  std::atomic<std::shared_ptr<const MetricSources>> metric_sources_;
 };
 
 // The --admin flag. "none": no listener. A listener that cannot bind is an error when `required`

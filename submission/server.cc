@@ -91,7 +91,7 @@ struct SubmissionServer::Loop {
   uint64_t next_session = 0;
   bool stopping = false;
   struct {
-    std::atomic<uint64_t> connections{0}, messages{0}, recipients{0}, auth_failures{0};
+    std::atomic<uint64_t> connections{0}, messages{0}, recipients{0}, auth_failures{0}, open{0};
   } counts;
 };
 
@@ -319,6 +319,7 @@ void SubmissionServer::Loop::on_accept(Acceptor& a, int result) {
       emit("too_many_connections", address_text(peer), std::to_string(connections.size()));
     } else {
       add(counts.connections, 1);
+      add(counts.open, 1);
       auto* c = new Connection(*this, result, a.implicit, peer,
                                session_prefix + "." + hex(++next_session));
       connections.insert(c);
@@ -336,6 +337,7 @@ void SubmissionServer::Loop::on_accept(Acceptor& a, int result) {
 
 void SubmissionServer::Loop::forget(Connection* c) {
   connections.erase(c);
+  counts.open.store(connections.size(), std::memory_order_relaxed);
   // Not from inside the stream's own callback: freed on the loop's next round.
   loop->post([this, c] {
     delete c;
@@ -508,7 +510,27 @@ SubmissionCounts SubmissionServer::counts() const {
   c.messages = loop_->counts.messages.load(std::memory_order_relaxed);
   c.recipients = loop_->counts.recipients.load(std::memory_order_relaxed);
   c.auth_failures = loop_->counts.auth_failures.load(std::memory_order_relaxed);
+  c.open = loop_->counts.open.load(std::memory_order_relaxed);
   return c;
+}
+
+std::string submission_metrics(const SubmissionCounts& c) {
+  std::string out;
+  auto family = [&out](const char* name, const char* type, const char* help, uint64_t value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+  };
+  family("ringmta_submission_connections_total", "counter", "SMTP submission sessions accepted.",
+         c.connections);
+  family("ringmta_submission_sessions", "gauge", "SMTP submission sessions open now.", c.open);
+  family("ringmta_submission_messages_total", "counter",
+         "Submitted messages answered 250 (durably queued).", c.messages);
+  family("ringmta_submission_recipients_total", "counter",
+         "Recipients of the submitted messages answered 250.", c.recipients);
+  family("ringmta_submission_auth_failures_total", "counter",
+         "Failed SMTP AUTH attempts on the submission listener.", c.auth_failures);
+  return out;
 }
 
 }  // namespace ringmta::submission

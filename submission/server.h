@@ -58,7 +58,11 @@ struct SubmissionCounts {
   uint64_t messages = 0;    // answered 250
   uint64_t recipients = 0;  // of those messages
   uint64_t auth_failures = 0;
+  uint64_t open = 0;  // sessions open now
 };
+
+// The counts as Prometheus families (ringmta_submission_*), for /metrics.
+std::string submission_metrics(const SubmissionCounts& counts);
 
 class SubmissionServer {
  public:

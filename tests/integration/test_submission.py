@@ -138,6 +138,16 @@ def test_smtplib_over_implicit_tls_one_message_to_many(tmp_path, sink, submissio
         s.sendmail("news@example.org", ["utf8@example.com"],
                    message("Grüße").encode("utf-8"), mail_options=["BODY=8BITMIME"])
     assert sorted(recorded(sk, 61)) == sorted(rcpts + ["utf8@example.com"])
+    # Dashboards see the listener: its families on the admin listener's /metrics, which promtool accepts.
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{svc.admin_port}/metrics", timeout=10).read().decode()
+    assert "ringmta_submission_messages_total 2\n" in text and "ringmta_submission_recipients_total 61\n" in text
+    assert "ringmta_submission_auth_failures_total 0\n" in text
+    import shutil
+    if shutil.which("promtool"):
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                              timeout=60)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_without_auth_only_relay_networks_may_submit(tmp_path, sink, submission):
