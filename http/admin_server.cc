@@ -29,7 +29,6 @@ struct Client {
   int fd = -1;
   HttpRequestParser parser;
   std::unique_ptr<engine::TlsChannel> tls;  // HTTPS: bytes on the socket are its ciphertext
-  bool handshaking = false;
   std::string out;
   std::size_t sent = 0;
   bool close_after = false;
@@ -57,17 +56,7 @@ void emit(Client& c, std::string_view plaintext) {
 // Bytes read from the socket, as the plaintext the parser reads; false: TLS failed or ended.
 bool decrypt(Client& c, std::string_view bytes, std::string& plain) {
   plain.clear();
-  c.tls->feed(bytes);
-  if (c.handshaking) {
-    const engine::TlsChannel::Status status = c.tls->handshake();
-    c.out += c.tls->take_ciphertext();
-    if (status == engine::TlsChannel::Status::kFailed) return false;
-    if (status == engine::TlsChannel::Status::kWantMore) return true;
-    c.handshaking = false;
-  }
-  const bool ok = c.tls->read(plain);
-  c.out += c.tls->take_ciphertext();
-  return ok;
+  return c.tls->receive(bytes, plain, c.out) != engine::TlsChannel::Status::kFailed;
 }
 
 // "socket: Too many open files", from errno.
@@ -229,7 +218,6 @@ void AdminServer::run() {
             continue;
           }
           c.tls = std::move(channel.value());
-          c.handshaking = true;
         }
         clients.push_back(std::move(c));
       }

@@ -215,7 +215,6 @@ class SinkConnection {
     if (!channel) return false;
     tls_ = std::move(channel.value());
     session_.tls_started();
-    handshaking_ = true;
     return true;
   }
 
@@ -223,17 +222,7 @@ class SinkConnection {
   // the client closed it.
   bool decrypt(std::string_view ciphertext) {
     plain_.clear();
-    tls_->feed(ciphertext);
-    if (handshaking_) {
-      engine::TlsChannel::Status status = tls_->handshake();
-      pending_.append(tls_->take_ciphertext());
-      if (status == engine::TlsChannel::Status::kFailed) return false;
-      if (status == engine::TlsChannel::Status::kWantMore) return true;
-      handshaking_ = false;
-    }
-    bool ok = tls_->read(plain_);
-    pending_.append(tls_->take_ciphertext());  // e.g. TLS 1.3 session tickets
-    return ok;
+    return tls_->receive(ciphertext, plain_, pending_) != engine::TlsChannel::Status::kFailed;
   }
 
   // Starts a send if none is in flight: the rest of sending_, else everything pending_.
@@ -276,8 +265,7 @@ class SinkConnection {
   std::string pending_;  // output queued behind sending_
   std::string held_;     // output a script delays until held_timer_ fires (plaintext)
   std::unique_ptr<engine::TlsChannel> tls_;  // after STARTTLS
-  bool handshaking_ = false;
-  std::string plain_;  // decrypted input of one recv
+  std::string plain_;                        // decrypted input of one recv
   engine::TimerId held_timer_ = 0;
   int outstanding_ = 0;  // operations in the ring that target this object
   bool recv_armed_ = false;

@@ -34,16 +34,6 @@ void GroupCommitter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-uint64_t GroupCommitter::messages() const {
-  std::lock_guard lock(mutex_);
-  return messages_;
-}
-
-uint64_t GroupCommitter::commits() const {
-  std::lock_guard lock(mutex_);
-  return commits_;
-}
-
 void GroupCommitter::run() {
   std::vector<Pending> batch;
   std::vector<storage::Submission> submissions;
@@ -58,11 +48,6 @@ void GroupCommitter::run() {
     submissions.reserve(batch.size());
     for (Pending& p : batch) submissions.push_back(std::move(p.submission));
     auto ids = queue_.put_submissions(submissions, unix_now());
-    {
-      std::lock_guard lock(mutex_);
-      ++commits_;
-      if (ids) messages_ += batch.size();
-    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (ids) {
         batch[i].done((*ids)[i]);

@@ -34,10 +34,6 @@ class GroupCommitter {
   // Writes what was submitted, then joins the thread. Idempotent.
   void stop();
 
-  // Totals, for logs and the bench: messages written, and the synced writes that held them.
-  uint64_t messages() const;
-  uint64_t commits() const;
-
  private:
   void run();
   struct Pending {
@@ -45,11 +41,10 @@ class GroupCommitter {
     Done done;
   };
   storage::Queue& queue_;
-  mutable std::mutex mutex_;  // the hand-off only; never held across a write
+  std::mutex mutex_;  // the hand-off only; never held across a write
   std::condition_variable wake_;
   std::vector<Pending> waiting_;
   bool stopping_ = false;
-  uint64_t messages_ = 0, commits_ = 0;
   std::thread thread_;
 };
 

@@ -55,6 +55,37 @@ class QueueSuppressions final : public SuppressionCheck {
   storage::SuppressionList list_;
 };
 
+// The certificate and the users file, checked together: at start and on every reload.
+struct Credentials {
+  std::shared_ptr<engine::TlsContext> tls;  // null: no TLS
+  std::shared_ptr<UserDirectory> users;
+};
+
+Result<Credentials> load_credentials(const std::string& users_path, const std::string& cert_path,
+                                     const std::string& key_path, bool implicit_listener) {
+  if (cert_path.empty() != key_path.empty()) {
+    return make_error("submission: --tls-cert and --tls-key go together");
+  }
+  Credentials out{nullptr, std::make_shared<UserDirectory>()};
+  if (!cert_path.empty()) {
+    auto tls = engine::TlsContext::server(cert_path, key_path);
+    if (!tls) return make_error("submission: " + tls.error().message);
+    out.tls = std::move(tls.value());
+  } else if (implicit_listener) {
+    return make_error("--submission-tls-listen needs --tls-cert and --tls-key");
+  }
+  if (!users_path.empty()) {
+    auto users = UserDirectory::load(users_path);
+    if (!users) return users.error();
+    if (!users->empty() && out.tls == nullptr) {
+      return make_error(
+          "--users needs --tls-cert and --tls-key: passwords are only accepted over TLS");
+    }
+    *out.users = std::move(users.value());
+  }
+  return out;
+}
+
 }  // namespace
 
 struct SubmissionServer::Loop {
@@ -141,20 +172,17 @@ class Connection final : public engine::StreamHandler {
 
   void on_data(std::string_view data) override {
     if (tls_ != nullptr) {
-      tls_->feed(data);
+      std::string plain, reply;
+      const engine::TlsChannel::Status status = tls_->receive(data, plain, reply);
+      if (!reply.empty()) stream_.write(std::move(reply));
+      if (status == engine::TlsChannel::Status::kWantMore) return;
+      if (status == engine::TlsChannel::Status::kFailed && handshaking_) return stream_.close();
       if (handshaking_) {
-        const engine::TlsChannel::Status status = tls_->handshake();
-        if (tls_->has_ciphertext()) stream_.write(tls_->take_ciphertext());
-        if (status == engine::TlsChannel::Status::kFailed) return stream_.close();
-        if (status == engine::TlsChannel::Status::kWantMore) return;
         handshaking_ = false;
         flush();  // implicit TLS: the greeting waited for the handshake
       }
-      std::string plain;
-      const bool ok = tls_->read(plain);
-      if (tls_->has_ciphertext()) stream_.write(tls_->take_ciphertext());
       input_.append(plain);
-      if (!ok) {
+      if (status == engine::TlsChannel::Status::kFailed) {
         pump();
         return stream_.close();
       }
@@ -368,25 +396,11 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(
   }
   auto loop_state = std::make_unique<Loop>();
   Loop& l = *loop_state;
-  if (options.tls_cert_path.empty() != options.tls_key_path.empty()) {
-    return make_error("submission: --tls-cert and --tls-key go together");
-  }
-  if (!options.tls_cert_path.empty()) {
-    auto tls = engine::TlsContext::server(options.tls_cert_path, options.tls_key_path);
-    if (!tls) return make_error("submission: " + tls.error().message);
-    l.tls = std::move(tls.value());
-  } else if (!options.tls_listen.empty()) {
-    return make_error("--submission-tls-listen needs --tls-cert and --tls-key");
-  }
-  if (!options.users_path.empty()) {
-    auto users = UserDirectory::load(options.users_path);
-    if (!users) return users.error();
-    if (!users->empty() && l.tls == nullptr) {
-      return make_error(
-          "--users needs --tls-cert and --tls-key: passwords are only accepted over TLS");
-    }
-    l.users = std::make_shared<UserDirectory>(std::move(users.value()));
-  }
+  auto credentials = load_credentials(options.users_path, options.tls_cert_path,
+                                      options.tls_key_path, !options.tls_listen.empty());
+  if (!credentials) return credentials.error();
+  l.tls = std::move(credentials->tls);
+  l.users = std::move(credentials->users);
   auto networks = NetworkList::parse(options.relay_networks);
   if (!networks) return make_error("--relay-networks: " + networks.error().message);
   l.networks = std::move(networks.value());
@@ -473,32 +487,13 @@ void SubmissionServer::stop() {
 Result<void> SubmissionServer::reload(const std::string& users_path, const std::string& cert_path,
                                       const std::string& key_path) {
   if (loop_ == nullptr || loop_->loop == nullptr) return make_error("submission: not running");
-  if (cert_path.empty() != key_path.empty()) {
-    return make_error("submission: --tls-cert and --tls-key go together");
-  }
-  std::shared_ptr<engine::TlsContext> tls;
-  if (!cert_path.empty()) {
-    auto made = engine::TlsContext::server(cert_path, key_path);
-    if (!made) return make_error("--tls-cert/--tls-key: " + made.error().message);
-    tls = std::move(made.value());
-  } else if (!tls_address_.empty()) {
-    return make_error("--submission-tls-listen needs --tls-cert and --tls-key");
-  }
-  auto users = std::make_shared<UserDirectory>();
-  if (!users_path.empty()) {
-    auto loaded = UserDirectory::load(users_path);
-    if (!loaded) return loaded.error();
-    if (!loaded->empty() && tls == nullptr) {
-      return make_error(
-          "--users needs --tls-cert and --tls-key: passwords are only accepted over TLS");
-    }
-    *users = std::move(loaded.value());
-  }
-  user_count_ = users->size();
+  auto credentials = load_credentials(users_path, cert_path, key_path, !tls_address_.empty());
+  if (!credentials) return credentials.error();
+  user_count_ = credentials->users->size();
   Loop* loop = loop_.get();
-  loop_->loop->post([loop, users = std::move(users), tls = std::move(tls)]() mutable {
-    loop->users = std::move(users);
-    loop->tls = std::move(tls);
+  loop_->loop->post([loop, c = std::move(*credentials)]() mutable {
+    loop->users = std::move(c.users);
+    loop->tls = std::move(c.tls);
   });
   return {};
 }

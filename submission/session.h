@@ -146,7 +146,6 @@ class SubmissionSession {
   void reset_transaction();
   void reply(std::string_view text);
   void error_reply(std::string_view text);  // a client error: counted towards kMaxErrors
-  bool tls_active() const { return tls_active_; }
   bool auth_offered() const;
   std::string received_header() const;
 

@@ -139,6 +139,20 @@ TlsChannel::Status TlsChannel::handshake() {
   return Status::kFailed;
 }
 
+TlsChannel::Status TlsChannel::receive(std::string_view ciphertext, std::string& plain,
+                                       std::string& out) {
+  feed(ciphertext);
+  if (!established_) {
+    const Status status = handshake();
+    out += take_ciphertext();
+    if (status != Status::kDone) return status;
+    established_ = true;
+  }
+  const bool ok = read(plain);
+  out += take_ciphertext();
+  return ok ? Status::kDone : Status::kFailed;
+}
+
 bool TlsChannel::read(std::string& out) {
   char buf[16384];
   for (;;) {

@@ -52,6 +52,11 @@ class TlsChannel {
   Status handshake();  // call after feed() until kDone / kFailed
   // Decrypts what is available into out. false: the peer closed TLS or the stream is broken.
   bool read(std::string& out);
+  // A server's whole receive step: feeds ciphertext, drives the handshake while it is under way,
+  // then decrypts into plain (appended). The ciphertext to send back (handshake, alerts, session
+  // tickets) is appended to out. kWantMore: the handshake needs more input; kDone: established,
+  // plain holds what arrived; kFailed: TLS failed or the peer ended it (plain keeps its last data).
+  Status receive(std::string_view ciphertext, std::string& plain, std::string& out);
   void write(std::string_view plaintext);
   std::string take_ciphertext();
   bool has_ciphertext() const;
@@ -68,6 +73,7 @@ class TlsChannel {
   BIO* in_ = nullptr;   // ciphertext from the network, read by OpenSSL
   BIO* out_ = nullptr;  // ciphertext written by OpenSSL, to the network
   std::string error_;
+  bool established_ = false;  // receive(): the handshake is done
 };
 
 }  // namespace ringmta::engine
