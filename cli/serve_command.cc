@@ -46,6 +46,7 @@ struct ApiFlags {
   std::string tls_cert, tls_key;  // HTTPS
   std::string token_file;
   std::size_t max_body_mb = 64;
+  std::size_t max_upload_mb = 0;  // 0 = bounded by the spool's disk only
   std::string spool_dir;
   std::string max_requests;  // "" = unlimited
 };
@@ -152,6 +153,9 @@ void add_serve_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--api-max-body", f.api.max_body_mb, "Largest API request body, in MiB")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
+  sub.add_option("--api-max-upload", f.api.max_upload_mb,
+                 "Largest recipient list uploaded as multipart/form-data, in MiB (default 0: any "
+                 "size the spool directory's disk holds)");
   sub.add_option(
       "--api-max-requests", f.api.max_requests,
       "Requests the API answers at most, e.g. 50/second (429 beyond; default: no limit)");
@@ -279,8 +283,12 @@ Command add_serve_command(CLI::App& app) {
           }
           auto started = http::AdminServer::start(
               api->listen,
-              http::ListenerOptions{
-                  .max_body = api->max_body_mb << 20, .tls = api_tls, .builtin_pages = false});
+              http::ListenerOptions{.max_body = api->max_body_mb << 20,
+                                    .max_streamed_body = api->max_upload_mb == 0
+                                                             ? http::HttpRequestParser::kUnlimited
+                                                             : uint64_t{api->max_upload_mb} << 20,
+                                    .tls = api_tls,
+                                    .builtin_pages = false});
           if (!started) return usage_error("--api-listen " + started.error().message);
           api_server = std::move(started.value());
           auto handler = std::make_shared<service::ServiceApi>(
@@ -291,9 +299,13 @@ Command add_serve_command(CLI::App& app) {
                                       .suppression_feed = feed,
                                       .control = control,
                                       .max_requests = max_requests,
-                                      .log = log.get()});
+                                      .log = log.get(),
+                                      .max_message = api->max_body_mb << 20});
           api_server->handle(std::string(service::ServiceApi::kPathPrefix),
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
+          api_server->handle_stream(
+              {std::string(service::ServiceApi::kCampaignsPath), &service::ServiceApi::is_upload,
+               [handler](const http::HttpRequest& head) { return handler->open_upload(head); }});
           // For `suppress` and `queue`, which find the queue locked while the service runs.
           if (auto noted = service::write_service_file(
                   queue_dir,

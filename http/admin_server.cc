@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -28,6 +29,8 @@ struct Client {
   explicit Client(std::size_t max_body) : parser(max_body) {}
   int fd = -1;
   HttpRequestParser parser;
+  std::unique_ptr<BodyReader> upload;  // the streamed body being read, if any
+  bool upload_keep_alive = true;
   std::unique_ptr<engine::TlsChannel> tls;  // HTTPS: bytes on the socket are its ciphertext
   std::string out;
   std::size_t sent = 0;
@@ -141,6 +144,30 @@ void AdminServer::add_metrics(std::function<std::string()> families) {
   metric_sources_.store(std::move(sources));
 }
 
+void AdminServer::handle_stream(StreamRoute route) {
+  auto routes = std::make_shared<StreamRoutes>();
+  if (auto old = stream_routes_.load()) *routes = *old;
+  routes->push_back(std::move(route));
+  stream_routes_.store(std::move(routes));
+}
+
+bool AdminServer::wants_stream(const HttpRequest& head) const {
+  auto routes = stream_routes_.load();
+  if (!routes) return false;
+  return std::any_of(routes->begin(), routes->end(), [&head](const StreamRoute& r) {
+    return head.path == r.path && r.wants(head);
+  });
+}
+
+StreamStart AdminServer::open_stream(const HttpRequest& head) const {
+  if (auto routes = stream_routes_.load()) {
+    for (const StreamRoute& r : *routes) {
+      if (head.path == r.path && r.wants(head)) return r.open(head);
+    }
+  }
+  return StreamStart{nullptr, HttpAnswer{404, "text/plain; charset=utf-8", "not found\n", {}}};
+}
+
 std::string AdminServer::answer(const HttpRequest& request) const {
   const std::string& method = request.method;
   const std::string& path = request.path;
@@ -189,6 +216,52 @@ void AdminServer::run() {
   std::vector<pollfd> fds;
   std::vector<char> buf(64 * 1024);  // large enough that a big request body takes few reads
   std::string plain;                 // a read's plaintext (HTTPS)
+  std::string piece;                 // of a streamed body
+  // An answer that ends the connection once it is out, the rest of the request unread.
+  const auto answer_and_close = [](Client& c, const HttpAnswer& a) {
+    emit(c, http_response(a.status, a.content_type, a.body, false, false, a.extra_headers));
+    c.close_after = true;
+    c.rejected = true;  // linger: the client may still be sending the body
+    c.upload.reset();
+  };
+  // The requests (and streamed bodies) the parser holds, answered in order.
+  const auto serve = [&](Client& c) {
+    while (!c.close_after) {
+      if (c.parser.in_body()) {
+        piece.clear();
+        const auto status = c.parser.read_body(piece);
+        if (!piece.empty() && c.upload != nullptr) {
+          if (auto early = c.upload->consume(piece)) {
+            answer_and_close(c, *early);
+            break;
+          }
+        }
+        if (status != HttpRequestParser::BodyStatus::kEnd) break;
+        if (c.upload != nullptr) {
+          const HttpAnswer a = c.upload->finish();
+          c.upload.reset();
+          emit(c, http_response(a.status, a.content_type, a.body, c.upload_keep_alive, false,
+                                a.extra_headers));
+          if (!c.upload_keep_alive) c.close_after = true;
+        }
+        continue;
+      }
+      auto req = c.parser.next();
+      if (!req) break;
+      if (req->streamed) {
+        StreamStart start = open_stream(*req);
+        if (start.reader == nullptr) {
+          answer_and_close(c, start.answer);
+          break;
+        }
+        c.upload = std::move(start.reader);
+        c.upload_keep_alive = req->keep_alive;
+        continue;
+      }
+      emit(c, answer(*req));
+      if (!req->keep_alive) c.close_after = true;
+    }
+  };
   while (!stopping_.load()) {
     fds.clear();
     fds.push_back({wake_fds_[0], POLLIN, 0});
@@ -209,6 +282,8 @@ void AdminServer::run() {
           break;
         }
         Client c(options_.max_body);
+        c.parser.stream_bodies([this](const HttpRequest& head) { return wants_stream(head); },
+                               options_.max_streamed_body);
         c.fd = fd;
         c.last_active = now;
         if (options_.tls != nullptr) {
@@ -246,12 +321,7 @@ void AdminServer::run() {
             input = plain;
           }
           c.parser.feed(input);
-          while (!c.close_after) {
-            auto req = c.parser.next();
-            if (!req) break;
-            emit(c, answer(*req));
-            if (!req->keep_alive) c.close_after = true;
-          }
+          serve(c);
           if (c.parser.take_continue() && !c.close_after) emit(c, kContinue);
           if (const auto& bad = c.parser.rejection(); bad && !c.close_after) {
             emit(c, http_response(bad->status, "text/plain; charset=utf-8", bad->reason + "\n",

@@ -9,15 +9,20 @@
 // on its thread, one request at a time (the unsubscribe handler writes to the queue there).
 // HTTPS when ListenerOptions::tls is given (the service's API with --api-tls-cert): the same loop
 // moves ciphertext, a TlsChannel per connection turns it into the parser's plaintext.
+// Uploads (POST /api/v1/campaigns as multipart/form-data) are streamed: a StreamRoute's
+// BodyReader gets the body piece by piece as it arrives, so its size is not bounded by memory.
 // Bounded: at most kMaxClients connections, requests parsed by http::HttpRequestParser (capped
-// heads, bodies up to ListenerOptions::max_body), idle connections closed after kIdleTimeout.
+// heads, bodies up to ListenerOptions::max_body, streamed ones up to max_streamed_body), idle
+// connections closed after kIdleTimeout.
 // It may not: run on a shard thread, block on anything but poll(), or print.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -41,13 +46,38 @@ struct HttpAnswer {
 };
 
 struct ListenerOptions {
-  std::size_t max_body = HttpRequestParser::kMaxBody;  // larger bodies are 413
+  std::size_t max_body = HttpRequestParser::kMaxBody;          // larger bodies are 413
+  uint64_t max_streamed_body = HttpRequestParser::kUnlimited;  // of a StreamRoute's requests
   // HTTPS with this server context (engine::TlsContext::server); null: plain HTTP.
   std::shared_ptr<engine::TlsContext> tls;
   // GET /, /status and /metrics from the published snapshot; off, only the handlers answer.
   bool builtin_pages = true;
 };
 using Handler = std::function<HttpAnswer(const HttpRequest& request)>;
+
+// The consumer of one streamed request body (an upload), made by its StreamRoute.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // A piece of the body as it arrives. An answer ends the request at once: it is sent, the rest of
+  // the body is dropped and the connection closes.
+  virtual std::optional<HttpAnswer> consume(std::string_view piece) = 0;
+  // The body has arrived whole: the answer.
+  virtual HttpAnswer finish() = 0;
+};
+
+struct StreamStart {
+  std::unique_ptr<BodyReader> reader;  // null: `answer` at once, the body unread
+  HttpAnswer answer;
+};
+
+// Requests to `path` that `wants` accepts (by method and Content-Type, say) are streamed to the
+// reader that `open` makes from their head.
+struct StreamRoute {
+  std::string path;
+  StreamPolicy wants;
+  std::function<StreamStart(const HttpRequest& head)> open;
+};
 
 class AdminServer {
  public:
@@ -66,6 +96,9 @@ class AdminServer {
   void publish(std::shared_ptr<const metrics::Snapshot> snapshot);
   // Any thread: requests (any method) whose path starts with prefix go to handler from now on.
   void handle(std::string prefix, Handler handler);
+  // Any thread: requests that route.wants accepts have their bodies streamed to route.open's
+  // reader from now on.
+  void handle_stream(StreamRoute route);
   // Any thread, before requests need it: more metric families appended to /metrics (Prometheus
   // text, each family whole), for parts outside the engine (the submission listener).
   void add_metrics(std::function<std::string()> families);
@@ -79,6 +112,8 @@ class AdminServer {
   AdminServer() = default;
   void run();
   std::string answer(const HttpRequest& request) const;
+  bool wants_stream(const HttpRequest& head) const;
+  StreamStart open_stream(const HttpRequest& head) const;
 
   ListenerOptions options_;
   int listen_fd_ = -1;
@@ -90,6 +125,8 @@ class AdminServer {
   std::atomic<std::shared_ptr<const metrics::Snapshot>> snapshot_;
   using Routes = std::vector<std::pair<std::string, Handler>>;
   std::atomic<std::shared_ptr<const Routes>> routes_;
+  using StreamRoutes = std::vector<StreamRoute>;
+  std::atomic<std::shared_ptr<const StreamRoutes>> stream_routes_;
   using MetricSources = std::vector<std::function<std::string()>>;
   std::atomic<std::shared_ptr<const MetricSources>> metric_sources_;
 };

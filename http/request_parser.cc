@@ -46,10 +46,11 @@ void HttpRequestParser::feed(std::string_view data) {
 void HttpRequestParser::reject(int status, std::string reason) {
   rejection_ = HttpRejection{status, std::move(reason)};
   buffer_.clear();
+  streaming_ = Streaming::kNone;
 }
 
 std::optional<HttpRequest> HttpRequestParser::next() {
-  if (rejection_) return std::nullopt;
+  if (rejection_ || in_body()) return std::nullopt;
   // Leading empty lines before a request line are ignored (RFC 9112 §2.2).
   std::size_t skip = 0;
   while (skip < buffer_.size() && (buffer_[skip] == '\r' || buffer_[skip] == '\n')) ++skip;
@@ -85,9 +86,21 @@ std::optional<HttpRequest> HttpRequestParser::next() {
     reject(431, "request headers too large");
     return std::nullopt;
   }
-  std::size_t body_length = 0;
-  auto req = parse_head(std::string_view(buffer_).substr(0, head_end), body_length);
+  uint64_t body_length = 0;
+  bool chunked = false;
+  auto req = parse_head(std::string_view(buffer_).substr(0, head_end), body_length, chunked);
   if (!req) return std::nullopt;
+  if (req->streamed) {
+    buffer_.erase(0, consumed);
+    streaming_ = chunked ? Streaming::kChunkSize : Streaming::kLength;
+    body_left_ = chunked ? 0 : body_length;
+    streamed_total_ = 0;
+    trailer_bytes_ = 0;
+    const std::string* expect = req->header("expect");
+    continue_due_ = expect != nullptr && iequals(*expect, "100-continue") &&
+                    (chunked || body_length > buffer_.size());
+    return req;
+  }
   if (buffer_.size() < consumed + body_length) {  // the body is on its way
     buffer_.reserve(consumed + body_length);      // once, not a copy at every doubling
     const std::string* expect = req->header("expect");
@@ -102,8 +115,84 @@ std::optional<HttpRequest> HttpRequestParser::next() {
   return req;
 }
 
+HttpRequestParser::BodyStatus HttpRequestParser::read_body(std::string& piece) {
+  if (rejection_) return BodyStatus::kFailed;
+  if (streaming_ == Streaming::kLength) {
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(body_left_, buffer_.size()));
+    piece.append(buffer_, 0, n);
+    buffer_.erase(0, n);
+    body_left_ -= n;
+    streamed_total_ += n;
+    if (body_left_ > 0) return BodyStatus::kMore;
+    streaming_ = Streaming::kNone;
+    return BodyStatus::kEnd;
+  }
+  if (streaming_ == Streaming::kNone) return BodyStatus::kEnd;
+  return read_chunked(piece);
+}
+
+HttpRequestParser::BodyStatus HttpRequestParser::read_chunked(std::string& piece) {
+  std::size_t at = 0;  // consumed of buffer_, erased once at the end
+  BodyStatus status = BodyStatus::kMore;
+  while (status == BodyStatus::kMore) {
+    const std::string_view rest = std::string_view(buffer_).substr(at);
+    if (streaming_ == Streaming::kChunkData) {
+      const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(body_left_, rest.size()));
+      piece.append(rest.substr(0, n));
+      at += n;
+      body_left_ -= n;
+      streamed_total_ += n;
+      if (body_left_ > 0) break;
+      streaming_ = Streaming::kChunkDataEnd;
+      continue;
+    }
+    const std::size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) {
+      const std::size_t limit =
+          streaming_ == Streaming::kTrailers ? kMaxHeaderBytes - trailer_bytes_ : kMaxChunkLine;
+      if (rest.size() > limit) reject(400, "chunk size line or trailer too long");
+      break;
+    }
+    std::string_view line = rest.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    at += nl + 1;
+    if (streaming_ == Streaming::kChunkDataEnd) {
+      if (!line.empty()) reject(400, "chunk data longer than its size");
+      streaming_ = Streaming::kChunkSize;
+    } else if (streaming_ == Streaming::kTrailers) {
+      trailer_bytes_ += nl + 1;
+      if (trailer_bytes_ > kMaxHeaderBytes) reject(400, "chunked trailers too large");
+      if (line.empty()) {
+        streaming_ = Streaming::kNone;
+        status = BodyStatus::kEnd;
+      }
+    } else {  // kChunkSize: 1*HEXDIG [ chunk-ext ]
+      if (nl > kMaxChunkLine) {
+        reject(400, "chunk size line too long");
+        break;
+      }
+      const std::string_view size = line.substr(0, line.find_first_of("; \t"));
+      if (size.empty() || size.size() > 15 ||
+          !std::all_of(size.begin(), size.end(), [](char c) { return std::isxdigit(c); })) {
+        reject(400, "malformed chunk size");
+        break;
+      }
+      body_left_ = std::stoull(std::string(size), nullptr, 16);
+      if (body_left_ > max_streamed_ - streamed_total_) {
+        reject(413, "request body larger than " + std::to_string(max_streamed_) + " bytes");
+        break;
+      }
+      streaming_ = body_left_ == 0 ? Streaming::kTrailers : Streaming::kChunkData;
+    }
+    if (rejection_) break;
+  }
+  if (rejection_) return BodyStatus::kFailed;
+  buffer_.erase(0, at);
+  return status;
+}
+
 std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
-                                                         std::size_t& body_length) {
+                                                         uint64_t& body_length, bool& chunked) {
   HttpRequest req;
   std::vector<std::string_view> lines;
   while (!head.empty()) {
@@ -177,9 +266,20 @@ std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
     reject(400, "HTTP/1.1 request without Host");
     return std::nullopt;
   }
-  if (req.header("transfer-encoding") != nullptr) {
-    reject(413, "chunked request bodies are not accepted");
-    return std::nullopt;
+  req.streamed = stream_policy_ && stream_policy_(req);
+  const uint64_t max_body = req.streamed ? max_streamed_ : max_body_;
+  chunked = false;
+  if (const std::string* te = req.header("transfer-encoding")) {
+    if (!req.streamed) {
+      reject(413, "chunked request bodies are not accepted here");
+      return std::nullopt;
+    }
+    // Only chunked alone, and never with a Content-Length (a request smuggling vector).
+    if (!iequals(*te, "chunked") || req.header("content-length") != nullptr) {
+      reject(400, "Transfer-Encoding other than chunked, or with Content-Length");
+      return std::nullopt;
+    }
+    chunked = true;
   }
   body_length = 0;
   if (const std::string* cl = req.header("content-length")) {
@@ -189,8 +289,8 @@ std::optional<HttpRequest> HttpRequestParser::parse_head(std::string_view head,
     }
     std::string_view digits = *cl;
     digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));
-    if (digits.size() > 15 || (!digits.empty() && std::stoull(std::string(digits)) > max_body_)) {
-      reject(413, "request body larger than " + std::to_string(max_body_) + " bytes");
+    if (digits.size() > 19 || (!digits.empty() && std::stoull(std::string(digits)) > max_body)) {
+      reject(413, "request body larger than " + std::to_string(max_body) + " bytes");
       return std::nullopt;
     }
     body_length = digits.empty() ? 0 : std::stoull(std::string(digits));

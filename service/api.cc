@@ -17,6 +17,7 @@
 #include "message/address.h"
 #include "message/csv.h"
 #include "service/campaign_request.h"
+#include "service/campaign_upload.h"
 #include "storage/holds.h"
 #include "storage/records.h"
 #include "util/errno_text.h"
@@ -29,7 +30,7 @@ namespace {
 using json = nlohmann::json;
 using http::HttpAnswer;
 
-constexpr std::string_view kCampaigns = "/api/v1/campaigns";
+constexpr std::string_view kCampaigns = ServiceApi::kCampaignsPath;
 constexpr std::string_view kSuppressions = "/api/v1/suppressions";
 constexpr std::string_view kQueue = "/api/v1/queue";
 constexpr std::string_view kDomains = "/api/v1/domains";
@@ -104,8 +105,9 @@ class SpoolFile {
   int fd_ = -1;
 };
 
-// The rejected rows ingest wrote ("line,reason,email"), by recipient index: at most `limit`.
-json rejected_rows(const std::string& path, const CampaignRequest& request, std::size_t limit) {
+// The rejected rows ingest wrote ("line,reason,email"): at most `limit`, each named by its
+// recipient's index in a JSON request (by_index), else by its line in the uploaded CSV.
+json rejected_rows(const std::string& path, const CampaignRequest* by_index, std::size_t limit) {
   json rows = json::array();
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!file) return rows;
@@ -117,13 +119,45 @@ json rejected_rows(const std::string& path, const CampaignRequest& request, std:
       header = false;
       continue;
     }
-    const long index =
-        request.recipient_at_line(std::strtoul(record.fields[0].c_str(), nullptr, 10));
-    rows.push_back(
-        json{{"index", index}, {"email", record.fields[2]}, {"reason", record.fields[1]}});
+    const std::size_t line = std::strtoul(record.fields[0].c_str(), nullptr, 10);
+    json row{{"email", record.fields[2]}, {"reason", record.fields[1]}};
+    if (by_index != nullptr) {
+      row["index"] = by_index->recipient_at_line(line);
+    } else {
+      row["line"] = line;
+    }
+    rows.push_back(std::move(row));
   }
   return rows;
 }
+
+// An upload's body streamed into a spool file as it arrives, then queued by `queue`.
+class UploadReader : public http::BodyReader {
+ public:
+  using Queue = std::function<HttpAnswer(CampaignRequest&, const std::string& recipients_path)>;
+  UploadReader(std::string boundary, std::size_t max_message, Queue queue)
+      : upload_(std::move(boundary), max_message,
+                [this](std::string_view bytes) { return recipients_.write(bytes); }),
+        queue_(std::move(queue)) {}
+  Result<void> open(const std::string& dir) { return recipients_.create(dir, ".csv"); }
+
+  std::optional<HttpAnswer> consume(std::string_view piece) override {
+    if (auto bad = upload_.consume(piece)) return answer(*bad);
+    return std::nullopt;
+  }
+  HttpAnswer finish() override {
+    if (auto bad = upload_.finish()) return answer(*bad);
+    return queue_(upload_.request(), recipients_.path());
+  }
+
+ private:
+  static HttpAnswer answer(const UploadError& bad) {
+    return error(bad.status, bad.error.message, bad.error.field);
+  }
+  SpoolFile recipients_;
+  CampaignUpload upload_;
+  Queue queue_;
+};
 
 }  // namespace
 
@@ -135,7 +169,7 @@ json report_json(std::string_view campaign, const jobs::CampaignReport& report) 
               {"unsubscribed", report.unsubscribed}};
 }
 
-HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
+std::optional<HttpAnswer> ServiceApi::admit(const http::HttpRequest& request) {
   if (!requests_.try_take(monotonic_now())) {
     return reply(429, json{{"error", "too many requests: at most " + requests_.rate().str()}},
                  "Retry-After: 1\r\n");
@@ -144,6 +178,34 @@ HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
     return reply(401, json{{"error", "missing or wrong bearer token (Authorization: Bearer ...)"}},
                  "WWW-Authenticate: Bearer realm=\"ringmta\"\r\n");
   }
+  return std::nullopt;
+}
+
+bool ServiceApi::is_upload(const http::HttpRequest& head) {
+  const std::string* type = head.header("content-type");
+  return head.method == "POST" && head.path == kCampaigns && type != nullptr &&
+         istarts_with(*type, "multipart/form-data");
+}
+
+http::StreamStart ServiceApi::open_upload(const http::HttpRequest& head) {
+  if (auto refused = admit(head)) return {nullptr, std::move(*refused)};
+  auto boundary = http::multipart_boundary(*head.header("content-type"));
+  if (!boundary) {
+    return {nullptr,
+            error(400, "multipart/form-data without a valid boundary parameter", "Content-Type")};
+  }
+  auto reader = std::make_unique<UploadReader>(std::move(*boundary), settings_.max_message,
+                                               [this](CampaignRequest& r, const std::string& path) {
+                                                 return queue_request(r, path, false);
+                                               });
+  if (auto opened = reader->open(settings_.spool_dir); !opened) {
+    return {nullptr, error(507, opened.error().message)};
+  }
+  return {std::move(reader), {}};
+}
+
+HttpAnswer ServiceApi::handle(const http::HttpRequest& request) {
+  if (auto refused = admit(request)) return std::move(*refused);
   const std::string& path = request.path;
   const std::string& method = request.method;
   if (path == kCampaigns) {
@@ -234,19 +296,25 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
   ParsedCampaign parsed = parse_campaign_request(request.body);
   if (!parsed.ok) return error(400, parsed.error.message, parsed.error.field);
   CampaignRequest& r = parsed.request;
-  SpoolFile recipients, rejects;
+  SpoolFile recipients;
   if (auto made = recipients.create(settings_.spool_dir, ".csv"); !made) {
-    return error(507, made.error().message);
-  }
-  if (auto made = rejects.create(settings_.spool_dir, ".rejects.csv"); !made) {
     return error(507, made.error().message);
   }
   if (auto written = recipients.write(r.csv); !written) return error(507, written.error().message);
   r.csv.clear();
   r.csv.shrink_to_fit();
+  return queue_request(r, recipients.path(), true);
+}
+
+HttpAnswer ServiceApi::queue_request(CampaignRequest& r, const std::string& recipients_path,
+                                     bool rows_by_index) {
+  SpoolFile rejects;
+  if (auto made = rejects.create(settings_.spool_dir, ".rejects.csv"); !made) {
+    return error(507, made.error().message);
+  }
   jobs::CampaignInput input{.raw_message = std::move(r.message),
                             .message_name = "message",
-                            .recipients_path = recipients.path(),
+                            .recipients_path = recipients_path,
                             .rejects_path = rejects.path(),
                             .from_api = true,
                             .campaign = r.campaign.empty() ? jobs::new_campaign_id() : r.campaign,
@@ -309,7 +377,9 @@ HttpAnswer ServiceApi::post_campaign(const http::HttpRequest& request) {
             {"already_queued", facts->already_queued}};
   if (!warning.empty()) body["warning"] = warning;
   body["rejected_rows"] =
-      facts->rejected_rows > 0 ? rejected_rows(rejects.path(), r, kMaxRejectedRows) : json::array();
+      facts->rejected_rows > 0
+          ? rejected_rows(rejects.path(), rows_by_index ? &r : nullptr, kMaxRejectedRows)
+          : json::array();
   return reply(facts->already_queued ? 200 : 201, body);
 }
 

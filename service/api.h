@@ -6,7 +6,9 @@
 //                                       201 once every accepted recipient is durably queued, with
 //                                       the counts and the rejected rows; 200 for a campaign id
 //                                       given again (idempotent); 409 for the same message and
-//                                       list still queued under another campaign
+//                                       list still queued under another campaign; as
+//                                       multipart/form-data (service/campaign_upload.h) the list
+//                                       is a CSV file of any size, streamed to the spool
 //   GET    /api/v1/campaigns/{id}       its size, what is still queued (ready, deferred), failures,
 //                                       and its state: active, paused or cancelled
 //   POST   /api/v1/campaigns/{id}/pause   held back, recipients kept (recorded in the queue)
@@ -27,6 +29,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +39,7 @@
 #include "http/admin_server.h"
 #include "jobs/campaign_report.h"
 #include "scheduler/token_bucket.h"
+#include "service/campaign_request.h"
 #include "service/event_log.h"
 #include "storage/queue.h"
 
@@ -55,7 +59,8 @@ struct ApiSettings {
   // Requests answered at most (429 beyond, before the token is looked at: also a bound on guessing
   // it); unlimited by default.
   scheduler::Rate max_requests;
-  EventLog* log = nullptr;  // the service's log (null: none); must outlive the API
+  EventLog* log = nullptr;             // the service's log (null: none); must outlive the API
+  std::size_t max_message = 64 << 20;  // an upload's message part (--api-max-body)
 };
 
 // {"campaign", "failed", "hard", "by_category", "unsubscribed"}: `report --json` and the API's
@@ -65,6 +70,7 @@ nlohmann::json report_json(std::string_view campaign, const jobs::CampaignReport
 class ServiceApi {
  public:
   static constexpr std::string_view kPathPrefix = "/api/";
+  static constexpr std::string_view kCampaignsPath = "/api/v1/campaigns";
   static constexpr std::size_t kMaxRejectedRows = 100;  // listed in an answer; all are counted
 
   ServiceApi(storage::Queue& queue, ApiSettings settings)
@@ -73,9 +79,19 @@ class ServiceApi {
         requests_(settings_.max_requests, 0, monotonic_now()) {}
 
   http::HttpAnswer handle(const http::HttpRequest& request);
+  // POST /api/v1/campaigns as multipart/form-data (service/campaign_upload.h): streamed, for
+  // lists of any size. The token and the request rate are checked on the head, before the body.
+  static bool is_upload(const http::HttpRequest& head);
+  http::StreamStart open_upload(const http::HttpRequest& head);
 
  private:
+  // 429 or 401, or nothing when the request may go on.
+  std::optional<http::HttpAnswer> admit(const http::HttpRequest& request);
   http::HttpAnswer post_campaign(const http::HttpRequest& request);
+  // The request's recipients (a CSV file) queued with its message; rejected rows are named by
+  // their recipient's index (a JSON request) or by their line (an upload).
+  http::HttpAnswer queue_request(CampaignRequest& request, const std::string& recipients_path,
+                                 bool rows_by_index);
   http::HttpAnswer get_campaign(std::string_view id);
   http::HttpAnswer get_report(std::string_view id);   // `ringmta report` --json's counts
   http::HttpAnswer get_bounces(std::string_view id);  // `ringmta report --bounces`'s CSV

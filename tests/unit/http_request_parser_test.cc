@@ -2,6 +2,8 @@
 // malformation answered with its status; http_response framing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "http/request_parser.h"
 
 namespace ringmta::http {
@@ -147,6 +149,110 @@ TEST(HttpResponse, FramesBodyAndHead) {
   EXPECT_TRUE(
       h.ends_with("Content-Length: 3\r\nCache-Control: no-store\r\nConnection: "
                   "keep-alive\r\n\r\n"));
+}
+
+// A parser that streams the bodies of POST /upload, as the API listener does for uploads.
+HttpRequestParser streaming_parser(uint64_t max_streamed = HttpRequestParser::kUnlimited) {
+  HttpRequestParser p;
+  p.stream_bodies([](const HttpRequest& head) { return head.path == "/upload"; }, max_streamed);
+  return p;
+}
+
+// Feeds `wire` in pieces of `step` bytes and collects the streamed body; the status it ended on.
+HttpRequestParser::BodyStatus stream(HttpRequestParser& p, std::string_view wire, std::size_t step,
+                                     std::string& body, std::optional<HttpRequest>& head) {
+  auto status = HttpRequestParser::BodyStatus::kMore;
+  for (std::size_t i = 0; i < wire.size(); i += step) {
+    p.feed(wire.substr(i, step));
+    if (!head) head = p.next();
+    if (head && p.in_body()) status = p.read_body(body);
+    if (p.rejection()) return HttpRequestParser::BodyStatus::kFailed;
+  }
+  return status;
+}
+
+TEST(HttpRequestParser, StreamsALargeContentLengthBodyInPieces) {
+  const std::string payload(3'000'000, 'x');  // far beyond max_body (4096)
+  const std::string wire =
+      "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(payload.size()) +
+      "\r\n\r\n" + payload + "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+  HttpRequestParser p = streaming_parser();
+  std::string body;
+  std::optional<HttpRequest> head;
+  std::size_t most_buffered = 0;
+  for (std::size_t i = 0; i < wire.size() && !p.rejection(); i += 65536) {
+    p.feed(std::string_view(wire).substr(i, 65536));
+    most_buffered = std::max(most_buffered, p.buffered());
+    if (!head) head = p.next();
+    if (head && p.in_body()) (void)p.read_body(body);
+  }
+  ASSERT_TRUE(head);
+  EXPECT_TRUE(head->streamed);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_EQ(body, payload);
+  EXPECT_LE(most_buffered, 65536u + 100u);  // one read, never the body
+  EXPECT_FALSE(p.in_body());
+  auto next = p.next();  // the pipelined request behind the body
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->path, "/next");
+}
+
+TEST(HttpRequestParser, OnlyTheRequestsThePolicyNamesAreStreamed) {
+  HttpRequestParser p = streaming_parser();
+  p.feed("POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n");
+  EXPECT_FALSE(p.next());
+  ASSERT_TRUE(p.rejection());
+  EXPECT_EQ(p.rejection()->status, 413);  // buffered bodies keep their bound
+}
+
+TEST(HttpRequestParser, DecodesAChunkedBodySplitAnywhere) {
+  const std::string wire =
+      "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+      "5;name=value\r\nhello\r\n1A\r\n, world of chunked bodies!\r\n0\r\nX-Trailer: t\r\n\r\n"
+      "GET /after HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (std::size_t step : {1u, 2u, 7u, 1000u}) {
+    HttpRequestParser p = streaming_parser();
+    std::string body;
+    std::optional<HttpRequest> head;
+    EXPECT_EQ(stream(p, wire, step, body, head), HttpRequestParser::BodyStatus::kEnd) << step;
+    EXPECT_EQ(body, "hello, world of chunked bodies!") << step;
+    auto next = p.next();
+    ASSERT_TRUE(next) << step;
+    EXPECT_EQ(next->path, "/after");
+  }
+}
+
+TEST(HttpRequestParser, RefusesMalformedChunkingAndBodiesOverTheStreamedLimit) {
+  const auto status_of = [](std::string wire, uint64_t limit = HttpRequestParser::kUnlimited) {
+    HttpRequestParser p = streaming_parser(limit);
+    std::string body;
+    std::optional<HttpRequest> head;
+    (void)stream(p, wire, wire.size(), body, head);
+    return p.rejection() ? p.rejection()->status : 0;
+  };
+  const std::string head = "POST /upload HTTP/1.1\r\nHost: a\r\n";
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 400);
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n"), 400);
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: chunked\r\n\r\n" + std::string(2000, '1')), 400);
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: gzip, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), 400);
+  EXPECT_EQ(status_of(head + "Transfer-Encoding: chunked\r\n\r\n400\r\n", 1000), 413);
+  EXPECT_EQ(status_of(head + "Content-Length: 1001\r\n\r\n", 1000), 413);
+  EXPECT_EQ(status_of(head + "Content-Length: 1000\r\n\r\n", 1000), 0);
+}
+
+TEST(HttpRequestParser, AStreamedUploadAskingToContinueIsToldToGoOn) {
+  HttpRequestParser p = streaming_parser();
+  p.feed("POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n");
+  auto head = p.next();
+  ASSERT_TRUE(head && head->streamed);
+  EXPECT_TRUE(p.take_continue());
+  std::string body;
+  EXPECT_EQ(p.read_body(body), HttpRequestParser::BodyStatus::kMore);
+  p.feed("some body");
+  EXPECT_EQ(p.read_body(body), HttpRequestParser::BodyStatus::kEnd);
+  EXPECT_EQ(body, "some body");
+  EXPECT_FALSE(p.take_continue());
 }
 
 }  // namespace
