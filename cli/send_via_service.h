@@ -1,8 +1,9 @@
 // `ringmta send` on a queue that `ringmta serve` holds: the message and the CSV are handed to the
-// service's API as one campaign (POST /api/v1/campaigns), which queues them durably with the same
-// checks and delivers them over its own route. Rows the CSV reader cannot read, or with the wrong
-// number of columns, are rejected here; the rows the service rejects come back by index; both go
-// to the rejects file with their CSV line, as a local send writes them.
+// service's API as one campaign (POST /api/v1/campaigns as multipart/form-data, the CSV streamed
+// from its file: a list of any size), which queues them durably with the same checks and
+// delivers them over its own route. The rows the service rejects come back with their CSV line
+// and go to the rejects file as a local send writes them (the first ServiceApi::kMaxRejectedRows;
+// all are counted).
 #pragma once
 
 #include "cli/service_client.h"

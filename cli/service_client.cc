@@ -27,7 +27,20 @@ Error refusal(const http::CallAnswer& answer) {
   const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string()
                               ? j["error"].get<std::string>()
                               : answer.body;
-  return Error{"the running service answered " + std::to_string(answer.status) + ": " + why};
+  const std::string field = !j.is_discarded() && j.contains("field") && j["field"].is_string()
+                                ? " (field " + j["field"].get<std::string>() + ")"
+                                : std::string();
+  return Error{"the running service answered " + std::to_string(answer.status) + ": " + why +
+               field};
+}
+
+// The JSON of an answer below 400, else the refusal as an Error.
+Result<nlohmann::json> json_answer(Result<http::CallAnswer> answer) {
+  if (!answer) return make_error("the running service: " + answer.error().message);
+  if (answer->status >= 400) return refusal(*answer);
+  nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, false);
+  if (j.is_discarded()) return make_error("the running service answered with no JSON");
+  return j;
 }
 
 }  // namespace
@@ -42,14 +55,17 @@ Result<std::string> fetch_from_service(const RunningService& service, std::strin
 
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
                                    std::string_view path, const nlohmann::json& body) {
-  auto answer =
-      http::http_call(service.api, method, path, service.token,
-                      body.is_null() ? std::string() : body.dump(), 30'000, service.tls_cert);
-  if (!answer) return make_error("the running service: " + answer.error().message);
-  if (answer->status >= 400) return refusal(*answer);
-  nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, false);
-  if (j.is_discarded()) return make_error("the running service answered with no JSON");
-  return j;
+  return json_answer(http::http_call(service.api, method, path, service.token,
+                                     body.is_null() ? std::string() : body.dump(), 30'000,
+                                     service.tls_cert));
+}
+
+Result<nlohmann::json> upload_to_service(const RunningService& service, std::string_view path,
+                                         const http::UploadBody& body) {
+  // Inactivity, not a total: the service answers once the whole list is durably queued.
+  constexpr Millis kQuiet = 15 * 60'000;
+  return json_answer(
+      http::http_upload(service.api, "POST", path, service.token, body, kQuiet, service.tls_cert));
 }
 
 }  // namespace ringmta::cli

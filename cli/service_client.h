@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/client.h"
 #include "util/result.h"
 
 namespace ringmta::cli {
@@ -29,5 +30,9 @@ Result<std::string> fetch_from_service(const RunningService& service, std::strin
 // The JSON answer of one API request; an answer of 400 or more is an Error with its message.
 Result<nlohmann::json> ask_service(const RunningService& service, std::string_view method,
                                    std::string_view path, const nlohmann::json& body = nullptr);
+
+// The JSON answer of a POST whose body is streamed (an upload of a recipient list).
+Result<nlohmann::json> upload_to_service(const RunningService& service, std::string_view path,
+                                         const http::UploadBody& body);
 
 }  // namespace ringmta::cli
