@@ -47,12 +47,14 @@ using Shards = std::vector<std::unique_ptr<Shard>>;
 // Creates options.shards shards and starts them; at the first that cannot start, `error` says why
 // and the rest are not started.
 Shards start_shards(storage::Queue& queue, const RouteConfig& route, const QueueClock& clock,
-                    const DeliveryOptions& options, std::string& error) {
+                    const DeliveryOptions& options, scheduler::SharedAllowances& allowances,
+                    std::string& error) {
   Shards shards;
   for (int i = 0; i < options.shards; ++i) {
-    shards.push_back(std::make_unique<Shard>(
-        i, options.shards, queue, route, clock, options.bounces, options.delivery_log,
-        options.suppression_feed.get(), options.control.get(), options.route_updates.get()));
+    shards.push_back(std::make_unique<Shard>(i, options.shards, queue, route, clock,
+                                             options.bounces, options.delivery_log,
+                                             options.suppression_feed.get(), options.control.get(),
+                                             options.route_updates.get(), &allowances));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {
@@ -195,7 +197,9 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   }
   progress.queued_at_start = at_start->ready;
 
-  const Shards shards = start_shards(queue, route, clock, options, summary.error);
+  // The routes' limits, held across the shards (declared first: the shards hold pointers to it).
+  scheduler::SharedAllowances allowances;
+  const Shards shards = start_shards(queue, route, clock, options, allowances, summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
   SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards);

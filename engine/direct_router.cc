@@ -6,13 +6,13 @@
 namespace ringmta::engine {
 
 DirectRouter::DirectRouter(EventLoop& loop, const RouteConfig& config,
-                           DestinationResolver& resolver, int shard_count, OutcomeSink& sink,
+                           DestinationResolver& resolver, LimitSharing sharing, OutcomeSink& sink,
                            MessageCache& messages, MessageComposer& composer,
                            metrics::ShardCounters& counters)
     : loop_(loop),
       config_(config),
       resolver_(resolver),
-      shard_count_(shard_count),
+      sharing_(sharing),
       sink_(sink),
       messages_(messages),
       composer_(composer),
@@ -78,17 +78,15 @@ ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
   group_key = by_rule ? "rule " + resolved.rule : "mx " + mx_set_key;
   auto it = throttles_.find(group_key);
   if (it != throttles_.end()) return *it->second;
-  // A rule for this one domain covers traffic only this shard has (domains are owned by shards);
-  // anything else may be shared with the other shards' traffic, so each takes its part.
-  scheduler::Limits limits = resolved.single_domain
-                                 ? resolved.limits
-                                 : scheduler::shard_share(resolved.limits, shard_count_);
   std::string name = by_rule ? "rule " + resolved.rule + " (" + resolved.matched + ")"
                              : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
   std::string route =
       by_rule ? "rule " + resolved.rule : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
+  // A rule for this one domain covers traffic only this shard has (domains are owned by shards);
+  // anything else may be shared with the other shards' traffic.
   auto group =
-      std::make_unique<ThrottleGroup>(std::move(name), std::move(route), limits, loop_.now());
+      std::make_unique<ThrottleGroup>(std::move(name), std::move(route), resolved.limits, sharing_,
+                                      resolved.single_domain ? "" : group_key, loop_.now());
   group->resolved_domain = domain;
   group->resolved_hosts = std::move(mx_hosts);
   ThrottleGroup& raw = *group;
@@ -101,10 +99,7 @@ void DirectRouter::reload_throttles(const scheduler::ThrottleRules& rules) {
   for (auto& [key, group] : throttles_) {
     scheduler::ResolvedLimits resolved =
         rules.resolve(group->resolved_domain, group->resolved_hosts);
-    group->set_limits(resolved.single_domain
-                          ? resolved.limits
-                          : scheduler::shard_share(resolved.limits, shard_count_),
-                      loop_.now());
+    group->reload_limits(resolved.limits, sharing_, loop_.now());
   }
 }
 

@@ -24,7 +24,7 @@ class DirectRouter final : public Dispatcher {
  public:
   // shard_count: limits that several shards' traffic shares are divided by it.
   DirectRouter(EventLoop& loop, const RouteConfig& config, DestinationResolver& resolver,
-               int shard_count, OutcomeSink& sink, MessageCache& messages,
+               LimitSharing sharing, OutcomeSink& sink, MessageCache& messages,
                MessageComposer& composer, metrics::ShardCounters& counters);
   ~DirectRouter() override;
 
@@ -64,7 +64,7 @@ class DirectRouter final : public Dispatcher {
   const RouteConfig& config_;
   const scheduler::ThrottleRules* rules_ = &config_.throttle;  // a reload's, once there was one
   DestinationResolver& resolver_;
-  int shard_count_;
+  LimitSharing sharing_;
   OutcomeSink& sink_;
   MessageCache& messages_;
   MessageComposer& composer_;

@@ -420,6 +420,7 @@ void RouteWorker::on_connection_closed(SmtpSession& conn) {
   counters_.connections_closed.add();
   if (conn.retired) --throttle_.closing_connections;
   --throttle_.open_connections;
+  throttle_.throttle.connection_closed();
   connection_candidate_.erase(conn.id());
   auto node = connections_.extract(conn.id());
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));

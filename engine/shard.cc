@@ -12,9 +12,10 @@ namespace ringmta::engine {
 Shard::Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
              const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log,
              const SuppressionFeed* suppression_feed, const DeliveryControl* control,
-             const RouteUpdates* updates)
+             const RouteUpdates* updates, scheduler::SharedAllowances* allowances)
     : id_(id),
       shard_count_(shard_count),
+      sharing_{shard_count, allowances},
       queue_(queue),
       route_(route),
       clock_(clock),
@@ -76,18 +77,18 @@ Result<void> Shard::start() {
     if (!dns) return dns.error();
     dns_ = dns->get();
     resolver_ = std::move(dns.value());
-    auto router = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, shard_count_, sink,
+    auto router = std::make_unique<DirectRouter>(*loop_, route_, *resolver_, sharing_, sink,
                                                  *messages_, *composer_, counters_);
     direct_ = router.get();
     worker_ = std::move(router);
   } else {
-    // Every shard's traffic goes to the smart host: each takes its share of the limits.
+    // Every shard's traffic goes to the smart host: its limits are shared.
     scheduler::ResolvedLimits resolved = route_.throttle.resolve("", {route_.target.endpoint.host});
     std::string name = "smart host " + route_.target.endpoint.str();
     if (resolved.rule != "default") name += " (rule " + resolved.rule + ")";
     throttle_ = std::make_unique<ThrottleGroup>(
-        std::move(name), smart_host_label(route_),
-        scheduler::shard_share(resolved.limits, shard_count_), loop_->now());
+        std::move(name), smart_host_label(route_), resolved.limits, sharing_,
+        "smarthost " + route_.target.endpoint.str(), loop_->now());
     throttle_->resolved_hosts = {route_.target.endpoint.host};
     std::vector<Candidate> smart_host{Candidate{route_.target, "", false}};
     worker_ = std::make_unique<RouteWorker>(*loop_, route_, std::move(smart_host), *throttle_, sink,
@@ -375,10 +376,8 @@ void Shard::take_updates() {
   composer_->set_signer(signer.get());
   signer_ = std::move(signer);  // the old signer goes before the keys it used
   if (throttle_ != nullptr) {
-    throttle_->set_limits(
-        scheduler::shard_share(next->throttle.resolve("", throttle_->resolved_hosts).limits,
-                               shard_count_),
-        loop_->now());
+    throttle_->reload_limits(next->throttle.resolve("", throttle_->resolved_hosts).limits, sharing_,
+                             loop_->now());
   } else if (direct_ != nullptr) {
     direct_->reload_throttles(next->throttle);
   }

@@ -52,10 +52,12 @@ class Shard final : private OutcomeSink {
   // suppression_feed: addresses suppressed while the delivery runs, or null; must outlive it.
   // control: the operator's holds (paused, cancelled campaigns; paused domains), or null; must
   // outlive it. updates: a reload's DKIM keys and throttle rules, or null; must outlive it.
+  // allowances: the routes' limits shared with the other shards (null: a fixed 1/shard_count
+  // part each); must outlive it.
   Shard(int id, int shard_count, storage::Queue& queue, const RouteConfig& route,
         const QueueClock& clock, const BounceOptions& bounces, DeliveryLog* delivery_log = nullptr,
         const SuppressionFeed* suppression_feed = nullptr, const DeliveryControl* control = nullptr,
-        const RouteUpdates* updates = nullptr);
+        const RouteUpdates* updates = nullptr, scheduler::SharedAllowances* allowances = nullptr);
   ~Shard();
 
   Result<void> start();
@@ -120,6 +122,7 @@ class Shard final : private OutcomeSink {
 
   int id_;
   int shard_count_;
+  LimitSharing sharing_;
   storage::Queue& queue_;
   const RouteConfig& route_;
   const QueueClock& clock_;

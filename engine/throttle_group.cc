@@ -19,14 +19,41 @@ std::string format_change(const scheduler::ThrottleChange& change) {
   return text;
 }
 
+// The shard's own limits of `whole`, and the allowance it shares (null: none).
+scheduler::Limits own_limits(const scheduler::Limits& whole, const LimitSharing& sharing,
+                             const std::string& share_key) {
+  if (share_key.empty()) return whole;
+  return sharing.allowances != nullptr ? scheduler::local_share(whole, sharing.shards)
+                                       : scheduler::shard_share(whole, sharing.shards);
+}
+
 }  // namespace
+
+ThrottleGroup::ThrottleGroup(std::string name, std::string route, const scheduler::Limits& whole,
+                             const LimitSharing& sharing, std::string key, Millis now)
+    : name(std::move(name)),
+      route(std::move(route)),
+      share_key(std::move(key)),
+      throttle(own_limits(whole, sharing, share_key), now) {
+  if (!share_key.empty() && sharing.allowances != nullptr) {
+    throttle.share(sharing.allowances->get(share_key, whole, now));
+  }
+}
+
+void ThrottleGroup::reload_limits(const scheduler::Limits& whole, const LimitSharing& sharing,
+                                  Millis now) {
+  if (const auto& shared = throttle.shared()) shared->set_limits(whole);
+  set_limits(own_limits(whole, sharing, share_key), now);
+}
 
 void ThrottleGroup::set_limits(const scheduler::Limits& limits, Millis now) {
   if (limits == throttle.limits()) return;
   std::fprintf(
       stderr, "ringmta: throttle %s: limits reloaded: %u connections, %u messages per connection\n",
       name.c_str(), limits.max_connections, limits.max_messages_per_connection);
+  auto shared = throttle.shared();
   throttle = scheduler::RouteThrottle(limits, now);
+  throttle.share(std::move(shared));  // its connections and tokens are the other shards' too
 }
 
 void ThrottleGroup::saw_reply(const protocol::Reply& reply, UnixSeconds now) {
@@ -42,6 +69,7 @@ void ThrottleGroup::report(metrics::OutcomeTally& tally) {
   state.connections_open = open_connections;
   state.connections_allowed = throttle.allowed_connections();
   state.max_connections = throttle.limits().max_connections;
+  state.limits_shared = throttle.shared() != nullptr;
   state.max_messages_per_connection = throttle.max_messages_per_connection();
   state.rate_factor = throttle.rate_factor();
   state.sessions_ok = sessions_ok;

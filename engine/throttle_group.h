@@ -4,6 +4,9 @@
 // their open connections. Each change the throttle makes is printed with the reply that caused it,
 // counted, and handed to the metrics as a throttle event; the group's state (connections, limits,
 // sessions, last refusal) is reported as a route for /status and /metrics.
+// What several shards' traffic shares (the route's connections and message rates) is held in a
+// scheduler::SharedAllowance found by the group's share_key: each shard's group keeps the whole
+// limits and the allowance keeps the total (LimitSharing).
 // It may not: be shared between shards (every shard builds its own), or read storage.
 #pragma once
 
@@ -14,13 +17,25 @@
 #include "metrics/counters.h"
 #include "protocol/smtp_reply.h"
 #include "scheduler/route_throttle.h"
+#include "scheduler/shared_allowance.h"
 #include "util/time.h"
 
 namespace ringmta::engine {
 
+// How a shard holds a rule's limits: with the other shards through their shared allowances, or
+// (without a registry) as its fixed 1/shards part.
+struct LimitSharing {
+  int shards = 1;
+  scheduler::SharedAllowances* allowances = nullptr;  // null: fixed parts
+};
+
 struct ThrottleGroup {
   ThrottleGroup(std::string name, std::string route, const scheduler::Limits& limits, Millis now)
       : name(std::move(name)), route(std::move(route)), throttle(limits, now) {}
+  // From the rule's whole limits: shared as `sharing` says under share_key, or whole when the key
+  // is "" (a rule for one domain, which only this shard delivers to).
+  ThrottleGroup(std::string name, std::string route, const scheduler::Limits& whole,
+                const LimitSharing& sharing, std::string share_key, Millis now);
 
   std::string name;   // "rule google (mx alt1.gmail-smtp-in.l.google.com)", for the log
   std::string route;  // the metrics label: "HOST:PORT" (smart host), "MX mx1.example.net"
@@ -28,6 +43,7 @@ struct ThrottleGroup {
   // after a reload: the domain that made the group ("" for the smart host) and its MX hosts.
   std::string resolved_domain;
   std::vector<std::string> resolved_hosts;
+  std::string share_key;  // the SharedAllowance's ("" = this shard's traffic alone)
   scheduler::RouteThrottle throttle;
   // Across the workers sharing the group: connections not yet closed (a receiver counts one until
   // it is gone), and of those the ones told to QUIT.
@@ -40,6 +56,8 @@ struct ThrottleGroup {
   // New configured limits (a reload): the throttle starts over from them, printed when they differ;
   // open connections stay (beyond a lower limit, they close as their work ends).
   void set_limits(const scheduler::Limits& limits, Millis now);
+  // The rule's new whole limits (a reload), held as the constructor held them.
+  void reload_limits(const scheduler::Limits& whole, const LimitSharing& sharing, Millis now);
   // Records a decisive reply's refusal (a positive reply leaves the last refusal as it was).
   void saw_reply(const protocol::Reply& reply, UnixSeconds now);
   // Hands the group's state to the metrics if it changed since the last report.

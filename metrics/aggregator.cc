@@ -105,7 +105,12 @@ std::vector<RouteSnapshot> Aggregator::route_rows() const {
     r.name = key.first;
     r.connections_open += state.connections_open;
     r.connections_allowed += state.connections_allowed;
-    r.max_connections += state.max_connections;
+    // A limit held across the shards (SharedAllowance) is each shard's whole: counted once.
+    r.max_connections = state.limits_shared
+                            ? std::max<uint64_t>(r.max_connections, state.max_connections)
+                            : r.max_connections + state.max_connections;
+    if (state.limits_shared)
+      r.connections_allowed = std::min<uint64_t>(r.connections_allowed, r.max_connections);
     r.max_messages_per_connection = state.max_messages_per_connection;
     r.rate_factor = first ? state.rate_factor : std::min(r.rate_factor, state.rate_factor);
     r.sessions_ok += state.sessions_ok;

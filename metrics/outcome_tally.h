@@ -59,7 +59,8 @@ struct RouteState {
   std::string name;  // the metrics label: "HOST:PORT" for the smart host, "MX mx1.example.net"
   uint32_t connections_open = 0;
   uint32_t connections_allowed = 0;  // what the adaptive throttle allows now
-  uint32_t max_connections = 0;      // the configured limit (this shard's share)
+  uint32_t max_connections = 0;      // the configured limit (this shard's share, or the whole)
+  bool limits_shared = false;        // the limit is the route's whole, shared with other shards
   uint32_t max_messages_per_connection = 0;
   double rate_factor = 1;  // share of the configured message rate allowed now
   uint64_t sessions_ok = 0, sessions_failed = 0;

@@ -70,20 +70,31 @@ Millis next_all(const std::vector<TokenBucket>& buckets, Millis now) {
 }  // namespace
 
 bool RouteThrottle::may_open_connection(Millis now, uint32_t open) {
-  if (open >= allowed_connections()) return false;
+  if (open >= allowed_connections() || next_all(open_buckets_, now) > now) return false;
+  if (shared_ != nullptr && !shared_->try_open()) {
+    // Another shard's connection must close first; nothing says when: ask again shortly.
+    shared_open_at_ = now + kSharedOpenRetry;
+    return false;
+  }
   return take_all(open_buckets_, now);
 }
 
 Millis RouteThrottle::next_open_at(Millis now) const {
-  return next_all(open_buckets_, now);
+  return std::max(next_all(open_buckets_, now), shared_open_at_);
+}
+
+void RouteThrottle::connection_closed() {
+  if (shared_ != nullptr) shared_->closed();
 }
 
 bool RouteThrottle::may_send(Millis now) {
+  if (next_all(message_buckets_, now) > now) return false;
+  if (shared_ != nullptr && !shared_->try_send(now, shared_send_at_)) return false;
   return take_all(message_buckets_, now);
 }
 
 Millis RouteThrottle::next_send_at(Millis now) const {
-  return next_all(message_buckets_, now);
+  return std::max(next_all(message_buckets_, now), shared_send_at_);
 }
 
 double RouteThrottle::messages_per_second() const {

@@ -10,16 +10,21 @@
 //   feed each decisive reply (greeting, each recipient's RCPT/DATA outcome, ringmta's own
 //   connect failures) to on_reply(reply, now), or on_connect_failed(reason, now) /
 //   on_connected(now) for TCP events; log every ThrottleChange it returns.
+// With a SharedAllowance (share()), the route's total across shards is held there as well: a
+// connection or message needs the shared allowance's yes too, and connection_closed() gives a
+// connection back to it.
 // Sans-I/O: it may not read clocks, log, or know about connections beyond the counts given.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "protocol/smtp_reply.h"
 #include "scheduler/aimd.h"
+#include "scheduler/shared_allowance.h"
 #include "scheduler/throttle_rules.h"
 #include "scheduler/token_bucket.h"
 #include "util/time.h"
@@ -41,6 +46,7 @@ using ThrottleChange = AimdChange;  // name is "connections" or "rate"
 
 class RouteThrottle {
  public:
+  static constexpr Millis kSharedOpenRetry = 100;  // after the shared connection limit said no
   RouteThrottle(const Limits& limits, Millis now, ThrottleTuning tuning = {});
 
   // True if one more connection may be opened now, given `open` connections (open or opening);
@@ -60,6 +66,12 @@ class RouteThrottle {
   std::vector<ThrottleChange> on_connect_failed(std::string_view reason, Millis now);
   // A connection that opened: ends any refused burst.
   void on_connected(Millis now);
+  // A connection that may_open_connection allowed has closed.
+  void connection_closed();
+
+  // The route's allowance shared with the other shards (null: this throttle holds it alone).
+  void share(std::shared_ptr<SharedAllowance> shared) { shared_ = std::move(shared); }
+  const std::shared_ptr<SharedAllowance>& shared() const { return shared_; }
 
   uint32_t allowed_connections() const { return connections_.whole(); }
   uint32_t max_messages_per_connection() const { return limits_.max_messages_per_connection; }
@@ -82,6 +94,9 @@ class RouteThrottle {
   Aimd connections_;
   Aimd rate_;
   std::vector<Millis> refused_;  // times of recent refused connects, oldest first
+  std::shared_ptr<SharedAllowance> shared_;
+  Millis shared_send_at_ = 0;  // when the shared rates have a token again (after a no)
+  Millis shared_open_at_ = 0;  // when to ask the shared connection limit again (after a no)
 };
 
 }  // namespace ringmta::scheduler

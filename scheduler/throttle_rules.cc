@@ -220,6 +220,16 @@ Limits shard_share(const Limits& whole, int shards) {
   return part;
 }
 
+Limits local_share(const Limits& whole, int shards) {
+  const Limits part = shard_share(whole, shards);
+  Limits local = whole;
+  local.connections_per_second = part.connections_per_second;
+  local.connections_per_minute = part.connections_per_minute;
+  local.connections_per_hour = part.connections_per_hour;
+  local.connection_burst = part.connection_burst;
+  return local;
+}
+
 bool mx_pattern_matches(std::string_view pattern, std::string_view host) {
   const std::string p = normalized(pattern);
   const std::string h = normalized(host);

@@ -112,6 +112,9 @@ class ThrottleRules {
 // by `shards` (connections rounded up, at least 1; bursts at least 1); the per-connection and
 // per-transaction limits are kept as they are.
 Limits shard_share(const Limits& whole, int shards);
+// A shard's own limits when a SharedAllowance holds the route's connections and message rates
+// across shards: the whole, but for the connection-open rates (not shared), which are split.
+Limits local_share(const Limits& whole, int shards);
 
 // "*.google.com" matches "alt1.aspmx.l.google.com" but not "google.com"; "mx.example.com" only
 // itself. Case-insensitive; trailing dots ignored.

@@ -241,3 +241,22 @@ def test_a_domain_that_never_answers_costs_the_others_under_10_percent(ringmta, 
     # base: there the check only guards against the dead domain stalling the others outright.
     floor = 0.5 if os.environ.get("RINGMTA_SANITIZED") else 0.75
     assert with_hole >= floor * base, f"{with_hole:.0f}/s with the dead domain vs {base:.0f}/s without"
+
+
+def test_a_rules_rate_and_connections_hold_for_the_route_when_one_shards_domains_finish_early(ringmta, work, net):
+    # Issue 17: a rule over many domains (by their MX host) is held across the shards, not split into fixed
+    # halves: one domain has nearly all the recipients, so the shard that owns it works alone for most of the run,
+    # and the rule's 200/s must still hold (it ran at 100/s before), as must its 4 connections in all.
+    free = net.sink(FREE)
+    (work / "throttle.toml").write_text(
+        '[[rule]]\nname = "provider"\nmx = ["mx.free.th.test"]\nmax_connections = 4\n'
+        'messages_per_second = 200\nmessage_burst = 1\n')
+    addresses = [f"u{i}@g0.th.test" for i in range(1000)]
+    addresses += [f"u{i}@g{d}.th.test" for d in range(1, GOOD_DOMAINS) for i in range(10)]
+    prepare(work, addresses)
+    r = ringmta(*send_args(work, net, "--throttle-file", work / "throttle.toml", "--shards", "2"), timeout=120)
+    assert r.rc == 0 and r.json["delivered"] == len(addresses), r
+    assert free.peak_connections() <= 4, free.summary
+    times = sorted(seconds(x) for x in log_lines(work) if x["outcome"] == "delivered")
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert 190 <= rate <= 210, f"{rate:.1f}/s over {times[-1] - times[0]:.1f} s; the rule says 200/s"

@@ -166,6 +166,25 @@ TEST(Aggregator, DirectDeliveryRoutesAreTheShardsRouteStatesSummedAndBounded) {
   EXPECT_EQ(j["throttle_events"][0]["reason"], "421 4.7.0 slow down");
 }
 
+TEST(Aggregator, ALimitTheShardsShareIsCountedOnce) {
+  ShardCounters a, b;
+  AggregatorConfig config;
+  Aggregator agg(config, {&a, &b}, [](uint64_t) { return "c"; });
+  RouteState one = route_state("rule provider", 3, 8, 1),
+             two = route_state("rule provider", 2, 6, 1);
+  one.limits_shared = two.limits_shared = true;  // each holds the route's whole 8
+  a.outcomes.route(one);
+  b.outcomes.route(two);
+  a.outcomes.flush();
+  b.outcomes.flush();
+  agg.update(1000, 100);
+  auto s = agg.snapshot(false);
+  ASSERT_EQ(s->routes.size(), 1u);
+  EXPECT_EQ(s->routes[0].connections_open, 5u);
+  EXPECT_EQ(s->routes[0].max_connections, 8u);
+  EXPECT_EQ(s->routes[0].connections_allowed, 8u);  // 14 by the shards' own AIMD, 8 by the route
+}
+
 TEST(Aggregator, TheSmartHostRowTakesTheAdaptiveLimitFromItsShards) {
   ShardCounters a, b;
   AggregatorConfig config;
