@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "metrics/process_metrics.h"
 #include "unsubscribe/endpoint.h"
 #include "unsubscribe/secret.h"
 #include "util/time.h"
@@ -29,6 +30,10 @@ Result<std::unique_ptr<http::AdminServer>> start_admin(const AdminOptions& o,
   bool required = o.listen_option != nullptr && o.listen_option->count() > 0;
   auto opened = http::open_admin(o.listen, required);
   if (!opened) return opened.error();
+  if (opened->server) {
+    opened->server->add_metrics(
+        [] { return metrics::process_metrics_text(RINGMTA_VERSION, RINGMTA_REVISION); });
+  }
   if (warnings != nullptr) {
     if (!opened->warning.empty()) warnings->push_back(opened->warning);
     return std::move(opened->server);

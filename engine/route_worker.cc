@@ -287,6 +287,12 @@ void RouteWorker::on_transaction_done(SmtpSession& conn, protocol::TransactionDo
                                !(refusal.enhanced && refusal.enhanced->str() == "4.2.2");
   if (connection_full) {
     retire(conn);
+    // Not counted as a lost attempt: another connection of the pool may be as full and say the
+    // same, and each such 452 retires a connection that delivered before it, so this ends.
+    if (!shutting_down_) {
+      backlog_.push_front(std::move(node.mapped()));
+      return kick();
+    }
     return requeue_or_defer(std::move(node.mapped()), refusal, attempt_of(conn), true);
   }
   decide(std::move(node.mapped()), rcpt, done, attempt_of(conn), conn.observations());

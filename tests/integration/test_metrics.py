@@ -170,8 +170,16 @@ def test_metrics_during_send_pass_promtool(demo, prometheus):
     assert lint.returncode == 0, f"promtool check metrics failed:\n{lint.stdout}\n{lint.stderr}"
     for family in ("ringmta_recipients_delivered_total", "ringmta_queue_depth", "ringmta_shard_loop_busy_ratio",
                    "ringmta_delivery_latency_seconds", "ringmta_smtp_transaction_seconds", "ringmta_connect_seconds",
-                   "ringmta_dns_lookup_seconds", "ringmta_connections_open", "ringmta_rocksdb_live_data_bytes"):
+                   "ringmta_dns_lookup_seconds", "ringmta_connections_open", "ringmta_rocksdb_live_data_bytes",
+                   "ringmta_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes",
+                   "process_open_fds", "process_max_fds", "process_start_time_seconds"):
         assert f"# TYPE {family} " in text, f"{family} missing from /metrics"
+    # The build that runs, as `ringmta --version` names it.
+    version = subprocess.run([ringmta_bin(), "--version"], capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r'ringmta_build_info\{version="([^"]+)",revision="([^"]+)"\} 1', text)
+    assert m and f"ringmta {m.group(1)} ({m.group(2)})" in version, (m, version)
+    rss = float(re.search(r"^process_resident_memory_bytes (\S+)$", text, re.M).group(1))
+    assert 1e6 < rss < 8e9, rss
 
 
 def chromium(*args: str, profile: Path, timeout: float = 90) -> subprocess.CompletedProcess:
@@ -257,3 +265,22 @@ def test_admin_flag_rules(tmp_path):
                        text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "admin:" not in r.stderr
+
+
+def test_the_shipped_grafana_dashboard_queries_what_prometheus_scraped(demo, prometheus):
+    # packaging/grafana/ringmta-dashboard.json: every panel's query is run against the real Prometheus that
+    # scraped the demo; each must parse and find series (a renamed metric or label would leave a panel empty).
+    dashboard = json.loads((Path(__file__).parents[2] / "packaging/grafana/ringmta-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 15
+    wait_for("Prometheus to scrape the finished job", lambda: promql(prometheus, "ringmta_job_finished") == 1, 60,
+             0.5)
+    time.sleep(2)  # a second sample of the final figures, for rate() over them
+    empty = []
+    for expr in exprs:
+        code, _, body = get(prometheus + "/query?query=" + urllib.request.quote(expr))
+        answer = json.loads(body)
+        assert code == 200 and answer["status"] == "success", (expr, body)
+        if not answer["data"]["result"]:
+            empty.append(expr)
+    assert not empty, f"panels with no series: {empty}"
