@@ -344,6 +344,20 @@ def job(job_factory) -> Job:
     return job_factory()
 
 
+def small_tmpfs(mnt: Path, size: str):
+    """The body of a fixture: a tmpfs of `size` ("8m") mounted at mnt (made here) that fills up, unmounted after
+    the test; the test is skipped where mounting is not allowed (needs root)."""
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (needs root): {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
 def stopped_after(make):
     """The body of a fixture handing out start(...) -> make(...) for objects with a `proc`; every process still
     running at the end of the test is killed."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import ringmta_bin  # noqa: E402
+from conftest import ringmta_bin, small_tmpfs  # noqa: E402
 from test_serve import MESSAGE, TOKEN, Service, recorded, service, wait_finished  # noqa: E402,F401
 
 ROWS = 40_000  # about 1.4 MB of CSV: beyond --api-max-body 1 (MiB)
@@ -135,16 +135,7 @@ def test_bad_uploads_are_refused_and_name_the_field(tmp_path, sink, service):
 
 @pytest.fixture
 def tiny_spool(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root): {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+    yield from small_tmpfs(tmp_path / "tiny", "512k")
 
 
 def test_a_spool_that_fills_up_answers_507_and_queues_nothing(tmp_path, sink, service, tiny_spool):

@@ -7,7 +7,6 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import small_tmpfs  # noqa: E402
 from mailstack import free_port  # noqa: E402
 
 ROWS = 300_000
@@ -22,15 +22,7 @@ ROWS = 300_000
 
 @pytest.fixture
 def tiny(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root): {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+    yield from small_tmpfs(tmp_path / "tiny", "8m")
 
 
 def test_full_disk_refuses_clearly_loses_nothing_and_resumes(ringmta, work, tiny, sink):
