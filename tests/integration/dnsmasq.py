@@ -5,6 +5,7 @@ direct-delivery tests. Lines are dnsmasq.conf lines such as ``mx-host=example.te
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -13,16 +14,28 @@ from pathlib import Path
 
 
 def free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both), chosen below the kernel's ephemeral
+    range (32768-60999) so that an outgoing connection cannot take it between this check and dnsmasq's bind."""
+    for _ in range(200):
+        port = random.randint(10000, 32000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                u.bind(("127.0.0.1", port))
+                t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free UDP+TCP port on 127.0.0.1 in 10000-32000")
 
 
 def binary() -> str | None:
     b = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     return b if os.access(b, os.X_OK) else None
+
+
+class PortTaken(RuntimeError):
+    pass
 
 
 class Dnsmasq:
@@ -34,6 +47,15 @@ class Dnsmasq:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Dnsmasq":
+        # Another test's server may still take the port between the check and dnsmasq's bind: a new port then.
+        for attempt in range(5):
+            try:
+                return self._start_once()
+            except PortTaken:
+                self.port = free_udp_port()
+        return self._start_once()
+
+    def _start_once(self) -> "Dnsmasq":
         exe = binary()
         if exe is None:
             raise RuntimeError("dnsmasq is not installed (tools/install-deps installs it)")
@@ -52,7 +74,10 @@ class Dnsmasq:
         try:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"dnsmasq exited: {self.proc.stderr.read().decode(errors='replace')}")
+                    error = self.proc.stderr.read().decode(errors="replace")
+                    if "Address already in use" in error:
+                        raise PortTaken(error)
+                    raise RuntimeError(f"dnsmasq exited: {error}")
                 if time.monotonic() > deadline:
                     raise RuntimeError("dnsmasq did not answer within 10 s")
                 probe.sendto(query, ("127.0.0.1", self.port))

@@ -515,7 +515,12 @@ class Postfix:
                        "a Maildir",
                        ["smtpd_sasl_auth_enable=no", "smtpd_tls_security_level=may", "mynetworks=127.0.0.0/8",
                         "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination",
-                        "smtpd_milters=inet:127.0.0.1:{milter}", "milter_default_action=tempfail"]),
+                        "smtpd_milters=inet:127.0.0.1:{milter}", "milter_default_action=tempfail",
+                        # Postfix waits 300 s for a milter's verdict on the content by default: a DNS lookup
+                        # lost under load would hold the message (and ringmta's 10-minute wait for the
+                        # final reply); 20 s, then a 451 that ringmta retries.
+                        "milter_connect_timeout=10s", "milter_command_timeout=10s",
+                        "milter_content_timeout=20s"]),
     }
     # Listeners on other addresses than 127.0.0.1 and ::1 (the port is picked free on 127.0.0.1).
     LISTENER_HOSTS = {"mx": ("127.0.0.4",)}

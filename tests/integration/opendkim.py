@@ -33,6 +33,9 @@ class OpenDkim:
         unbound.write_text(f"""server:
   do-not-query-localhost: no
   module-config: "iterator"
+  # A forwarder that answered slowly once (a loaded CI machine) is probed again at once rather than
+  # being left as unresponsive for the infra cache's 15 minutes.
+  infra-keep-probing: yes
 forward-zone:
   name: "{self.zone}"
   forward-addr: 127.0.0.1@{self.dns_port}
@@ -46,6 +49,8 @@ PidFile {self.dir}/opendkim.pid
 ResolverConfiguration {unbound}
 AuthservID {AUTHSERV_ID}
 AlwaysAddARHeader yes
+# Below Postfix's milter_content_timeout (mailstack.py), so that a lost lookup is OpenDKIM's tempfail, not a hang.
+DNSTimeout 5
 """)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen([exe, "-f", "-x", str(conf)], stdin=subprocess.DEVNULL, stdout=log,

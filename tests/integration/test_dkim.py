@@ -13,6 +13,7 @@ dnsmasq through libunbound.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -95,7 +96,7 @@ def verifier(dns_server):
 
 
 def send(tmp_path: Path, port: int, *route, from_domain: str = DOMAIN, count: int = len(NAMES),
-         to_domain: str = "dest.test"):
+         to_domain: str = "dest.test", timeout: float = 60):
     message = tmp_path / "m.eml"
     message.write_text(MESSAGE.format(from_domain=from_domain), encoding="utf-8")
     csv = tmp_path / "list.csv"
@@ -104,7 +105,7 @@ def send(tmp_path: Path, port: int, *route, from_domain: str = DOMAIN, count: in
                    encoding="utf-8")
     return rm("send", "--message", message, "--recipients", csv, "--queue", tmp_path / "queue", "--json",
               "--no-progress", "--admin", "none", "--smarthost", f"127.0.0.1:{port}", "--tls", "none",
-              "--new-campaign", *route)
+              "--new-campaign", *route, timeout=timeout)
 
 
 def key_flags(keys, *selectors):
@@ -260,8 +261,13 @@ def test_postfix_with_opendkim_finds_every_copy_signed(tmp_path, stack, keys, op
     count = 8
     # OpenDKIM answers a message now and then with 451 4.7.1 (seen on the slow ASan run, several
     # connections at once): ringmta defers it, and --until-done with a 1 s retry sends it again.
-    p = send(tmp_path, stack.ports["dkimverify"], *key_flags(keys, "rsa1", "ed1"), "--until-done",
-             "--retry-after", "1", count=count, to_domain=stack.postfix.DKIM_DOMAIN)
+    # Each attempt is bounded by Postfix's milter timeouts (20 s, mailstack.py), so a few slow ones fit in 180 s.
+    try:
+        p = send(tmp_path, stack.ports["dkimverify"], *key_flags(keys, "rsa1", "ed1"), "--until-done",
+                 "--retry-after", "1", count=count, to_domain=stack.postfix.DKIM_DOMAIN, timeout=180)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"send did not finish in 180 s; stderr: {e.stderr!r}\n{stack.postfix.log_tail()}\n"
+                    f"{opendkim.log.read_text(errors='replace')[-2000:]}")
     assert p.returncode == 0 and p.json["delivered"] == count, show(p)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
