@@ -71,6 +71,19 @@ void add_route_options(CLI::App& app, config::RouteSettings& o) {
   app.add_option("--command-timeout", o.command_timeout,
                  "Upper bound on each SMTP command's timeout, seconds (RFC 5321 values below it)")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  app.add_option("--redis", o.redis,
+                 "Redis (HOST:PORT) shared by the nodes of a cluster: throttle rules with "
+                 "cluster = true hold for all the nodes together");
+  app.add_option("--redis-user", o.redis_user, "Redis ACL user (default: the password alone)");
+  app.add_option("--redis-password-file", o.redis_password_file,
+                 "File holding Redis's password (or set RINGMTA_REDIS_PASSWORD)");
+  app.add_option("--cluster-name", o.cluster_name,
+                 "The cluster's name, the prefix of its Redis keys (default ringmta)");
+  app.add_option("--cluster-node", o.cluster_node, "This node's id (default HOSTNAME:PID)");
+  app.add_option("--cluster-nodes", o.cluster_nodes,
+                 "Nodes assumed when Redis is down from the start: each node then takes "
+                 "1/N of a cluster-wide limit (later: the live nodes last counted)")
+      ->check(CLI::Range(1, 10000));
   app.add_option("--shards", o.shards, "Event-loop threads (default: one per core)")
       ->check(CLI::Range(0, 256));
 }

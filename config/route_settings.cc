@@ -158,6 +158,56 @@ Result<void> set_throttle(engine::RouteConfig& route, const RouteSettings& o) {
   return {};
 }
 
+// --redis: the cluster's agent options; a cluster-wide rule without it is an error (the rule's
+// limits would hold for each node, N times what it says).
+Result<void> set_cluster(engine::RouteConfig& route, const RouteSettings& o) {
+  bool cluster_rule = route.throttle.defaults().cluster;
+  std::string rule_name = "[default]";
+  for (const auto& rule : route.throttle.rules()) {
+    if (!cluster_rule && rule.settings.cluster.value_or(false)) {
+      cluster_rule = true;
+      rule_name = "rule " + rule.name;
+    }
+  }
+  if (o.redis.empty()) {
+    if (cluster_rule) {
+      return make_error("--throttle-file: " + rule_name +
+                        " says cluster = true, but no --redis HOST:PORT names the Redis that the "
+                        "cluster's nodes share");
+    }
+    return {};
+  }
+  auto endpoint = engine::resolve_endpoint(o.redis, 6379);
+  if (!endpoint) return make_error("--redis: " + endpoint.error().message);
+  cluster::AgentOptions agent;
+  agent.redis.address = endpoint->address();
+  agent.redis.user = o.redis_user;
+  if (!o.redis_password_file.empty()) {
+    std::ifstream in(o.redis_password_file);
+    if (!in) return make_error("cannot read --redis-password-file " + o.redis_password_file);
+    std::getline(in, agent.redis.password);
+    while (!agent.redis.password.empty() &&
+           (agent.redis.password.back() == '\r' || agent.redis.password.back() == '\n')) {
+      agent.redis.password.pop_back();
+    }
+  } else if (const char* env = std::getenv("RINGMTA_REDIS_PASSWORD")) {
+    agent.redis.password = env;
+  }
+  if (o.cluster_name.empty() || o.cluster_name.find_first_of(" \t\r\n") != std::string::npos) {
+    return make_error("--cluster-name must be a word (the prefix of the cluster's Redis keys)");
+  }
+  agent.prefix = o.cluster_name;
+  agent.node = o.cluster_node;
+  agent.fallback_nodes = static_cast<uint32_t>(std::max(1, o.cluster_nodes));
+  route.cluster = std::move(agent);
+  if (!cluster_rule) {
+    route.warnings.push_back(
+        "--redis given, but no throttle rule says cluster = true: every limit "
+        "holds for this node alone");
+  }
+  return {};
+}
+
 // What a refusal's diagnosis is told about the route, and the domain of its Message-IDs.
 void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
   const auto& client = route.client;
@@ -242,6 +292,7 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
     route.sender_override = sender->str();
   }
   if (auto set = set_throttle(route, o); !set) return set.error();
+  if (auto set = set_cluster(route, o); !set) return set.error();
   route.retry.first_retry = o.retry_after;
   route.retry.max_age = o.max_age;
   auto keys = load_dkim_keys(o.dkim);

@@ -41,6 +41,14 @@ struct RouteSettings {
   bool allow_loopback_mx = false;
   int max_mx_hosts = 5;
   DkimSettings dkim;
+  // A cluster of nodes (cluster/agent.h): the Redis that holds the limits of the throttle rules
+  // with `cluster = true` for all the nodes together.
+  std::string redis;                     // HOST:PORT; "" = no cluster
+  std::string redis_user;                // ACL user ("" = the password alone)
+  std::string redis_password_file;       // or RINGMTA_REDIS_PASSWORD; neither = no AUTH
+  std::string cluster_name = "ringmta";  // the Redis keys' prefix: one cluster per name
+  std::string cluster_node;              // this node's id (default HOSTNAME:PID)
+  int cluster_nodes = 1;  // nodes assumed for the fallback share if Redis was never reached
 };
 
 Result<engine::RouteConfig> build_route(const RouteSettings& settings);

@@ -199,6 +199,11 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
 
   // The routes' limits, held across the shards (declared first: the shards hold pointers to it).
   scheduler::SharedAllowances allowances;
+  // A cluster's agent fills the cluster-wide rules' allowances from Redis (stopped after the
+  // shards: it gives their connection leases back).
+  std::unique_ptr<cluster::ClusterAgent> cluster_agent;
+  if (route.cluster)
+    cluster_agent = std::make_unique<cluster::ClusterAgent>(*route.cluster, allowances);
   const Shards shards = start_shards(queue, route, clock, options, allowances, summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());

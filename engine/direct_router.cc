@@ -83,10 +83,11 @@ ThrottleGroup& DirectRouter::throttle_for(const std::string& domain,
   std::string route =
       by_rule ? "rule " + resolved.rule : "MX " + (mx_hosts.empty() ? domain : mx_hosts.front());
   // A rule for this one domain covers traffic only this shard has (domains are owned by shards);
-  // anything else may be shared with the other shards' traffic.
-  auto group =
-      std::make_unique<ThrottleGroup>(std::move(name), std::move(route), resolved.limits, sharing_,
-                                      resolved.single_domain ? "" : group_key, loop_.now());
+  // anything else may be shared with the other shards' traffic, and a cluster-wide rule always is
+  // (its allowance is where the cluster's leases arrive).
+  const bool own = resolved.single_domain && !resolved.limits.cluster;
+  auto group = std::make_unique<ThrottleGroup>(std::move(name), std::move(route), resolved.limits,
+                                               sharing_, own ? "" : group_key, loop_.now());
   group->resolved_domain = domain;
   group->resolved_hosts = std::move(mx_hosts);
   ThrottleGroup& raw = *group;

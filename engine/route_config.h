@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/agent.h"
 #include "dkim/signing_key.h"
 #include "engine/io/smtp_connection.h"
 #include "protocol/diagnosis.h"
@@ -52,6 +53,9 @@ struct RouteConfig {
   // DKIM: each copy is signed with the keys of its From: domain (every shard its own Signer).
   std::vector<dkim::SigningKey> dkim_keys;
   bool dkim_required = false;  // a copy whose From: domain has no key is deferred, not sent
+  // The cluster this node is a part of (--redis): its agent leases the cluster-wide rules'
+  // limits; none: every limit is this node's alone.
+  std::optional<cluster::AgentOptions> cluster;
   // What the configuration leaves to chance, said once at start ("--ehlo missing: ...").
   std::vector<std::string> warnings;
 };

@@ -81,7 +81,8 @@ Result<double> number(const toml::node& node, double min) {
 constexpr std::string_view kKnownKeys =
     "max_connections, max_messages_per_connection, max_recipients_per_transaction, "
     "messages_per_second, messages_per_minute, messages_per_hour, message_burst, "
-    "connections_per_second, connections_per_minute, connections_per_hour, connection_burst";
+    "connections_per_second, connections_per_minute, connections_per_hour, connection_burst, "
+    "cluster";
 
 // One limit key into settings. Returns false (no error) for a key that is not a limit.
 Result<bool> parse_limit(std::string_view key, const toml::node& node, LimitSettings& s) {
@@ -116,6 +117,12 @@ Result<bool> parse_limit(std::string_view key, const toml::node& node, LimitSett
   if (key == "connections_per_minute") return rate(s.connections_per_minute, &Rate::per_minute);
   if (key == "connections_per_hour") return rate(s.connections_per_hour, &Rate::per_hour);
   if (key == "connection_burst") return burst(s.connection_burst);
+  if (key == "cluster") {
+    auto v = node.value_exact<bool>();
+    if (!v) return make_error("must be true or false");
+    s.cluster = *v;
+    return true;
+  }
   return false;
 }
 
@@ -201,6 +208,7 @@ void LimitSettings::apply_to(Limits& l) const {
   if (connections_per_minute) l.connections_per_minute = *connections_per_minute;
   if (connections_per_hour) l.connections_per_hour = *connections_per_hour;
   if (connection_burst) l.connection_burst = *connection_burst;
+  if (cluster) l.cluster = *cluster;
 }
 
 Limits shard_share(const Limits& whole, int shards) {

@@ -25,6 +25,7 @@
 //   message_burst = 10                    # default: one second's worth, at least 1
 //   connections_per_minute = 30           # connection-open rate; also _per_second, _per_hour
 //   connection_burst = 2
+//   cluster = true                        # limits held across the nodes of a cluster (cluster/)
 //
 // An MX pattern is a host name (exact) or "*.suffix" (any host below suffix, not suffix itself).
 // Names are compared case-insensitively, a trailing dot ignored. Parsing returns an Error naming
@@ -57,6 +58,9 @@ struct Limits {
   Rate connections_per_minute{};
   Rate connections_per_hour{};
   double connection_burst = 0;
+  // The connection and message-rate limits hold for all the nodes of a cluster together (leases
+  // from Redis, cluster/agent.h), not for each node; without a cluster: for this node, as usual.
+  bool cluster = false;
   bool operator==(const Limits&) const = default;
 };
 
@@ -69,6 +73,7 @@ struct LimitSettings {
   std::optional<double> message_burst;
   std::optional<Rate> connections_per_second, connections_per_minute, connections_per_hour;
   std::optional<double> connection_burst;
+  std::optional<bool> cluster;
   void apply_to(Limits& limits) const;
 };
 

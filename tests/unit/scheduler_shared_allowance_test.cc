@@ -102,6 +102,53 @@ TEST(SharedAllowance, TheRegistryHandsEveryAskerTheSameAllowance) {
   EXPECT_FALSE(b->try_open());
 }
 
+TEST(SharedAllowance, AClusterWideRuleSendsOnlyOnLeasesUntilItFallsBack) {
+  Limits limits = rate_limits(100, 1, 4);
+  limits.cluster = true;
+  SharedAllowance shared(limits, 0);
+  ASSERT_TRUE(shared.cluster());
+  ASSERT_TRUE(shared.leasing());  // born leasing: nothing before the agent's first word
+  Millis retry = 0;
+  EXPECT_FALSE(shared.try_send(0, retry));
+  EXPECT_EQ(retry, SharedAllowance::kLeaseWait);
+  EXPECT_FALSE(shared.try_open());
+  EXPECT_EQ(shared.take_token_misses(), 1u);
+  EXPECT_EQ(shared.take_connection_misses(), 1u);
+  EXPECT_EQ(shared.take_token_misses(), 0u);
+  // Two tokens and one connection lease: that much, and the local rate still holds.
+  shared.add_tokens(2);
+  shared.set_connection_leases(1);
+  EXPECT_TRUE(shared.try_send(0, retry));
+  EXPECT_FALSE(shared.try_send(1, retry));  // the local 100/s (burst 1) refuses first
+  EXPECT_EQ(shared.tokens(), 1);            // and takes no token
+  EXPECT_TRUE(shared.try_send(10, retry));
+  EXPECT_FALSE(shared.try_send(20, retry));  // no token left
+  EXPECT_EQ(shared.tokens(), 0);
+  shared.set_tokens_due(500);
+  EXPECT_FALSE(shared.try_send(30, retry));
+  EXPECT_EQ(retry, 500);  // Redis said when
+  EXPECT_TRUE(shared.try_open());
+  EXPECT_FALSE(shared.try_open());
+  // Redis away, 2 nodes last counted: half the rate and connections, no leases needed.
+  shared.fall_back(2);
+  EXPECT_FALSE(shared.leasing());
+  EXPECT_EQ(shared.max_connections(), 2u);
+  EXPECT_TRUE(shared.try_open());
+  EXPECT_FALSE(shared.try_open());
+  std::size_t sent = 0;
+  for (Millis now = 1000; now < 2000; ++now) sent += shared.try_send(now, retry) ? 1 : 0;
+  EXPECT_NEAR(static_cast<double>(sent), 50, 1);
+  // A reload in fallback keeps the share; back on leases: the whole again.
+  Limits faster = limits;
+  faster.max_connections = 8;
+  shared.set_limits(faster);
+  EXPECT_EQ(shared.max_connections(), 4u);
+  EXPECT_EQ(shared.limits().max_connections, 8u);
+  shared.use_leases();
+  EXPECT_TRUE(shared.leasing());
+  EXPECT_EQ(shared.max_connections(), 8u);
+}
+
 TEST(RouteThrottleSharing, TwoShardsThrottlesHoldTheRouteTotal) {
   const Limits whole = rate_limits(50, 1, 2);
   auto shared = std::make_shared<SharedAllowance>(whole, 0);

@@ -133,6 +133,22 @@ TEST(ThrottleRules, ErrorsNameTheFileTheRuleAndTheKey) {
   expect_error("[[rule]\n", "(line 1)");
 }
 
+TEST(ThrottleRules, ClusterWideIsARulesChoiceOrTheDefaults) {
+  auto rules = must_parse(
+      "[default]\nmessages_per_second = 5\n"
+      "[[rule]]\nname = \"google\"\ndomains = [\"gmail.com\"]\ncluster = true\n"
+      "[[rule]]\nname = \"other\"\ndomains = [\"other.test\"]\n");
+  EXPECT_TRUE(rules.resolve("gmail.com", {}).limits.cluster);
+  EXPECT_FALSE(rules.resolve("other.test", {}).limits.cluster);
+  EXPECT_FALSE(rules.resolve("example.net", {}).limits.cluster);
+  auto all = must_parse("[default]\ncluster = true\n");
+  EXPECT_TRUE(all.resolve("example.net", {}).limits.cluster);
+  auto bad = ThrottleRules::parse("[default]\ncluster = \"yes\"\n", "limits.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'cluster' must be true or false"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(ThrottleRules, LoadFile) {
   const auto path = std::filesystem::temp_directory_path() / "ringmta-throttle-test.toml";
   std::ofstream(path) << kFile;

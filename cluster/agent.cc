@@ -1,0 +1,275 @@
+// ClusterAgent (see agent.h): the round over the cluster-wide allowances, the heartbeat, and the
+// fallback while Redis is away.
+#include "cluster/agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "cluster/connection_lease.h"
+#include "cluster/membership.h"
+#include "cluster/rate_lease.h"
+
+namespace ringmta::cluster {
+
+struct ClusterAgent::Rule {
+  std::shared_ptr<scheduler::SharedAllowance> allowance;
+  std::string rate_key;
+  std::string lease_key;
+  int64_t tokens_seen = 0;  // the allowance's tokens after the last round
+  Millis next_lease = 0;    // Redis said no token fits before then
+  uint32_t leases_held = 0;
+  Millis next_renew = 0;
+  Millis next_grow = 0;      // no room for another connection: ask again then
+  Millis last_all_busy = 0;  // the last round every held lease had an open connection
+  bool fallen_back = false;
+};
+
+namespace {
+
+std::string default_node_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+// Tokens per lease: batch_seconds of the tightest configured rate, at least 1.
+int64_t batch_of(const scheduler::Limits& limits, double batch_seconds) {
+  double per_second = std::numeric_limits<double>::infinity();
+  for (const auto& r :
+       {limits.messages_per_second, limits.messages_per_minute, limits.messages_per_hour}) {
+    if (!r.unlimited()) per_second = std::min(per_second, r.per_second_value());
+  }
+  if (std::isinf(per_second)) return 1000;  // no rate: leases only count connections
+  return std::max<int64_t>(1, std::llround(per_second * batch_seconds));
+}
+
+// The rule's rates as leased: a lease of `batch` tokens needs that much tolerance to be granted
+// whole, so the burst is at least the batch (the overshoot the batch size bounds).
+std::vector<LeasedRate> rates_of(const scheduler::Limits& limits, int64_t batch) {
+  std::vector<LeasedRate> rates;
+  for (const auto& r :
+       {limits.messages_per_second, limits.messages_per_minute, limits.messages_per_hour}) {
+    const double burst =
+        limits.message_burst > 0 ? limits.message_burst : scheduler::TokenBucket::default_burst(r);
+    rates.push_back({r, std::max(burst, static_cast<double>(batch))});
+  }
+  return rates;
+}
+
+constexpr Millis kReconnectEvery = 1000;
+constexpr Millis kHeartbeatEvery = 1000;
+constexpr Millis kReleaseIdleAfter = 1000;  // a lease without a connection this long goes back
+constexpr Millis kGrowRetry = 50;           // no room for a connection lease: ask again then
+
+}  // namespace
+
+ClusterAgent::ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances)
+    : options_(std::move(options)), allowances_(allowances) {
+  if (options_.node.empty()) options_.node = default_node_id();
+  live_nodes_ = 0;
+  thread_ = std::thread([this] { run(); });
+}
+
+ClusterAgent::~ClusterAgent() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stop_ = true;
+  }
+  stop_wake_.notify_all();
+  thread_.join();
+}
+
+AgentStatus ClusterAgent::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+void ClusterAgent::run() {
+  std::unique_lock lock(stop_mutex_);
+  while (!stop_) {
+    lock.unlock();
+    round(monotonic_now());
+    lock.lock();
+    stop_wake_.wait_for(lock, std::chrono::milliseconds(options_.tick), [this] { return stop_; });
+  }
+  lock.unlock();
+  if (!redis_) return;
+  // A clean stop: the leases and the heartbeat go back now rather than when they expire.
+  for (auto& [name, rule] : rules_) {
+    if (rule->leases_held == 0) continue;
+    ConnectionLeaseRequest give_back{rule->lease_key,
+                                     options_.node,
+                                     std::max(1u, rule->allowance->limits().max_connections),
+                                     options_.lease_ttl,
+                                     0,
+                                     rule->leases_held};
+    if (!hold_connection_leases(*redis_, give_back)) return;
+  }
+  (void)leave(*redis_, key("nodes"), options_.node);
+}
+
+bool ClusterAgent::connect(Millis now) {
+  if (redis_) return true;
+  if (now < next_connect_) return false;
+  next_connect_ = now + kReconnectEvery;
+  auto c = RedisConnection::connect(options_.redis);
+  if (!c) {
+    lost(c.error().message);
+    return false;
+  }
+  redis_ = std::move(c.value());
+  auto live = heartbeat(*redis_, key("nodes"), options_.node, options_.lease_ttl);
+  if (!live) {
+    lost(live.error().message);
+    return false;
+  }
+  live_nodes_ = *live;
+  next_heartbeat_ = now + kHeartbeatEvery;
+  bool was_down;
+  {
+    std::lock_guard lock(status_mutex_);
+    was_down = status_.fallbacks > 0;
+    status_.redis_up = true;
+    status_.live_nodes = live_nodes_;
+    ++status_.redis_calls;
+  }
+  std::fprintf(stderr, "ringmta: cluster: %s Redis at %s as node %s (%u live node%s)%s\n",
+               was_down ? "back on" : "joined through", options_.redis.address.c_str(),
+               options_.node.c_str(), live_nodes_, live_nodes_ == 1 ? "" : "s",
+               was_down ? ": the cluster-wide limits are shared again" : "");
+  for (auto& [name, rule] : rules_) {
+    rule->allowance->use_leases();
+    rule->fallen_back = false;
+    rule->leases_held = 0;
+    rule->allowance->set_connection_leases(0);
+    rule->next_renew = rule->next_grow = rule->next_lease = 0;
+  }
+  return true;
+}
+
+void ClusterAgent::lost(const std::string& why) {
+  const bool was_up = redis_ != nullptr || status().fallbacks == 0;
+  redis_.reset();
+  const uint32_t share = live_nodes_ > 0 ? live_nodes_ : std::max(1u, options_.fallback_nodes);
+  for (auto& [name, rule] : rules_) {
+    rule->allowance->fall_back(share);
+    rule->fallen_back = true;
+    rule->leases_held = 0;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.redis_up = false;
+    if (was_up) ++status_.fallbacks;
+    status_.last_error = why;
+  }
+  if (was_up) {
+    std::fprintf(
+        stderr,
+        "ringmta: cluster: Redis at %s is away (%s): each cluster-wide limit falls back to "
+        "this node's share, 1/%u of it, until Redis answers again; delivery goes on\n",
+        options_.redis.address.c_str(), why.c_str(), share);
+  }
+}
+
+void ClusterAgent::round(Millis now) {
+  // New cluster-wide allowances (the shards make them as they meet a rule's first domain).
+  allowances_.for_each(
+      [&](const std::string& name, const std::shared_ptr<scheduler::SharedAllowance>& allowance) {
+        if (!allowance->cluster() || rules_.contains(name)) return;
+        auto rule = std::make_unique<Rule>();
+        rule->allowance = allowance;
+        rule->rate_key = key("rate:" + name);
+        rule->lease_key = key("connections:" + name);
+        rules_.emplace(name, std::move(rule));
+      });
+  const bool up = connect(now);
+  if (!up) {
+    const uint32_t share = live_nodes_ > 0 ? live_nodes_ : std::max(1u, options_.fallback_nodes);
+    for (auto& [name, rule] : rules_) {
+      if (!rule->fallen_back) {
+        rule->allowance->fall_back(share);
+        rule->fallen_back = true;
+      }
+    }
+    return;
+  }
+  if (now >= next_heartbeat_) {
+    auto live = heartbeat(*redis_, key("nodes"), options_.node, options_.lease_ttl);
+    if (!live) return lost(live.error().message);
+    live_nodes_ = *live;
+    next_heartbeat_ = now + kHeartbeatEvery;
+    std::lock_guard lock(status_mutex_);
+    status_.live_nodes = live_nodes_;
+    ++status_.redis_calls;
+  }
+  for (auto& [name, rule] : rules_) {
+    serve_rule(*rule, now);
+    if (!redis_) return;  // lost on the way
+  }
+}
+
+void ClusterAgent::serve_rule(Rule& rule, Millis now) {
+  scheduler::SharedAllowance& allowance = *rule.allowance;
+  const scheduler::Limits limits = allowance.limits();
+  uint64_t calls = 0;
+  uint64_t leased = 0;
+
+  // Message tokens: a batch when the allowance runs low and a shard wants them.
+  const int64_t batch = batch_of(limits, options_.batch_seconds);
+  const int64_t tokens = allowance.tokens();
+  const bool spending = tokens < rule.tokens_seen;
+  const bool starved = allowance.take_token_misses() > 0;
+  if ((spending || starved) && tokens <= batch / 2 && now >= rule.next_lease) {
+    ++calls;
+    auto grant = lease_tokens(*redis_, rule.rate_key, rates_of(limits, batch),
+                              static_cast<uint64_t>(batch - std::max<int64_t>(0, tokens)));
+    if (!grant) return lost(grant.error().message);
+    if (grant->granted > 0) {
+      allowance.add_tokens(static_cast<int64_t>(grant->granted));
+      leased += grant->granted;
+    } else {
+      rule.next_lease = now + std::max<Millis>(1, grant->retry_after);
+      allowance.set_tokens_due(rule.next_lease);
+    }
+  }
+  rule.tokens_seen = allowance.tokens();
+
+  // Connection leases: one more when a shard was refused for want of one, the idle ones back
+  // after a second, all renewed a third of the TTL before they expire.
+  if (limits.max_connections == 0) {
+    allowance.set_connection_leases(std::numeric_limits<uint32_t>::max());
+  } else {
+    const uint32_t open = allowance.open_connections();
+    const bool refused = allowance.take_connection_misses() > 0;
+    if (open >= rule.leases_held) rule.last_all_busy = now;
+    uint32_t wanted = rule.leases_held;
+    if (refused && rule.leases_held < limits.max_connections && now >= rule.next_grow) {
+      wanted = std::min(limits.max_connections, std::max(open, rule.leases_held) + 1);
+    } else if (open < rule.leases_held && now - rule.last_all_busy >= kReleaseIdleAfter) {
+      wanted = open;
+    }
+    if (wanted != rule.leases_held || now >= rule.next_renew) {
+      ++calls;
+      auto held = hold_connection_leases(
+          *redis_, ConnectionLeaseRequest{rule.lease_key, options_.node, limits.max_connections,
+                                          options_.lease_ttl, wanted, rule.leases_held});
+      if (!held) return lost(held.error().message);
+      if (*held < wanted) rule.next_grow = now + kGrowRetry;
+      rule.leases_held = *held;
+      allowance.set_connection_leases(*held);
+      rule.next_renew = now + options_.lease_ttl / 3;
+    }
+  }
+  if (calls > 0) {
+    std::lock_guard lock(status_mutex_);
+    status_.redis_calls += calls;
+    status_.tokens_leased += leased;
+  }
+}
+
+}  // namespace ringmta::cluster
