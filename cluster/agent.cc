@@ -23,6 +23,9 @@ struct ClusterAgent::Rule {
   int64_t tokens_seen = 0;  // the allowance's tokens after the last round
   Millis next_lease = 0;    // Redis said no token fits before then
   uint32_t leases_held = 0;
+  uint32_t contenders = 1;      // nodes holding or waiting for the rule's connections
+  uint32_t others_waiting = 0;  // as of the last lease call
+  Millis turn_started = 0;      // when this node last went from no lease to some
   Millis next_renew = 0;
   Millis next_grow = 0;      // no room for another connection: ask again then
   Millis last_all_busy = 0;  // the last round every held lease had an open connection
@@ -65,6 +68,8 @@ constexpr Millis kReconnectEvery = 1000;
 constexpr Millis kHeartbeatEvery = 1000;
 constexpr Millis kReleaseIdleAfter = 1000;  // a lease without a connection this long goes back
 constexpr Millis kGrowRetry = 50;           // no room for a connection lease: ask again then
+constexpr Millis kYield = 200;              // a lease given back to waiting nodes: theirs first
+constexpr Millis kTurn = 2000;              // leases held at least this long before yielding
 
 }  // namespace
 
@@ -240,30 +245,44 @@ void ClusterAgent::serve_rule(Rule& rule, Millis now) {
   rule.tokens_seen = allowance.tokens();
 
   // Connection leases: one more when a shard was refused for want of one, the idle ones back
-  // after a second, all renewed a third of the TTL before they expire.
-  if (limits.max_connections == 0) {
+  // after a second, all renewed a third of the TTL before they expire. While other nodes wait,
+  // a node that has had its turn (kTurn) keeps no more than its fair share: it opens no new
+  // connection above it and gives each lease above it back as its connection closes (with more
+  // contenders than connections the fair share is none: the leases go round), then lets the
+  // others ask first (kYield).
+  const uint32_t max = limits.max_connections;
+  if (max == 0) {
     allowance.set_connection_leases(std::numeric_limits<uint32_t>::max());
   } else {
     const uint32_t open = allowance.open_connections();
     const bool refused = allowance.take_connection_misses() > 0;
+    const uint32_t fair = rule.contenders > max ? 0 : (max + rule.contenders - 1) / rule.contenders;
+    const bool yielding =
+        rule.others_waiting > 0 && rule.leases_held > fair && now - rule.turn_started >= kTurn;
     if (open >= rule.leases_held) rule.last_all_busy = now;
     uint32_t wanted = rule.leases_held;
-    if (refused && rule.leases_held < limits.max_connections && now >= rule.next_grow) {
-      wanted = std::min(limits.max_connections, std::max(open, rule.leases_held) + 1);
+    if (yielding) {
+      wanted = std::max(fair, open);
+      if (wanted < rule.leases_held) rule.next_grow = now + kYield;
+    } else if (refused && rule.leases_held < max && now >= rule.next_grow) {
+      wanted = std::min(max, std::max(open, rule.leases_held) + 1);
     } else if (open < rule.leases_held && now - rule.last_all_busy >= kReleaseIdleAfter) {
       wanted = open;
     }
     if (wanted != rule.leases_held || now >= rule.next_renew) {
       ++calls;
       auto held = hold_connection_leases(
-          *redis_, ConnectionLeaseRequest{rule.lease_key, options_.node, limits.max_connections,
-                                          options_.lease_ttl, wanted, rule.leases_held});
+          *redis_, ConnectionLeaseRequest{rule.lease_key, options_.node, max, options_.lease_ttl,
+                                          wanted, rule.leases_held});
       if (!held) return lost(held.error().message);
-      if (*held < wanted) rule.next_grow = now + kGrowRetry;
-      rule.leases_held = *held;
-      allowance.set_connection_leases(*held);
+      if (held->held < wanted) rule.next_grow = std::max(rule.next_grow, now + kGrowRetry);
+      if (held->held > rule.leases_held && rule.leases_held == 0) rule.turn_started = now;
+      rule.leases_held = held->held;
+      rule.contenders = held->contenders;
+      rule.others_waiting = held->others_waiting;
       rule.next_renew = now + options_.lease_ttl / 3;
     }
+    allowance.set_connection_leases(yielding ? std::min(fair, rule.leases_held) : rule.leases_held);
   }
   if (calls > 0) {
     std::lock_guard lock(status_mutex_);

@@ -3,6 +3,10 @@
 // sets how many leases it holds (renewing those it keeps, adding what room allows, giving back the
 // rest) in one Lua call; leases of a node that stops renewing (killed, cut off) expire after the
 // TTL and their room goes to the other nodes, without an operator.
+// A node that gets fewer than it wanted is recorded as waiting (for twice the renewal period of
+// a TTL / 3), and every call answers how many nodes contend for the rule's connections (holding
+// or waiting), so that a node holding more than its fair share gives some back as its connections
+// close: without it, nodes with work would keep their leases for ever and a third node never send.
 // It may not: touch a shard or decide how many leases a node needs (the agent does).
 #pragma once
 
@@ -24,7 +28,18 @@ struct ConnectionLeaseRequest {
   uint32_t held = 0;    // leases held before it (those above `wanted` are given back)
 };
 
-// The number of leases the node holds now (<= wanted), all valid for `ttl` from now.
-Result<uint32_t> hold_connection_leases(RedisConnection& redis, const ConnectionLeaseRequest& r);
+struct ConnectionLeases {
+  uint32_t held = 0;  // leases the node holds now (<= wanted), valid for `ttl` from now
+  uint32_t contenders =
+      1;  // nodes holding or waiting for the rule's connections, this one included
+  uint32_t others_waiting = 0;  // other nodes that got fewer leases than they wanted
+  // This node's fair share of the limit: the limit divided among the contenders (rounded up).
+  uint32_t fair_share(uint32_t max_connections) const {
+    return (max_connections + contenders - 1) / (contenders > 0 ? contenders : 1);
+  }
+};
+
+Result<ConnectionLeases> hold_connection_leases(RedisConnection& redis,
+                                                const ConnectionLeaseRequest& r);
 
 }  // namespace ringmta::cluster

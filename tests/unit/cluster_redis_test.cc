@@ -131,7 +131,7 @@ TEST_F(RedisTest, ConnectionLeasesNeverExceedTheLimitAndExpireWithTheirTtl) {
                       Millis ttl = 10'000) {
     auto got = hold_connection_leases(r, {"ringmta:connections:x", node, 3, ttl, wanted, held});
     EXPECT_TRUE(got) << got.error().message;
-    return got ? *got : 0u;
+    return got ? got->held : 0u;
   };
   EXPECT_EQ(ask(**a, "a", 2, 0), 2u);
   EXPECT_EQ(ask(**b, "b", 3, 0), 1u);  // room for one more only

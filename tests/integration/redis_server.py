@@ -1,0 +1,75 @@
+"""A private redis-server (Debian's redis-server 7) on 127.0.0.1 for the cluster tests: a free port, a password, no
+persistence; stop() kills it (as a crash would) and start() brings it back on the same port, empty.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from mailstack import free_port
+
+
+def binary() -> str | None:
+    return shutil.which("redis-server") or (p if Path(p := "/usr/bin/redis-server").exists() else None)
+
+
+class RedisServer:
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.port = free_port((socket.AF_INET,))
+        self.password = secrets.token_hex(12)
+        self.password_file = directory / "redis.password"
+        self.password_file.write_text(self.password + "\n")
+        self.log = directory / "redis.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "RedisServer":
+        exe = binary()
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (tools/install-deps installs it)")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--requirepass", self.password, "--dir", str(self.dir), "--logfile", str(self.log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log.read_text(errors='replace')[-2000:]}")
+            if self.command("PING") == "+PONG":
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer within 10 s")
+
+    def command(self, *args: str) -> str:
+        """One command (AUTH first); the first line of the reply, "" if Redis does not answer."""
+        def encode(parts):
+            return b"".join([f"*{len(parts)}\r\n".encode()] +
+                            [f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts])
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall(encode(["AUTH", self.password]) + encode(list(args)))
+                data = b""
+                while data.count(b"\r\n") < 2:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data.split(b"\r\n")[1].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None

@@ -1,0 +1,166 @@
+"""Cluster-wide limits (issue 20): three ringmta nodes (`ringmta send` processes, each with its own queue and its own
+source address on 127.0.0.0/8) share one real redis-server and one smart host, a `ringmta sink` that counts the
+connections it has open at once. The throttle file's [default] says cluster = true: 2 connections and 100 messages/s
+for the three together, though each alone could go far faster. Redis killed under a running cluster: the nodes go on
+at their share (1/3 each, said on stderr) and share again once Redis is back. A node killed with SIGKILL while it
+holds connection leases: they expire within the TTL and another node takes them; the killed node's recipients are
+delivered by `ringmta run` after. Only 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import ringmta_bin  # noqa: E402
+from redis_server import RedisServer, binary as redis_binary  # noqa: E402
+from test_throttle import Sink, free_port_on, seconds  # noqa: E402
+
+SMART_HOST = "127.0.0.50"
+NODE_ADDRESSES = ["127.0.0.51", "127.0.0.52", "127.0.0.53"]
+RATE = 100
+THROTTLE = (f"[default]\ncluster = true\nmax_connections = 2\nmessages_per_second = {RATE}\nmessage_burst = 1\n"
+            "max_messages_per_connection = 25\n")
+
+
+@pytest.fixture
+def redis(tmp_path):
+    if redis_binary() is None:
+        pytest.skip("redis-server not installed")
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smart_host(tmp_path):
+    port = free_port_on(SMART_HOST)
+    sink = Sink(SMART_HOST, port, tmp_path / "sink.txt").start()
+    yield sink
+    sink.stop()
+
+
+class Node:
+    def __init__(self, root: Path, index: int, redis: RedisServer, sink: Sink, count: int):
+        self.dir = root / f"node{index}"
+        self.dir.mkdir()
+        self.name = f"node{index}"
+        self.address = NODE_ADDRESSES[index]
+        self.redis, self.sink, self.count = redis, sink, count
+        (self.dir / "m.eml").write_text("From: News <news@sender.test>\nSubject: Hi {{name}}\n\nHello {{name}}.\n")
+        (self.dir / "l.csv").write_text(
+            "email,name\n" + "".join(f"u{i}@n{index}.cluster.test,R{i}\n" for i in range(count)))
+        (self.dir / "throttle.toml").write_text(THROTTLE)
+        self.proc: subprocess.Popen | None = None
+
+    def args(self, command: str) -> list[str]:
+        route = ["--queue", str(self.dir / "q"), "--json", "--no-progress", "--admin", "none", "--smarthost",
+                 f"{SMART_HOST}:{self.sink.port}", "--tls", "none", "--bind-address", self.address,
+                 "--ehlo", f"{self.name}.cluster.test", "--throttle-file", str(self.dir / "throttle.toml"),
+                 "--redis", self.redis.address, "--redis-password-file", str(self.redis.password_file),
+                 "--cluster-name", "test", "--cluster-node", self.name, "--delivery-log",
+                 str(self.dir / "log.jsonl"), "--retry-after", "1", "--until-done"]
+        if command == "send":
+            return ["send", "--message", str(self.dir / "m.eml"), "--recipients", str(self.dir / "l.csv"), *route]
+        return ["run", *route]
+
+    def start(self, command: str = "send") -> "Node":
+        self.stderr = open(self.dir / f"{command}.stderr", "w")
+        self.proc = subprocess.Popen([ringmta_bin(), *self.args(command)], stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True, stdin=subprocess.DEVNULL)
+        return self
+
+    def wait(self, timeout: float) -> dict:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            pytest.fail(f"{self.name} did not finish in {timeout} s; stderr:\n{self.log()}")
+        self.stderr.close()
+        lines = [x for x in out.splitlines() if x.startswith("{")]
+        assert self.proc.returncode == 0 and lines, f"{self.name}: exit {self.proc.returncode}\n{out}\n{self.log()}"
+        return json.loads(lines[-1])
+
+    def log(self) -> str:
+        return "".join(p.read_text(errors="replace")[-3000:] for p in self.dir.glob("*.stderr"))
+
+    def delivered_times(self) -> list[float]:
+        path = self.dir / "log.jsonl"
+        lines = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        return [seconds(x) for x in lines if x["outcome"] == "delivered"]
+
+
+def test_three_nodes_hold_the_cluster_wide_rate_and_connections(tmp_path, redis, smart_host):
+    count = 400
+    nodes = [Node(tmp_path, i, redis, smart_host, count).start() for i in range(3)]
+    results = [n.wait(120) for n in nodes]
+    assert [r["delivered"] for r in results] == [count] * 3, results
+    times = sorted(t for n in nodes for t in n.delivered_times())
+    assert len(times) == 3 * count
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert RATE * 0.95 <= rate <= RATE * 1.05, f"{rate:.1f}/s over {times[-1] - times[0]:.1f} s; the cluster's " \
+                                               f"rule says {RATE}/s"
+    assert smart_host.peak_connections() <= 2, smart_host.summary
+    for n in nodes:
+        assert "joined through Redis" in n.log(), n.log()
+    # Two connections for three nodes: the leases go round as connections close (25 messages each), so the third
+    # node starts within seconds, not when another has finished its list (after 8 s).
+    starts = [min(n.delivered_times()) for n in nodes]
+    assert max(starts) - min(starts) <= 5, [s - min(starts) for s in starts]
+
+
+def test_without_redis_the_nodes_go_on_at_their_share_and_share_again_when_it_is_back(tmp_path, redis, smart_host):
+    count = 600
+    nodes = [Node(tmp_path, i, redis, smart_host, count).start() for i in range(3)]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(n.delivered_times() for n in nodes):
+        time.sleep(0.2)
+    assert all(n.delivered_times() for n in nodes), "\n".join(n.log() for n in nodes)
+    redis.stop()
+    time.sleep(3)
+    redis.start()
+    results = [n.wait(120) for n in nodes]
+    assert [r["delivered"] for r in results] == [count] * 3, results
+    for n in nodes:
+        log = n.log()
+        assert "is away" in log and "1/3 of it" in log and "delivery goes on" in log, log
+        assert "the cluster-wide limits are shared again" in log, log
+    # Delivery went on while Redis was away.
+    away = [t for n in nodes for t in n.delivered_times()]
+    assert len(away) == 3 * count
+
+
+def test_a_killed_nodes_connection_leases_expire_and_its_recipients_wait_for_its_restart(tmp_path, redis,
+                                                                                            smart_host):
+    a = Node(tmp_path, 0, redis, smart_host, 1500).start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(a.delivered_times()) < 50:
+        time.sleep(0.1)
+    assert len(a.delivered_times()) >= 50, a.log()
+    held = redis.command("EVAL", "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
+                         "if redis.call('TYPE', k).ok == 'zset' then n = n + redis.call('ZCARD', k) end end "
+                         "return n", "0", "test:connections:*")
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait()
+    killed_at = time.time()
+    b = Node(tmp_path, 1, redis, smart_host, 200).start()
+    result = b.wait(60)
+    assert result["delivered"] == 200
+    first_b = min(b.delivered_times())
+    # B had to wait for A's leases (up to the 10 s TTL), not for an operator.
+    assert held.startswith(":") and int(held[1:]) >= 1, held
+    assert first_b - killed_at <= 12, f"B's first delivery {first_b - killed_at:.1f} s after A was killed"
+    sent_by_a = len(a.delivered_times())
+    a.start("run")
+    rest = a.wait(120)
+    assert sent_by_a + rest["delivered"] >= 1500, (sent_by_a, rest)
+    assert rest["queued"] == 0, rest
