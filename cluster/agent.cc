@@ -70,13 +70,18 @@ constexpr Millis kReleaseIdleAfter = 1000;  // a lease without a connection this
 constexpr Millis kGrowRetry = 50;           // no room for a connection lease: ask again then
 constexpr Millis kYield = 200;              // a lease given back to waiting nodes: theirs first
 constexpr Millis kTurn = 2000;              // leases held at least this long before yielding
+constexpr Millis kSuppressionSyncEvery = 250;
 
 }  // namespace
 
-ClusterAgent::ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances)
+ClusterAgent::ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances,
+                           storage::Queue* queue)
     : options_(std::move(options)), allowances_(allowances) {
   if (options_.node.empty()) options_.node = default_node_id();
-  live_nodes_ = 0;
+  if (queue != nullptr) {
+    suppressions_ = std::make_unique<SuppressionSync>(*queue, options_.prefix, options_.node);
+  }
+  round(monotonic_now());  // joined (or fallen back) and caught up before a shard sends
   thread_ = std::thread([this] { run(); });
 }
 
@@ -104,7 +109,13 @@ void ClusterAgent::run() {
   }
   lock.unlock();
   if (!redis_) return;
-  // A clean stop: the leases and the heartbeat go back now rather than when they expire.
+  // A clean stop: the last suppressions out (the shards have stopped: their hard bounces are in
+  // the outbox), the leases and the heartbeat back now rather than when they expire.
+  if (suppressions_) {
+    next_suppression_sync_ = 0;
+    sync_suppressions(monotonic_now());
+    if (!redis_) return;
+  }
   for (auto& [name, rule] : rules_) {
     if (rule->leases_held == 0) continue;
     ConnectionLeaseRequest give_back{rule->lease_key,
@@ -216,6 +227,24 @@ void ClusterAgent::round(Millis now) {
     serve_rule(*rule, now);
     if (!redis_) return;  // lost on the way
   }
+  sync_suppressions(now);
+}
+
+void ClusterAgent::sync_suppressions(Millis now) {
+  if (!suppressions_ || now < next_suppression_sync_) return;
+  next_suppression_sync_ = now + kSuppressionSyncEvery;
+  auto published = suppressions_->publish(*redis_);
+  if (!published) return lost(published.error().message);
+  auto received = suppressions_->pull(*redis_);
+  if (!received) return lost(received.error().message);
+  if (*received > 0) {
+    std::fprintf(stderr, "ringmta: cluster: %llu suppressed address%s from the other nodes\n",
+                 static_cast<unsigned long long>(*received), *received == 1 ? "" : "es");
+  }
+  std::lock_guard lock(status_mutex_);
+  status_.redis_calls += 2;
+  status_.suppressions_published += *published;
+  status_.suppressions_received += *received;
 }
 
 void ClusterAgent::serve_rule(Rule& rule, Millis now) {

@@ -11,6 +11,9 @@
 // live nodes last counted, or by AgentOptions::fallback_nodes before any count), the agent says so
 // once on stderr and in status(), tries Redis again every second, and returns to the shared limits
 // when it answers. Leases it held expire in Redis by their TTL.
+// Given the node's queue, it also shares the suppression list (suppression_sync.h): this node's
+// additions published, the others' applied, a first catch-up before the constructor returns
+// (so before any shard sends), then every kSuppressionSyncEvery.
 // It may not: block a shard, hold a lock a shard waits on per message, or lose or hold a
 // recipient because Redis is away.
 #pragma once
@@ -25,6 +28,7 @@
 #include <thread>
 
 #include "cluster/redis_connection.h"
+#include "cluster/suppression_sync.h"
 #include "scheduler/shared_allowance.h"
 #include "util/time.h"
 
@@ -48,13 +52,17 @@ struct AgentStatus {
   uint64_t redis_calls = 0;    // round trips to Redis since the start
   uint64_t tokens_leased = 0;  // message tokens leased since the start
   uint64_t fallbacks = 0;      // times Redis was lost
-  std::string last_error;      // why Redis was last lost ("" = never)
+  uint64_t suppressions_published = 0;
+  uint64_t suppressions_received = 0;  // the other nodes' additions applied here
+  std::string last_error;              // why Redis was last lost ("" = never)
 };
 
 class ClusterAgent {
  public:
-  // Starts the agent's thread over `allowances` (which must outlive the agent).
-  ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances);
+  // Starts the agent's thread over `allowances` and, given it, shares `queue`'s suppression list
+  // (both must outlive the agent). Returns after a first round (bounded by the Redis timeout).
+  ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances,
+               storage::Queue* queue = nullptr);
   ~ClusterAgent();  // stops: gives back its connection leases and leaves the cluster
   ClusterAgent(const ClusterAgent&) = delete;
   ClusterAgent& operator=(const ClusterAgent&) = delete;
@@ -69,12 +77,15 @@ class ClusterAgent {
   bool connect(Millis now);
   void lost(const std::string& why);
   void serve_rule(Rule& rule, Millis now);
+  void sync_suppressions(Millis now);
   std::string key(const std::string& what) const { return options_.prefix + ":" + what; }
 
   AgentOptions options_;
   scheduler::SharedAllowances& allowances_;
   std::unique_ptr<RedisConnection> redis_;
   std::map<std::string, std::unique_ptr<Rule>> rules_;
+  std::unique_ptr<SuppressionSync> suppressions_;  // null: no queue given
+  Millis next_suppression_sync_ = 0;
   Millis next_connect_ = 0;
   Millis next_heartbeat_ = 0;
   uint32_t live_nodes_ = 0;

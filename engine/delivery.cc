@@ -71,8 +71,10 @@ class SnapshotPublisher {
  public:
   SnapshotPublisher(storage::Queue& queue, const RouteConfig& route, const DeliveryOptions& options,
                     const storage::QueueCounts& at_start,
-                    std::vector<const metrics::ShardCounters*> counters, const Shards& shards)
-      : queue_(queue), options_(options), shards_(shards) {
+                    std::vector<const metrics::ShardCounters*> counters, const Shards& shards,
+                    const cluster::ClusterAgent* cluster_agent)
+      : queue_(queue), options_(options), shards_(shards), cluster_agent_(cluster_agent) {
+    if (cluster_agent != nullptr) cluster_redis_ = route.cluster->redis.address;
     if (options.on_snapshot) {
       aggregator_ = make_aggregator(queue, route, options, at_start, std::move(counters));
     }
@@ -103,6 +105,20 @@ class SnapshotPublisher {
       if (diagnosis.empty()) diagnosis = shard->diagnosis();
     }
     aggregator_->set_route_state(paused, diagnosis, unix_now());
+    if (cluster_agent_ != nullptr) {
+      const cluster::AgentStatus status = cluster_agent_->status();
+      aggregator_->set_cluster({.enabled = true,
+                                .node = cluster_agent_->node(),
+                                .redis = cluster_redis_,
+                                .redis_up = status.redis_up,
+                                .live_nodes = status.live_nodes,
+                                .redis_calls = status.redis_calls,
+                                .tokens_leased = status.tokens_leased,
+                                .fallbacks = status.fallbacks,
+                                .suppressions_published = status.suppressions_published,
+                                .suppressions_received = status.suppressions_received,
+                                .last_error = status.last_error});
+    }
     options_.on_snapshot(aggregator_->snapshot(finished));
   }
 
@@ -110,6 +126,8 @@ class SnapshotPublisher {
   storage::Queue& queue_;
   const DeliveryOptions& options_;
   const Shards& shards_;
+  const cluster::ClusterAgent* cluster_agent_;  // null: not in a cluster
+  std::string cluster_redis_;
   std::unique_ptr<metrics::Aggregator> aggregator_;
   Millis next_storage_figures_ = 0;
   bool figures_warned_ = false;
@@ -203,11 +221,12 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   // shards: it gives their connection leases back).
   std::unique_ptr<cluster::ClusterAgent> cluster_agent;
   if (route.cluster)
-    cluster_agent = std::make_unique<cluster::ClusterAgent>(*route.cluster, allowances);
+    cluster_agent = std::make_unique<cluster::ClusterAgent>(*route.cluster, allowances, &queue);
   const Shards shards = start_shards(queue, route, clock, options, allowances, summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
-  SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards);
+  SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards,
+                              cluster_agent.get());
   auto note_read_error = [&summary](const Error& error) {
     if (summary.error.empty()) summary.error = "reading the queue failed: " + error.message;
   };

@@ -187,6 +187,7 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
   s->queue_ready = total - s->queue_deferred;
   s->rocksdb_live_bytes = live_bytes_;
   s->rocksdb_pending_compaction_bytes = pending_compaction_bytes_;
+  s->cluster = cluster_;
   s->loop_utilisation = utilisation_;
   for (const ShardCounters* c : shards_) {
     s->delivery_latency.add(c->delivery_latency);

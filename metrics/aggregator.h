@@ -49,6 +49,7 @@ class Aggregator {
 
   void update(Millis now, UnixSeconds unix_now);
   void set_storage(uint64_t live_bytes, uint64_t pending_compaction_bytes);
+  void set_cluster(ClusterSnapshot cluster) { cluster_ = std::move(cluster); }
   // The route's state as the shards report it; a change is recorded as a throttle event.
   void set_route_state(bool paused, const std::string& diagnosis, UnixSeconds unix_now);
   std::shared_ptr<const Snapshot> snapshot(bool finished) const;
@@ -76,6 +77,7 @@ class Aggregator {
   RateWindow delivered_;
   LastReply last_reply_;
   uint64_t live_bytes_ = 0, pending_compaction_bytes_ = 0;
+  ClusterSnapshot cluster_;
   bool paused_ = false;
   std::string diagnosis_;
   std::vector<ThrottleEvent> events_;

@@ -175,6 +175,36 @@ void add_gauges(Exposition& e, const Snapshot& s) {
   e.sample("ringmta_job_finished", {}, uint64_t{s.finished ? 1u : 0u});
 }
 
+// A cluster node's view of Redis and the cluster (nothing when not in a cluster).
+void add_cluster(Exposition& e, const Snapshot& s) {
+  const ClusterSnapshot& c = s.cluster;
+  if (!c.enabled) return;
+  e.family("ringmta_cluster_redis_up",
+           "1 while the cluster's Redis answers; 0 while this node runs on its fallback share of "
+           "the cluster-wide limits.",
+           "gauge");
+  e.sample("ringmta_cluster_redis_up", {{"node", c.node}}, uint64_t{c.redis_up ? 1u : 0u});
+  e.family("ringmta_cluster_nodes", "Live nodes of the cluster, as last counted by heartbeats.",
+           "gauge");
+  e.sample("ringmta_cluster_nodes", {{"node", c.node}}, c.live_nodes);
+  e.family("ringmta_cluster_redis_calls_total", "Round trips to the cluster's Redis.", "counter");
+  e.sample("ringmta_cluster_redis_calls_total", {{"node", c.node}}, c.redis_calls);
+  e.family("ringmta_cluster_tokens_leased_total",
+           "Message tokens leased from the cluster-wide rates.", "counter");
+  e.sample("ringmta_cluster_tokens_leased_total", {{"node", c.node}}, c.tokens_leased);
+  e.family("ringmta_cluster_fallbacks_total",
+           "Times the cluster's Redis was lost and this node fell back to its share.", "counter");
+  e.sample("ringmta_cluster_fallbacks_total", {{"node", c.node}}, c.fallbacks);
+  e.family("ringmta_cluster_suppressions_total",
+           "Suppression list additions shared through the cluster: published by this node, or "
+           "received from the others.",
+           "counter");
+  e.sample("ringmta_cluster_suppressions_total", {{"node", c.node}, {"direction", "published"}},
+           c.suppressions_published);
+  e.sample("ringmta_cluster_suppressions_total", {{"node", c.node}, {"direction", "received"}},
+           c.suppressions_received);
+}
+
 // The latency histograms.
 void add_histograms(Exposition& e, const Snapshot& s) {
   e.family("ringmta_delivery_latency_seconds",
@@ -207,6 +237,7 @@ std::string prometheus_text(const Snapshot& s) {
   add_bounce_counters(e, s);
   add_domain_counters(e, s);
   add_gauges(e, s);
+  add_cluster(e, s);
   add_histograms(e, s);
   return e.text();
 }

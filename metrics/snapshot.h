@@ -38,6 +38,21 @@ struct Rates {
   double m1 = 0, m5 = 0, m15 = 0;  // per second
 };
 
+// This node's view of its cluster (cluster/agent.h); enabled == false: not in a cluster.
+struct ClusterSnapshot {
+  bool enabled = false;
+  std::string node;   // this node's id
+  std::string redis;  // HOST:PORT
+  bool redis_up = false;
+  uint64_t live_nodes = 0;  // as last counted (0: never)
+  uint64_t redis_calls = 0;
+  uint64_t tokens_leased = 0;
+  uint64_t fallbacks = 0;  // times Redis was lost and the node fell back to its share
+  uint64_t suppressions_published = 0, suppressions_received = 0;
+  std::string last_error;  // why Redis was last lost
+  bool operator==(const ClusterSnapshot&) const = default;
+};
+
 struct Snapshot {
   UnixSeconds at = 0;
   double uptime_seconds = 0;
@@ -60,6 +75,7 @@ struct Snapshot {
   std::vector<CampaignSnapshot> campaigns;
   std::vector<DomainRow> domains;  // bounded; "other" last
   std::vector<ThrottleEvent> throttle_events;
+  ClusterSnapshot cluster;
 };
 
 }  // namespace ringmta::metrics

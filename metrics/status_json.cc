@@ -36,6 +36,22 @@ std::string status_json(const Snapshot& s) {
                 {"deferred", s.queue_deferred},
                 {"rocksdb_live_bytes", s.rocksdb_live_bytes},
                 {"rocksdb_pending_compaction_bytes", s.rocksdb_pending_compaction_bytes}};
+  if (s.cluster.enabled) {
+    const ClusterSnapshot& c = s.cluster;
+    j["cluster"] = {{"node", c.node},
+                    {"redis", c.redis},
+                    {"redis_up", c.redis_up},
+                    {"mode", c.redis_up ? "shared" : "fallback"},
+                    {"live_nodes", c.live_nodes},
+                    {"redis_calls", c.redis_calls},
+                    {"tokens_leased", c.tokens_leased},
+                    {"fallbacks", c.fallbacks},
+                    {"suppressions_published", c.suppressions_published},
+                    {"suppressions_received", c.suppressions_received},
+                    {"last_error", c.last_error.empty() ? json(nullptr) : json(c.last_error)}};
+  } else {
+    j["cluster"] = nullptr;
+  }
   j["shards"] = json::array();
   for (std::size_t i = 0; i < s.loop_utilisation.size(); ++i) {
     j["shards"].push_back({{"id", i}, {"loop_busy_ratio", s.loop_utilisation[i]}});

@@ -2,6 +2,8 @@
 #include "storage/records.h"
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <limits>
 
 #include "storage/codec.h"
@@ -15,6 +17,7 @@ constexpr std::string_view kSuppressionPrefix = "supp/";
 // When an address last joined the list (u64 BE seconds), written with every addition.
 const std::string kSuppressionAdded = "suppression/last_added";
 constexpr std::string_view kFailurePrefix = "failed/";
+constexpr std::string_view kOutboxPrefix = "suppout/";
 
 std::string suppression_key(std::string_view address) {
   return std::string(kSuppressionPrefix) + suppression_address(address);
@@ -29,6 +32,20 @@ std::string failure_prefix(std::string_view campaign) {
   return k;
 }
 
+// An outbox key: the time in µs (then a per-process count, so that two additions of one address
+// within a microsecond stay two) orders the outbox oldest first.
+std::string outbox_key(std::string_view address) {
+  static std::atomic<uint64_t> count{0};
+  std::string k(kOutboxPrefix);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  keys::put_u64_be(k, static_cast<uint64_t>(micros));
+  keys::put_u64_be(k, count.fetch_add(1, std::memory_order_relaxed));
+  k += suppression_address(address);
+  return k;
+}
+
 }  // namespace
 
 std::string suppression_address(std::string_view address) {
@@ -37,11 +54,51 @@ std::string suppression_address(std::string_view address) {
 
 Result<void> SuppressionList::add(std::span<const SuppressionEntry> entries) {
   std::vector<std::pair<std::string, std::string>> puts;
-  puts.reserve(entries.size() + 1);
-  for (const auto& e : entries)
-    puts.emplace_back(suppression_key(e.address), codec::encode_suppression(e));
+  puts.reserve(2 * entries.size() + 1);
+  for (const auto& e : entries) {
+    std::string value = codec::encode_suppression(e);
+    puts.emplace_back(outbox_key(e.address), value);
+    puts.emplace_back(suppression_key(e.address), std::move(value));
+  }
   puts.emplace_back(kSuppressionAdded, added_value());
   return queue_.write_records(puts, {});
+}
+
+Result<void> SuppressionList::add_from_cluster(
+    std::span<const SuppressionEntry> entries,
+    std::span<const std::pair<std::string, std::string>> extra) {
+  std::vector<std::pair<std::string, std::string>> puts(extra.begin(), extra.end());
+  for (const auto& e : entries) {
+    puts.emplace_back(suppression_key(e.address), codec::encode_suppression(e));
+  }
+  if (!entries.empty()) puts.emplace_back(kSuppressionAdded, added_value());
+  return queue_.write_records(puts, {});
+}
+
+Result<std::vector<OutboxEntry>> SuppressionList::outbox(std::size_t max) const {
+  std::vector<OutboxEntry> out;
+  Result<void> failed;
+  auto scanned =
+      queue_.scan_records(kOutboxPrefix, [&](std::string_view key, std::string_view value) {
+        constexpr std::size_t kStamp = 16;  // µs and count
+        const std::string_view address =
+            key.substr(std::min(key.size(), kOutboxPrefix.size() + kStamp));
+        auto entry = codec::decode_suppression(address, value);
+        if (!entry) {
+          failed = make_error("suppression outbox, " + std::string(address) + ": " +
+                              entry.error().message);
+          return false;
+        }
+        out.push_back({std::string(key), std::move(entry.value())});
+        return out.size() < max;
+      });
+  if (!scanned) return scanned.error();
+  if (!failed) return failed.error();
+  return out;
+}
+
+Result<void> SuppressionList::remove_from_outbox(std::span<const std::string> keys) {
+  return queue_.write_records({}, keys);
 }
 
 std::string SuppressionList::added_value() {
@@ -116,7 +173,9 @@ Result<void> SuppressionList::addresses(
 }
 
 void SuppressionList::add_to(OutcomeBatch& batch, const SuppressionEntry& entry) {
-  batch.put_record(suppression_key(entry.address), codec::encode_suppression(entry));
+  std::string value = codec::encode_suppression(entry);
+  batch.put_record(outbox_key(entry.address), value);
+  batch.put_record(suppression_key(entry.address), std::move(value));
   batch.put_record(kSuppressionAdded, added_value());
 }
 

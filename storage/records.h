@@ -2,6 +2,8 @@
 //
 //   suppression list  "supp/" + lower-case address                 -> SuppressionEntry
 //                     "suppression/last_added"                     -> u64 BE seconds
+//   its outbox        "suppout/" + u64 BE µs + lower-case address  -> SuppressionEntry
+//                     (every local addition, until a cluster's agent has published it)
 //   failure records   "failed/" + campaign + '\0' + recipient        -> FailureRecord
 //
 // A hard bounce of a recipient-specific kind adds its address to the suppression list in the same
@@ -45,12 +47,26 @@ struct FailureRecord {
 // The lower-case address the suppression list is keyed by.
 std::string suppression_address(std::string_view address);
 
+// An addition waiting in the outbox for the cluster (cluster/suppression_sync.h).
+struct OutboxEntry {
+  std::string key;  // the outbox record's, to delete once published
+  SuppressionEntry entry;
+};
+
 class SuppressionList {
  public:
   explicit SuppressionList(Queue& queue) : queue_(queue) {}
 
-  // Adds (or replaces) entries; synced.
+  // Adds (or replaces) entries, each also into the outbox (for the other nodes of a cluster);
+  // synced.
   Result<void> add(std::span<const SuppressionEntry> entries);
+  // Entries another node of the cluster added: onto the list, not into the outbox, with `extra`
+  // (the cluster's stream position) in the same synced write.
+  Result<void> add_from_cluster(std::span<const SuppressionEntry> entries,
+                                std::span<const std::pair<std::string, std::string>> extra);
+  // Up to `max` outbox entries, oldest first; remove_from_outbox() once they are published.
+  Result<std::vector<OutboxEntry>> outbox(std::size_t max) const;
+  Result<void> remove_from_outbox(std::span<const std::string> keys);
   // Removes addresses; returns how many were on the list. Synced.
   Result<uint64_t> remove(std::span<const std::string> addresses);
   // For each address, whether it is suppressed (one MultiGet).
@@ -62,7 +78,7 @@ class SuppressionList {
   // decodes no entries.
   Result<void> addresses(const std::function<bool(std::string_view address)>& visit) const;
 
-  // The same entry written with delivery outcomes.
+  // The same entry (and its outbox record) written with delivery outcomes.
   static void add_to(OutcomeBatch& batch, const SuppressionEntry& entry);
 
   // When an address last joined the list (every add records it): a recipient queued after that

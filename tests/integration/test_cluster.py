@@ -12,19 +12,23 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import ringmta_bin  # noqa: E402
+from mailstack import free_port  # noqa: E402
 from redis_server import RedisServer, binary as redis_binary  # noqa: E402
 from test_throttle import Sink, free_port_on, seconds  # noqa: E402
 
 SMART_HOST = "127.0.0.50"
+BOUNCING = "gone.cluster.test"  # the smart host answers 550 5.1.1 User unknown to every RCPT here
 NODE_ADDRESSES = ["127.0.0.51", "127.0.0.52", "127.0.0.53"]
 RATE = 100
 THROTTLE = (f"[default]\ncluster = true\nmax_connections = 2\nmessages_per_second = {RATE}\nmessage_burst = 1\n"
@@ -43,13 +47,14 @@ def redis(tmp_path):
 @pytest.fixture
 def smart_host(tmp_path):
     port = free_port_on(SMART_HOST)
-    sink = Sink(SMART_HOST, port, tmp_path / "sink.txt").start()
+    sink = Sink(SMART_HOST, port, tmp_path / "sink.txt", f"{BOUNCING}:rcpt-5xx=100").start()
     yield sink
     sink.stop()
 
 
 class Node:
-    def __init__(self, root: Path, index: int, redis: RedisServer, sink: Sink, count: int):
+    def __init__(self, root: Path, index: int, redis: RedisServer, sink: Sink, count: int,
+                 extra: list[str] | None = None):
         self.dir = root / f"node{index}"
         self.dir.mkdir()
         self.name = f"node{index}"
@@ -57,12 +62,15 @@ class Node:
         self.redis, self.sink, self.count = redis, sink, count
         (self.dir / "m.eml").write_text("From: News <news@sender.test>\nSubject: Hi {{name}}\n\nHello {{name}}.\n")
         (self.dir / "l.csv").write_text(
-            "email,name\n" + "".join(f"u{i}@n{index}.cluster.test,R{i}\n" for i in range(count)))
+            "email,name\n" + "".join(f"u{i}@n{index}.cluster.test,R{i}\n" for i in range(count)) +
+            "".join(f"{a},X\n" for a in extra or []))
         (self.dir / "throttle.toml").write_text(THROTTLE)
         self.proc: subprocess.Popen | None = None
 
+    admin = "none"
+
     def args(self, command: str) -> list[str]:
-        route = ["--queue", str(self.dir / "q"), "--json", "--no-progress", "--admin", "none", "--smarthost",
+        route = ["--queue", str(self.dir / "q"), "--json", "--no-progress", "--admin", self.admin, "--smarthost",
                  f"{SMART_HOST}:{self.sink.port}", "--tls", "none", "--bind-address", self.address,
                  "--ehlo", f"{self.name}.cluster.test", "--throttle-file", str(self.dir / "throttle.toml"),
                  "--redis", self.redis.address, "--redis-password-file", str(self.redis.password_file),
@@ -78,7 +86,7 @@ class Node:
                                      stderr=self.stderr, text=True, stdin=subprocess.DEVNULL)
         return self
 
-    def wait(self, timeout: float) -> dict:
+    def wait(self, timeout: float, rc: int = 0) -> dict:
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -87,7 +95,7 @@ class Node:
             pytest.fail(f"{self.name} did not finish in {timeout} s; stderr:\n{self.log()}")
         self.stderr.close()
         lines = [x for x in out.splitlines() if x.startswith("{")]
-        assert self.proc.returncode == 0 and lines, f"{self.name}: exit {self.proc.returncode}\n{out}\n{self.log()}"
+        assert self.proc.returncode == rc and lines, f"{self.name}: exit {self.proc.returncode}\n{out}\n{self.log()}"
         return json.loads(lines[-1])
 
     def log(self) -> str:
@@ -120,13 +128,28 @@ def test_three_nodes_hold_the_cluster_wide_rate_and_connections(tmp_path, redis,
 
 def test_without_redis_the_nodes_go_on_at_their_share_and_share_again_when_it_is_back(tmp_path, redis, smart_host):
     count = 600
-    nodes = [Node(tmp_path, i, redis, smart_host, count).start() for i in range(3)]
+    nodes = [Node(tmp_path, i, redis, smart_host, count) for i in range(3)]
+    nodes[0].admin = f"127.0.0.1:{free_port((socket.AF_INET,))}"
+    for n in nodes:
+        n.start()
+
+    def cluster_status() -> dict:
+        with urllib.request.urlopen(f"http://{nodes[0].admin}/status", timeout=5) as r:
+            return json.load(r)["cluster"]
+
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(n.delivered_times() for n in nodes):
         time.sleep(0.2)
     assert all(n.delivered_times() for n in nodes), "\n".join(n.log() for n in nodes)
+    assert cluster_status()["mode"] == "shared"
+    time.sleep(1.2)  # a heartbeat of every node since the last joined: each counts 3 live nodes
     redis.stop()
     time.sleep(3)
+    # /status and /metrics say the node runs on its share.
+    status = cluster_status()
+    assert status["mode"] == "fallback" and status["fallbacks"] == 1 and status["live_nodes"] == 3, status
+    with urllib.request.urlopen(f"http://{nodes[0].admin}/metrics", timeout=5) as r:
+        assert 'ringmta_cluster_redis_up{node="node0"} 0' in r.read().decode()
     redis.start()
     results = [n.wait(120) for n in nodes]
     assert [r["delivered"] for r in results] == [count] * 3, results
@@ -164,3 +187,22 @@ def test_a_killed_nodes_connection_leases_expire_and_its_recipients_wait_for_its
     rest = a.wait(120)
     assert sent_by_a + rest["delivered"] >= 1500, (sent_by_a, rest)
     assert rest["queued"] == 0, rest
+
+
+def test_a_hard_bounce_on_one_node_suppresses_the_address_on_the_others(tmp_path, redis, smart_host):
+    gone = [f"user{i}@{BOUNCING}" for i in range(3)]
+    a = Node(tmp_path, 0, redis, smart_host, 20, extra=gone).start()
+    result = a.wait(60, rc=1)  # 1: some recipients failed
+    assert result["failed"] == 3 and result["suppressions_added"] == 3, result
+    # B and C (C down meanwhile: it starts later) send lists that hold the same addresses, one spelled otherwise.
+    b = Node(tmp_path, 1, redis, smart_host, 20, extra=gone[:2] + [gone[2].upper()]).start()
+    result_b = b.wait(60)
+    c = Node(tmp_path, 2, redis, smart_host, 20, extra=gone).start()
+    result_c = c.wait(60)
+    for node, r in ((b, result_b), (c, result_c)):
+        assert r["failed"] == 0, (r, node.log())
+        assert r["withdrawn_suppressed"] + r["suppressed"] == 3, (r, node.log())
+        assert "3 suppressed addresses from the other nodes" in node.log(), node.log()
+    listed = subprocess.run([ringmta_bin(), "suppress", "list", "--queue", str(c.dir / "q")], capture_output=True,
+                            text=True, timeout=30)
+    assert all(g in listed.stdout for g in gone) and "suppressed on node node0" in listed.stdout, listed.stdout

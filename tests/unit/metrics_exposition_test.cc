@@ -101,5 +101,28 @@ TEST(PrometheusText, EverySampleHasHelpAndType) {
   EXPECT_NE(text.find("ringmta_recipients_suppressed_total 7\n"), std::string::npos);
 }
 
+TEST(PrometheusText, AClusterNodeSaysWhetherItSharesTheLimits) {
+  Snapshot s;
+  EXPECT_EQ(prometheus_text(s).find("ringmta_cluster_"), std::string::npos);  // not in a cluster
+  s.cluster = ClusterSnapshot{.enabled = true,
+                              .node = "mta1",
+                              .redis = "10.0.0.5:6379",
+                              .redis_up = false,
+                              .live_nodes = 3,
+                              .redis_calls = 1200,
+                              .tokens_leased = 9000,
+                              .fallbacks = 1};
+  const std::string text = prometheus_text(s);
+  for (const char* line :
+       {"# TYPE ringmta_cluster_redis_up gauge\n", "ringmta_cluster_redis_up{node=\"mta1\"} 0\n",
+        "ringmta_cluster_nodes{node=\"mta1\"} 3\n",
+        "# TYPE ringmta_cluster_redis_calls_total counter\n",
+        "ringmta_cluster_redis_calls_total{node=\"mta1\"} 1200\n",
+        "ringmta_cluster_tokens_leased_total{node=\"mta1\"} 9000\n",
+        "ringmta_cluster_fallbacks_total{node=\"mta1\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
 }  // namespace
 }  // namespace ringmta::metrics
