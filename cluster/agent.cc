@@ -5,21 +5,74 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <vector>
 
 #include "cluster/connection_lease.h"
 #include "cluster/membership.h"
+#include "cluster/rate_factor.h"
 #include "cluster/rate_lease.h"
 
 namespace ringmta::cluster {
+
+namespace {
+
+// A node's cap on the tokens it leases of a rule: one GCRA per rate, as in Redis but local
+// (the rates change with the demanders and the cluster's factor; the arrival times stay).
+class NodeCap {
+ public:
+  // Tokens that fit every rate at `now` (a large number when none is limited).
+  int64_t room(const std::vector<LeasedRate>& rates, Millis now) {
+    rates_ = rates;
+    now_us_ = now * 1000;
+    int64_t room = 1'000'000;
+    for (std::size_t i = 0; i < rates_.size() && i < arrival_.size(); ++i) {
+      if (rates_[i].rate.unlimited()) continue;
+      const double interval = interval_us(rates_[i]);
+      const double from = std::max(arrival_[i], static_cast<double>(now_us_));
+      const double tolerance = std::max(0.0, rates_[i].burst - 1) * interval;
+      room = std::min<int64_t>(
+          room,
+          std::max<int64_t>(0, static_cast<int64_t>(
+                                   (static_cast<double>(now_us_) + tolerance - from) / interval) +
+                                   1));
+    }
+    return room;
+  }
+  // n tokens taken (after room() said they fit).
+  void take(uint64_t n) {
+    for (std::size_t i = 0; i < rates_.size() && i < arrival_.size(); ++i) {
+      if (rates_[i].rate.unlimited()) continue;
+      arrival_[i] = std::max(arrival_[i], static_cast<double>(now_us_)) +
+                    static_cast<double>(n) * interval_us(rates_[i]);
+    }
+  }
+
+ private:
+  static double interval_us(const LeasedRate& r) {
+    return static_cast<double>(r.rate.per_ms) * 1000.0 / r.rate.count;
+  }
+  std::vector<LeasedRate> rates_;
+  int64_t now_us_ = 0;
+  std::array<double, 3> arrival_{};  // µs of the monotonic clock, per second/minute/hour rate
+};
+
+}  // namespace
 
 struct ClusterAgent::Rule {
   std::shared_ptr<scheduler::SharedAllowance> allowance;
   std::string rate_key;
   std::string lease_key;
+  std::string factor_key;
+  std::string name;   // the allowance's key, for the log
+  double factor = 1;  // the cluster's adaptive share of the rule's rates
+  Millis next_factor_read = 0;
+  uint32_t demanders = 1;   // nodes that wanted the rule's tokens in the last 250 ms
+  NodeCap node_cap;         // this node's fair part of the rule's rates
   int64_t tokens_seen = 0;  // the allowance's tokens after the last round
   Millis next_lease = 0;    // Redis said no token fits before then
   uint32_t leases_held = 0;
@@ -71,6 +124,10 @@ constexpr Millis kGrowRetry = 50;           // no room for a connection lease: a
 constexpr Millis kYield = 200;              // a lease given back to waiting nodes: theirs first
 constexpr Millis kTurn = 2000;              // leases held at least this long before yielding
 constexpr Millis kSuppressionSyncEvery = 250;
+constexpr Millis kFactorReadEvery = 1000;
+// Each of N nodes that want a rule's tokens may lease up to this / N of its rate: a node whose
+// rounds come first cannot starve the others, and together they can still use the whole.
+constexpr double kFairSlack = 1.5;
 
 }  // namespace
 
@@ -78,6 +135,8 @@ ClusterAgent::ClusterAgent(AgentOptions options, scheduler::SharedAllowances& al
                            storage::Queue* queue)
     : options_(std::move(options)), allowances_(allowances) {
   if (options_.node.empty()) options_.node = default_node_id();
+  jitter_.seed(static_cast<uint32_t>(std::hash<std::string>{}(options_.node) ^
+                                     static_cast<size_t>(monotonic_now())));
   if (queue != nullptr) {
     suppressions_ = std::make_unique<SuppressionSync>(*queue, options_.prefix, options_.node);
   }
@@ -105,7 +164,11 @@ void ClusterAgent::run() {
     lock.unlock();
     round(monotonic_now());
     lock.lock();
-    stop_wake_.wait_for(lock, std::chrono::milliseconds(options_.tick), [this] { return stop_; });
+    // A round every tick, give or take half of one: nodes whose rounds kept the same phase would
+    // have the one just ahead take every token the cluster's rate lets through.
+    const auto wait =
+        std::chrono::microseconds(options_.tick * 500 + jitter() % (options_.tick * 1000 + 1));
+    stop_wake_.wait_for(lock, wait, [this] { return stop_; });
   }
   lock.unlock();
   if (!redis_) return;
@@ -201,6 +264,8 @@ void ClusterAgent::round(Millis now) {
         rule->allowance = allowance;
         rule->rate_key = key("rate:" + name);
         rule->lease_key = key("connections:" + name);
+        rule->factor_key = key("slowdown:" + name);
+        rule->name = name;
         rules_.emplace(name, std::move(rule));
       });
   const bool up = connect(now);
@@ -253,18 +318,53 @@ void ClusterAgent::serve_rule(Rule& rule, Millis now) {
   uint64_t calls = 0;
   uint64_t leased = 0;
 
-  // Message tokens: a batch when the allowance runs low and a shard wants them.
-  const int64_t batch = batch_of(limits, options_.batch_seconds);
+  // The cluster's adaptive factor: cut when a shard here saw a slow-down, read every second.
+  const bool slowed = allowance.take_slow_downs() > 0;
+  if (slowed || now >= rule.next_factor_read) {
+    ++calls;
+    auto factor = cluster_rate_factor(*redis_, rule.factor_key, slowed);
+    if (!factor) return lost(factor.error().message);
+    rule.next_factor_read = now + kFactorReadEvery;
+    if (*factor < rule.factor - 0.01 || (*factor >= 1 && rule.factor < 1)) {
+      std::fprintf(stderr, "ringmta: cluster: %s: the cluster-wide rate is %.0f%% of the limit%s\n",
+                   rule.name.c_str(), *factor * 100,
+                   *factor >= 1 ? " again"
+                   : slowed     ? " (this node saw a slow-down signal)"
+                                : " (another node saw a slow-down signal)");
+    }
+    rule.factor = *factor;
+  }
+
+  // Message tokens: a batch of the rule's rates (scaled by the factor) when the allowance runs
+  // low and a shard wants them.
+  scheduler::Limits scaled = limits;
+  for (scheduler::Rate* r :
+       {&scaled.messages_per_second, &scaled.messages_per_minute, &scaled.messages_per_hour}) {
+    if (!r->unlimited()) r->count *= rule.factor;
+  }
+  const int64_t batch = batch_of(scaled, options_.batch_seconds);
   const int64_t tokens = allowance.tokens();
   const bool spending = tokens < rule.tokens_seen;
   const bool starved = allowance.take_token_misses() > 0;
-  if ((spending || starved) && tokens <= batch / 2 && now >= rule.next_lease) {
+  // This node's cap: kFairSlack / demanders of the cluster's rate, so that the node whose rounds
+  // come first cannot take every token while others want some (with one demander: the whole).
+  const double cap_share = std::min(1.0, kFairSlack / rule.demanders);
+  scheduler::Limits cap = scaled;
+  for (scheduler::Rate* r :
+       {&cap.messages_per_second, &cap.messages_per_minute, &cap.messages_per_hour}) {
+    if (!r->unlimited()) r->count *= cap_share;
+  }
+  const int64_t room = rule.node_cap.room(rates_of(cap, batch), now);
+  if ((spending || starved) && tokens <= batch / 2 && now >= rule.next_lease && room > 0) {
     ++calls;
-    auto grant = lease_tokens(*redis_, rule.rate_key, rates_of(limits, batch),
-                              static_cast<uint64_t>(batch - std::max<int64_t>(0, tokens)));
+    auto grant = lease_tokens(
+        *redis_, rule.rate_key, rates_of(scaled, batch),
+        static_cast<uint64_t>(std::min(room, batch - std::max<int64_t>(0, tokens))), options_.node);
     if (!grant) return lost(grant.error().message);
+    rule.demanders = grant->demanders;
     if (grant->granted > 0) {
       allowance.add_tokens(static_cast<int64_t>(grant->granted));
+      rule.node_cap.take(grant->granted);
       leased += grant->granted;
     } else {
       rule.next_lease = now + std::max<Millis>(1, grant->retry_after);

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -83,6 +84,8 @@ class ClusterAgent {
   AgentOptions options_;
   scheduler::SharedAllowances& allowances_;
   std::unique_ptr<RedisConnection> redis_;
+  std::minstd_rand jitter_;  // the rounds' phase (seeded by node and time)
+  uint32_t jitter() { return static_cast<uint32_t>(jitter_()); }
   std::map<std::string, std::unique_ptr<Rule>> rules_;
   std::unique_ptr<SuppressionSync> suppressions_;  // null: no queue given
   Millis next_suppression_sync_ = 0;

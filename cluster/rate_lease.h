@@ -5,7 +5,8 @@
 // clocks need not agree. A node asks for a batch of up to `want` tokens and gets those that fit
 // every rate now; the batch size bounds how far the cluster can run ahead of the rate (at most one
 // batch per node beyond rate × time + burst), which is why batches are small (a twentieth of a
-// second's worth, say).
+// second's worth, say). Whichever node asks first gets what fits, so the agent also caps each
+// node at a fair part of the rate (agent.h), from the number of nodes that want tokens.
 // It may not: touch a shard, or cache tokens itself (the agent hands them to the SharedAllowance).
 #pragma once
 
@@ -22,6 +23,7 @@ namespace ringmta::cluster {
 struct LeaseGrant {
   uint64_t granted = 0;
   Millis retry_after = 0;  // with none granted: when a token will fit every rate again
+  uint32_t demanders = 1;  // nodes that asked for the rule's tokens in the last 250 ms
 };
 
 struct LeasedRate {
@@ -30,8 +32,9 @@ struct LeasedRate {
 };
 
 // Up to `want` tokens of every one of `rates` (unlimited ones ignored), from the GCRAs at
-// KEY:<period in ms>.
+// KEY:<period in ms>, for `node` (counted among the demanders).
 Result<LeaseGrant> lease_tokens(RedisConnection& redis, const std::string& key,
-                                const std::vector<LeasedRate>& rates, uint64_t want);
+                                const std::vector<LeasedRate>& rates, uint64_t want,
+                                const std::string& node = "");
 
 }  // namespace ringmta::cluster

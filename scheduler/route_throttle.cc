@@ -124,6 +124,8 @@ std::vector<ThrottleChange> RouteThrottle::slow_down(std::string reason, Millis 
     if (auto c = rate_.on_slow_down(reason, now)) {
       changes.push_back(std::move(*c));
       apply_rate_factor(now);
+      // A cluster-wide rule's rate is cut for every node (cluster/rate_factor.h).
+      if (shared_ != nullptr && shared_->cluster()) shared_->note_slow_down();
     }
   }
   return changes;

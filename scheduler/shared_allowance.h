@@ -75,6 +75,10 @@ class SharedAllowance {
   uint64_t take_connection_misses() {
     return connection_misses_.exchange(0, std::memory_order_relaxed);
   }
+  // A shard's slow-down signal (a 421, "slow down") for the cluster's adaptive backoff; the agent
+  // takes the count.
+  void note_slow_down() { slow_downs_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t take_slow_downs() { return slow_downs_.exchange(0, std::memory_order_relaxed); }
   static constexpr Millis kLeaseWait = 5;  // a shard's retry when no leased token is left
 
  private:
@@ -104,6 +108,7 @@ class SharedAllowance {
   std::atomic<uint32_t> connection_leases_{0};
   std::atomic<uint64_t> token_misses_{0};
   std::atomic<uint64_t> connection_misses_{0};
+  std::atomic<uint64_t> slow_downs_{0};
 };
 
 class SharedAllowances {

@@ -87,6 +87,25 @@ TEST_F(RedisTest, TwoNodesTogetherKeepTheClusterWideRate) {
   EXPECT_EQ(a.agent->status().live_nodes, 2u);
 }
 
+TEST_F(RedisTest, ASlowDownSeenByOneNodeCutsTheRateOfBoth) {
+  Node a(options(), "a", cluster_rule(200, 0));
+  Node b(options(), "b", cluster_rule(200, 0));
+  ASSERT_TRUE(eventually([&] { return a.agent->status().redis_up && b.agent->status().redis_up; }));
+  a.rule->note_slow_down();  // a 421 at one of a's shards
+  // b reads the factor within its second; then both together send about half of 200/s.
+  std::this_thread::sleep_for(milliseconds(1100));
+  std::atomic<uint64_t> from_b{0};
+  std::thread other([&] { from_b = b.send_for(milliseconds(1000)); });
+  const uint64_t from_a = a.send_for(milliseconds(1000));
+  other.join();
+  const uint64_t total = from_a + from_b.load();
+  EXPECT_LE(total, 150u) << from_a << " + " << from_b.load();  // 200 uncut
+  EXPECT_GE(total, 90u) << from_a << " + " << from_b.load();
+  // Each node is capped at 1.5 / 2 of the rate while both want tokens: the other gets a quarter or
+  // more.
+  EXPECT_GE(from_b.load() * 5, total) << from_a << " + " << from_b.load();
+}
+
 TEST_F(RedisTest, ConnectionLeasesHoldTheClusterWideLimitAndMoveToTheNodeThatNeedsThem) {
   Node a(options(), "a", cluster_rule(0, 2));
   Node b(options(), "b", cluster_rule(0, 2));

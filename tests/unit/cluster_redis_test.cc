@@ -11,6 +11,7 @@
 
 #include "cluster/connection_lease.h"
 #include "cluster/membership.h"
+#include "cluster/rate_factor.h"
 #include "cluster/rate_lease.h"
 #include "cluster/redis_connection.h"
 #include "cluster_redis_server.h"
@@ -161,6 +162,25 @@ TEST_F(RedisTest, HeartbeatsCountTheLiveNodes) {
   EXPECT_EQ(beat("a", 10'000), 2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // b's heartbeat expired
   EXPECT_EQ(beat("a", 10'000), 1u);
+}
+
+TEST_F(RedisTest, ASlowDownCutsTheClustersRateOncePerHoldAndItGrowsBack) {
+  auto c = RedisConnection::connect(options());
+  ASSERT_TRUE(c);
+  const RateFactorTuning tuning{.cut = 0.5, .floor = 0.2, .recovery = 1.0, .hold = 300};
+  const auto factor = [&](bool slow_down) {
+    auto f = cluster_rate_factor(**c, "ringmta:slowdown:x", slow_down, tuning);
+    EXPECT_TRUE(f) << f.error().message;
+    return f ? *f : -1.0;
+  };
+  EXPECT_DOUBLE_EQ(factor(false), 1.0);  // never cut
+  EXPECT_NEAR(factor(true), 0.5, 0.01);
+  EXPECT_NEAR(factor(true), 0.5, 0.02);  // within the hold: one cut for a burst of signals
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_NEAR(factor(true), 0.42, 0.05);  // grew to ~0.85 (1.0/s), then cut
+  EXPECT_GE(factor(false), 0.2);          // never below the floor
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_DOUBLE_EQ(factor(false), 1.0);  // whole again
 }
 
 TEST_F(RedisTest, ARedisThatIsGoneIsAnErrorInBoundedTime) {
