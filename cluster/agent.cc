@@ -384,7 +384,8 @@ void ClusterAgent::serve_rule(Rule& rule, Millis now) {
     allowance.set_connection_leases(std::numeric_limits<uint32_t>::max());
   } else {
     const uint32_t open = allowance.open_connections();
-    const bool refused = allowance.take_connection_misses() > 0;
+    const uint64_t misses = allowance.take_connection_misses();
+    const bool refused = misses > 0;
     const uint32_t fair = rule.contenders > max ? 0 : (max + rule.contenders - 1) / rule.contenders;
     const bool yielding =
         rule.others_waiting > 0 && rule.leases_held > fair && now - rule.turn_started >= kTurn;
@@ -394,7 +395,9 @@ void ClusterAgent::serve_rule(Rule& rule, Millis now) {
       wanted = std::max(fair, open);
       if (wanted < rule.leases_held) rule.next_grow = now + kYield;
     } else if (refused && rule.leases_held < max && now >= rule.next_grow) {
-      wanted = std::min(max, std::max(open, rule.leases_held) + 1);
+      // As many more as the shards asked for (each refused open is one), at least one.
+      wanted = static_cast<uint32_t>(std::min<uint64_t>(
+          max, std::max(open, rule.leases_held) + std::max<uint64_t>(1, misses)));
     } else if (open < rule.leases_held && now - rule.last_all_busy >= kReleaseIdleAfter) {
       wanted = open;
     }

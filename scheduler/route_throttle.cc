@@ -73,7 +73,8 @@ bool RouteThrottle::may_open_connection(Millis now, uint32_t open) {
   if (open >= allowed_connections() || next_all(open_buckets_, now) > now) return false;
   if (shared_ != nullptr && !shared_->try_open()) {
     // Another shard's connection must close first; nothing says when: ask again shortly.
-    shared_open_at_ = now + kSharedOpenRetry;
+    // A cluster's connection lease comes within an agent round or two: ask again soon.
+    shared_open_at_ = now + (shared_->leasing() ? kLeaseOpenRetry : kSharedOpenRetry);
     return false;
   }
   return take_all(open_buckets_, now);

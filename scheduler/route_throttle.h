@@ -47,6 +47,7 @@ using ThrottleChange = AimdChange;  // name is "connections" or "rate"
 class RouteThrottle {
  public:
   static constexpr Millis kSharedOpenRetry = 100;  // after the shared connection limit said no
+  static constexpr Millis kLeaseOpenRetry = 10;    // after a cluster-wide rule had no lease
   RouteThrottle(const Limits& limits, Millis now, ThrottleTuning tuning = {});
 
   // True if one more connection may be opened now, given `open` connections (open or opening);
