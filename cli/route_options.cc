@@ -77,6 +77,15 @@ void add_route_options(CLI::App& app, config::RouteSettings& o) {
   app.add_option("--redis-user", o.redis_user, "Redis ACL user (default: the password alone)");
   app.add_option("--redis-password-file", o.redis_password_file,
                  "File holding Redis's password (or set RINGMTA_REDIS_PASSWORD)");
+  app.add_flag("--redis-tls", o.redis_tls, "TLS to Redis (its tls-port), the certificate verified");
+  app.add_option("--redis-ca-file", o.redis_ca_file,
+                 "CA certificates (PEM) to verify Redis with (default: the system's)");
+  app.add_option("--redis-tls-name", o.redis_tls_name,
+                 "Verify Redis's certificate against NAME (default: the --redis host)");
+  app.add_option("--redis-cert", o.redis_cert,
+                 "Client certificate (PEM) for a Redis with tls-auth-clients");
+  app.add_option("--redis-key", o.redis_key,
+                 "The client certificate's key (default: in the --redis-cert file)");
   app.add_option("--cluster-name", o.cluster_name,
                  "The cluster's name, the prefix of its Redis keys (default ringmta)");
   app.add_option("--cluster-node", o.cluster_node, "This node's id (default HOSTNAME:PID)");

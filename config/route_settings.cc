@@ -182,6 +182,14 @@ Result<void> set_cluster(engine::RouteConfig& route, const RouteSettings& o) {
   cluster::AgentOptions agent;
   agent.redis.address = endpoint->address();
   agent.redis.user = o.redis_user;
+  agent.redis.tls = o.redis_tls;
+  agent.redis.ca_file = o.redis_ca_file;
+  agent.redis.tls_name = o.redis_tls_name.empty() ? endpoint->host : o.redis_tls_name;
+  agent.redis.cert_file = o.redis_cert;
+  agent.redis.key_file = o.redis_key;
+  if (!o.redis_tls && (!o.redis_ca_file.empty() || !o.redis_cert.empty())) {
+    return make_error("--redis-ca-file and --redis-cert need --redis-tls");
+  }
   if (!o.redis_password_file.empty()) {
     std::ifstream in(o.redis_password_file);
     if (!in) return make_error("cannot read --redis-password-file " + o.redis_password_file);

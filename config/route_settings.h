@@ -43,9 +43,14 @@ struct RouteSettings {
   DkimSettings dkim;
   // A cluster of nodes (cluster/agent.h): the Redis that holds the limits of the throttle rules
   // with `cluster = true` for all the nodes together.
-  std::string redis;                     // HOST:PORT; "" = no cluster
-  std::string redis_user;                // ACL user ("" = the password alone)
-  std::string redis_password_file;       // or RINGMTA_REDIS_PASSWORD; neither = no AUTH
+  std::string redis;                // HOST:PORT; "" = no cluster
+  std::string redis_user;           // ACL user ("" = the password alone)
+  std::string redis_password_file;  // or RINGMTA_REDIS_PASSWORD; neither = no AUTH
+  bool redis_tls = false;           // TLS to Redis (its tls-port)
+  std::string redis_ca_file;        // CAs to verify Redis's certificate (default: the system's)
+  std::string redis_tls_name;       // the name to verify it against (default: --redis's host)
+  std::string redis_cert;           // a client certificate (tls-auth-clients), PEM
+  std::string redis_key;            // its key (default: in the --redis-cert file)
   std::string cluster_name = "ringmta";  // the Redis keys' prefix: one cluster per name
   std::string cluster_node;              // this node's id (default HOSTNAME:PID)
   int cluster_nodes = 1;  // nodes assumed for the fallback share if Redis was never reached

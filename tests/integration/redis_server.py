@@ -1,5 +1,5 @@
 """A private redis-server (Debian's redis-server 7) on 127.0.0.1 for the cluster tests: a free port, a password, no
-persistence; stop() kills it (as a crash would) and start() brings it back on the same port, empty.
+persistence (with tls=True: on TLS only, a self-signed certificate); stop() kills it (as a crash would) and start() brings it back on the same port, empty.
 """
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ from __future__ import annotations
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
 
-from mailstack import free_port
+from mailstack import free_port, make_certificate
 
 
 def binary() -> str | None:
@@ -19,7 +20,7 @@ def binary() -> str | None:
 
 
 class RedisServer:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, tls: bool = False):
         self.dir = directory
         self.port = free_port((socket.AF_INET,))
         self.password = secrets.token_hex(12)
@@ -27,6 +28,10 @@ class RedisServer:
         self.password_file.write_text(self.password + "\n")
         self.log = directory / "redis.log"
         self.proc: subprocess.Popen | None = None
+        # TLS only (no plain port): a self-signed certificate for 127.0.0.1, no client certificates asked for.
+        self.cert = self.key = None
+        if tls:
+            self.cert, self.key = make_certificate(directory)
 
     @property
     def address(self) -> str:
@@ -36,8 +41,12 @@ class RedisServer:
         exe = binary()
         if exe is None:
             raise RuntimeError("redis-server is not installed (tools/install-deps installs it)")
+        ports = ["--port", str(self.port)]
+        if self.cert:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.cert), "--tls-key-file",
+                     str(self.key), "--tls-ca-cert-file", str(self.cert), "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [exe, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--requirepass", self.password, "--dir", str(self.dir), "--logfile", str(self.log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
@@ -55,7 +64,11 @@ class RedisServer:
             return b"".join([f"*{len(parts)}\r\n".encode()] +
                             [f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts])
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as raw:
+                s = raw
+                if self.cert:
+                    context = ssl.create_default_context(cafile=str(self.cert))
+                    s = context.wrap_socket(raw, server_hostname="127.0.0.1")
                 s.sendall(encode(["AUTH", self.password]) + encode(list(args)))
                 data = b""
                 while data.count(b"\r\n") < 2:

@@ -68,13 +68,14 @@ class Node:
         self.proc: subprocess.Popen | None = None
 
     admin = "none"
+    tls: list[str] = []
 
     def args(self, command: str) -> list[str]:
         route = ["--queue", str(self.dir / "q"), "--json", "--no-progress", "--admin", self.admin, "--smarthost",
                  f"{SMART_HOST}:{self.sink.port}", "--tls", "none", "--bind-address", self.address,
                  "--ehlo", f"{self.name}.cluster.test", "--throttle-file", str(self.dir / "throttle.toml"),
                  "--redis", self.redis.address, "--redis-password-file", str(self.redis.password_file),
-                 "--cluster-name", "test", "--cluster-node", self.name, "--delivery-log",
+                 *self.tls, "--cluster-name", "test", "--cluster-node", self.name, "--delivery-log",
                  str(self.dir / "log.jsonl"), "--retry-after", "1", "--until-done"]
         if command == "send":
             return ["send", "--message", str(self.dir / "m.eml"), "--recipients", str(self.dir / "l.csv"), *route]
@@ -206,3 +207,22 @@ def test_a_hard_bounce_on_one_node_suppresses_the_address_on_the_others(tmp_path
     listed = subprocess.run([ringmta_bin(), "suppress", "list", "--queue", str(c.dir / "q")], capture_output=True,
                             text=True, timeout=30)
     assert all(g in listed.stdout for g in gone) and "suppressed on node node0" in listed.stdout, listed.stdout
+
+
+def test_redis_over_tls_with_a_password_and_a_certificate_that_does_not_verify(tmp_path, smart_host):
+    if redis_binary() is None:
+        pytest.skip("redis-server not installed")
+    redis = RedisServer(tmp_path, tls=True).start()
+    try:
+        good = Node(tmp_path, 0, redis, smart_host, 50)
+        good.tls = ["--redis-tls", "--redis-ca-file", str(redis.cert)]
+        result = good.start().wait(60)
+        assert result["delivered"] == 50 and "joined through Redis" in good.log(), good.log()
+        # The system's CAs do not know the self-signed certificate: no cluster, but delivery goes on (the share).
+        bad = Node(tmp_path, 1, redis, smart_host, 50)
+        bad.tls = ["--redis-tls"]
+        result = bad.start().wait(60)
+        assert result["delivered"] == 50, bad.log()
+        assert "TLS handshake failed: self-signed certificate" in bad.log() and "delivery goes on" in bad.log(), bad.log()
+    finally:
+        redis.stop()
