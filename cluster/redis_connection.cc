@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "util/errno_text.h"
+#include "util/poll_wait.h"
 
 namespace ringmta::cluster {
 namespace {
@@ -27,18 +28,6 @@ bool split_address(const std::string& address, std::string& host, std::string& p
     host = host.substr(1, host.size() - 2);
   }
   return !host.empty();
-}
-
-bool wait_for(int fd, short events, Millis timeout) {
-  const Millis deadline = monotonic_now() + timeout;
-  for (;;) {
-    const Millis left = deadline - monotonic_now();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(left));
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
 }
 
 // OpenSSL's queued errors as one line (and the queue emptied).
@@ -102,7 +91,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisOpt
   if (::connect(c->fd_, found->ai_addr, found->ai_addrlen) < 0 && errno != EINPROGRESS) {
     return make_error("cannot connect to Redis at " + options.address + ": " + errno_text(errno));
   }
-  if (!wait_for(c->fd_, POLLOUT, options.timeout)) {
+  if (!wait_ready(c->fd_, POLLOUT, options.timeout)) {
     return make_error("cannot connect to Redis at " + options.address + ": timed out");
   }
   int error = 0;
@@ -186,7 +175,7 @@ Result<void> RedisConnection::start_tls(const std::string& host) {
     if (rc == 1) return {};
     const int e = SSL_get_error(ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
+      if (!wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
         return make_error(where + " handshake timed out");
       }
       continue;
@@ -202,7 +191,7 @@ Result<void> RedisConnection::start_tls(const std::string& host) {
 Result<std::size_t> RedisConnection::write_some(const char* data, std::size_t n) {
   for (;;) {
     if (ssl_ == nullptr) {
-      if (!wait_for(fd_, POLLOUT, options_.timeout)) {
+      if (!wait_ready(fd_, POLLOUT, options_.timeout)) {
         return make_error("Redis " + options_.address + ": timed out sending");
       }
       const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL);
@@ -215,7 +204,7 @@ Result<std::size_t> RedisConnection::write_some(const char* data, std::size_t n)
     if (sent > 0) return static_cast<std::size_t>(sent);
     const int e = SSL_get_error(ssl, sent);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
+      if (!wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
         return make_error("Redis " + options_.address + ": timed out sending");
       }
       continue;
@@ -227,7 +216,7 @@ Result<std::size_t> RedisConnection::write_some(const char* data, std::size_t n)
 Result<std::size_t> RedisConnection::read_some(char* data, std::size_t n) {
   for (;;) {
     if (ssl_ == nullptr) {
-      if (!wait_for(fd_, POLLIN, options_.timeout)) {
+      if (!wait_ready(fd_, POLLIN, options_.timeout)) {
         return make_error("Redis " + options_.address + ": no reply in time");
       }
       const ssize_t got = ::recv(fd_, data, n, 0);
@@ -241,7 +230,7 @@ Result<std::size_t> RedisConnection::read_some(char* data, std::size_t n) {
     const int e = SSL_get_error(ssl, got);
     if (e == SSL_ERROR_ZERO_RETURN) return std::size_t{0};
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
+      if (!wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.timeout)) {
         return make_error("Redis " + options_.address + ": no reply in time");
       }
       continue;

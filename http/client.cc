@@ -21,6 +21,7 @@
 
 #include "engine/io/tcp_stream.h"
 #include "util/errno_text.h"
+#include "util/poll_wait.h"
 
 namespace ringmta::http {
 namespace {
@@ -31,19 +32,6 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
-
-// Waits until fd is ready for `events` or `timeout` passes.
-bool wait_for(int fd, short events, Millis timeout) {
-  const Millis deadline = monotonic_now() + timeout;
-  for (;;) {
-    const Millis left = deadline - monotonic_now();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(left));
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
-}
 
 using SslCtx = std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)>;
 using Ssl = std::unique_ptr<SSL, void (*)(SSL*)>;
@@ -79,7 +67,7 @@ class Connection {
         bytes.remove_prefix(static_cast<std::size_t>(n));
         continue;
       }
-      if (!wait_for(socket_.fd, POLLOUT, timeout_))
+      if (!wait_ready(socket_.fd, POLLOUT, timeout_))
         return make_error(base_ + ": timed out sending");
       const ssize_t n = ::send(socket_.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
@@ -105,7 +93,7 @@ class Connection {
         }
         answer.append(buf, static_cast<std::size_t>(n));
       } else {
-        if (!wait_for(socket_.fd, POLLIN, timeout_))
+        if (!wait_ready(socket_.fd, POLLIN, timeout_))
           return make_error(base_ + ": no answer in time");
         const ssize_t n = ::recv(socket_.fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;

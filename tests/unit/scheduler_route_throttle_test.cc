@@ -1,9 +1,11 @@
 // RouteThrottle: connection cap and open rate, message buckets, AIMD cuts on 421 / rate-limit
-// replies and refused-connection bursts, recovery on successes. Fake clock.
+// replies and refused-connection bursts, recovery on successes; a cluster-wide rule's cut told to
+// its shared allowance for the cluster agent. Fake clock.
 #include <gtest/gtest.h>
 
 #include "protocol/smtp_reply.h"
 #include "scheduler/route_throttle.h"
+#include "scheduler/shared_allowance.h"
 
 namespace ringmta::scheduler {
 namespace {
@@ -149,6 +151,25 @@ TEST(RouteThrottle, RefusedConnectionsCountOnlyInABurst) {
   EXPECT_TRUE(t.on_reply(local, 50'001).empty());
   EXPECT_EQ(t.on_reply(local, 50'002).size(), 1u);
   EXPECT_EQ(t.allowed_connections(), 4u);
+}
+
+TEST(RouteThrottleSharing, ASlowDownOfAClusterWideRuleIsToldToTheClusterAgent) {
+  Limits whole;
+  whole.messages_per_second = Rate::per_second(50);
+  whole.message_burst = 1;
+  whole.max_connections = 2;
+  auto local = std::make_shared<SharedAllowance>(whole, 0);
+  whole.cluster = true;
+  auto cluster = std::make_shared<SharedAllowance>(whole, 0);
+  RouteThrottle one(whole, 0), two(whole, 0);
+  one.share(local);
+  two.share(cluster);
+  (void)one.on_reply(reply(421, "4.7.0", "Too many connections, slow down"), 1000);
+  (void)two.on_reply(reply(421, "4.7.0", "Too many connections, slow down"), 1000);
+  EXPECT_EQ(local->take_slow_downs(), 0u);  // not a cluster's rule: the shard's own cut only
+  EXPECT_EQ(cluster->take_slow_downs(), 1u);
+  (void)two.on_reply(reply(250, "2.0.0", "Ok"), 1100);
+  EXPECT_EQ(cluster->take_slow_downs(), 0u);
 }
 
 }  // namespace

@@ -149,36 +149,6 @@ TEST(SharedAllowance, AClusterWideRuleSendsOnlyOnLeasesUntilItFallsBack) {
   EXPECT_EQ(shared.max_connections(), 8u);
 }
 
-protocol::Reply reply(int code, const char* enhanced, const char* text) {
-  protocol::Reply r;
-  r.code = code;
-  if (enhanced) {
-    int k = 0, s = 0, d = 0;
-    std::sscanf(enhanced, "%d.%d.%d", &k, &s, &d);
-    r.enhanced = protocol::EnhancedCode{k, s, d};
-    r.lines.push_back(std::string(enhanced) + " " + text);
-  } else {
-    r.lines.push_back(text);
-  }
-  return r;
-}
-
-TEST(RouteThrottleSharing, ASlowDownOfAClusterWideRuleIsToldToTheClusterAgent) {
-  Limits whole = rate_limits(50, 1, 2);
-  auto local = std::make_shared<SharedAllowance>(whole, 0);
-  whole.cluster = true;
-  auto cluster = std::make_shared<SharedAllowance>(whole, 0);
-  RouteThrottle one(whole, 0), two(whole, 0);
-  one.share(local);
-  two.share(cluster);
-  (void)one.on_reply(reply(421, "4.7.0", "Too many connections, slow down"), 1000);
-  (void)two.on_reply(reply(421, "4.7.0", "Too many connections, slow down"), 1000);
-  EXPECT_EQ(local->take_slow_downs(), 0u);  // not a cluster's rule: the shard's own cut only
-  EXPECT_EQ(cluster->take_slow_downs(), 1u);
-  (void)two.on_reply(reply(250, "2.0.0", "Ok"), 1100);
-  EXPECT_EQ(cluster->take_slow_downs(), 0u);
-}
-
 TEST(RouteThrottleSharing, TwoShardsThrottlesHoldTheRouteTotal) {
   const Limits whole = rate_limits(50, 1, 2);
   auto shared = std::make_shared<SharedAllowance>(whole, 0);
