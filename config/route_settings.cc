@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "message/address.h"
@@ -28,17 +29,28 @@ std::string host_fqdn() {
   return name;
 }
 
-Result<std::string> read_password(const RouteSettings& o) {
-  if (!o.password_file.empty()) {
-    std::ifstream in(o.password_file);
-    if (!in) return make_error("cannot read --password-file " + o.password_file);
+// A secret's first line from `file` (given as `flag`), else the environment variable `env`;
+// nullopt when neither is set.
+Result<std::optional<std::string>> read_secret(const std::string& file, const char* flag,
+                                               const char* env) {
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return make_error(std::string("cannot read ") + flag + " " + file);
     std::string line;
     std::getline(in, line);
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-    return line;
+    return std::optional<std::string>(std::move(line));
   }
-  if (const char* env = std::getenv("RINGMTA_PASSWORD")) return std::string(env);
-  return make_error("--user needs a password: --password-file FILE or RINGMTA_PASSWORD");
+  if (const char* value = std::getenv(env)) return std::optional<std::string>(value);
+  return std::optional<std::string>();
+}
+
+Result<std::string> read_password(const RouteSettings& o) {
+  auto secret = read_secret(o.password_file, "--password-file", "RINGMTA_PASSWORD");
+  if (!secret) return secret.error();
+  if (!*secret)
+    return make_error("--user needs a password: --password-file FILE or RINGMTA_PASSWORD");
+  return std::move(**secret);
 }
 
 // --direct: delivery to MX hosts and, unless --mx-tls none, its TLS context. Returns the
@@ -190,17 +202,10 @@ Result<void> set_cluster(engine::RouteConfig& route, const RouteSettings& o) {
   if (!o.redis_tls && (!o.redis_ca_file.empty() || !o.redis_cert.empty())) {
     return make_error("--redis-ca-file and --redis-cert need --redis-tls");
   }
-  if (!o.redis_password_file.empty()) {
-    std::ifstream in(o.redis_password_file);
-    if (!in) return make_error("cannot read --redis-password-file " + o.redis_password_file);
-    std::getline(in, agent.redis.password);
-    while (!agent.redis.password.empty() &&
-           (agent.redis.password.back() == '\r' || agent.redis.password.back() == '\n')) {
-      agent.redis.password.pop_back();
-    }
-  } else if (const char* env = std::getenv("RINGMTA_REDIS_PASSWORD")) {
-    agent.redis.password = env;
-  }
+  auto password =
+      read_secret(o.redis_password_file, "--redis-password-file", "RINGMTA_REDIS_PASSWORD");
+  if (!password) return password.error();
+  agent.redis.password = password->value_or("");
   if (o.cluster_name.empty() || o.cluster_name.find_first_of(" \t\r\n") != std::string::npos) {
     return make_error("--cluster-name must be a word (the prefix of the cluster's Redis keys)");
   }
