@@ -1,0 +1,99 @@
+"""A recording SMTP sink written for the cluster tests (not the project's own `ringmta sink`): it accepts every
+message and writes one JSON line per event to --record, with the source address of the connection:
+  {"event": "open", "peer": "10.88.0.11", "conn": 7, "open": 2, "t": ...}   (open: connections open now)
+  {"event": "message", "peer": ..., "conn": 7, "rcpts": ["a@b"], "t": ...}
+  {"event": "close", "peer": ..., "conn": 7, "t": ...}
+--refuse DOMAIN answers 550 5.1.1 to every RCPT in that domain (a hard bounce). No PIPELINING, no TLS.
+Run: python3 recording_sink.py --listen HOST:PORT --record FILE [--refuse DOMAIN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+
+class Recorder:
+    def __init__(self, path: str):
+        self.file = open(path, "a", buffering=1)
+        self.open_now = 0
+        self.next_conn = 0
+
+    def write(self, **event):
+        event["t"] = time.time()
+        self.file.write(json.dumps(event) + "\n")
+
+
+async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rec: Recorder, refuse: set[str]):
+    peer = writer.get_extra_info("peername")[0]
+    rec.next_conn += 1
+    conn = rec.next_conn
+    rec.open_now += 1
+    rec.write(event="open", peer=peer, conn=conn, open=rec.open_now)
+    rcpts: list[str] = []
+
+    async def say(line: str):
+        writer.write(line.encode() + b"\r\n")
+        await writer.drain()
+
+    try:
+        await say("220 recording-sink ESMTP")
+        while True:
+            line = await asyncio.wait_for(reader.readline(), 60)
+            if not line:
+                break
+            verb = line.decode(errors="replace").strip()
+            upper = verb.upper()
+            if upper.startswith(("EHLO", "HELO")):
+                await say("250-recording-sink\r\n250 8BITMIME")
+            elif upper.startswith("MAIL FROM:"):
+                rcpts = []
+                await say("250 2.1.0 ok")
+            elif upper.startswith("RCPT TO:"):
+                address = verb[8:].strip().split()[0].strip("<>")
+                if address.rpartition("@")[2].lower() in refuse:
+                    await say("550 5.1.1 User unknown")
+                else:
+                    rcpts.append(address)
+                    await say("250 2.1.5 ok")
+            elif upper == "DATA":
+                await say("354 go on")
+                while (data := await asyncio.wait_for(reader.readline(), 60)) not in (b".\r\n", b""):
+                    pass
+                rec.write(event="message", peer=peer, conn=conn, rcpts=rcpts)
+                await say("250 2.0.0 queued")
+            elif upper == "RSET":
+                rcpts = []
+                await say("250 2.0.0 ok")
+            elif upper == "QUIT":
+                await say("221 2.0.0 bye")
+                break
+            else:
+                await say("250 2.0.0 ok" if upper == "NOOP" else "502 5.5.2 not here")
+    except (asyncio.TimeoutError, ConnectionError):
+        pass
+    finally:
+        rec.open_now -= 1
+        rec.write(event="close", peer=peer, conn=conn)
+        writer.close()
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listen", required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--refuse", action="append", default=[])
+    o = parser.parse_args()
+    host, port = o.listen.rsplit(":", 1)
+    rec = Recorder(o.record)
+    refuse = {d.lower() for d in o.refuse}
+    server = await asyncio.start_server(lambda r, w: session(r, w, rec, refuse), host, int(port))
+    print("listening", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
