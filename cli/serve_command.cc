@@ -23,12 +23,14 @@
 #include "cli/job_options.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cluster/membership.h"
 #include "dkim/signer.h"
 #include "engine/io/tls_channel.h"
 #include "engine/route_updates.h"
 #include "engine/suppression_feed.h"
 #include "http/admin_server.h"
 #include "service/api.h"
+#include "service/cluster_campaigns.h"
 #include "service/event_log.h"
 #include "service/readiness.h"
 #include "service/route_watch.h"
@@ -49,6 +51,9 @@ struct ApiFlags {
   std::size_t max_upload_mb = 0;  // 0 = bounded by the spool's disk only
   std::string spool_dir;
   std::string max_requests;  // "" = unlimited
+  // A cluster node's listener for the other nodes (campaign parts, per-node reports) and the URL
+  // they reach it at.
+  std::string cluster_listen, cluster_url;
 };
 
 struct SubmissionFlags {
@@ -131,6 +136,78 @@ Result<std::string> read_token(const std::string& path, service::EventLog& log) 
   return token;
 }
 
+// A request to the cluster listener as the API names it: /cluster/v1/... is /api/v1/...
+http::HttpRequest as_api_request(const http::HttpRequest& request) {
+  constexpr std::string_view kNodes = "/cluster/v1/";
+  http::HttpRequest api = request;
+  if (api.path.starts_with(kNodes)) api.path = "/api/v1/" + api.path.substr(kNodes.size());
+  return api;
+}
+
+struct NodeListener {
+  std::unique_ptr<http::AdminServer> server;
+  std::shared_ptr<service::ClusterCampaigns> campaigns;  // what this node's API splits with
+};
+
+// --cluster-listen: where the other nodes of the cluster send this node its parts of campaigns
+// and ask about them (/cluster/v1/..., the API's endpoints over this node's queue alone, with
+// the API's token); the URL is told to the cluster's agent, which advertises it in Redis.
+Result<NodeListener> listen_for_nodes(const ApiFlags& api, storage::Queue& queue,
+                                      engine::RouteConfig& route, const std::string& token,
+                                      const std::shared_ptr<engine::TlsContext>& tls,
+                                      const std::string& spool,
+                                      const std::shared_ptr<engine::SuppressionFeed>& feed,
+                                      const std::shared_ptr<engine::DeliveryControl>& control,
+                                      service::EventLog& log) {
+  auto started = http::AdminServer::start(
+      api.cluster_listen,
+      http::ListenerOptions{.max_body = api.max_body_mb << 20,
+                            .max_streamed_body = http::HttpRequestParser::kUnlimited,
+                            .tls = tls,
+                            .builtin_pages = false});
+  if (!started) return make_error("--cluster-listen " + started.error().message);
+  NodeListener out{std::move(started.value()), nullptr};
+  std::string url = api.cluster_url.empty() ? out.server->url() : api.cluster_url;
+  if (api.cluster_url.empty() &&
+      (url.find("://0.0.0.0:") != std::string::npos || url.find("://[::]:") != std::string::npos)) {
+    return make_error("--cluster-listen " + api.cluster_listen +
+                      " listens on every address: give --cluster-url, the URL the other nodes "
+                      "reach it at");
+  }
+  if (!url.ends_with('/')) url += '/';
+  cluster::AgentOptions& agent = *route.cluster;
+  if (agent.node.empty()) agent.node = cluster::default_node_id();  // the agent's and the API's
+  agent.url = url;
+  auto node_api = std::make_shared<service::ServiceApi>(
+      queue, service::ApiSettings{.token = token,
+                                  .spool_dir = spool,
+                                  .sender_override = route.sender_override,
+                                  .route = &route,
+                                  .suppression_feed = feed,
+                                  .control = control,
+                                  .log = &log,
+                                  .max_message = api.max_body_mb << 20});
+  out.server->handle("/cluster/v1/", [node_api](const http::HttpRequest& r) {
+    return node_api->handle(as_api_request(r));
+  });
+  out.server->handle_stream({"/cluster/v1/campaigns",
+                             [](const http::HttpRequest& head) {
+                               return service::ServiceApi::is_upload(as_api_request(head));
+                             },
+                             [node_api](const http::HttpRequest& head) {
+                               return node_api->open_upload(as_api_request(head));
+                             }});
+  out.campaigns = std::make_shared<service::ClusterCampaigns>(service::ClusterSettings{
+      .redis = agent.redis,
+      .prefix = agent.prefix,
+      .node = agent.node,
+      .token = token,
+      .pinned_cert =
+          api.tls_cert.empty() ? std::string() : std::filesystem::absolute(api.tls_cert).string(),
+      .timeout = 30'000});
+  return out;
+}
+
 }  // namespace
 
 // Every flag of `serve`, into one struct: parsed at start, and again on SIGHUP.
@@ -159,6 +236,14 @@ void add_serve_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option(
       "--api-max-requests", f.api.max_requests,
       "Requests the API answers at most, e.g. 50/second (429 beyond; default: no limit)");
+  sub.add_option("--cluster-listen", f.api.cluster_listen,
+                 "In a cluster (--redis): take parts of campaigns injected into other nodes, and "
+                 "answer their questions about them, on HOST:PORT; campaigns injected here are "
+                 "split by domain across the nodes that have one (needs --api-listen: the same "
+                 "token on every node)");
+  sub.add_option("--cluster-url", f.api.cluster_url,
+                 "The URL the other nodes reach --cluster-listen at (default: its address, "
+                 "which must then not be a wildcard)");
   sub.add_option("--spool-dir", f.api.spool_dir,
                  "Where an API request's recipients are written while they are queued (default: "
                  "the system's temporary directory)");
@@ -268,6 +353,12 @@ Command add_serve_command(CLI::App& app) {
           if (publish) publish(std::move(s));
         };
         std::unique_ptr<http::AdminServer> api_server;
+        std::unique_ptr<http::AdminServer> cluster_server;  // the other nodes' listener
+        if (!api->cluster_listen.empty() && (api->listen.empty() || !route->cluster)) {
+          return usage_error(
+              "--cluster-listen is for a cluster's node: it needs --redis HOST:PORT and "
+              "--api-listen (whose token the nodes share)");
+        }
         if (!api->listen.empty()) {
           std::string spool = api->spool_dir.empty()
                                   ? std::filesystem::temp_directory_path().string()
@@ -291,6 +382,14 @@ Command add_serve_command(CLI::App& app) {
                                     .builtin_pages = false});
           if (!started) return usage_error("--api-listen " + started.error().message);
           api_server = std::move(started.value());
+          std::shared_ptr<service::ClusterCampaigns> cluster_campaigns;
+          if (!api->cluster_listen.empty()) {
+            auto listened =
+                listen_for_nodes(*api, q, *route, token, api_tls, spool, feed, control, *log);
+            if (!listened) return usage_error(listened.error().message);
+            cluster_server = std::move(listened->server);
+            cluster_campaigns = std::move(listened->campaigns);
+          }
           auto handler = std::make_shared<service::ServiceApi>(
               q, service::ApiSettings{.token = token,
                                       .spool_dir = spool,
@@ -300,7 +399,8 @@ Command add_serve_command(CLI::App& app) {
                                       .control = control,
                                       .max_requests = max_requests,
                                       .log = log.get(),
-                                      .max_message = api->max_body_mb << 20});
+                                      .max_message = api->max_body_mb << 20,
+                                      .cluster = cluster_campaigns});
           api_server->handle(std::string(service::ServiceApi::kPathPrefix),
                              [handler](const http::HttpRequest& r) { return handler->handle(r); });
           api_server->handle_stream(
@@ -432,6 +532,7 @@ Command add_serve_command(CLI::App& app) {
           service::remove_service_file(queue_dir);
           api_server->stop();  // no campaign is half-queued past this point
         }
+        if (cluster_server) cluster_server->stop();
         if (!summary) return usage_error(summary.error().message);
         const metrics::Totals& t = summary->totals;
         // Everything not delivered stays queued for the next start.

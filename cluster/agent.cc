@@ -2,8 +2,6 @@
 // fallback while Redis is away.
 #include "cluster/agent.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -86,12 +84,6 @@ struct ClusterAgent::Rule {
 };
 
 namespace {
-
-std::string default_node_id() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
-  return std::string(host) + ":" + std::to_string(::getpid());
-}
 
 // Tokens per lease: batch_seconds of the tightest configured rate, at least 1.
 int64_t batch_of(const scheduler::Limits& limits, double batch_seconds) {
@@ -189,7 +181,7 @@ void ClusterAgent::run() {
                                      rule->leases_held};
     if (!hold_connection_leases(*redis_, give_back)) return;
   }
-  (void)leave(*redis_, key("nodes"), options_.node);
+  (void)leave(*redis_, options_.prefix, options_.node);
 }
 
 bool ClusterAgent::connect(Millis now) {
@@ -202,7 +194,7 @@ bool ClusterAgent::connect(Millis now) {
     return false;
   }
   redis_ = std::move(c.value());
-  auto live = heartbeat(*redis_, key("nodes"), options_.node, options_.lease_ttl);
+  auto live = heartbeat(*redis_, options_.prefix, options_.node, options_.lease_ttl, options_.url);
   if (!live) {
     lost(live.error().message);
     return false;
@@ -280,7 +272,8 @@ void ClusterAgent::round(Millis now) {
     return;
   }
   if (now >= next_heartbeat_) {
-    auto live = heartbeat(*redis_, key("nodes"), options_.node, options_.lease_ttl);
+    auto live =
+        heartbeat(*redis_, options_.prefix, options_.node, options_.lease_ttl, options_.url);
     if (!live) return lost(live.error().message);
     live_nodes_ = *live;
     next_heartbeat_ = now + kHeartbeatEvery;

@@ -39,6 +39,9 @@ struct AgentOptions {
   RedisOptions redis;
   std::string prefix = "ringmta";  // every key is PREFIX:...; one cluster per prefix and Redis
   std::string node;                // this node's id; "" = HOSTNAME:PID
+  // Where the other nodes send this node its parts of campaigns (`serve --cluster-listen`), ""
+  // for a node that takes none (membership.h).
+  std::string url;
   Millis lease_ttl = 10'000;  // connection leases and heartbeats expire this long after renewal
   Millis tick = 2;            // the agent's round
   // A lease of message tokens is this many seconds' worth of the rule's tightest rate (at least

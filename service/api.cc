@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -106,8 +107,23 @@ class SpoolFile {
 };
 
 // The rejected rows ingest wrote ("line,reason,email"): at most `limit`, each named by its
-// recipient's index in a JSON request (by_index), else by its line in the uploaded CSV.
-json rejected_rows(const std::string& path, const CampaignRequest* by_index, std::size_t limit) {
+// recipient's index in a JSON request (by_index), else by its line in the uploaded CSV (the lines
+// of `part` when ingest read a part of the list).
+// A row named by its line in the list (`line`) as the answer names it: by its recipient's index in
+// a JSON request (by_index), else by its line.
+json row_at(std::size_t line, const CampaignRequest* by_index, std::string_view email,
+            std::string_view reason) {
+  json row{{"email", email}, {"reason", reason}};
+  if (by_index != nullptr) {
+    row["index"] = by_index->recipient_at_line(line);
+  } else {
+    row["line"] = line;
+  }
+  return row;
+}
+
+json rejected_rows(const std::string& path, const CampaignRequest* by_index, std::size_t limit,
+                   const cluster::ListPart* part = nullptr) {
   json rows = json::array();
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!file) return rows;
@@ -119,14 +135,9 @@ json rejected_rows(const std::string& path, const CampaignRequest* by_index, std
       header = false;
       continue;
     }
-    const std::size_t line = std::strtoul(record.fields[0].c_str(), nullptr, 10);
-    json row{{"email", record.fields[2]}, {"reason", record.fields[1]}};
-    if (by_index != nullptr) {
-      row["index"] = by_index->recipient_at_line(line);
-    } else {
-      row["line"] = line;
-    }
-    rows.push_back(std::move(row));
+    std::size_t line = std::strtoul(record.fields[0].c_str(), nullptr, 10);
+    if (part != nullptr) line = part->list_line(line);  // a part's line: the list's
+    rows.push_back(row_at(line, by_index, record.fields[2], record.fields[1]));
   }
   return rows;
 }
@@ -159,6 +170,58 @@ class UploadReader : public http::BodyReader {
   Queue queue_;
 };
 
+// A split campaign's answer: this node's counts (in `body`) with the other nodes' added, their
+// rejected rows named by the list's lines, and where every part went. Whether anything was newly
+// queued anywhere (201).
+bool add_parts(json& body, const Spread& spread, const jobs::CampaignFacts& here,
+               const std::string& self, const CampaignRequest* by_index) {
+  bool anything_new = !here.already_queued;
+  bool all_already = here.already_queued;
+  json nodes = json::array();
+  nodes.push_back({{"node", self},
+                   {"rows", spread.list->parts[spread.local].rows()},
+                   {"accepted", here.accepted}});
+  json& rows = body["rejected_rows"];
+  for (const cluster::UnreadableRow& bad : spread.list->unreadable) {
+    body["rejected"] = body["rejected"].get<uint64_t>() + 1;
+    if (rows.size() < ServiceApi::kMaxRejectedRows) {
+      rows.push_back(row_at(bad.line, by_index, "", bad.reason));
+    }
+  }
+  for (const PartOutcome& part : spread.others) {
+    json entry{{"node", part.node}, {"rows", part.rows}};
+    if (part.kept_here) {
+      entry["kept_here"] = true;
+      entry["why"] = part.error;
+    } else if (!part.error.empty()) {
+      entry["error"] = part.error;
+      all_already = false;
+    } else {
+      const json& a = part.answer;
+      for (const char* count : {"accepted", "rejected", "duplicates", "suppressed"}) {
+        const uint64_t n = a.is_object() && a.contains(count) && a[count].is_number_unsigned()
+                               ? a[count].get<uint64_t>()
+                               : 0;
+        body[count] = body[count].get<uint64_t>() + n;
+        if (std::string_view(count) == "accepted") entry["accepted"] = n;
+      }
+      const bool already = a.value("already_queued", false);
+      anything_new = anything_new || !already;
+      all_already = all_already && already;
+      if (a.contains("rejected_rows") && a["rejected_rows"].is_array()) {
+        for (const json& row : a["rejected_rows"]) {
+          if (rows.size() >= ServiceApi::kMaxRejectedRows) break;
+          const std::size_t line = part.part->list_line(row.value("line", std::size_t{0}));
+          rows.push_back(row_at(line, by_index, row.value("email", ""), row.value("reason", "")));
+        }
+      }
+    }
+    nodes.push_back(std::move(entry));
+  }
+  body["already_queued"] = all_already;
+  body["nodes"] = std::move(nodes);
+  return anything_new;
+}
 }  // namespace
 
 json report_json(std::string_view campaign, const jobs::CampaignReport& report) {
@@ -349,6 +412,14 @@ HttpAnswer ServiceApi::queue_request(CampaignRequest& r, const std::string& reci
     if (!signable) return error(422, signable.error().message, "message");
     warning = *signable;
   }
+  // In a cluster: the other nodes' domains to their nodes first; this node queues its own part
+  // (with the rows of any part no other node took).
+  Spread spread;
+  if (settings_.cluster) {
+    spread = settings_.cluster->spread(r, input.campaign, input.raw_message, recipients_path,
+                                       settings_.spool_dir);
+    if (spread.split) input.recipients_path = spread.list->parts[spread.local].path();
+  }
   auto facts = jobs::queue_campaign(queue_, input, addresses->sender);
   if (!facts) {
     const Error& e = facts.error();
@@ -376,14 +447,71 @@ HttpAnswer ServiceApi::queue_request(CampaignRequest& r, const std::string& reci
             {"envelope_sender", facts->envelope_sender},
             {"already_queued", facts->already_queued}};
   if (!warning.empty()) body["warning"] = warning;
+  const cluster::ListPart* local = spread.split ? &spread.list->parts[spread.local] : nullptr;
   body["rejected_rows"] =
       facts->rejected_rows > 0
-          ? rejected_rows(rejects.path(), rows_by_index ? &r : nullptr, kMaxRejectedRows)
+          ? rejected_rows(rejects.path(), rows_by_index ? &r : nullptr, kMaxRejectedRows, local)
           : json::array();
-  return reply(facts->already_queued ? 200 : 201, body);
+  if (!spread.note.empty()) body["cluster"] = spread.note;
+  if (!spread.split) return reply(facts->already_queued ? 200 : 201, body);
+  const bool anything_new =
+      add_parts(body, spread, *facts, settings_.cluster->node(), rows_by_index ? &r : nullptr);
+  std::vector<std::string> holders{settings_.cluster->node()};
+  for (const PartOutcome& part : spread.others) {
+    if (part.error.empty()) holders.push_back(part.node);
+  }
+  settings_.cluster->record(facts->campaign, holders);
+  return reply(anything_new ? 201 : 200, body);
 }
 
 HttpAnswer ServiceApi::get_campaign(std::string_view id) {
+  HttpAnswer here = local_campaign(id);
+  if (!settings_.cluster || (here.status != 200 && here.status != 404)) return here;
+  const auto answers = settings_.cluster->ask_others(
+      std::string(id), "GET", "/cluster/v1/campaigns/" + http::percent_encode(id));
+  std::vector<std::pair<std::string, json>> parts;  // the nodes that know the campaign
+  if (here.status == 200) parts.emplace_back(settings_.cluster->node(), json::parse(here.body));
+  json nodes = json::array();
+  bool complete = true;
+  for (const auto& a : answers) {
+    json part = a.answer ? json::parse(a.answer->body, nullptr, false) : json();
+    if (a.answer && a.answer->status == 200 && part.is_object()) {
+      parts.emplace_back(a.node, std::move(part));
+    } else if (!a.answer || a.answer->status != 404) {
+      complete = false;
+      nodes.push_back(
+          {{"node", a.node},
+           {"error", a.answer ? "answered " + std::to_string(a.answer->status) : a.error}});
+    }
+  }
+  if (parts.empty()) {
+    return complete ? here : error(503, "no node that answered knows this campaign", "id");
+  }
+  json whole{{"campaign", id}};
+  std::string state;
+  for (const char* count :
+       {"accepted", "queued", "ready", "deferred", "failed", "delivered_or_withdrawn"}) {
+    uint64_t sum = 0;
+    for (const auto& [node, part] : parts) sum += part.value(count, uint64_t{0});
+    whole[count] = sum;
+  }
+  for (const auto& [node, part] : parts) {
+    const std::string s = part.value("state", "");
+    state = state.empty() || state == s ? s : "mixed";
+    nodes.push_back({{"node", node},
+                     {"state", s},
+                     {"accepted", part.value("accepted", uint64_t{0})},
+                     {"queued", part.value("queued", uint64_t{0})},
+                     {"failed", part.value("failed", uint64_t{0})}});
+  }
+  whole["state"] = state;
+  whole["finished"] = complete && whole["queued"].get<uint64_t>() == 0;
+  whole["complete"] = complete;  // every node that holds a part answered
+  whole["nodes"] = std::move(nodes);
+  return reply(200, whole);
+}
+
+HttpAnswer ServiceApi::local_campaign(std::string_view id) {
   auto size = queue_.campaign_size(id);
   if (!size) return error(503, size.error().message);
   if (!size->has_value()) return error(404, "no such campaign in this queue", "id");
@@ -414,6 +542,9 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
 
 Result<void> ServiceApi::refresh_control() {
   if (!settings_.control) return {};
+  // The API and a node's cluster listener both change holds: the state read last is set last.
+  static std::mutex serialised;
+  std::lock_guard lock(serialised);
   auto state = engine::control_state(queue_);
   if (!state) return state.error();
   settings_.control->set(std::move(*state));
@@ -421,6 +552,36 @@ Result<void> ServiceApi::refresh_control() {
 }
 
 HttpAnswer ServiceApi::hold_campaign(std::string_view id, std::string_view action) {
+  HttpAnswer here = local_hold(id, action);
+  if (!settings_.cluster || (here.status != 200 && here.status != 404)) return here;
+  const auto answers = settings_.cluster->ask_others(
+      std::string(id), "POST",
+      "/cluster/v1/campaigns/" + http::percent_encode(id) + "/" + std::string(action));
+  const char* count = action == "cancel" ? "removed" : "queued";
+  json whole = here.status == 200 ? json::parse(here.body) : json{{"campaign", id}, {count, 0}};
+  bool known = here.status == 200;
+  json nodes = json::array();
+  if (known) nodes.push_back({{"node", settings_.cluster->node()}, {count, whole[count]}});
+  for (const auto& a : answers) {
+    json part = a.answer ? json::parse(a.answer->body, nullptr, false) : json();
+    if (a.answer && a.answer->status == 200 && part.is_object()) {
+      known = true;
+      whole["state"] = part.value("state", "");
+      whole[count] = whole[count].get<uint64_t>() + part.value(count, uint64_t{0});
+      nodes.push_back({{"node", a.node}, {count, part.value(count, uint64_t{0})}});
+    } else if (!a.answer || a.answer->status != 404) {
+      nodes.push_back({{"node", a.node},
+                       {"error", a.answer ? "answered " + std::to_string(a.answer->status) + ": " +
+                                                part.value("error", std::string())
+                                          : a.error}});
+    }
+  }
+  if (!known) return here;
+  whole["nodes"] = std::move(nodes);
+  return reply(200, whole);
+}
+
+HttpAnswer ServiceApi::local_hold(std::string_view id, std::string_view action) {
   auto size = queue_.campaign_size(id);
   if (!size) return error(503, size.error().message);
   if (!size->has_value()) return error(404, "no such campaign in this queue", "id");

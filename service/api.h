@@ -10,7 +10,8 @@
 //                                       multipart/form-data (service/campaign_upload.h) the list
 //                                       is a CSV file of any size, streamed to the spool
 //   GET    /api/v1/campaigns/{id}       its size, what is still queued (ready, deferred), failures,
-//                                       and its state: active, paused or cancelled
+//                                       and its state: active, paused or cancelled; in a cluster
+//                                       the whole campaign, every node's part summed and listed
 //   POST   /api/v1/campaigns/{id}/pause   held back, recipients kept (recorded in the queue)
 //   POST   /api/v1/campaigns/{id}/resume  delivered again from where it stopped
 //   POST   /api/v1/campaigns/{id}/cancel  what is not yet sent is removed; the count is answered
@@ -40,6 +41,7 @@
 #include "jobs/campaign_report.h"
 #include "scheduler/token_bucket.h"
 #include "service/campaign_request.h"
+#include "service/cluster_campaigns.h"
 #include "service/event_log.h"
 #include "storage/queue.h"
 
@@ -61,6 +63,10 @@ struct ApiSettings {
   scheduler::Rate max_requests;
   EventLog* log = nullptr;             // the service's log (null: none); must outlive the API
   std::size_t max_message = 64 << 20;  // an upload's message part (--api-max-body)
+  // In a cluster (service/cluster_campaigns.h): campaigns split across the nodes, and reported,
+  // paused, resumed and cancelled as a whole. Null: this node's queue only (also the API that a
+  // node's cluster listener serves to the others).
+  std::shared_ptr<ClusterCampaigns> cluster;
 };
 
 // {"campaign", "failed", "hard", "by_category", "unsubscribed"}: `report --json` and the API's
@@ -93,9 +99,12 @@ class ServiceApi {
   http::HttpAnswer queue_request(CampaignRequest& request, const std::string& recipients_path,
                                  bool rows_by_index);
   http::HttpAnswer get_campaign(std::string_view id);
+  // This node's part of a campaign as GET campaigns/{id} reports it; 404 and 503 as answers.
+  http::HttpAnswer local_campaign(std::string_view id);
   http::HttpAnswer get_report(std::string_view id);   // `ringmta report` --json's counts
   http::HttpAnswer get_bounces(std::string_view id);  // `ringmta report --bounces`'s CSV
   http::HttpAnswer hold_campaign(std::string_view id, std::string_view action);
+  http::HttpAnswer local_hold(std::string_view id, std::string_view action);
   http::HttpAnswer hold_domain(std::string_view domain, std::string_view action);
   // The holds recorded in the queue, handed to the running delivery.
   Result<void> refresh_control();

@@ -3,7 +3,9 @@
 // connections leasing one rule's tokens at once never exceed its rate and burst, a lease holds to
 // the tightest of a rule's rates, the retry time when none fit, the script reloaded after SCRIPT
 // FLUSH, connection leases never above the cluster-wide limit and freed by their TTL, heartbeats
-// that count the live nodes, and a Redis that is gone answered with an error value in bounded time.
+// that count the live nodes (with the URLs of nodes that take campaign parts), and a Redis that is
+// gone answered with an error value in bounded time.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -151,17 +153,43 @@ TEST_F(RedisTest, HeartbeatsCountTheLiveNodes) {
   auto c = RedisConnection::connect(options());
   ASSERT_TRUE(c);
   const auto beat = [&](const char* node, Millis ttl) {
-    auto live = heartbeat(**c, "ringmta:nodes", node, ttl);
+    auto live = heartbeat(**c, "ringmta", node, ttl);
     EXPECT_TRUE(live) << live.error().message;
     return live ? *live : 0u;
   };
   EXPECT_EQ(beat("a", 10'000), 1u);
   EXPECT_EQ(beat("b", 300), 2u);
   EXPECT_EQ(beat("c", 10'000), 3u);
-  ASSERT_TRUE(leave(**c, "ringmta:nodes", "c"));
+  ASSERT_TRUE(leave(**c, "ringmta", "c"));
   EXPECT_EQ(beat("a", 10'000), 2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // b's heartbeat expired
   EXPECT_EQ(beat("a", 10'000), 1u);
+}
+
+TEST_F(RedisTest, LiveMembersComeWithTheURLsTheyGaveAndTheURLsOutliveTheirHeartbeat) {
+  auto c = RedisConnection::connect(options());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(heartbeat(**c, "m", "b", 10'000, "http://10.0.0.2:9001/"));
+  ASSERT_TRUE(heartbeat(**c, "m", "a", 10'000, "http://10.0.0.1:9001/"));
+  ASSERT_TRUE(heartbeat(**c, "m", "c", 300));  // takes no parts: no URL
+  auto live = live_members(**c, "m");
+  ASSERT_TRUE(live) << live.error().message;
+  ASSERT_EQ(live->size(), 3u);
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const Member& m : *live) seen.emplace_back(m.node, m.url);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{
+                      {"a", "http://10.0.0.1:9001/"}, {"b", "http://10.0.0.2:9001/"}, {"c", ""}}));
+  ASSERT_TRUE(leave(**c, "m", "b"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // c expired
+  live = live_members(**c, "m");
+  ASSERT_TRUE(live);
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].node, "a");
+  // b left, but a campaign's report still finds where it listens.
+  auto urls = member_urls(**c, "m", {"b", "c", "nobody"});
+  ASSERT_TRUE(urls) << urls.error().message;
+  EXPECT_EQ(*urls, (std::vector<std::string>{"http://10.0.0.2:9001/", "", ""}));
 }
 
 TEST_F(RedisTest, ASlowDownCutsTheClustersRateOncePerHoldAndItGrowsBack) {
