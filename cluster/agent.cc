@@ -124,8 +124,11 @@ constexpr double kFairSlack = 1.5;
 }  // namespace
 
 ClusterAgent::ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances,
-                           storage::Queue* queue)
-    : options_(std::move(options)), allowances_(allowances) {
+                           storage::Queue* queue,
+                           std::function<void(std::string_view address)> suppressed_elsewhere)
+    : options_(std::move(options)),
+      allowances_(allowances),
+      suppressed_elsewhere_(std::move(suppressed_elsewhere)) {
   if (options_.node.empty()) options_.node = default_node_id();
   jitter_.seed(static_cast<uint32_t>(std::hash<std::string>{}(options_.node) ^
                                      static_cast<size_t>(monotonic_now())));
@@ -293,7 +296,7 @@ void ClusterAgent::sync_suppressions(Millis now) {
   next_suppression_sync_ = now + kSuppressionSyncEvery;
   auto published = suppressions_->publish(*redis_);
   if (!published) return lost(published.error().message);
-  auto received = suppressions_->pull(*redis_);
+  auto received = suppressions_->pull(*redis_, suppressed_elsewhere_);
   if (!received) return lost(received.error().message);
   if (*received > 0) {
     std::fprintf(stderr, "ringmta: cluster: %llu suppressed address%s from the other nodes\n",

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,9 +65,12 @@ struct AgentStatus {
 class ClusterAgent {
  public:
   // Starts the agent's thread over `allowances` and, given it, shares `queue`'s suppression list
-  // (both must outlive the agent). Returns after a first round (bounded by the Redis timeout).
+  // (both must outlive the agent), telling each address suppressed on another node to
+  // `suppressed_elsewhere` (the running delivery's feed). Returns after a first round (bounded by
+  // the Redis timeout).
   ClusterAgent(AgentOptions options, scheduler::SharedAllowances& allowances,
-               storage::Queue* queue = nullptr);
+               storage::Queue* queue = nullptr,
+               std::function<void(std::string_view address)> suppressed_elsewhere = {});
   ~ClusterAgent();  // stops: gives back its connection leases and leaves the cluster
   ClusterAgent(const ClusterAgent&) = delete;
   ClusterAgent& operator=(const ClusterAgent&) = delete;
@@ -91,6 +95,7 @@ class ClusterAgent {
   uint32_t jitter() { return static_cast<uint32_t>(jitter_()); }
   std::map<std::string, std::unique_ptr<Rule>> rules_;
   std::unique_ptr<SuppressionSync> suppressions_;  // null: no queue given
+  std::function<void(std::string_view address)> suppressed_elsewhere_;
   Millis next_suppression_sync_ = 0;
   Millis next_connect_ = 0;
   Millis next_heartbeat_ = 0;

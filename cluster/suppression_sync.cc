@@ -2,6 +2,8 @@
 #include "cluster/suppression_sync.h"
 
 #include <array>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "cluster/redis_script.h"
@@ -10,12 +12,18 @@
 namespace ringmta::cluster {
 namespace {
 
-// KEYS[1]: the stream; ARGV: node, then per entry address, category, reason, campaign, since.
+// KEYS[1]: the stream; ARGV: node, then per entry op ("add" or "remove"), address, category,
+// reason, campaign, since.
 constexpr const char* kPublish = R"lua(
 local n = 0
-for i = 2, #ARGV, 5 do
-  redis.call('XADD', KEYS[1], '*', 'node', ARGV[1], 'address', ARGV[i], 'category', ARGV[i + 1],
-             'reason', ARGV[i + 2], 'campaign', ARGV[i + 3], 'since', ARGV[i + 4])
+for i = 2, #ARGV, 6 do
+  if ARGV[i] == 'remove' then
+    redis.call('XADD', KEYS[1], '*', 'node', ARGV[1], 'op', 'remove', 'address', ARGV[i + 1])
+  else
+    redis.call('XADD', KEYS[1], '*', 'node', ARGV[1], 'address', ARGV[i + 1],
+               'category', ARGV[i + 2], 'reason', ARGV[i + 3], 'campaign', ARGV[i + 4],
+               'since', ARGV[i + 5])
+  end
   n = n + 1
 end
 return n
@@ -46,7 +54,8 @@ Result<uint64_t> SuppressionSync::publish(RedisConnection& redis) {
   std::vector<std::string> keys;
   for (const storage::OutboxEntry& o : *pending) {
     const storage::SuppressionEntry& e = o.entry;
-    args.insert(args.end(), {e.address, e.category, e.reason, e.campaign, std::to_string(e.since)});
+    args.insert(args.end(), {o.removal ? "remove" : "add", e.address, e.category, e.reason,
+                             e.campaign, std::to_string(e.since)});
     keys.push_back(o.key);
   }
   auto reply = script.run(redis, {stream_}, args);
@@ -60,7 +69,8 @@ Result<uint64_t> SuppressionSync::publish(RedisConnection& redis) {
   return static_cast<uint64_t>(keys.size());
 }
 
-Result<uint64_t> SuppressionSync::pull(RedisConnection& redis) {
+Result<uint64_t> SuppressionSync::pull(
+    RedisConnection& redis, const std::function<void(std::string_view address)>& applied) {
   if (cursor_.empty()) {
     const std::array<std::string, 1> key{cursor_key_};
     auto stored = queue_.get_records(key);
@@ -79,7 +89,8 @@ Result<uint64_t> SuppressionSync::pull(RedisConnection& redis) {
       reply->elements[0].elements.size() != 2) {
     return make_error("Redis answered the suppressions read with something else");
   }
-  std::vector<storage::SuppressionEntry> entries;
+  // In stream order, the last word on an address wins (added then removed: removed).
+  std::map<std::string, std::optional<storage::SuppressionEntry>> changes;
   std::string last = cursor_;
   for (const RedisReply& item : reply->elements[0].elements[1].elements) {
     if (item.elements.size() != 2) continue;
@@ -88,6 +99,11 @@ Result<uint64_t> SuppressionSync::pull(RedisConnection& redis) {
     const std::string* node = field(fields, "node");
     const std::string* address = field(fields, "address");
     if (address == nullptr || address->empty() || (node != nullptr && *node == node_)) continue;
+    const std::string* op = field(fields, "op");
+    if (op != nullptr && *op == "remove") {
+      changes[storage::suppression_address(*address)].reset();
+      continue;
+    }
     storage::SuppressionEntry e;
     e.address = *address;
     if (const std::string* c = field(fields, "category")) e.category = *c;
@@ -97,15 +113,29 @@ Result<uint64_t> SuppressionSync::pull(RedisConnection& redis) {
     if (const std::string* since = field(fields, "since")) {
       e.since = std::strtoll(since->c_str(), nullptr, 10);
     }
-    entries.push_back(std::move(e));
+    changes[storage::suppression_address(*address)] = std::move(e);
+  }
+  std::vector<storage::SuppressionEntry> entries;
+  std::vector<std::string> removed;
+  for (auto& [address, change] : changes) {
+    if (change) {
+      entries.push_back(std::move(*change));
+    } else {
+      removed.push_back(address);
+    }
   }
   if (last == cursor_) return uint64_t{0};
   const std::array<std::pair<std::string, std::string>, 1> seen{{{cursor_key_, last}}};
-  if (auto added = storage::SuppressionList(queue_).add_from_cluster(entries, seen); !added) {
-    return added.error();
+  if (auto applied_here =
+          storage::SuppressionList(queue_).apply_from_cluster(entries, removed, seen);
+      !applied_here) {
+    return applied_here.error();
   }
   cursor_ = last;
-  return static_cast<uint64_t>(entries.size());
+  if (applied) {
+    for (const storage::SuppressionEntry& e : entries) applied(e.address);
+  }
+  return static_cast<uint64_t>(entries.size() + removed.size());
 }
 
 }  // namespace ringmta::cluster

@@ -48,13 +48,12 @@ using Shards = std::vector<std::unique_ptr<Shard>>;
 // and the rest are not started.
 Shards start_shards(storage::Queue& queue, const RouteConfig& route, const QueueClock& clock,
                     const DeliveryOptions& options, scheduler::SharedAllowances& allowances,
-                    std::string& error) {
+                    const SuppressionFeed* feed, std::string& error) {
   Shards shards;
   for (int i = 0; i < options.shards; ++i) {
-    shards.push_back(std::make_unique<Shard>(i, options.shards, queue, route, clock,
-                                             options.bounces, options.delivery_log,
-                                             options.suppression_feed.get(), options.control.get(),
-                                             options.route_updates.get(), &allowances));
+    shards.push_back(std::make_unique<Shard>(
+        i, options.shards, queue, route, clock, options.bounces, options.delivery_log, feed,
+        options.control.get(), options.route_updates.get(), &allowances));
   }
   for (auto& shard : shards) {
     if (auto ok = shard->start(); !ok) {
@@ -219,10 +218,17 @@ DeliverySummary deliver(storage::Queue& queue, const RouteConfig& route,
   scheduler::SharedAllowances allowances;
   // A cluster's agent fills the cluster-wide rules' allowances from Redis (stopped after the
   // shards: it gives their connection leases back).
+  // The other nodes' suppressions reach the shards' backlogs through the feed, as local ones do.
+  std::shared_ptr<SuppressionFeed> feed = options.suppression_feed;
+  if (route.cluster && !feed) feed = std::make_shared<SuppressionFeed>();
   std::unique_ptr<cluster::ClusterAgent> cluster_agent;
-  if (route.cluster)
-    cluster_agent = std::make_unique<cluster::ClusterAgent>(*route.cluster, allowances, &queue);
-  const Shards shards = start_shards(queue, route, clock, options, allowances, summary.error);
+  if (route.cluster) {
+    cluster_agent = std::make_unique<cluster::ClusterAgent>(
+        *route.cluster, allowances, &queue,
+        [feed](std::string_view address) { feed->add(address); });
+  }
+  const Shards shards =
+      start_shards(queue, route, clock, options, allowances, feed.get(), summary.error);
   std::vector<const metrics::ShardCounters*> counters;
   for (auto& shard : shards) counters.push_back(&shard->counters());
   SnapshotPublisher snapshots(queue, route, options, at_start.value(), counters, shards,

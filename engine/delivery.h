@@ -72,8 +72,9 @@ struct DeliveryOptions {
   // Due times and expiry follow this clock (tests make it run ahead); null: the system clock.
   const QueueClock* clock = nullptr;
   BounceOptions bounces;  // DSNs for permanent failures (mode digest by default)
-  // Addresses suppressed while the delivery runs (the admin listener's unsubscribes); null: none.
-  std::shared_ptr<const SuppressionFeed> suppression_feed;
+  // Addresses suppressed while the delivery runs (the admin listener's unsubscribes, the API's
+  // adds; in a cluster also the other nodes'); null: none (a cluster's delivery makes its own).
+  std::shared_ptr<SuppressionFeed> suppression_feed;
   // The operator's holds (paused, cancelled campaigns; paused domains); null: jobs::run_delivery
   // loads those recorded in the queue (storage/holds.h).
   std::shared_ptr<const DeliveryControl> control;

@@ -64,34 +64,40 @@ Result<void> SuppressionList::add(std::span<const SuppressionEntry> entries) {
   return queue_.write_records(puts, {});
 }
 
-Result<void> SuppressionList::add_from_cluster(
-    std::span<const SuppressionEntry> entries,
+Result<void> SuppressionList::apply_from_cluster(
+    std::span<const SuppressionEntry> added, std::span<const std::string> removed,
     std::span<const std::pair<std::string, std::string>> extra) {
   std::vector<std::pair<std::string, std::string>> puts(extra.begin(), extra.end());
-  for (const auto& e : entries) {
+  for (const auto& e : added) {
     puts.emplace_back(suppression_key(e.address), codec::encode_suppression(e));
   }
-  if (!entries.empty()) puts.emplace_back(kSuppressionAdded, added_value());
-  return queue_.write_records(puts, {});
+  if (!added.empty()) puts.emplace_back(kSuppressionAdded, added_value());
+  std::vector<std::string> deletes;
+  for (const std::string& a : removed) deletes.push_back(suppression_key(a));
+  return queue_.write_records(puts, deletes);
 }
 
 Result<std::vector<OutboxEntry>> SuppressionList::outbox(std::size_t max) const {
   std::vector<OutboxEntry> out;
   Result<void> failed;
-  auto scanned =
-      queue_.scan_records(kOutboxPrefix, [&](std::string_view key, std::string_view value) {
-        constexpr std::size_t kStamp = 16;  // µs and count
-        const std::string_view address =
-            key.substr(std::min(key.size(), kOutboxPrefix.size() + kStamp));
-        auto entry = codec::decode_suppression(address, value);
-        if (!entry) {
-          failed = make_error("suppression outbox, " + std::string(address) + ": " +
-                              entry.error().message);
-          return false;
-        }
-        out.push_back({std::string(key), std::move(entry.value())});
-        return out.size() < max;
-      });
+  auto scanned = queue_.scan_records(kOutboxPrefix, [&](std::string_view key,
+                                                        std::string_view value) {
+    constexpr std::size_t kStamp = 16;  // µs and count
+    const std::string_view address =
+        key.substr(std::min(key.size(), kOutboxPrefix.size() + kStamp));
+    if (value.empty()) {  // a removal (remove() writes no entry)
+      out.push_back({std::string(key), SuppressionEntry{.address = std::string(address)}, true});
+      return out.size() < max;
+    }
+    auto entry = codec::decode_suppression(address, value);
+    if (!entry) {
+      failed =
+          make_error("suppression outbox, " + std::string(address) + ": " + entry.error().message);
+      return false;
+    }
+    out.push_back({std::string(key), std::move(entry.value())});
+    return out.size() < max;
+  });
   if (!scanned) return scanned.error();
   if (!failed) return failed.error();
   return out;
@@ -129,10 +135,13 @@ Result<uint64_t> SuppressionList::remove(std::span<const std::string> addresses)
   auto present = contains(addresses);
   if (!present) return present.error();
   std::vector<std::string> deletes;
+  std::vector<std::pair<std::string, std::string>> removals;  // for the other nodes
   for (std::size_t i = 0; i < addresses.size(); ++i) {
-    if ((*present)[i]) deletes.push_back(suppression_key(addresses[i]));
+    if (!(*present)[i]) continue;
+    deletes.push_back(suppression_key(addresses[i]));
+    removals.emplace_back(outbox_key(addresses[i]), std::string());
   }
-  if (auto ok = queue_.write_records({}, deletes); !ok) return ok.error();
+  if (auto ok = queue_.write_records(removals, deletes); !ok) return ok.error();
   return static_cast<uint64_t>(deletes.size());
 }
 

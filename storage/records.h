@@ -49,8 +49,9 @@ std::string suppression_address(std::string_view address);
 
 // An addition waiting in the outbox for the cluster (cluster/suppression_sync.h).
 struct OutboxEntry {
-  std::string key;  // the outbox record's, to delete once published
-  SuppressionEntry entry;
+  std::string key;         // the outbox record's, to delete once published
+  SuppressionEntry entry;  // a removal: only the address
+  bool removal = false;    // the address was taken off the list
 };
 
 class SuppressionList {
@@ -60,14 +61,16 @@ class SuppressionList {
   // Adds (or replaces) entries, each also into the outbox (for the other nodes of a cluster);
   // synced.
   Result<void> add(std::span<const SuppressionEntry> entries);
-  // Entries another node of the cluster added: onto the list, not into the outbox, with `extra`
-  // (the cluster's stream position) in the same synced write.
-  Result<void> add_from_cluster(std::span<const SuppressionEntry> entries,
-                                std::span<const std::pair<std::string, std::string>> extra);
+  // What other nodes of the cluster added and removed: onto and off the list, not into the
+  // outbox, with `extra` (the cluster's stream position) in the same synced write.
+  Result<void> apply_from_cluster(std::span<const SuppressionEntry> added,
+                                  std::span<const std::string> removed,
+                                  std::span<const std::pair<std::string, std::string>> extra);
   // Up to `max` outbox entries, oldest first; remove_from_outbox() once they are published.
   Result<std::vector<OutboxEntry>> outbox(std::size_t max) const;
   Result<void> remove_from_outbox(std::span<const std::string> keys);
-  // Removes addresses; returns how many were on the list. Synced.
+  // Removes addresses (each that was on the list also into the outbox, as a removal); returns how
+  // many were on the list. Synced.
   Result<uint64_t> remove(std::span<const std::string> addresses);
   // For each address, whether it is suppressed (one MultiGet).
   Result<std::vector<bool>> contains(std::span<const std::string> addresses) const;

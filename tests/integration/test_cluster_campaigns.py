@@ -4,7 +4,8 @@ listener (--cluster-listen), sharing one redis-server and one smart host in the 
 for the test, which sees the source address of every connection. A campaign posted to one node's API is split by
 destination domain: every domain's mail leaves from one node, all three nodes send, and GET campaigns/{id} on any
 node reports the whole. A node killed with SIGKILL: the next campaign's part for it is queued on the node that took
-the campaign, and the answer says so; nothing is lost. Only the test's own namespaces (or 127.0.0.0/8).
+the campaign, and the answer says so; nothing is lost. A suppression added through one node's API, and its removal
+through another's, reach every node's list. Only the test's own namespaces (or 127.0.0.0/8).
 """
 
 from __future__ import annotations
@@ -157,3 +158,26 @@ def test_a_dead_nodes_part_is_queued_where_the_campaign_arrived(nodes, smart_hos
     delivered = [r for m in smart_host.events("message") for r in m["rcpts"]]
     assert len(delivered) == 120 and len(set(delivered)) == 120
     assert not any(m["peer"] == nodes[2].address for m in smart_host.events("message"))
+
+
+def test_a_suppression_and_its_removal_on_one_node_reach_the_others(nodes):
+    address = "Someone@Shared.Test"
+
+    def suppressed_on(node: ServeNode) -> bool:
+        status, body = node.call("GET", "/api/v1/suppressions?address=someone%40shared.test")
+        assert status == 200, body
+        return body["suppressed"]
+
+    def wait_for(want: bool, node: ServeNode) -> bool:
+        deadline = time.monotonic() + 10
+        while suppressed_on(node) != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return suppressed_on(node) == want
+
+    status, body = nodes[0].call("POST", "/api/v1/suppressions", {"addresses": [address], "reason": "asked"})
+    assert status == 200, body
+    assert wait_for(True, nodes[1]) and wait_for(True, nodes[2])
+    status, body = nodes[1].call("DELETE", "/api/v1/suppressions/someone%40shared.test")
+    assert status == 200 and body["removed"] == 1, body
+    # Taken off the other two nodes' lists, the one it came from included.
+    assert wait_for(False, nodes[0]) and wait_for(False, nodes[2])

@@ -3,11 +3,15 @@
 // other node's list through the stream, once, with the node named in the reason; the outbox
 // empties as it is published, and nothing received goes back out; a node that was away catches up
 // where it stopped (its stream position is kept in its queue), and its own entries are not
-// applied to it again.
+// applied to it again; a removal on one node takes the address off the other's list (the last
+// word on an address in the stream wins), and every address applied is told to the callback
+// (the running delivery's feed).
 #include <gtest/gtest.h>
 
 #include <array>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/suppression_sync.h"
@@ -91,6 +95,51 @@ TEST_F(RedisTest, ANodesSuppressionsReachTheOtherNodeOnceAndCatchUpAfterAnAbsenc
   SuppressionSync back(*b, "t", "b");
   EXPECT_EQ(count(back.pull(**redis)), 1u);
   EXPECT_TRUE(listed(*b, "later@example.com"));
+}
+
+TEST_F(RedisTest, ARemovalOnOneNodeTakesTheAddressOffTheOthersAndAdditionsAreTold) {
+  TempDir dir_a, dir_b;
+  auto a = must_open(dir_a.path());
+  auto b = must_open(dir_b.path());
+  ASSERT_TRUE(a && b);
+  auto redis = RedisConnection::connect(options());
+  ASSERT_TRUE(redis) << redis.error().message;
+  SuppressionSync node_a(*a, "r", "a");
+  SuppressionSync node_b(*b, "r", "b");
+  const std::array<SuppressionEntry, 2> two{
+      SuppressionEntry{"stay@example.net", "manual", "asked", "", 1000},
+      SuppressionEntry{"back@example.net", "manual", "asked", "", 1000}};
+  ASSERT_TRUE(SuppressionList(*a).add(two));
+  ASSERT_EQ(count(node_a.publish(**redis)), 2u);
+  std::vector<std::string> told;
+  const auto tell = [&told](std::string_view address) { told.emplace_back(address); };
+  EXPECT_EQ(count(node_b.pull(**redis, tell)), 2u);
+  EXPECT_EQ(told, (std::vector<std::string>{"back@example.net", "stay@example.net"}));
+  ASSERT_TRUE(listed(*b, "back@example.net"));
+
+  // Removed on a (in any case), and one not on the list: only the listed one is a removal to share.
+  const std::array<std::string, 2> removing{"Back@Example.NET", "never@example.net"};
+  auto removed = SuppressionList(*a).remove(removing);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1u);
+  auto outbox = SuppressionList(*a).outbox(10);
+  ASSERT_TRUE(outbox);
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_TRUE(outbox->front().removal);
+  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  told.clear();
+  EXPECT_EQ(count(node_b.pull(**redis, tell)), 1u);
+  EXPECT_FALSE(listed(*b, "back@example.net"));
+  EXPECT_TRUE(listed(*b, "stay@example.net"));
+  EXPECT_TRUE(told.empty());  // a removal is not a suppression to withdraw
+
+  // Added again and removed again before b reads: the last word wins.
+  ASSERT_TRUE(SuppressionList(*a).add(std::span(two).subspan(1)));
+  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  ASSERT_EQ(count(SuppressionList(*a).remove(removing)), 1u);
+  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  EXPECT_EQ(count(node_b.pull(**redis, tell)), 1u);
+  EXPECT_FALSE(listed(*b, "back@example.net"));
 }
 
 }  // namespace
