@@ -435,6 +435,22 @@ Result<Rule::CodeRange> parse_code_pattern(std::string_view text) {
   return Rule::CodeRange{low, high};
 }
 
+std::string code_pattern_text(Rule::CodeRange range) {
+  if (range.low == range.high) return std::to_string(range.low);
+  return std::to_string(range.low) + "-" + std::to_string(range.high);
+}
+
+std::string status_pattern_text(Rule::StatusPattern pattern) {
+  const auto part = [](int v) { return v < 0 ? std::string("x") : std::to_string(v); };
+  std::string out = part(pattern.klass) + "." + part(pattern.subject);
+  if (pattern.detail >= 0) out += "." + part(pattern.detail);
+  return out;
+}
+
+bool rule_is_configuration(const Rule& rule) {
+  return rule.configuration.value_or(default_configuration(rule.category));
+}
+
 Result<Rule::StatusPattern> parse_status_pattern(std::string_view text) {
   std::string_view t = trim(text, kSpace);
   auto bad = [&] {
@@ -574,20 +590,55 @@ bool should_suppress(const Classification& verdict) {
           verdict.category == Category::kDnsFailure);
 }
 
+namespace {
+
+// The route's refusal kind of a configuration verdict whose wording protocol/diagnosis.h does
+// not name: from the category.
+protocol::RefusalKind refusal_of(Category category) {
+  switch (category) {
+    case Category::kAuthRequired:
+      return protocol::RefusalKind::kAuthRequired;
+    case Category::kSenderAuthentication:
+      return protocol::RefusalKind::kSenderAuthentication;
+    case Category::kTlsFailure:
+      return protocol::RefusalKind::kTlsRequired;
+    default:
+      return protocol::RefusalKind::kRelayDenied;
+  }
+}
+
+// The verdict's configuration flag and refusal kind, with the protocol's refusal wordings
+// (`words`) below the table: a user rule's word is final.
+Classification settle(Classification c, const protocol::Reply& reply, bool user_rule) {
+  const int klass = reply.code != 0 ? reply.code / 100 : reply.enhanced ? reply.enhanced->klass : 0;
+  const protocol::RefusalKind words = protocol::classify_refusal(protocol::Stage::kRcpt, reply);
+  if (!user_rule && protocol::is_configuration_refusal(words)) c.configuration = true;
+  if (klass == 4) {
+    c.refusal = protocol::RefusalKind::kTransient;
+  } else if (c.configuration) {
+    c.refusal = protocol::is_configuration_refusal(words) ? words : refusal_of(c.category);
+  } else {
+    c.refusal = protocol::RefusalKind::kRecipientRejected;
+  }
+  return c;
+}
+
+}  // namespace
+
 Classification Classifier::classify(const protocol::Reply& reply) const {
   if (reply.code >= 200 && reply.code < 400) {
     return Classification{Category::kOther, false, false, "not-a-failure"};
   }
   std::string text = lower(std::string_view(reply.text()).substr(0, kMaxMatchedText));
   for (const Rule& rule : user_) {
-    if (rule_matches(rule, reply, text)) return verdict(rule, reply);
+    if (rule_matches(rule, reply, text)) return settle(verdict(rule, reply), reply, true);
   }
   for (const Rule& rule : default_rules()) {
-    if (rule_matches(rule, reply, text)) return verdict(rule, reply);
+    if (rule_matches(rule, reply, text)) return settle(verdict(rule, reply), reply, false);
   }
   Rule fallback;
   fallback.name = "default:fallback";
-  return verdict(fallback, reply);
+  return settle(verdict(fallback, reply), reply, false);
 }
 
 }  // namespace ringmta::bounce

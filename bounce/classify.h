@@ -1,7 +1,11 @@
 // Bounce classification: what an SMTP reply (code, RFC 3463 enhanced status code, text) means for a
 // recipient — a category, hard or soft, and whether it is a configuration problem of ours rather
 // than the recipient's. Table-driven: an ordered list of rules, the first match wins; user rules
-// from TOML files are tried before the built-in defaults.
+// from TOML files are tried before the built-in defaults. The one classifier of replies: the
+// engine pauses a route on exactly the replies this calls configuration problems (refusal), and
+// `ringmta classify` prints this verdict. Below the built-in table, the smart-host refusal
+// wordings of protocol/diagnosis.h (what the diagnosis explains) also make a reply a
+// configuration problem; a user rule's `configuration` is final.
 // Sans-I/O except load_rules_file(), which reads one file: no sockets, no clocks, no exceptions
 // out of it. Matching is linear in the reply (substrings with '*' wildcards, no backtracking
 // regex), so a hostile server's reply cannot stall a shard.
@@ -12,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/diagnosis.h"
 #include "protocol/smtp_reply.h"
 #include "util/result.h"
 
@@ -45,6 +50,11 @@ struct Classification {
   bool hard = false;           // permanent for this recipient: do not retry
   bool configuration = false;  // our setup's fault (relaying, AUTH): pause the route, do not bounce
   std::string rule;            // which rule decided, e.g. "default:gmail-no-such-user" or "FILE#2"
+  // What a smart-host route does with the reply, decided here so that `classify` and delivery
+  // never disagree: a permanent configuration refusal pauses the route (its kind names the
+  // diagnosis); any other permanent refusal is this recipient's (kRecipientRejected); a 4xx is
+  // retried (kTransient), whatever its category — the server asked for a retry.
+  protocol::RefusalKind refusal = protocol::RefusalKind::kNone;
 };
 
 // Whether a failure says the address itself cannot receive mail, so later sends should skip it:
@@ -82,6 +92,13 @@ struct Rule {
 Result<Rule::CodeRange> parse_code_pattern(std::string_view text);
 Result<Rule::StatusPattern> parse_status_pattern(std::string_view text);
 
+// A rule's fields written back as rule files write them (for `ringmta classify --list-rules`):
+// codes "550" or "550-559", statuses "x.7.8" or "5.2"; and whether the rule's verdict is a
+// configuration problem (its `configuration`, else its category's default).
+std::string code_pattern_text(Rule::CodeRange range);
+std::string status_pattern_text(Rule::StatusPattern pattern);
+bool rule_is_configuration(const Rule& rule);
+
 // Case-insensitive wildcard match of pattern (lower-case, '*' = any run) anywhere in text.
 // O(text × pattern) worst case, no recursion.
 bool wildcard_contains(std::string_view text, std::string_view pattern);
@@ -108,6 +125,7 @@ class Classifier {
   }
 
   std::size_t user_rule_count() const { return user_.size(); }
+  const std::vector<Rule>& user_rules() const { return user_; }
   static const std::vector<Rule>& default_rules();
 
  private:

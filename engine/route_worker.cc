@@ -208,10 +208,9 @@ void RouteWorker::decide(storage::QueueEntry&& entry, const Reply& rcpt,
   // A smart host's refusal that is about our configuration pauses the route instead of failing
   // the recipient. An MX host's refusal is about the recipient, except one of mail that is not
   // authenticated for the sender's domain (DMARC, SPF, PTR): that holds the whole domain.
-  for (auto [stage, reply] : {std::pair{protocol::Stage::kRcpt, &rcpt},
-                              std::pair{protocol::Stage::kMail, &final_reply}}) {
+  for (const Reply* reply : {&rcpt, &final_reply}) {
     if (reply->positive()) continue;
-    RefusalKind kind = protocol::classify_refusal(stage, *reply);
+    const RefusalKind kind = sink_.classifier().classify(*reply).refusal;
     if (config_.direct) {
       if (kind == RefusalKind::kSenderAuthentication) {
         return hold_unauthenticated(std::move(entry), *reply, where, seen);
@@ -341,7 +340,11 @@ void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFa
   throttle_reply(failed.reply);
   if (config_.direct) return mx_session_failed(conn, failed);
   const protocol::Observations& seen = conn.observations();
-  const RefusalKind kind = protocol::classify_session_failure(failed);
+  RefusalKind kind = protocol::classify_session_failure(failed);
+  // A reply the table calls a configuration problem pauses the route whatever the stage.
+  if (!protocol::is_configuration_refusal(kind) && !failed.protocol_error) {
+    kind = sink_.classifier().classify(failed.reply).refusal;
+  }
   if (protocol::is_configuration_refusal(kind)) {
     pause(kind, failed.reply, seen);
     return;

@@ -18,6 +18,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bounce/classify.h"
 #include "engine/dispatcher.h"
 #include "engine/io/pop3_login.h"
 #include "engine/io/smtp_connection.h"
@@ -57,6 +58,8 @@ class OutcomeSink {
   // Asked just before entry is composed: true when it must not be sent after all (its address
   // joined the suppression list while it waited), and the sink has recorded that.
   virtual bool withdrawn(const storage::QueueEntry&) { return false; }
+  // The one classifier of replies (bounce/classify.h): which refusals pause the route.
+  virtual const bounce::Classifier& classifier() const = 0;
 
  protected:
   ~OutcomeSink() = default;

@@ -112,6 +112,7 @@ class Shard final : private OutcomeSink {
                              const Attempt& where) override;
   void released(const storage::QueueEntry& entry) override;
   bool withdrawn(const storage::QueueEntry& entry) override;
+  const bounce::Classifier& classifier() const override { return classifier_; }
 
   static constexpr std::size_t kWindow = 1024;        // recipients claimed from storage at most
   static constexpr std::size_t kLowWater = 256;       // refill when the backlog falls below this

@@ -10,7 +10,8 @@ rcpt, data, dot), where every reply is ``wrong``:
 * ``mixed``: a multiline reply whose lines carry different codes (``250-first`` / ``354 second``);
 * ``early``: the right reply, sent together with the reply before it — ahead of the command it answers (a server
   that talks without reading);
-* ``flood`` (stage ``greeting``): fifty ``250 OK`` lines straight after the greeting.
+* ``flood`` (stage ``greeting``): fifty ``250 OK`` lines straight after the greeting;
+* a whole reply line (``550 5.7.1 We do not relay``): that reply, as given.
 
 ``MisbehavingSmtp(per_connection=N, limit_at="mail"|"rcpt")`` is otherwise well behaved but holds each connection
 to N messages, as many servers do: the next MAIL (or RCPT) of that connection gets ``452 4.5.3``.
@@ -36,6 +37,8 @@ NEXT = {"greeting": "ehlo", "ehlo": "mail", "mail": "rcpt", "rcpt": "data", "dat
 
 
 def wrong_reply(stage: str, wrong: str) -> str:
+    if wrong[:3].isdigit():
+        return wrong
     if wrong == "2xx":
         return "250 2.0.0 OK" if stage in ("greeting", "data") else "220 2.0.0 hello again"
     if wrong == "3xx":

@@ -325,11 +325,38 @@ TEST(BounceClassify, Corpus) {
     Classification got = classifier.classify_text(c.reply);
     EXPECT_EQ(category_name(got.category), category_name(c.want)) << "rule " << got.rule;
     EXPECT_EQ(got.hard, c.hard) << "rule " << got.rule;
+    // Configuration problems: relaying, AUTH and the sender domain's authentication, and also
+    // a TLS requirement and a refused HELO (what a smart host's route pauses on, in the
+    // categories of what happened).
+    const std::string_view text = c.reply;
+    const bool route_setup = text.find("STARTTLS command first") != std::string_view::npos ||
+                             text.find("Helo command rejected") != std::string_view::npos;
     EXPECT_EQ(got.configuration, c.want == C::kRelayingDenied || c.want == C::kAuthRequired ||
-                                     c.want == C::kSenderAuthentication);
+                                     c.want == C::kSenderAuthentication || route_setup);
     ++n;
   }
   EXPECT_GE(n, 60);
+}
+
+// The one classifier: a permanent reply it calls a configuration problem pauses a smart-host
+// route (refusal is a configuration kind), one it does not is the recipient's, and every
+// refusal wording the diagnosis explains (protocol::classify_refusal) is a configuration verdict.
+TEST(BounceClassify, TheRouteDecisionFollowsTheVerdict) {
+  Classifier classifier;
+  for (const Case& c : kCorpus) {
+    SCOPED_TRACE(std::string(c.who) + ": " + c.reply);
+    const protocol::Reply reply = parse_reply_text(c.reply);
+    const Classification got = classifier.classify(reply);
+    if (reply.code >= 400 && reply.code < 500) {
+      EXPECT_EQ(got.refusal, protocol::RefusalKind::kTransient);
+      continue;
+    }
+    EXPECT_EQ(protocol::is_configuration_refusal(got.refusal), got.configuration);
+    if (protocol::is_configuration_refusal(
+            protocol::classify_refusal(protocol::Stage::kRcpt, reply))) {
+      EXPECT_TRUE(got.configuration);
+    }
+  }
 }
 
 // The same corpus read as the reply parser sees it on the wire (one line, code and text).

@@ -78,7 +78,11 @@ class RecordingSink final : public OutcomeSink {
     outcome[e.record.address] = "failed " + r.summary();
   }
   void released(const storage::QueueEntry& e) override { outcome[e.record.address] = "released"; }
+  const bounce::Classifier& classifier() const override { return classifier_; }
   std::map<std::string, std::string> outcome;
+
+ private:
+  const bounce::Classifier classifier_;  // the built-in table, as a shard without rule files
 };
 
 class RouteWorkerTest : public ::testing::Test {
@@ -180,6 +184,28 @@ TEST_F(RouteWorkerTest, RelayDeniedPausesTheRouteAndKeepsEveryRecipient) {
   EXPECT_EQ(sink_.outcome["ann@example.net"], "released") << "kept for after the fix";
   EXPECT_TRUE(sessions_[0]->quit_sent) << "the route's connections are retired";
   EXPECT_EQ(worker_->backlog(), 0u);
+}
+
+// Wordings that protocol/diagnosis.h does not list but the classifier's table calls relay or
+// authentication refusals: the route pauses on them too (one table decides both).
+TEST_F(RouteWorkerTest, EveryRefusalTheClassifierCallsConfigurationPausesTheRoute) {
+  for (const char* text :
+       {"we do not relay for this domain",
+        "sorry, that domain isn't in my list "
+        "of allowed rcpthosts",
+        "Relaying prohibited", "SendAsDenied; not allowed to send as this sender"}) {
+    SCOPED_TRACE(text);
+    sessions_.clear();
+    sink_.outcome.clear();
+    make_worker(1, 100);
+    add("ann@example.net", 1);
+    worker_->kick();
+    ASSERT_EQ(sessions_.size(), 1u);
+    sessions_[0]->ready();
+    sessions_[0]->answer(0, reply(550, "5.7.1", text), reply(250, "2.0.0", "ok"), false);
+    EXPECT_TRUE(worker_->paused());
+    EXPECT_EQ(sink_.outcome["ann@example.net"], "released");
+  }
 }
 
 TEST_F(RouteWorkerTest, AnMxRefusingUnauthenticatedMailHoldsTheDomainWithoutBouncing) {
