@@ -12,27 +12,16 @@
 #include "message/address.h"
 #include "message/csv.h"
 #include "util/errno_text.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace ringmta::cluster {
 namespace {
 
-// FNV-1a, then SplitMix64's finaliser: stable across builds and machines (std::hash is not), and
-// well mixed in every bit, so that the highest of the nodes' scores is a fair draw.
+// Stable across builds and machines (util/hash.h), and well mixed in every bit, so that the
+// highest of the nodes' scores is a fair draw.
 uint64_t score(std::string_view node, std::string_view domain) {
-  uint64_t h = 14695981039346656037ull;
-  const auto mix_in = [&h](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  };
-  mix_in(node);
-  mix_in(std::string_view("\n", 1));
-  mix_in(domain);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  return avalanche(fnv1a(domain, fnv1a(std::string_view("\n", 1), fnv1a(node))));
 }
 
 using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;

@@ -1,23 +1,11 @@
 // AddressSet and the address hashes (see address_set.h).
 #include "ingest/address_set.h"
 
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace ringmta::ingest {
 namespace {
-
-constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
-constexpr uint64_t kFnvPrime = 1099511628211ULL;
-
-// splitmix64's finaliser: FNV-1a's low bits are weak, and the table indexes by the low bits.
-uint64_t avalanche(uint64_t h) {
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
 
 uint64_t stored_form(uint64_t hash) {
   return hash == 0 ? 1 : hash;
@@ -26,21 +14,11 @@ uint64_t stored_form(uint64_t hash) {
 }  // namespace
 
 uint64_t hash_address(std::string_view address) {
-  uint64_t h = kFnvOffset;
-  for (char c : address) {
-    h ^= static_cast<unsigned char>(c);
-    h *= kFnvPrime;
-  }
-  return avalanche(h);
+  return avalanche(fnv1a(address));
 }
 
 uint64_t hash_address_folded(std::string_view address) {
-  uint64_t h = kFnvOffset;
-  for (char c : address) {
-    h ^= static_cast<unsigned char>(lower(c));
-    h *= kFnvPrime;
-  }
-  return avalanche(h);
+  return avalanche(fnv1a(address, kFnvOffset, [](char c) { return lower(c); }));
 }
 
 bool AddressSet::insert(uint64_t hash) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,14 +50,25 @@ std::string reason_of(storage::Queue& q, const std::string& address) {
   return reason;
 }
 
-TEST_F(RedisTest, ANodesSuppressionsReachTheOtherNodeOnceAndCatchUpAfterAnAbsence) {
+// Two nodes' queues and a connection to the test's Redis.
+class TwoNodes : public RedisTest {
+ protected:
+  void SetUp() override {
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    a = must_open(dir_a.path());
+    b = must_open(dir_b.path());
+    ASSERT_TRUE(a && b);
+    auto connected = RedisConnection::connect(options());
+    ASSERT_TRUE(connected) << connected.error().message;
+    redis = std::move(connected.value());
+  }
   TempDir dir_a, dir_b;
-  auto a = must_open(dir_a.path());
-  auto b = must_open(dir_b.path());
-  ASSERT_TRUE(a && b);
-  auto redis = RedisConnection::connect(options());
-  ASSERT_TRUE(redis) << redis.error().message;
+  std::unique_ptr<storage::Queue> a, b;
+  std::unique_ptr<RedisConnection> redis;
+};
 
+TEST_F(TwoNodes, ANodesSuppressionsReachTheOtherNodeOnceAndCatchUpAfterAnAbsence) {
   const std::array<SuppressionEntry, 1> manual{
       SuppressionEntry{"Gone@Example.NET", "manual", "asked by phone", "", 1000}};
   ASSERT_TRUE(SuppressionList(*a).add(manual));
@@ -68,21 +80,21 @@ TEST_F(RedisTest, ANodesSuppressionsReachTheOtherNodeOnceAndCatchUpAfterAnAbsenc
 
   SuppressionSync node_a(*a, "t", "a");
   SuppressionSync node_b(*b, "t", "b");
-  auto published = node_a.publish(**redis);
+  auto published = node_a.publish(*redis);
   ASSERT_TRUE(published) << published.error().message;
   EXPECT_EQ(*published, 2u);
   EXPECT_TRUE(SuppressionList(*a).outbox(10)->empty());
-  EXPECT_EQ(count(node_a.publish(**redis)), 0u);  // nothing twice
+  EXPECT_EQ(count(node_a.publish(*redis)), 0u);  // nothing twice
 
-  auto received = node_b.pull(**redis);
+  auto received = node_b.pull(*redis);
   ASSERT_TRUE(received) << received.error().message;
   EXPECT_EQ(*received, 2u);
   EXPECT_TRUE(listed(*b, "gone@example.net"));
   EXPECT_TRUE(listed(*b, "bounced@example.org"));
   EXPECT_EQ(reason_of(*b, "bounced@example.org"), "550 5.1.1 User unknown (suppressed on node a)");
   EXPECT_TRUE(SuppressionList(*b).outbox(10)->empty());  // received is not sent back out
-  EXPECT_EQ(count(node_b.pull(**redis)), 0u);
-  EXPECT_EQ(count(node_a.pull(**redis)), 0u);  // its own
+  EXPECT_EQ(count(node_b.pull(*redis)), 0u);
+  EXPECT_EQ(count(node_a.pull(*redis)), 0u);  // its own
 
   // b away (its sync gone, its queue closed) while a adds one more; back, it gets only that one.
   const std::string dir = dir_b.path();
@@ -90,30 +102,24 @@ TEST_F(RedisTest, ANodesSuppressionsReachTheOtherNodeOnceAndCatchUpAfterAnAbsenc
   const std::array<SuppressionEntry, 1> later{
       SuppressionEntry{"later@example.com", "complaint", "feedback loop", "c2", 1002}};
   ASSERT_TRUE(SuppressionList(*a).add(later));
-  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  ASSERT_EQ(count(node_a.publish(*redis)), 1u);
   b = must_open(dir);
   SuppressionSync back(*b, "t", "b");
-  EXPECT_EQ(count(back.pull(**redis)), 1u);
+  EXPECT_EQ(count(back.pull(*redis)), 1u);
   EXPECT_TRUE(listed(*b, "later@example.com"));
 }
 
-TEST_F(RedisTest, ARemovalOnOneNodeTakesTheAddressOffTheOthersAndAdditionsAreTold) {
-  TempDir dir_a, dir_b;
-  auto a = must_open(dir_a.path());
-  auto b = must_open(dir_b.path());
-  ASSERT_TRUE(a && b);
-  auto redis = RedisConnection::connect(options());
-  ASSERT_TRUE(redis) << redis.error().message;
+TEST_F(TwoNodes, ARemovalOnOneNodeTakesTheAddressOffTheOthersAndAdditionsAreTold) {
   SuppressionSync node_a(*a, "r", "a");
   SuppressionSync node_b(*b, "r", "b");
   const std::array<SuppressionEntry, 2> two{
       SuppressionEntry{"stay@example.net", "manual", "asked", "", 1000},
       SuppressionEntry{"back@example.net", "manual", "asked", "", 1000}};
   ASSERT_TRUE(SuppressionList(*a).add(two));
-  ASSERT_EQ(count(node_a.publish(**redis)), 2u);
+  ASSERT_EQ(count(node_a.publish(*redis)), 2u);
   std::vector<std::string> told;
   const auto tell = [&told](std::string_view address) { told.emplace_back(address); };
-  EXPECT_EQ(count(node_b.pull(**redis, tell)), 2u);
+  EXPECT_EQ(count(node_b.pull(*redis, tell)), 2u);
   EXPECT_EQ(told, (std::vector<std::string>{"back@example.net", "stay@example.net"}));
   ASSERT_TRUE(listed(*b, "back@example.net"));
 
@@ -126,19 +132,19 @@ TEST_F(RedisTest, ARemovalOnOneNodeTakesTheAddressOffTheOthersAndAdditionsAreTol
   ASSERT_TRUE(outbox);
   ASSERT_EQ(outbox->size(), 1u);
   EXPECT_TRUE(outbox->front().removal);
-  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  ASSERT_EQ(count(node_a.publish(*redis)), 1u);
   told.clear();
-  EXPECT_EQ(count(node_b.pull(**redis, tell)), 1u);
+  EXPECT_EQ(count(node_b.pull(*redis, tell)), 1u);
   EXPECT_FALSE(listed(*b, "back@example.net"));
   EXPECT_TRUE(listed(*b, "stay@example.net"));
   EXPECT_TRUE(told.empty());  // a removal is not a suppression to withdraw
 
   // Added again and removed again before b reads: the last word wins.
   ASSERT_TRUE(SuppressionList(*a).add(std::span(two).subspan(1)));
-  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
+  ASSERT_EQ(count(node_a.publish(*redis)), 1u);
   ASSERT_EQ(count(SuppressionList(*a).remove(removing)), 1u);
-  ASSERT_EQ(count(node_a.publish(**redis)), 1u);
-  EXPECT_EQ(count(node_b.pull(**redis, tell)), 1u);
+  ASSERT_EQ(count(node_a.publish(*redis)), 1u);
+  EXPECT_EQ(count(node_b.pull(*redis, tell)), 1u);
   EXPECT_FALSE(listed(*b, "back@example.net"));
 }
 
