@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -221,6 +222,30 @@ bool add_parts(json& body, const Spread& spread, const jobs::CampaignFacts& here
   body["already_queued"] = all_already;
   body["nodes"] = std::move(nodes);
   return anything_new;
+}
+
+// The other nodes' answers about a campaign: the parts of those that hold one (200), and an entry
+// naming each node that did not answer or failed (a 404 holds no part: left out).
+struct NodeParts {
+  std::vector<std::pair<std::string, json>> known;
+  json failed = json::array();
+};
+NodeParts sort_answers(const std::vector<ClusterCampaigns::NodeAnswer>& answers) {
+  NodeParts out;
+  for (const auto& a : answers) {
+    json part = a.answer ? json::parse(a.answer->body, nullptr, false) : json();
+    if (a.answer && a.answer->status == 200 && part.is_object()) {
+      out.known.emplace_back(a.node, std::move(part));
+    } else if (!a.answer || a.answer->status != 404) {
+      std::string why = a.error;
+      if (a.answer) {
+        why = "answered " + std::to_string(a.answer->status);
+        if (part.is_object() && part.contains("error")) why += ": " + part.value("error", "");
+      }
+      out.failed.push_back({{"node", a.node}, {"error", why}});
+    }
+  }
+  return out;
 }
 }  // namespace
 
@@ -469,21 +494,12 @@ HttpAnswer ServiceApi::get_campaign(std::string_view id) {
   if (!settings_.cluster || (here.status != 200 && here.status != 404)) return here;
   const auto answers = settings_.cluster->ask_others(
       std::string(id), "GET", "/cluster/v1/campaigns/" + http::percent_encode(id));
+  NodeParts others = sort_answers(answers);
   std::vector<std::pair<std::string, json>> parts;  // the nodes that know the campaign
   if (here.status == 200) parts.emplace_back(settings_.cluster->node(), json::parse(here.body));
-  json nodes = json::array();
-  bool complete = true;
-  for (const auto& a : answers) {
-    json part = a.answer ? json::parse(a.answer->body, nullptr, false) : json();
-    if (a.answer && a.answer->status == 200 && part.is_object()) {
-      parts.emplace_back(a.node, std::move(part));
-    } else if (!a.answer || a.answer->status != 404) {
-      complete = false;
-      nodes.push_back(
-          {{"node", a.node},
-           {"error", a.answer ? "answered " + std::to_string(a.answer->status) : a.error}});
-    }
-  }
+  std::move(others.known.begin(), others.known.end(), std::back_inserter(parts));
+  const bool complete = others.failed.empty();
+  json nodes = std::move(others.failed);
   if (parts.empty()) {
     return complete ? here : error(503, "no node that answered knows this campaign", "id");
   }
@@ -562,20 +578,14 @@ HttpAnswer ServiceApi::hold_campaign(std::string_view id, std::string_view actio
   bool known = here.status == 200;
   json nodes = json::array();
   if (known) nodes.push_back({{"node", settings_.cluster->node()}, {count, whole[count]}});
-  for (const auto& a : answers) {
-    json part = a.answer ? json::parse(a.answer->body, nullptr, false) : json();
-    if (a.answer && a.answer->status == 200 && part.is_object()) {
-      known = true;
-      whole["state"] = part.value("state", "");
-      whole[count] = whole[count].get<uint64_t>() + part.value(count, uint64_t{0});
-      nodes.push_back({{"node", a.node}, {count, part.value(count, uint64_t{0})}});
-    } else if (!a.answer || a.answer->status != 404) {
-      nodes.push_back({{"node", a.node},
-                       {"error", a.answer ? "answered " + std::to_string(a.answer->status) + ": " +
-                                                part.value("error", std::string())
-                                          : a.error}});
-    }
+  NodeParts others = sort_answers(answers);
+  for (const auto& [node, part] : others.known) {
+    known = true;
+    whole["state"] = part.value("state", "");
+    whole[count] = whole[count].get<uint64_t>() + part.value(count, uint64_t{0});
+    nodes.push_back({{"node", node}, {count, part.value(count, uint64_t{0})}});
   }
+  for (json& failed : others.failed) nodes.push_back(std::move(failed));
   if (!known) return here;
   whole["nodes"] = std::move(nodes);
   return reply(200, whole);
