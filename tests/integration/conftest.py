@@ -5,6 +5,11 @@ Env:
   RINGMTA_BIN        the binary under test (default: build/cli/ringmta in the repository)
   RINGMTA_TEST_SINK  auto (default: `ringmta sink` when the binary exists) | ringmta | python
   RINGMTA_KEEP_TMP   keep the temporary directory after the run
+
+--part stack|other|alone (default: every test): tools/test runs the suite as three parts, the first two at once
+(their tests mostly wait on servers and timeouts, so two processes on two cores halve the wall time): `stack`,
+the tests that use the session's Postfix; `other`, those that start their own servers; then `alone`, the tests
+marked `alone` (they measure rates or compare timings, and would measure the other part's load), by themselves.
 """
 
 from __future__ import annotations
@@ -41,6 +46,30 @@ def ringmta_bin() -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # session: the mail stack; artifacts on failure
+
+
+def pytest_addoption(parser):
+    parser.addoption("--part", choices=("all", "stack", "other", "alone"), default="all",
+                     help="run one part of the suite (see the module's docstring)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "alone: measures rates or timings; runs by itself (--part alone)")
+
+
+def suite_part(item) -> str:
+    if item.get_closest_marker("alone"):
+        return "alone"
+    return "stack" if "stack" in item.fixturenames else "other"
+
+
+def pytest_collection_modifyitems(config, items):
+    part = config.getoption("--part")
+    if part == "all":
+        return
+    keep = [i for i in items if suite_part(i) == part]
+    config.hook.pytest_deselected(items=[i for i in items if suite_part(i) != part])
+    items[:] = keep
 
 
 _FAILED_DIRS: list[Path] = []

@@ -42,6 +42,7 @@ def test_counts_match_the_sink_and_every_command_is_timed(sink):
     assert "sink: 3000 messages, 6000 recipients" in sk.summary()
 
 
+@pytest.mark.alone
 def test_rate_is_held(sink):
     sk = sink()
     port = sk.port

@@ -146,6 +146,7 @@ class Node:
         return [seconds(x) for x in lines if x["outcome"] == "delivered"]
 
 
+@pytest.mark.alone
 def test_three_nodes_hold_the_cluster_wide_rate_and_connections_for_a_minute(tmp_path, redis, smart_host):
     count = 2000  # 6,000 messages at 100/s: a minute
     nodes = [Node(tmp_path, i, redis, smart_host, count).start() for i in range(3)]
