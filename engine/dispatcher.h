@@ -15,8 +15,9 @@ class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
   virtual void add(storage::QueueEntry entry) = 0;
-  virtual void kick() = 0;          // open connections, hand out work
-  virtual void release_idle() = 0;  // nothing more is ready: close idle connections
+  virtual void kick() = 0;  // open connections, hand out work
+  // Nothing more is ready in storage: each route without a backlog closes its idle connections.
+  virtual void release_idle() = 0;
   // Stop: waiting entries released, transactions under way finished (for a few seconds at most),
   // connections closed; busy() turns false once all is closed.
   virtual void shutdown() = 0;

@@ -189,6 +189,7 @@ void RouteWorker::feed(SmtpSession& conn) {
 }
 
 void RouteWorker::release_idle() {
+  if (!backlog_.empty()) return;  // its connections have work (or wait for the throttle)
   for (auto& [id, conn] : connections_) {
     if (conn->in_flight() == 0 && conn->can_submit()) retire(*conn);
   }

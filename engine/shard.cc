@@ -141,7 +141,11 @@ void Shard::tick() {
   }
   if (!stopping_ && !worker_->paused()) {
     worker_->kick();
-    if (exhausted_ && worker_->backlog() == 0) worker_->release_idle();
+    // Storage has nothing more ready: every route without a backlog closes its idle connections,
+    // even while another route still has work (a domain whose server never answers). A route's
+    // connections may be shared with the other shards (scheduler::SharedAllowance): held idle
+    // here, they would keep a shard with work for that route waiting.
+    if (exhausted_) worker_->release_idle();
   }
   worker_->collect_garbage();
   if (worker_->paused() && !paused_.load()) {

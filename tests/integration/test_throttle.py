@@ -26,6 +26,8 @@ from conftest import ringmta_bin  # noqa: E402
 from dnsmasq import Dnsmasq, binary as dnsmasq_binary  # noqa: E402
 from mailstack import wait_for_port  # noqa: E402
 
+pytestmark = pytest.mark.alone  # rates and timings: measured without the other part of the suite running
+
 LIMITED, FREE, HOT, HOLE = "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"
 GOOD_DOMAINS = 10
 RECORDS = [
@@ -212,8 +214,9 @@ def test_421_slow_down_cuts_connections_then_recovery_restores_them(ringmta, wor
     assert cut_events[0]["reason"].startswith("421 4.7.0"), cut_events
 
 
-def good_rate(ringmta, work: Path, net, with_hole: bool) -> float:
-    """Messages per second to the good domains, from the delivery log (first to last good delivery)."""
+def good_rate(ringmta, work: Path, net, with_hole: bool) -> tuple[float, float]:
+    """Messages per second to the good domains, from the delivery log (first to last good delivery), and the
+    longest time between two good deliveries."""
     addresses = [f"u{i}@g{i % GOOD_DOMAINS}.th.test" for i in range(20000)]
     if with_hole:
         addresses += [f"u{i}@hole.th.test" for i in range(200)]
@@ -225,15 +228,22 @@ def good_rate(ringmta, work: Path, net, with_hole: bool) -> float:
     if with_hole:
         assert r.json["deferred"] == 200, r
     good = sorted(seconds(x) for x in log_lines(work) if x["outcome"] == "delivered")
-    return len(good) / max(good[-1] - good[0], 1e-3)
+    return len(good) / max(good[-1] - good[0], 1e-3), max(b - a for a, b in zip(good, good[1:]))
 
 
 def test_a_domain_that_never_answers_costs_the_others_under_10_percent(ringmta, work, net):
     net.sink(FREE)
     net.sink(HOLE, "hole.th.test:never-answer")
     # Best of two runs each way: this machine is shared, so one slow run says little.
-    base = max(good_rate(ringmta, work, net, False) for _ in range(2))
-    with_hole = max(good_rate(ringmta, work, net, True) for _ in range(2))
+    base = max(good_rate(ringmta, work, net, False)[0] for _ in range(2))
+    runs = [good_rate(ringmta, work, net, True) for _ in range(2)]
+    with_hole = max(rate for rate, _ in runs)
+    # No pause in the good domains' deliveries while the dead domain's 16 connections wait out their 5 s: the
+    # good MX host's connections are shared by the two shards, and a shard whose only remaining work was the
+    # dead domain once kept its idle ones open until then, so the other shard's good domains waited (a 3-5 s
+    # gap in about one run in three; now every route without a backlog gives its idle connections back).
+    gaps = [gap for _, gap in runs]
+    assert max(gaps) < 1.5, f"the good domains' deliveries paused for {max(gaps):.1f} s while the dead domain waited"
     # The 10 % goal holds for an optimized build on a quiet machine, but two runs minutes apart on
     # these shared machines differ by 15-25 % (bench/RESULTS.md), so an optimized build is held to
     # 0.75 (0.9 failed now and then with nothing wrong). Under ASan every connection and timer costs
