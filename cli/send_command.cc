@@ -122,6 +122,9 @@ Command add_send_command(CLI::App& app) {
                 .list = *list};
             auto addresses = jobs::campaign_addresses(input);
             if (!addresses) return usage_error(addresses.error().message);
+            for (const std::string& w : addresses->warnings) {
+              std::fprintf(stderr, "ringmta: warning: %s\n", w.c_str());
+            }
             const std::string& sender = addresses->sender;
             if (route) {
               route->facts.sender = sender;

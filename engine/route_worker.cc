@@ -178,7 +178,8 @@ void RouteWorker::feed(SmtpSession& conn) {
     env.id = next_envelope_++;
     env.mail_from = composer_.envelope_sender(entry, msg);
     env.recipients.push_back(entry.record.address);
-    env.eight_bit = msg.tpl.eight_bit();
+    env.eight_bit =
+        msg.tpl.eight_bit(entry.record.values);  // this copy's bytes, not the template's
     counters_.bytes_sent.add(env.body.size());
     counters_.transaction_started.start(env.id);
     in_flight_.emplace(env.id, std::move(entry));

@@ -100,7 +100,9 @@ Result<CampaignAddresses> campaign_addresses(const CampaignInput& input) {
                       " needs an envelope Sender without '+' in its local part (got " + sender +
                       ")");
   }
-  return CampaignAddresses{std::move(sender), std::move(from_domain)};
+  std::vector<std::string> warnings;
+  for (const std::string& w : tpl->warnings()) warnings.push_back(input.message_name + ": " + w);
+  return CampaignAddresses{std::move(sender), std::move(from_domain), std::move(warnings)};
 }
 
 Result<std::string> check_dkim_signing(const engine::RouteConfig& route,

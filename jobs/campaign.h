@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/route_config.h"
 #include "storage/queue.h"
@@ -53,6 +54,9 @@ std::string new_campaign_id();
 struct CampaignAddresses {
   std::string sender;       // the envelope Sender: input.sender, else the message's From:
   std::string from_domain;  // of the From: header ("" when it has no usable address): DKIM's
+  // What the message says that the sender should know (MessageTemplate::warnings), each starting
+  // with the message's name: "news.eml: line 12: ...".
+  std::vector<std::string> warnings;
 };
 // Fails on a message that does not parse, or a Sender that --verp cannot tag. Needs no queue, so
 // a command can check its input before it opens or creates one.

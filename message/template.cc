@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "message/address.h"
+#include "message/mime_part.h"
 #include "util/strings.h"
 
 namespace ringmta::message {
@@ -127,13 +128,38 @@ void append_body_value(std::string& out, std::string_view v, bool& at_line_start
 }
 
 // A merge field "{{ name }}" or "{{ name | default }}" in a line: where it opens, its name, the
-// text written when a recipient's value is empty, and where it ends.
+// text written when a recipient's value is empty, and where it ends. "{{{ name }}}" is the raw
+// form: in a text/html part its value is written as it is, not HTML-escaped.
 struct FieldRef {
   std::size_t open = 0;  // the first '{'
   std::string_view name;
   std::string_view fallback;  // trimmed; "" without a '|'
-  std::size_t end = 0;        // just after the closing "}}"
+  std::size_t end = 0;        // just after the closing "}}" ("}}}")
+  bool raw = false;
 };
+
+// The field "{{...}}" (braces: 2) or "{{{...}}}" (3) that opens at `open`, if it is one.
+std::optional<FieldRef> field_at(std::string_view line, std::size_t open, std::size_t braces) {
+  const std::string_view close_with = braces == 3 ? "}}}" : "}}";
+  std::size_t j = open + braces;
+  while (j < line.size() && is_wsp(line[j])) ++j;
+  const std::size_t name_start = j;
+  while (j < line.size() && is_name_char(line[j])) ++j;
+  const std::size_t name_end = j;
+  if (name_end == name_start) return std::nullopt;
+  const std::string_view name = line.substr(name_start, name_end - name_start);
+  while (j < line.size() && is_wsp(line[j])) ++j;
+  if (line.substr(j, braces) == close_with)
+    return FieldRef{open, name, {}, j + braces, braces == 3};
+  if (j < line.size() && line[j] == '|') {
+    const std::size_t close = line.find(close_with, j + 1);
+    if (close != std::string_view::npos) {
+      return FieldRef{open, name, trim(line.substr(j + 1, close - j - 1)), close + braces,
+                      braces == 3};
+    }
+  }
+  return std::nullopt;
+}
 
 // The first merge field at or after `from`; a "{{" without a name and "}}" after it is text.
 std::optional<FieldRef> next_field(std::string_view line, std::size_t from) {
@@ -141,23 +167,65 @@ std::optional<FieldRef> next_field(std::string_view line, std::size_t from) {
   for (;;) {
     const std::size_t open = line.find("{{", search);
     if (open == std::string_view::npos) return std::nullopt;
-    std::size_t j = open + 2;
-    while (j < line.size() && is_wsp(line[j])) ++j;
-    const std::size_t name_start = j;
-    while (j < line.size() && is_name_char(line[j])) ++j;
-    const std::size_t name_end = j;
-    while (j < line.size() && is_wsp(line[j])) ++j;
-    if (name_end != name_start && line.substr(j, 2) == "}}") {
-      return FieldRef{open, line.substr(name_start, name_end - name_start), {}, j + 2};
+    if (open + 2 < line.size() && line[open + 2] == '{') {
+      if (auto raw = field_at(line, open, 3)) return raw;
     }
-    if (name_end != name_start && j < line.size() && line[j] == '|') {
-      const std::size_t close = line.find("}}", j + 1);
-      if (close != std::string_view::npos) {
-        return FieldRef{open, line.substr(name_start, name_end - name_start),
-                        trim(line.substr(j + 1, close - j - 1)), close + 2};
-      }
-    }
+    if (auto field = field_at(line, open, 2)) return field;
     search = open + 1;
+  }
+}
+
+// Text between merge fields that looks like one but is not ("{{ first name }}": a blank in the
+// name), for a warning: the first such "{{...}}", else "".
+std::string_view not_a_field(std::string_view text) {
+  const std::size_t open = text.find("{{");
+  if (open == std::string_view::npos) return {};
+  const std::size_t close = text.find("}}", open + 2);
+  if (close == std::string_view::npos) return {};
+  return text.substr(open, std::min<std::size_t>(close + 2 - open, 60));
+}
+
+// Appends v HTML-escaped (the five characters that can change markup or leave an attribute).
+void append_html_escaped(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '&':
+        out.append("&amp;");
+        break;
+      case '<':
+        out.append("&lt;");
+        break;
+      case '>':
+        out.append("&gt;");
+        break;
+      case '"':
+        out.append("&quot;");
+        break;
+      case '\'':
+        out.append("&#39;");
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+// Appends a value inside an encoded part's decoded text: its line breaks made CRLF (the text's
+// canonical form), HTML-escaped in a text/html part.
+void append_decoded_value(std::string& out, std::string_view v, bool html) {
+  std::string escaped;
+  if (html) {
+    append_html_escaped(escaped, v);
+    v = escaped;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == '\r' || c == '\n') {
+      out.append("\r\n");
+      if (c == '\r' && i + 1 < v.size() && v[i + 1] == '\n') ++i;
+    } else {
+      out.push_back(c);
+    }
   }
 }
 
@@ -241,22 +309,40 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
   std::string lit;  // literal text of the segment being built
   lit.reserve(raw.size() + raw.size() / 16 + 2);
 
-  auto field_index = [&t](std::string_view name, bool in_header) {
+  // plain_body: the value's bytes go out as they are (not in a header, not in an encoded part).
+  auto field_index = [&t](std::string_view name, bool in_header, bool plain_body) {
     for (std::size_t i = 0; i < t.fields_.size(); ++i) {
       if (t.fields_[i] == name) {
         if (in_header) t.field_in_header_[i] = true;
+        if (plain_body) t.field_in_plain_body_[i] = true;
         return static_cast<int>(i);
       }
     }
     t.fields_.emplace_back(name);
     t.field_in_header_.push_back(in_header);
+    t.field_in_plain_body_.push_back(plain_body);
     return static_cast<int>(t.fields_.size() - 1);
+  };
+  auto warn_if_not_a_field = [&t](std::string_view text, const std::string& where) {
+    if (const std::string_view looks = not_a_field(text); !looks.empty()) {
+      t.warnings_.push_back(where + ": \"" + std::string(looks) +
+                            "\" is not a merge field (a field's name is letters, digits, '_', '.' "
+                            "and '-'), so it is sent as written");
+    }
   };
 
   // Emits one kept line (without its terminator) as literal text and fields, then CRLF.
   HeaderScanner scanner;  // where in its header field each merge field is
   std::size_t taken = 0;  // of the literal after the last field: its word's suffix
-  auto emit = [&](std::string_view line, std::size_t lineno, bool in_header) -> Result<void> {
+  // html: the line is in a text/html part (values are escaped unless the field is raw).
+  auto emit = [&](std::string_view line, std::size_t lineno, bool in_header,
+                  bool html) -> Result<void> {
+    const std::size_t warnings_before = t.warnings_.size();
+    auto check_text = [&](std::string_view text) {
+      if (merge_fields && t.warnings_.size() == warnings_before) {
+        warn_if_not_a_field(text, "line " + std::to_string(lineno));
+      }
+    };
     std::size_t literal_len = 0;
     LineCheck check;
     bool has_fields = false;
@@ -269,6 +355,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
     while (merge_fields) {
       const std::optional<FieldRef> field = next_field(line, pos);
       if (!field) break;
+      check_text(line.substr(pos, field->open - pos));
       lit.append(line.substr(pos, field->open - pos));
       literal_len += field->open - pos;
       if (!has_fields) {
@@ -278,9 +365,10 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
         check.first_segment = t.segments_.size();
         has_fields = true;
       }
-      const int f = field_index(field->name, in_header);
+      const int f = field_index(field->name, in_header, !in_header);
       check.fields.push_back(f);
       Segment seg{std::string(), f, in_header};
+      seg.html = html && !field->raw;
       seg.fallback = std::string(field->fallback);
       if (in_header) {
         const std::string_view before = line.substr(pos, field->open - pos);
@@ -313,6 +401,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
       pos = field->end;
     }
     taken = 0;
+    check_text(line.substr(pos));
     if (in_header) scanner.literal(line.substr(pos));
     lit.append(line.substr(pos));
     literal_len += line.size() - pos;
@@ -328,7 +417,53 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
     return {};
   };
 
+  // A quoted-printable or base64 text part with merge fields in its decoded text: the wire text
+  // so far ends at a kEncodeBegin mark, the decoded text and its fields follow (values inserted
+  // as they are, or HTML-escaped), and a kEncodeEnd mark says how render() encodes it again.
+  auto emit_encoded = [&](std::string_view decoded, const MimeLeaf& part, bool html) {
+    t.segments_.push_back(Segment{std::move(lit), -1, false, false, Mark::kEncodeBegin});
+    lit.clear();
+    const std::string where = std::string(part.encoding == TransferEncoding::kBase64
+                                              ? "the base64 part at line "
+                                              : "the quoted-printable part at line ") +
+                              std::to_string(part.body_begin + 1);
+    const std::size_t warnings_before = t.warnings_.size();
+    std::size_t line_start = 0;
+    while (line_start <= decoded.size()) {
+      std::size_t line_end = decoded.find("\r\n", line_start);
+      if (line_end == std::string_view::npos) line_end = decoded.size();
+      const std::string_view line = decoded.substr(line_start, line_end - line_start);
+      std::size_t pos = 0;
+      while (const std::optional<FieldRef> field = next_field(line, pos)) {
+        if (t.warnings_.size() == warnings_before) {
+          warn_if_not_a_field(line.substr(pos, field->open - pos), where);
+        }
+        lit.append(line.substr(pos, field->open - pos));
+        Segment seg{std::move(lit), field_index(field->name, false, false), false};
+        seg.html = html && !field->raw;
+        seg.fallback = std::string(field->fallback);
+        t.segments_.push_back(std::move(seg));
+        lit.clear();
+        pos = field->end;
+      }
+      if (t.warnings_.size() == warnings_before) warn_if_not_a_field(line.substr(pos), where);
+      lit.append(line.substr(pos));
+      if (line_end == decoded.size()) break;
+      lit.append("\r\n");
+      line_start = line_end + 2;
+    }
+    Segment end{std::move(lit), -1, false, false, Mark::kEncodeEnd};
+    end.encoding = part.encoding;
+    t.segments_.push_back(std::move(end));
+    lit.clear();
+    t.body_has_fields_ = true;
+  };
+
   if (auto clean = check_no_nul(raw, lines); !clean) return clean.error();
+  // Merge fields follow the MIME structure; a DSN's quoted text (no merge fields) is copied.
+  const std::vector<MimeLeaf> parts =
+      merge_fields ? find_leaf_parts(lines) : std::vector<MimeLeaf>{};
+  std::size_t part = 0;  // the first part that does not end before the current line
   bool in_headers = true;
   HeaderFilter headers(keep_identity);
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -344,7 +479,34 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
       if (!kept) return kept.error();
       if (!*kept) continue;
     }
-    auto r = emit(line, lineno, in_headers);
+    while (part < parts.size() && parts[part].body_end <= i) ++part;
+    const MimeLeaf* leaf =
+        part < parts.size() && parts[part].body_begin <= i ? &parts[part] : nullptr;
+    const bool html = leaf != nullptr && leaf->type.type == "text" && leaf->type.subtype == "html";
+    if (leaf != nullptr && i == leaf->body_begin && leaf->type.type == "text" &&
+        (leaf->encoding == TransferEncoding::kQuotedPrintable ||
+         leaf->encoding == TransferEncoding::kBase64)) {
+      std::string body;  // the part's encoded lines, joined as on the wire
+      for (std::size_t k = leaf->body_begin; k < leaf->body_end; ++k) {
+        if (k > leaf->body_begin) body.append("\r\n");
+        body.append(lines[k]);
+      }
+      const std::optional<std::string> decoded = leaf->encoding == TransferEncoding::kBase64
+                                                     ? base64_body_decode(body)
+                                                     : quoted_printable_decode(body);
+      if (decoded && next_field(*decoded, 0)) {
+        emit_encoded(*decoded, *leaf, html);
+        i = leaf->body_end - 1;
+        continue;
+      }
+      if (!decoded && body.find("{{") != std::string::npos) {
+        t.warnings_.push_back(
+            "line " + std::to_string(lineno) + ": the part that starts here says " +
+            (leaf->encoding == TransferEncoding::kBase64 ? "base64" : "quoted-printable") +
+            " but is not, so its merge fields are filled in as written");
+      }
+    }
+    auto r = emit(line, lineno, in_headers, html && !in_headers);
     if (!r) return r.error();
   }
   t.segments_.push_back(Segment{std::move(lit), -1, false});
@@ -450,6 +612,15 @@ Result<void> MessageTemplate::check_values(std::span<const std::string> values) 
   return {};
 }
 
+bool MessageTemplate::eight_bit(std::span<const std::string> values) const {
+  if (eight_bit_) return true;
+  for (std::size_t i = 0; i < values.size() && i < field_in_plain_body_.size(); ++i) {
+    if (field_in_plain_body_[i] && has_8bit(values[i])) return true;
+  }
+  // A default written where a value is empty is the template's own text: counted in eight_bit_.
+  return false;
+}
+
 bool MessageTemplate::has_field(std::string_view name) const {
   for (const std::string& n : field_names_) {
     if (iequals(n, name)) return true;
@@ -473,11 +644,37 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
   out.append(extra_fields);
   bool at_line_start = true;
   std::size_t skip = 0;  // of this literal: written already, as the last value's word suffix
+  std::string decoded;   // an encoded part's merged text, between its marks
+  bool in_part = false;
   for (std::size_t s = 0; s < segments_.size(); ++s) {
     const Segment& seg = segments_[s];
+    if (in_part) {
+      decoded.append(seg.literal);
+      if (seg.mark == Mark::kEncodeEnd) {
+        if (seg.encoding == TransferEncoding::kBase64) {
+          append_base64_lines(out, decoded);
+        } else {
+          append_quoted_printable(out, decoded);
+        }
+        in_part = false;
+        at_line_start = true;
+        continue;
+      }
+      const std::string& given = values[static_cast<std::size_t>(seg.field)];
+      append_decoded_value(decoded, given.empty() ? seg.fallback : given,
+                           seg.html && !given.empty());
+      continue;
+    }
     const std::string_view l =
         std::string_view(seg.literal).substr(skip, seg.literal.size() - skip - seg.prefix);
     skip = 0;
+    if (seg.mark == Mark::kEncodeBegin) {
+      if (s > 0 && at_line_start && !l.empty() && l[0] == '.') out.push_back('.');
+      out.append(l);
+      decoded.clear();
+      in_part = true;
+      continue;
+    }
     if (!l.empty()) {
       // The first literal is stuffed at parse; later ones start a line only after an empty value
       // or a value ending in a line break.
@@ -500,6 +697,10 @@ void MessageTemplate::render(std::string& out, std::span<const std::string> valu
       if (at_line_start && v[0] == '.') out.push_back('.');
       append_header_value(out, v, seg.context);  // never a line break from the value
       at_line_start = false;
+    } else if (seg.html && !given.empty()) {
+      std::string escaped;  // the template's own default is written as the template has it
+      append_html_escaped(escaped, v);
+      append_body_value(out, escaped, at_line_start);
     } else {
       append_body_value(out, v, at_line_start);
     }

@@ -7,8 +7,11 @@
 // "Date:" and "Message-ID:" first, then the message with values substituted; values in headers
 // never contain CR, LF or NUL (check_values refuses them), so a merge value can never add a header
 // or an SMTP command, and are written as their place in the field needs (message/header_value.h:
-// RFC 2047 encoded-words for non-ASCII display names and subjects, quoted display names). It may
-// not: read files, choose recipients, or know about SMTP sessions.
+// RFC 2047 encoded-words for non-ASCII display names and subjects, quoted display names).
+// Merge fields understand MIME (message/mime_part.h): in a quoted-printable or base64 text part
+// they are found in the decoded text, and the merged text is encoded again; in a text/html part a
+// value is HTML-escaped unless written "{{{name}}}". It may not: read files, choose recipients,
+// or know about SMTP sessions.
 #pragma once
 
 #include <optional>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "message/header_value.h"
+#include "message/transfer_encoding.h"
 #include "util/result.h"
 
 namespace ringmta::message {
@@ -35,7 +39,13 @@ class MessageTemplate {
   const std::vector<std::string>& fields() const { return fields_; }
   // The envelope address of the From: header (first mailbox), if parseable.
   std::optional<std::string> from_address() const { return from_address_; }
-  bool eight_bit() const { return eight_bit_; }
+  // Whether this recipient's copy has 8-bit bytes (the template's own text, or a value merged
+  // into a part that is not quoted-printable or base64): it goes with BODY=8BITMIME.
+  bool eight_bit(std::span<const std::string> values) const;
+  // What the message says that a sender should know before a send: text that looks like a merge
+  // field and is not one ("line 12: \"{{ first name }}\" is not a merge field ..."). Each names
+  // the line.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // A merge field in the body: without one, every copy has the same body.
   bool body_has_fields() const { return body_has_fields_; }
 
@@ -53,11 +63,17 @@ class MessageTemplate {
   bool has_field(std::string_view name) const;
 
  private:
+  // After a segment's literal, before its field: where an encoded part's merged text begins
+  // (what follows, up to kEncodeEnd, is its decoded text) or ends (encoded and written).
+  enum class Mark : uint8_t { kNone, kEncodeBegin, kEncodeEnd };
   struct Segment {
-    std::string literal;  // wire-ready text before the field
-    int field = -1;       // index into fields_, or -1 for the final literal
+    std::string literal;  // wire-ready text before the field (decoded text inside a part)
+    int field = -1;       // index into fields_, or -1 for none (the final literal, a mark)
     bool in_header = false;
-    HeaderContext context = HeaderContext::kRaw;  // in_header: how the value is written
+    bool html = false;  // in a text/html part, not raw: the value is HTML-escaped
+    Mark mark = Mark::kNone;
+    TransferEncoding encoding = TransferEncoding::kSevenBit;  // kEncodeEnd: how it is encoded
+    HeaderContext context = HeaderContext::kRaw;              // in_header: how the value is written
     // kUnstructured: the bytes of the word around the value, at the end of literal and at the
     // start of the next segment's literal, written with it (encoded with it when it is encoded).
     uint32_t prefix = 0, suffix = 0;
@@ -70,6 +86,8 @@ class MessageTemplate {
   std::vector<bool> field_in_header_;
   std::optional<std::string> from_address_;
   bool eight_bit_ = false;
+  std::vector<bool> field_in_plain_body_;  // used where a value's bytes go out as they are
+  std::vector<std::string> warnings_;
   bool body_has_fields_ = false;
   bool keeps_identity_ = false;
   std::vector<std::string> field_names_;  // of the header, lower case (has_field)

@@ -472,6 +472,7 @@ HttpAnswer ServiceApi::queue_request(CampaignRequest& r, const std::string& reci
             {"envelope_sender", facts->envelope_sender},
             {"already_queued", facts->already_queued}};
   if (!warning.empty()) body["warning"] = warning;
+  if (!addresses->warnings.empty()) body["message_warnings"] = addresses->warnings;
   const cluster::ListPart* local = spread.split ? &spread.list->parts[spread.local] : nullptr;
   body["rejected_rows"] =
       facts->rejected_rows > 0

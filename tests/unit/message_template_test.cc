@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "message/template.h"
+#include "message/transfer_encoding.h"
 
 using ringmta::message::MessageTemplate;
 using ringmta::message::rfc5322_date;
@@ -54,8 +55,8 @@ TEST(Template, MergeInHeaderAndBody) {
       "{{name}},\nyour code is {{code}}.\n");
   EXPECT_EQ(t.fields(), (std::vector<std::string>{"name", "email", "code"}));
   EXPECT_EQ(t.from_address(), "news@shop.example");
-  EXPECT_FALSE(t.eight_bit());
   std::vector<std::string> v{"Ann", "ann@x.com", "XYZ"};
+  EXPECT_FALSE(t.eight_bit(v));
   ASSERT_TRUE(t.check_values(v).ok());
   EXPECT_EQ(render(t, v), std::string(kPrefix) +
                               "From: Shop <news@shop.example>\r\nTo: Ann <ann@x.com>\r\n"
@@ -200,13 +201,13 @@ TEST(Template, FieldSyntax) {
   auto t = parse_ok("Subject: s\n\n{{a.b-c_9}} {{ bad name }} {{}} {{{x}}} {{\ty\t}}\n");
   EXPECT_EQ(t.fields(), (std::vector<std::string>{"a.b-c_9", "x", "y"}));
   EXPECT_EQ(render(t, {"1", "2", "3"}),
-            std::string(kPrefix) + "Subject: s\r\n\r\n1 {{ bad name }} {{}} {2} 3\r\n");
+            std::string(kPrefix) + "Subject: s\r\n\r\n1 {{ bad name }} {{}} 2 3\r\n");
   EXPECT_FALSE(t.check_values(std::vector<std::string>{"1"}).ok());
 }
 
 TEST(Template, EightBit) {
-  EXPECT_TRUE(parse_ok("Subject: s\n\ncaf\xC3\xA9\n").eight_bit());
-  EXPECT_FALSE(parse_ok("Subject: s\n\ncafe\n").eight_bit());
+  EXPECT_TRUE(parse_ok("Subject: s\n\ncaf\xC3\xA9\n").eight_bit({}));
+  EXPECT_FALSE(parse_ok("Subject: s\n\ncafe\n").eight_bit({}));
 }
 
 TEST(Template, BodyHasFields) {
@@ -292,3 +293,97 @@ TEST(Template, DefaultsStandInForEmptyValues) {
 
 }  // namespace
 }  // namespace ringmta::message
+
+// -- merge fields that understand MIME ------------------------------------------------------------
+
+namespace mime {
+
+std::string body_of(const std::string& copy) {
+  return copy.substr(copy.find("\r\n\r\n") + 4);
+}
+
+TEST(TemplateMime, AFieldCutByASoftLineBreakInAQuotedPrintablePartIsMerged) {
+  auto t = parse_ok(
+      "Subject: s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
+      "quoted-printable\n\nGr=C3=BC=C3=9Fe aus {{ci=\nty}}, {{name|Freund}}!\n");
+  EXPECT_EQ(t.fields(), (std::vector<std::string>{"city", "name"}));
+  EXPECT_TRUE(t.warnings().empty());
+  const std::string copy = render(t, {"K\xC3\xB6ln", ""});
+  expect_wire_safe(copy);
+  EXPECT_EQ(body_of(copy), "Gr=C3=BC=C3=9Fe aus K=C3=B6ln, Freund!\r\n");
+  EXPECT_FALSE(t.eight_bit(std::vector<std::string>{"K\xC3\xB6ln", ""}))
+      << "a value in a quoted-printable part goes out encoded";
+}
+
+TEST(TemplateMime, Base64HtmlPartIsDecodedMergedEscapedAndEncodedAgain) {
+  // "<p>Hi {{name}}, {{{banner}}}</p>" in base64.
+  auto t = parse_ok(
+      "Subject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\n"
+      "Content-Type: text/plain\n\nHi {{name}}\n--b\nContent-Type: text/html; charset=utf-8\n"
+      "Content-Transfer-Encoding: base64\n\nPHA+SGkge3tuYW1lfX0sIHt7e2Jhbm5lcn19fTwvcD4=\n--b--\n");
+  EXPECT_EQ(t.fields(), (std::vector<std::string>{"name", "banner"}));
+  const std::string copy = render(t, {"<b>Tom & \"Jerry\"</b>", "<img src=x>"});
+  expect_wire_safe(copy);
+  const std::string html_b64 = copy.substr(copy.rfind("base64\r\n\r\n") + 10);
+  const std::string encoded = html_b64.substr(0, html_b64.find("--b--"));
+  auto decoded = ringmta::message::base64_body_decode(encoded);
+  ASSERT_TRUE(decoded.has_value()) << encoded;
+  EXPECT_EQ(*decoded, "<p>Hi &lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;, <img src=x></p>");
+  // The text/plain part is not HTML: the value as it is.
+  EXPECT_NE(copy.find("\r\n\r\nHi <b>Tom & \"Jerry\"</b>\r\n--b\r\n"), std::string::npos) << copy;
+}
+
+TEST(TemplateMime, PlainHtmlPartEscapesValuesButNotRawFieldsOrTheTemplatesDefault) {
+  auto t = parse_ok(
+      "Subject: {{name}}\nContent-Type: text/html\n\n<p>{{name}} {{{raw}}} "
+      "{{empty|<i>there</i>}}</p>\n");
+  const std::string copy = render(t, {"<b>x</b>", "<b>y</b>", ""});
+  EXPECT_EQ(body_of(copy), "<p>&lt;b&gt;x&lt;/b&gt; <b>y</b> <i>there</i></p>\r\n");
+  EXPECT_NE(copy.find("Subject: <b>x</b>\r\n"), std::string::npos) << "headers are not HTML";
+}
+
+TEST(TemplateMime, EightBitIsDecidedByEachCopy) {
+  auto t = parse_ok("To: {{name}} <{{email}}>\nSubject: s\n\nDear {{name}}\n");
+  EXPECT_TRUE(t.eight_bit(std::vector<std::string>{"J\xC3\xBCrgen", "j@x.example"}));
+  EXPECT_FALSE(t.eight_bit(std::vector<std::string>{"Jurgen", "j@x.example"}));
+  auto header_only = parse_ok("To: {{name}} <{{email}}>\nSubject: s\n\nDear reader\n");
+  EXPECT_FALSE(header_only.eight_bit(std::vector<std::string>{"J\xC3\xBCrgen", "j@x.example"}))
+      << "a header value is RFC 2047-encoded";
+}
+
+TEST(TemplateMime, WarnsAboutTextThatLooksLikeAFieldAndAPartThatIsNotWhatItSays) {
+  auto t = parse_ok("Subject: Hi {{ first name }}\n\nok {{name}}\n");
+  ASSERT_EQ(t.warnings().size(), 1u);
+  EXPECT_NE(t.warnings()[0].find("line 1: \"{{ first name }}\" is not a merge field"),
+            std::string::npos)
+      << t.warnings()[0];
+  auto bad_qp = parse_ok(
+      "Subject: s\nContent-Transfer-Encoding: quoted-printable\n\nsee https://x/?a=b {{name}}\n");
+  ASSERT_EQ(bad_qp.warnings().size(), 1u);
+  EXPECT_NE(bad_qp.warnings()[0].find("line 4: the part that starts here says quoted-printable"),
+            std::string::npos)
+      << bad_qp.warnings()[0];
+  EXPECT_EQ(body_of(render(bad_qp, {"Ann"})), "see https://x/?a=b Ann\r\n");
+  auto in_part =
+      parse_ok("Subject: s\nContent-Transfer-Encoding: quoted-printable\n\n{{ x y }} {{name}}\n");
+  ASSERT_EQ(in_part.warnings().size(), 1u);
+  EXPECT_NE(in_part.warnings()[0].find("the quoted-printable part at line 4"), std::string::npos);
+}
+
+TEST(TemplateMime, AnEncodedPartWithoutFieldsIsCopiedAsItIs) {
+  const std::string raw =
+      "Subject: s\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "no fields=20here, soft=\nbreak\n";
+  auto t = parse_ok(raw);
+  EXPECT_EQ(body_of(render(t, {})), "no fields=20here, soft=\r\nbreak\r\n");
+}
+
+TEST(TemplateMime, LineBreaksInValuesBecomeCrlfInsideAnEncodedPart) {
+  auto t =
+      parse_ok("Subject: s\nContent-Transfer-Encoding: quoted-printable\n\nA\n{{address}}\nB\n");
+  const std::string copy = render(t, {"line1\nline2\r\n.line3"});
+  expect_wire_safe(copy);
+  EXPECT_EQ(body_of(copy), "A\r\nline1\r\nline2\r\n=2Eline3\r\nB\r\n");
+}
+
+}  // namespace mime

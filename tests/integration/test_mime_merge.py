@@ -1,0 +1,139 @@
+"""Merge fields that understand MIME (issue 16), checked by an independent reader: `ringmta send` through a smart
+host that is a recording SMTP sink written for the tests (recording_sink.py, keeping every message as received),
+and each copy read back with Python's `email` package. A field cut in two by a quoted-printable soft line break
+and a field inside a base64 text/html part are filled in; values in HTML are escaped ("{{{raw}}}" is not);
+BODY=8BITMIME is asked for by each copy that has 8-bit bytes, not by the template; text that only looks like a
+field is named in a warning. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import ringmta_bin  # noqa: E402
+from mailstack import free_port, wait_for_port  # noqa: E402
+
+HERE = Path(__file__).parent
+HTML = '<p>Hallo {{name}} aus {{city}}!</p>\n<p>{{{banner}}}</p>\n'
+
+
+class Sink:
+    def __init__(self, tmp: Path, *args: str):
+        self.port = free_port((socket.AF_INET,))
+        self.record = tmp / "sink.jsonl"
+        self.dir = tmp / "kept"
+        self.dir.mkdir()
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "recording_sink.py"), "--listen",
+                                      f"127.0.0.1:{self.port}", "--record", str(self.record), "--keep-messages",
+                                      str(self.dir), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port("127.0.0.1", self.port, 20, self.proc, "recording sink")
+
+    def messages(self, count: int) -> list[dict]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            events = [json.loads(x) for x in self.record.read_text().splitlines()] if self.record.exists() else []
+            got = [e for e in events if e["event"] == "message"]
+            if len(got) >= count:
+                return got
+            time.sleep(0.1)
+        raise AssertionError(f"{len(got)} of {count} messages at the sink")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def sink(tmp_path):
+    made: list[Sink] = []
+
+    def start(*args: str) -> Sink:
+        made.append(Sink(tmp_path, *args))
+        return made[-1]
+
+    yield start
+    for s in made:
+        s.stop()
+
+
+def send(tmp: Path, sink: Sink, message: str, rows: list[dict]) -> subprocess.CompletedProcess:
+    (tmp / "m.eml").write_bytes(message.encode())
+    columns = list(rows[0])
+    lines = [",".join(columns)] + [",".join('"' + r[c].replace('"', '""') + '"' for c in columns) for r in rows]
+    (tmp / "l.csv").write_bytes(("\n".join(lines) + "\n").encode())
+    r = subprocess.run([ringmta_bin(), "send", "--message", str(tmp / "m.eml"), "--recipients", str(tmp / "l.csv"),
+                        "--queue", str(tmp / "q"), "--smarthost", f"127.0.0.1:{sink.port}", "--tls", "none",
+                        "--admin", "none", "--no-progress", "--json", "--ehlo", "sender.example.org"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def by_recipient(sink: Sink, count: int) -> dict[str, tuple[dict, email.message.EmailMessage]]:
+    out = {}
+    for event in sink.messages(count):
+        raw = Path(event["file"]).read_bytes()
+        assert b"\n" not in raw.replace(b"\r\n", b""), "a bare LF on the wire"
+        out[event["rcpts"][0]] = (event, email.message_from_bytes(raw, policy=email.policy.default))
+    return out
+
+
+def lines(text: str) -> str:
+    """Content compared by its lines (the reader's line ends and the part's last one left aside)."""
+    return text.replace("\r\n", "\n").rstrip("\n")
+
+
+def test_fields_in_quoted_printable_and_base64_parts_are_merged_and_html_is_escaped(tmp_path, sink):
+    s = sink()
+    # The text part in quoted-printable, written the way mail programs write it: the "{{city}}" field is cut by a
+    # soft line break. The HTML part in base64: its fields cannot be seen in the encoded lines at all.
+    text_qp = "Hallo {{name}}, Gr=C3=BC=C3=9Fe nach {{ci=\nty}}.\n"
+    html_b64 = base64.encodebytes(HTML.encode()).decode()
+    message = ("From: News <news@sender.example.org>\nTo: {{name}} <{{email}}>\nSubject: Hallo {{name}}\n"
+               "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"=_b\"\n\n"
+               "--=_b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+               f"{text_qp}--=_b\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+               f"{html_b64}--=_b--\n")
+    rows = [{"email": "juergen@example.net", "name": "Jürgen <b>Müller</b> & Co", "city": "Köln",
+             "banner": '<img src="https://sender.example.org/b.png">'},
+            {"email": "ann@example.net", "name": "Ann", "city": "Zürich", "banner": "<hr>"}]
+    r = send(tmp_path, s, message, rows)
+    assert "is not a merge field" not in r.stderr, r.stderr
+    got = by_recipient(s, 2)
+    for row in rows:
+        event, msg = got[row["email"]]
+        text = msg.get_body(("plain",))
+        html = msg.get_body(("html",))
+        assert text["Content-Transfer-Encoding"] == "quoted-printable"
+        assert lines(text.get_content()) == f"Hallo {row['name']}, Grüße nach {row['city']}."
+        assert html["Content-Transfer-Encoding"] == "base64"
+        escaped = row["name"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert lines(html.get_content()) == f"<p>Hallo {escaped} aus {row['city']}!</p>\n<p>{row['banner']}</p>"
+        assert str(msg["Subject"]) == f"Hallo {row['name']}"
+        # Every value went out encoded (quoted-printable, base64, RFC 2047): a 7-bit copy.
+        assert not event["eight_bit_bytes"] and "BODY=8BITMIME" not in event["mail_from"], event
+
+
+def test_each_copy_decides_8bitmime_and_a_field_that_is_not_one_is_named(tmp_path, sink):
+    s = sink()
+    message = "From: news@sender.example.org\nSubject: News\n\nDear {{name}},\nhello {{ first name }}.\n"
+    rows = [{"email": "a@example.net", "name": "Jurgen"}, {"email": "b@example.net", "name": "Jürgen"}]
+    r = send(tmp_path, s, message, rows)
+    assert 'm.eml: line 5: "{{ first name }}" is not a merge field' in r.stderr, r.stderr
+    got = by_recipient(s, 2)
+    ascii_event, _ = got["a@example.net"]
+    utf8_event, utf8 = got["b@example.net"]
+    assert "BODY=8BITMIME" not in ascii_event["mail_from"], ascii_event
+    assert "BODY=8BITMIME" in utf8_event["mail_from"], utf8_event
+    assert "Dear Jürgen,".encode() in utf8.get_payload(decode=True)
