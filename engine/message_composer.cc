@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "message/seven_bit.h"
 #include "message/template.h"
 #include "message/verp.h"
 #include "unsubscribe/list_fields.h"
@@ -29,7 +30,8 @@ std::string copy_message_id(const storage::QueueEntry& entry, const LoadedMessag
 }
 
 Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntry& entry,
-                                      const LoadedMessage& message, UnixSeconds now) {
+                                      const LoadedMessage& message, UnixSeconds now,
+                                      bool seven_bit) {
   if (auto ok = message.tpl.check_values(entry.record.values); !ok) return ok;
   if (now != date_at_) {  // formatted once a second, not once a copy
     date_at_ = now;
@@ -51,11 +53,16 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
   message.tpl.render(out, entry.record.values,
                      copy_message_id(entry, message, queue_identity_, message_id_domain_), date_,
                      list_fields_);
+  const bool downgraded = seven_bit && message.tpl.eight_bit(entry.record.values) &&
+                          message::downgrade_to_seven_bit(out, start).parts_converted > 0;
   if (signer_ == nullptr) return {};
-  // Without a merge field in the body every copy of the message has the same body: hashed once.
-  const uint64_t body_identity = message.tpl.body_has_fields() ? 0 : entry.record.message + 1;
+  // Without a merge field in the body every copy of the message has the same body: hashed once
+  // (not a 7-bit copy: its body differs from the copies that went to servers with 8BITMIME).
+  const uint64_t body_identity =
+      message.tpl.body_has_fields() || downgraded ? 0 : entry.record.message + 1;
   // A message the same for every recipient renders the same copy within a second (its Date).
-  const uint64_t copy_identity = same_for_every_recipient(message) ? entry.record.message + 1 : 0;
+  const uint64_t copy_identity =
+      same_for_every_recipient(message) && !downgraded ? entry.record.message + 1 : 0;
   auto signed_copy = signer_->sign(out, start, now, body_identity, copy_identity);
   if (!signed_copy) {
     out.resize(start);

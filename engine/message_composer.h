@@ -53,8 +53,10 @@ class MessageComposer {
   // Appends entry's copy of message, dated now, to out. Fails, writing nothing, when the
   // recipient's merge values cannot go into a message (MessageTemplate::check_values says why),
   // or, with ErrorKind::kTemporary, when the copy cannot be signed as the configuration requires.
+  // seven_bit: for a server without 8BITMIME, an 8-bit copy's 8-bit parts are made
+  // quoted-printable (message/seven_bit.h) before it is signed.
   Result<void> compose(std::string& out, const storage::QueueEntry& entry,
-                       const LoadedMessage& message, UnixSeconds now);
+                       const LoadedMessage& message, UnixSeconds now, bool seven_bit = false);
   // A reload's signer (or none); the same lifetime rule as the constructor's.
   void set_signer(dkim::Signer* signer) { signer_ = signer; }
   // MAIL FROM for entry's copy of message.

@@ -166,7 +166,11 @@ void RouteWorker::feed(SmtpSession& conn) {
     protocol::Envelope env;
     // Composed straight into the envelope (the client owns it until it is written).
     env.body.reserve(body_size_hint_);
-    if (auto ok = composer_.compose(env.body, entry, msg, unix_now()); !ok) {
+    // The latest EHLO answer (after STARTTLS, if any): without 8BITMIME, 8-bit parts go 7-bit.
+    const protocol::Observations& seen = conn.observations();
+    const bool eight_bit_mime = seen.caps_after_tls ? seen.caps_after_tls->eight_bit_mime
+                                                    : seen.caps_before_tls.eight_bit_mime;
+    if (auto ok = composer_.compose(env.body, entry, msg, unix_now(), !eight_bit_mime); !ok) {
       if (ok.error().kind == ErrorKind::kTemporary) {
         sink_.deferred(entry, Reply::make_local(451, "4.7.0", ok.error().message), Attempt{});
       } else {

@@ -40,6 +40,7 @@ void skip_blanks(std::string_view v, std::size_t& i) {
 void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_t end, int depth,
           std::vector<MimeLeaf>& out) {
   std::string content_type, transfer_encoding;
+  std::size_t encoding_line = kNoLine;
   std::string* field = nullptr;  // the field whose continuation lines are being read
   std::size_t i = begin;
   for (; i < end && !lines[i].empty(); ++i) {
@@ -56,6 +57,7 @@ void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_
       field = &content_type;
     } else if (iequals(name, "content-transfer-encoding")) {
       field = &transfer_encoding;
+      encoding_line = i;
     }
     if (field != nullptr) field->assign(line.substr(colon + 1));
   }
@@ -78,8 +80,8 @@ void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_
     if (part_start != end) walk(lines, part_start, end, depth + 1, out);  // never closed
     return;
   }
-  out.push_back(
-      MimeLeaf{body_begin, end, std::move(type), parse_transfer_encoding(transfer_encoding)});
+  out.push_back(MimeLeaf{begin, encoding_line, body_begin, end, std::move(type),
+                         parse_transfer_encoding(transfer_encoding)});
 }
 
 }  // namespace

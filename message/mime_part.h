@@ -17,6 +17,8 @@
 
 namespace ringmta::message {
 
+constexpr std::size_t kNoLine = static_cast<std::size_t>(-1);
+
 // What a Content-Type value says; "text/plain" when there is none (RFC 2045 §5.2).
 struct ContentType {
   std::string type = "text";  // lower case
@@ -27,6 +29,10 @@ struct ContentType {
 ContentType parse_content_type(std::string_view value);
 
 struct MimeLeaf {
+  // The leaf's header block starts at header_begin (the message's own at 0); its
+  // Content-Transfer-Encoding field, if it has one, at encoding_line (continuation lines follow).
+  std::size_t header_begin = 0;
+  std::size_t encoding_line = kNoLine;
   // The leaf's body: lines [body_begin, body_end) of the message (the header block before it and
   // the CRLF before the next delimiter line are not part of it).
   std::size_t body_begin = 0;

@@ -166,6 +166,44 @@ def test_dual_signed_copies_verify_with_dkimpy(tmp_path, sink, keys, dns_server)
     assert not verify(resubjected, 0)
 
 
+def test_a_server_without_8bitmime_gets_quoted_printable_copies_that_verify(tmp_path, keys, dns_server):
+    """RFC 6152: no 8-bit data to a server that does not offer 8BITMIME. The 8-bit body (Content-Transfer-Encoding:
+    8bit, "Grüße") goes quoted-printable, and is signed as it goes: dkimpy verifies every copy."""
+    import email
+    import email.policy
+    import json
+    import socket
+    from mailstack import free_port, wait_for_port
+
+    kept, record = tmp_path / "kept", tmp_path / "sink.jsonl"
+    kept.mkdir()
+    port = free_port((socket.AF_INET,))
+    sink = subprocess.Popen([sys.executable, str(Path(__file__).parent / "recording_sink.py"), "--listen",
+                             f"127.0.0.1:{port}", "--record", str(record), "--keep-messages", str(kept),
+                             "--no-8bitmime"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port("127.0.0.1", port, 20, sink, "recording sink")
+        p = send(tmp_path, port, *key_flags(keys, "rsa1", "ed1"), count=len(NAMES))
+        assert p.returncode == 0 and p.json["delivered"] == len(NAMES), show(p)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    events = [json.loads(x) for x in record.read_text().splitlines() if '"message"' in x]
+    assert len(events) == len(NAMES)
+    verify = verifier(dns_server)
+    names = set()
+    for event in events:
+        assert not event["eight_bit_bytes"] and "BODY=8BITMIME" not in event["mail_from"], event
+        message = Path(event["file"]).read_bytes()
+        assert verify(message, 0) and verify(message, 1), message.decode()
+        parsed = email.message_from_bytes(message, policy=email.policy.default)
+        assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+        body = parsed.get_content().replace("\r\n", "\n")
+        assert body.startswith("Grüße, ") and "\n.a line that starts with a dot\n..and one with two\n" in body, body
+        names.add(body.split("\n", 1)[0][len("Grüße, "):-1])
+    assert names == set(NAMES)
+
+
 def test_subdomain_from_and_simple_canonicalization(tmp_path, sink, keys, dns_server):
     recorded = tmp_path / "copies"
     recorded.mkdir()

@@ -44,6 +44,27 @@ storage::QueueEntry entry_for(std::string name) {
   return entry;
 }
 
+TEST(MessageComposer, ACopyForAServerWithout8BitMimeIsMadeQuotedPrintableOnlyWhenItIs8Bit) {
+  MessageComposer composer("mta.example.org", kQueue, "");
+  const LoadedMessage message = loaded("bounces@example.org");
+  std::string eight_bit;
+  ASSERT_TRUE(composer.compose(eight_bit, entry_for("J\xC3\xBCrgen"), message, kNow).ok());
+  EXPECT_NE(eight_bit.find("\r\n\r\nHello J\xC3\xBCrgen\r\n"), std::string::npos) << eight_bit;
+  std::string seven_bit = "kept|";
+  ASSERT_TRUE(
+      composer.compose(seven_bit, entry_for("J\xC3\xBCrgen"), message, kNow, /*seven_bit=*/true)
+          .ok());
+  EXPECT_TRUE(seven_bit.starts_with("kept|"));
+  EXPECT_NE(
+      seven_bit.find("Content-Transfer-Encoding: quoted-printable\r\n\r\nHello J=C3=BCrgen\r\n"),
+      std::string::npos)
+      << seven_bit;
+  std::string ascii, ascii_seven;
+  ASSERT_TRUE(composer.compose(ascii, entry_for("Ann"), message, kNow).ok());
+  ASSERT_TRUE(composer.compose(ascii_seven, entry_for("Ann"), message, kNow, true).ok());
+  EXPECT_EQ(ascii, ascii_seven) << "an ASCII copy is sent as it is";
+}
+
 TEST(MessageComposer, ACopyCarriesItsValuesItsMessageIdAndTheDate) {
   MessageComposer composer("mta.example.org", kQueue, "");
   const LoadedMessage message = loaded("bounces@example.org");
