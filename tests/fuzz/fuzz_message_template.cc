@@ -1,6 +1,7 @@
 // libFuzzer target for message::MessageTemplate: parse arbitrary bytes, then render with fixed
 // values (ASCII, line breaks, dots, non-ASCII and specials for header encoding) and check the wire
-// invariants (only CRLF, no unstuffed '.', ends with CRLF, accepted values within 998 a line).
+// invariants (only CRLF, no unstuffed '.', ends with CRLF, accepted values within 998 a line);
+// and the 7-bit copy for a server without 8BITMIME keeps them.
 // It may not touch files or the network.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "message/seven_bit.h"
 #include "message/template.h"
 
 namespace {
@@ -47,6 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const bool accepted = t->check_values(values).ok();
     t->render(out, values, "<id@example.com>", "Thu, 01 Jan 1970 00:00:00 +0000");
     check_wire(out);
+    std::string seven_bit = out;
+    ringmta::message::downgrade_to_seven_bit(seven_bit);
+    check_wire(seven_bit);
     if (accepted) {
       // Accepted values must keep every wire line within 998 bytes (plus CRLF).
       std::size_t start = 0;
