@@ -40,5 +40,7 @@ Command add_blast_command(CLI::App& app);
 Command add_dkim_command(CLI::App& app);
 // serve: the long-running service (continuous delivery, the HTTP/JSON API)
 Command add_serve_command(CLI::App& app);
+// render: the copy one recipient of a send would get, printed
+Command add_render_command(CLI::App& app);
 
 }  // namespace ringmta::cli

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
       ringmta::cli::add_queue_command(app),  ringmta::cli::add_suppress_command(app),
       ringmta::cli::add_report_command(app), ringmta::cli::add_bounces_command(app),
       ringmta::cli::add_blast_command(app),  ringmta::cli::add_dkim_command(app),
-      ringmta::cli::add_serve_command(app),
+      ringmta::cli::add_serve_command(app),  ringmta::cli::add_render_command(app),
   };
   app.set_version_flag("--version",
                        std::string("ringmta ") + RINGMTA_VERSION + " (" + RINGMTA_REVISION + ")");

@@ -79,6 +79,13 @@ Command add_send_command(CLI::App& app) {
   sub->add_flag(
       "--queue-only", *queue_only,
       "Only queue the recipients and exit (no route needed); `ringmta run` delivers them");
+  auto test_to = std::make_shared<std::string>();
+  auto test_rows = std::make_shared<uint64_t>(3);
+  sub->add_option("--test-to", *test_to,
+                  "A test send: the first --test-rows rows' copies (each merged with its row) all "
+                  "to this address, to look at in a real mailbox; the list is not sent");
+  sub->add_option("--test-rows", *test_rows, "Rows a --test-to send takes (default 3)")
+      ->check(CLI::PositiveNumber);
   auto ignore_suppression = std::make_shared<bool>(false);
   sub->add_flag("--ignore-suppression", *ignore_suppression,
                 "Queue addresses on the suppression list too (normally skipped and counted)");
@@ -108,18 +115,29 @@ Command add_send_command(CLI::App& app) {
             }
             auto raw = read_file(*message_path, "message", std::numeric_limits<std::size_t>::max());
             if (!raw) return usage_error("cannot read --message: " + raw.error().message);
-            jobs::CampaignInput input{
-                .raw_message = std::move(*raw),
-                .message_name = *message_path,
-                .recipients_path = *recipients_path,
-                .rejects_path = *rejects_path,
-                .campaign = campaign->empty() ? jobs::new_campaign_id() : *campaign,
-                .campaign_given = !campaign->empty(),
-                .new_campaign = *new_campaign,
-                .sender = sender_override,
-                .verp = *verp,
-                .skip_suppressed = !*ignore_suppression,
-                .list = *list};
+            jobs::CampaignInput input{.raw_message = std::move(*raw),
+                                      .message_name = *message_path,
+                                      .recipients_path = *recipients_path,
+                                      .rejects_path = *rejects_path,
+                                      .campaign = !campaign->empty() ? *campaign
+                                                  : test_to->empty()
+                                                      ? jobs::new_campaign_id()
+                                                      : "test-" + jobs::new_campaign_id(),
+                                      .campaign_given = !campaign->empty(),
+                                      .new_campaign = *new_campaign,
+                                      .sender = sender_override,
+                                      .verp = *verp,
+                                      .skip_suppressed = !*ignore_suppression,
+                                      .list = *list,
+                                      .test_to = *test_to,
+                                      .test_rows = *test_rows};
+            if (!test_to->empty()) {
+              std::fprintf(stderr,
+                           "test send: the copies of the first %llu rows of %s, all to %s (the "
+                           "list itself is not sent)\n",
+                           static_cast<unsigned long long>(*test_rows), recipients_path->c_str(),
+                           test_to->c_str());
+            }
             auto addresses = jobs::campaign_addresses(input);
             if (!addresses) return usage_error(addresses.error().message);
             for (const std::string& w : addresses->warnings) {

@@ -221,7 +221,7 @@ Result<void> set_cluster(engine::RouteConfig& route, const RouteSettings& o) {
   return {};
 }
 
-// What a refusal's diagnosis is told about the route, and the domain of its Message-IDs.
+// What a refusal's diagnosis is told about the route.
 void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
   const auto& client = route.client;
   route.facts.credentials_given = client.credentials.has_value();
@@ -239,9 +239,6 @@ void describe_route(engine::RouteConfig& route, const RouteSettings& o) {
     signing.push_back(key.domain);
     route.facts.dkim_domains += (route.facts.dkim_domains.empty() ? "" : ", ") + key.domain;
   }
-  auto dot = client.ehlo_name.find('.');
-  route.message_id_domain =
-      dot == std::string::npos ? client.ehlo_name + ".invalid" : client.ehlo_name;
 }
 
 }  // namespace
@@ -271,18 +268,10 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
   }
   auto& client = route.client;
   client.tls = protocol_tls;
-  if (!o.ehlo.empty()) {
-    if (auto ok = check_ehlo_name(o.ehlo); !ok) return ok.error();
-  }
-  client.ehlo_name = o.ehlo.empty() ? host_fqdn() : o.ehlo;
-  if (o.ehlo.empty() && client.ehlo_name.find('.') == std::string::npos) {
-    route.warnings.push_back(
-        "no --ehlo, and this host's name \"" + client.ehlo_name +
-        "\" is not a domain name: the EHLO will say \"" + client.ehlo_name +
-        "\" and Message-IDs will end in @" + client.ehlo_name +
-        ".invalid, which receivers distrust (Gmail wants an EHLO name with a PTR record for the "
-        "sending address). Pass --ehlo with the host's public name, e.g. --ehlo mail.example.org");
-  }
+  auto copies = build_copy_settings(o);
+  if (!copies) return copies.error();
+  client.ehlo_name = copies->ehlo_name;
+  route.warnings.insert(route.warnings.end(), copies->warnings.begin(), copies->warnings.end());
   if (!o.user.empty()) {
     auto password = read_password(o);
     if (!password) return password.error();
@@ -299,21 +288,44 @@ Result<engine::RouteConfig> build_route(const RouteSettings& o) {
     if (!pop) return make_error("--pop-before-smtp: " + pop.error().message);
     route.pop_before_smtp = pop.value();
   }
-  if (!o.sender.empty()) {
-    auto sender = message::parse_address(o.sender);
-    if (!sender) return make_error("--sender: " + sender.error().message);
-    route.sender_override = sender->str();
-  }
+  route.sender_override = copies->sender_override;
   if (auto set = set_throttle(route, o); !set) return set.error();
   if (auto set = set_cluster(route, o); !set) return set.error();
   route.retry.first_retry = o.retry_after;
   route.retry.max_age = o.max_age;
-  auto keys = load_dkim_keys(o.dkim);
-  if (!keys) return keys.error();
-  route.dkim_keys = std::move(*keys);
-  route.dkim_required = o.dkim.required;
+  route.dkim_keys = std::move(copies->dkim_keys);
+  route.dkim_required = copies->dkim_required;
+  route.message_id_domain = copies->message_id_domain;
   describe_route(route, o);
   return route;
+}
+
+Result<CopySettings> build_copy_settings(const RouteSettings& o) {
+  CopySettings out;
+  if (!o.ehlo.empty()) {
+    if (auto ok = check_ehlo_name(o.ehlo); !ok) return ok.error();
+  }
+  out.ehlo_name = o.ehlo.empty() ? host_fqdn() : o.ehlo;
+  if (o.ehlo.empty() && out.ehlo_name.find('.') == std::string::npos) {
+    out.warnings.push_back(
+        "no --ehlo, and this host's name \"" + out.ehlo_name +
+        "\" is not a domain name: the EHLO will say \"" + out.ehlo_name +
+        "\" and Message-IDs will end in @" + out.ehlo_name +
+        ".invalid, which receivers distrust (Gmail wants an EHLO name with a PTR record for the "
+        "sending address). Pass --ehlo with the host's public name, e.g. --ehlo mail.example.org");
+  }
+  out.message_id_domain =
+      out.ehlo_name.find('.') == std::string::npos ? out.ehlo_name + ".invalid" : out.ehlo_name;
+  if (!o.sender.empty()) {
+    auto sender = message::parse_address(o.sender);
+    if (!sender) return make_error("--sender: " + sender.error().message);
+    out.sender_override = sender->str();
+  }
+  auto keys = load_dkim_keys(o.dkim);
+  if (!keys) return keys.error();
+  out.dkim_keys = std::move(*keys);
+  out.dkim_required = o.dkim.required;
+  return out;
 }
 
 }  // namespace ringmta::config

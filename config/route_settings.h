@@ -58,6 +58,19 @@ struct RouteSettings {
 
 Result<engine::RouteConfig> build_route(const RouteSettings& settings);
 
+// What of the settings shapes each copy rather than the route: the EHLO name (and so the
+// Message-IDs' domain), --sender, the DKIM keys; for `ringmta render`, which needs no route.
+// build_route() takes these from here too.
+struct CopySettings {
+  std::string ehlo_name;
+  std::string message_id_domain;
+  std::string sender_override;  // "" = the message's From:
+  std::vector<dkim::SigningKey> dkim_keys;
+  bool dkim_required = false;
+  std::vector<std::string> warnings;  // e.g. an EHLO name that is not a domain name
+};
+Result<CopySettings> build_copy_settings(const RouteSettings& settings);
+
 // --shards, or one per core.
 int shard_count(const RouteSettings& settings);
 

@@ -309,6 +309,47 @@ class SuppressionFilter {
 
 }  // namespace
 
+Result<ChosenRow> choose_row(const std::string& recipients_path, const std::string& name,
+                             const message::MessageTemplate& tmpl, std::size_t row,
+                             const std::string& email) {
+  File csv(std::fopen(recipients_path.c_str(), "rb"));
+  if (!csv) return make_error(file_error("cannot open", recipients_path), ErrorKind::kInput);
+  message::CsvReader reader(csv.get());
+  auto columns = read_header(reader, csv.get(), recipients_path, name, tmpl.fields());
+  if (!columns) return columns.error();
+  const std::string wanted = email.empty() ? "" : storage::suppression_address(email);
+  message::CsvRecord record;
+  std::size_t rows = 0;
+  for (std::size_t n = 1;; ++n) {
+    const auto status = reader.next(record);
+    if (status == message::CsvReader::Status::kEnd) break;
+    rows = n;
+    const std::string where =
+        name + ": line " + std::to_string(record.line) + " (row " + std::to_string(n) + ")";
+    if (row != 0 && n != row) continue;
+    if (status == message::CsvReader::Status::kMalformed) {
+      if (row == 0) continue;
+      return make_error(where + " is rejected: malformed CSV: " + reader.error(),
+                        ErrorKind::kInput);
+    }
+    auto recipient = recipient_of(record, *columns, tmpl);
+    if (row == 0) {
+      if (!recipient || storage::suppression_address(recipient->address) != wanted) continue;
+    }
+    if (!recipient) {
+      return make_error(where + " is rejected: " + recipient.error().message, ErrorKind::kInput);
+    }
+    return ChosenRow{std::move(*recipient), n, record.line};
+  }
+  if (std::ferror(csv.get())) return make_error(file_error("read error in", recipients_path));
+  if (row != 0) {
+    return make_error(
+        name + " has no row " + std::to_string(row) + " (it has " + std::to_string(rows) + ")",
+        ErrorKind::kInput);
+  }
+  return make_error(name + " has no row for " + email, ErrorKind::kInput);
+}
+
 Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
                              const std::function<void(const IngestSummary&)>& progress) {
   auto tmpl = message::MessageTemplate::parse(options.raw_message);
@@ -386,6 +427,7 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
   };
 
   AddressSet seen;
+  uint64_t taken = 0;  // rows handed to the writer (suppressed ones among them)
   message::CsvRecord record;
   for (;;) {
     const auto status = reader.next(record);
@@ -406,11 +448,17 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       ++summary.duplicates;
       continue;
     }
+    if (!options.deliver_to.empty()) {
+      recipient->address = options.deliver_to;
+      recipient->domain = options.deliver_to_domain;
+    }
     suppression.check(batch.size(), recipient->address);
     batch.push_back(std::move(*recipient));
+    ++taken;
     if (batch.size() >= kBatch) {
       if (auto r = flush(); !r) return r.error();
     }
+    if (options.max_rows != 0 && taken >= options.max_rows) break;
   }
   if (std::ferror(csv.get())) {
     (void)writer.finish();  // what was handed over is queued; the count says how much

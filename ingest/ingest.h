@@ -30,6 +30,12 @@ struct IngestOptions {
   bool skip_suppressed = true;  // false: --ignore-suppression
   bool verp = false;            // one envelope Sender per recipient (message/verp.h)
   storage::ListFields list;     // List-Unsubscribe / List-Id in every copy
+  // A test send (`send --test-to`): every accepted row's copy goes to this address (its merge
+  // values, {{email}} included, stay the row's), and only the first max_rows rows are taken
+  // (0 = all).
+  std::string deliver_to;
+  std::string deliver_to_domain;
+  uint64_t max_rows = 0;
 };
 
 struct IngestSummary {
@@ -49,5 +55,18 @@ constexpr std::size_t kBatch = 50'000;
 // running summary.
 Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options,
                              const std::function<void(const IngestSummary&)>& progress = {});
+
+// One row of the list as ingest() would queue it (`ringmta render`): data row `row` (1 = the first
+// after the header), or with row 0 the first row whose address is `email` (compared as the
+// suppression list compares addresses). A row that ingest() would reject is an error that says
+// why, naming the list and the line; so are a list with fewer rows and an address not in it.
+struct ChosenRow {
+  storage::NewRecipient recipient;
+  std::size_t row = 0;   // its number among the data rows
+  std::size_t line = 0;  // its first line in the file
+};
+Result<ChosenRow> choose_row(const std::string& recipients_path, const std::string& name,
+                             const message::MessageTemplate& tmpl, std::size_t row,
+                             const std::string& email);
 
 }  // namespace ringmta::ingest

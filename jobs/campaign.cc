@@ -124,8 +124,69 @@ Result<std::string> check_dkim_signing(const engine::RouteConfig& route,
          "mail (--dkim-required refuses instead)";
 }
 
+namespace {
+
+// The options every campaign's ingest has in common.
+ingest::IngestOptions ingest_options(const CampaignInput& input, const std::string& sender,
+                                     const std::string& campaign) {
+  ingest::IngestOptions io;
+  io.recipients_path = input.recipients_path;
+  if (input.from_api) io.recipients_name = "recipients";
+  io.rejects_path =
+      input.rejects_path.empty() ? input.recipients_path + ".rejects.csv" : input.rejects_path;
+  io.envelope_sender = sender;
+  io.raw_message = input.raw_message;
+  io.campaign = campaign;
+  io.skip_suppressed = input.skip_suppressed;
+  io.verp = input.verp;
+  io.list = input.list;
+  return io;
+}
+
+Result<void> make_unsubscribe_secret(storage::Queue& queue, const CampaignInput& input) {
+  if (input.list.unsubscribe_url.empty() && input.list.unsubscribe_mailto.empty()) return {};
+  // Made (once per queue) before the first copy that needs it can be claimed.
+  if (auto secret = unsubscribe::queue_secret(queue, true); !secret) return secret.error();
+  return {};
+}
+
+CampaignFacts facts_of(const ingest::IngestSummary& ingested, const ingest::IngestOptions& io,
+                       const std::string& sender) {
+  return CampaignFacts{.rejected_rows = ingested.rejected_rows,
+                       .duplicates = ingested.duplicates,
+                       .accepted = ingested.accepted,
+                       .suppressed = ingested.suppressed,
+                       .rejects_path = ingested.rejected_rows ? io.rejects_path : "",
+                       .campaign = io.campaign,
+                       .envelope_sender = sender};
+}
+
+// A test send: no record of the list's content (the real send must not be taken for a second
+// copy of it), no suppression, every copy to the test address.
+Result<CampaignFacts> queue_test_send(storage::Queue& queue, const CampaignInput& input,
+                                      const std::string& sender) {
+  auto to = message::parse_address(input.test_to);
+  if (!to) return make_error("--test-to: " + to.error().message, ErrorKind::kInput);
+  ingest::IngestOptions io = ingest_options(
+      input, sender, input.campaign.empty() ? "test-" + new_campaign_id() : input.campaign);
+  io.skip_suppressed = false;
+  io.deliver_to = to->str();
+  io.deliver_to_domain = to->domain;
+  io.max_rows = input.test_rows;
+  if (auto made = make_unsubscribe_secret(queue, input); !made) return made.error();
+  auto ingested = ingest::ingest(queue, io);
+  if (!ingested) return ingested.error();
+  if (auto sized = queue.add_campaign_size(io.campaign, ingested->accepted); !sized) {
+    return sized.error();
+  }
+  return facts_of(*ingested, io, sender);
+}
+
+}  // namespace
+
 Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput& input,
                                      const std::string& sender) {
+  if (!input.test_to.empty()) return queue_test_send(queue, input, sender);
   const std::string campaign = input.campaign.empty() ? new_campaign_id() : input.campaign;
   auto fingerprint = content_fingerprint(input);
   if (!fingerprint) return fingerprint.error();
@@ -157,21 +218,8 @@ Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput&
                         ErrorKind::kConflict);
     }
   }
-  ingest::IngestOptions io;
-  io.recipients_path = input.recipients_path;
-  if (input.from_api) io.recipients_name = "recipients";
-  io.rejects_path =
-      input.rejects_path.empty() ? input.recipients_path + ".rejects.csv" : input.rejects_path;
-  io.envelope_sender = sender;
-  io.raw_message = input.raw_message;
-  io.campaign = campaign;
-  io.skip_suppressed = input.skip_suppressed;
-  io.verp = input.verp;
-  io.list = input.list;
-  if (!input.list.unsubscribe_url.empty() || !input.list.unsubscribe_mailto.empty()) {
-    // Made (once per queue) before the first copy that needs it can be claimed.
-    if (auto secret = unsubscribe::queue_secret(queue, true); !secret) return secret.error();
-  }
+  ingest::IngestOptions io = ingest_options(input, sender, campaign);
+  if (auto made = make_unsubscribe_secret(queue, input); !made) return made.error();
   auto ingested = ingest::ingest(queue, io);
   if (!ingested) return ingested.error();
   // For `ringmta queue --campaign ID`: progress against the campaign's size.
@@ -183,13 +231,7 @@ Result<CampaignFacts> queue_campaign(storage::Queue& queue, const CampaignInput&
   // once more.
   const std::pair<std::string, std::string> sent{sent_key, io.campaign};
   if (auto noted = queue.write_records(std::span(&sent, 1), {}); !noted) return noted.error();
-  return CampaignFacts{.rejected_rows = ingested->rejected_rows,
-                       .duplicates = ingested->duplicates,
-                       .accepted = ingested->accepted,
-                       .suppressed = ingested->suppressed,
-                       .rejects_path = ingested->rejected_rows ? io.rejects_path : "",
-                       .campaign = io.campaign,
-                       .envelope_sender = sender};
+  return facts_of(*ingested, io, sender);
 }
 
 }  // namespace ringmta::jobs

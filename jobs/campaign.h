@@ -32,6 +32,11 @@ struct CampaignInput {
   bool verp = false;
   bool skip_suppressed = true;
   storage::ListFields list;  // --unsubscribe-url, --unsubscribe-mailto, --list-id
+  // `send --test-to`: the first test_rows rows' copies, each with its row's values, all to this
+  // address (validated, normalised). A campaign of its own ("test-..."), never taken for the
+  // list's campaign by the check against sending a list twice; suppression does not apply.
+  std::string test_to;
+  uint64_t test_rows = 0;
 };
 
 // What queueing found: the counts a summary reports, and where rejected rows went.
