@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/job_options.h"
+#include "cli/message_options.h"
 #include "cli/report.h"
 #include "config/route_settings.h"
 #include "jobs/preview.h"
@@ -20,7 +21,7 @@ Command add_render_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "render", "Print the copy one recipient of a send would get (headers, MIME, merged)");
   auto o = std::make_shared<JobOptions>();
-  auto message_path = std::make_shared<std::string>();
+  auto message = std::make_shared<MessageOptions>();
   auto recipients_path = std::make_shared<std::string>();
   auto row = std::make_shared<std::size_t>(0);
   auto email = std::make_shared<std::string>();
@@ -28,8 +29,7 @@ Command add_render_command(CLI::App& app) {
   auto seven_bit = std::make_shared<bool>(false);
   auto list = std::make_shared<storage::ListFields>();
   auto verp = std::make_shared<bool>(false);
-  sub->add_option("--message", *message_path, "RFC 5322 message, {{field}} merge fields allowed")
-      ->required();
+  add_message_options(*sub, *message);
   sub->add_option("--recipients", *recipients_path, "CSV with a header row and an email column")
       ->required();
   auto* row_opt =
@@ -52,11 +52,11 @@ Command add_render_command(CLI::App& app) {
   return {sub, [=]() -> int {
             auto copies = config::build_copy_settings(o->route);
             if (!copies) return usage_error(copies.error().message);
-            auto raw = read_file(*message_path, "message", std::numeric_limits<std::size_t>::max());
-            if (!raw) return usage_error("cannot read --message: " + raw.error().message);
+            auto raw = load_message(*message);
+            if (!raw) return usage_error(raw.error().message);
             jobs::PreviewInput input;
-            input.campaign = jobs::CampaignInput{.raw_message = std::move(*raw),
-                                                 .message_name = *message_path,
+            input.campaign = jobs::CampaignInput{.raw_message = std::move(raw->raw),
+                                                 .message_name = raw->name,
                                                  .recipients_path = *recipients_path,
                                                  .campaign = *campaign,
                                                  .sender = copies->sender_override,

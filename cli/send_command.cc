@@ -8,6 +8,7 @@
 #include "cli/admin_options.h"
 #include "cli/commands.h"
 #include "cli/job_options.h"
+#include "cli/message_options.h"
 #include "cli/report.h"
 #include "cli/send_via_service.h"
 #include "jobs/campaign.h"
@@ -45,12 +46,11 @@ int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, 
 Command add_send_command(CLI::App& app) {
   auto* sub = app.add_subcommand("send", "Queue a message for every row of a CSV and deliver it");
   auto o = std::make_shared<JobOptions>();
-  auto message_path = std::make_shared<std::string>();
+  auto message = std::make_shared<MessageOptions>();
   auto recipients_path = std::make_shared<std::string>();
   auto rejects_path = std::make_shared<std::string>();
   auto campaign = std::make_shared<std::string>();
-  sub->add_option("--message", *message_path, "RFC 5322 message, {{field}} merge fields allowed")
-      ->required();
+  add_message_options(*sub, *message);
   sub->add_option("--recipients", *recipients_path, "CSV with a header row and an email column")
       ->required();
   sub->add_option("--rejects", *rejects_path,
@@ -113,10 +113,10 @@ Command add_send_command(CLI::App& app) {
               if (!started) return usage_error(started.error().message);
               admin = std::move(started.value());
             }
-            auto raw = read_file(*message_path, "message", std::numeric_limits<std::size_t>::max());
-            if (!raw) return usage_error("cannot read --message: " + raw.error().message);
-            jobs::CampaignInput input{.raw_message = std::move(*raw),
-                                      .message_name = *message_path,
+            auto raw = load_message(*message);
+            if (!raw) return usage_error(raw.error().message);
+            jobs::CampaignInput input{.raw_message = std::move(raw->raw),
+                                      .message_name = raw->name,
                                       .recipients_path = *recipients_path,
                                       .rejects_path = *rejects_path,
                                       .campaign = !campaign->empty() ? *campaign

@@ -78,6 +78,9 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
     case HeaderContext::kRaw:
       out.append(value);
       return;
+    case HeaderContext::kEncodedWord:
+      if (!value.empty()) append_encoded_words(out, value);
+      return;
     case HeaderContext::kUnstructured:
       if (is_ascii(value)) {
         out.append(value);
@@ -104,8 +107,9 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
 
 HeaderValueWidth header_value_width(std::string_view value, HeaderContext context) {
   const bool encoded =
-      (context == HeaderContext::kUnstructured || context == HeaderContext::kPhrase) &&
-      !is_ascii(value);
+      context == HeaderContext::kEncodedWord ||
+      ((context == HeaderContext::kUnstructured || context == HeaderContext::kPhrase) &&
+       !is_ascii(value));
   if (encoded) {
     constexpr std::size_t kWord = 72;  // "=?UTF-8?B?" + 60 + "?="
     return {kWord, value.size() > 45, kWord};

@@ -19,6 +19,10 @@ enum class HeaderContext : uint8_t {
   kUnstructured,  // Subject, Comments, and other unstructured fields
   kPhrase,        // a display name in From/To/Cc/Bcc/Reply-To/Sender
   kQuoted,        // inside a quoted-string of the template
+  // An unstructured value between blanks next to an encoded-word of the template's own: written
+  // as an encoded-word even when ASCII, since the blanks between two encoded-words are not shown
+  // (RFC 2047 §6.2) and the template keeps the ones it wants inside its encoded-words.
+  kEncodedWord,
 };
 
 // A CR or LF in value is written as a space: a value never breaks the field's line.

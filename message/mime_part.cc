@@ -39,7 +39,7 @@ void skip_blanks(std::string_view v, std::size_t& i) {
 
 void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_t end, int depth,
           std::vector<MimeLeaf>& out) {
-  std::string content_type, transfer_encoding;
+  std::string content_type, transfer_encoding, disposition;
   std::size_t encoding_line = kNoLine;
   std::string* field = nullptr;  // the field whose continuation lines are being read
   std::size_t i = begin;
@@ -58,6 +58,8 @@ void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_
     } else if (iequals(name, "content-transfer-encoding")) {
       field = &transfer_encoding;
       encoding_line = i;
+    } else if (iequals(name, "content-disposition")) {
+      field = &disposition;
     }
     if (field != nullptr) field->assign(line.substr(colon + 1));
   }
@@ -80,8 +82,10 @@ void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_
     if (part_start != end) walk(lines, part_start, end, depth + 1, out);  // never closed
     return;
   }
+  const std::string_view kind =
+      trim(std::string_view(disposition).substr(0, disposition.find(';')));
   out.push_back(MimeLeaf{begin, encoding_line, body_begin, end, std::move(type),
-                         parse_transfer_encoding(transfer_encoding)});
+                         parse_transfer_encoding(transfer_encoding), iequals(kind, "attachment")});
 }
 
 }  // namespace

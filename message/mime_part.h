@@ -39,6 +39,7 @@ struct MimeLeaf {
   std::size_t body_end = 0;
   ContentType type;
   TransferEncoding encoding = TransferEncoding::kSevenBit;
+  bool attachment = false;  // Content-Disposition: attachment (a file, not the text to merge)
 };
 
 constexpr int kMaxDepth = 16;

@@ -390,6 +390,14 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
           seg.prefix = static_cast<uint32_t>(prefix);
           seg.suffix = static_cast<uint32_t>(suffix);
           taken = suffix;
+          const std::string_view rest = line.substr(field->end);
+          const bool encoded_before = before.size() >= 3 && is_wsp(before.back()) &&
+                                      before.substr(before.size() - 3, 2) == "?=";
+          const bool encoded_after =
+              rest.size() >= 3 && is_wsp(rest[0]) && rest.substr(1, 2) == "=?";
+          if (prefix == 0 && suffix == 0 && (encoded_before || encoded_after)) {
+            seg.context = HeaderContext::kEncodedWord;
+          }
         } else {
           taken = 0;
         }
@@ -484,6 +492,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
         part < parts.size() && parts[part].body_begin <= i ? &parts[part] : nullptr;
     const bool html = leaf != nullptr && leaf->type.type == "text" && leaf->type.subtype == "html";
     if (leaf != nullptr && i == leaf->body_begin && leaf->type.type == "text" &&
+        !leaf->attachment &&
         (leaf->encoding == TransferEncoding::kQuotedPrintable ||
          leaf->encoding == TransferEncoding::kBase64)) {
       std::string body;  // the part's encoded lines, joined as on the wire

@@ -137,3 +137,39 @@ def test_each_copy_decides_8bitmime_and_a_field_that_is_not_one_is_named(tmp_pat
     assert "BODY=8BITMIME" not in ascii_event["mail_from"], ascii_event
     assert "BODY=8BITMIME" in utf8_event["mail_from"], utf8_event
     assert "Dear Jürgen,".encode() in utf8.get_payload(decode=True)
+
+
+def test_send_builds_the_message_from_text_html_and_attachments(tmp_path, sink):
+    s = sink()
+    (tmp_path / "t.txt").write_text("Hallo {{name}},\nGrüße nach {{city}}.\n")
+    (tmp_path / "h.html").write_text('<p>Hallo {{name}} <img src="cid:logo.png"></p>\n')
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp_path / "Preisliste ü.pdf").write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 40)
+    (tmp_path / "l.csv").write_text('email,name,city\nj@example.net,"<b>Jürgen</b>",Köln\na@example.net,Ann,Wien\n')
+    r = subprocess.run([ringmta_bin(), "send", "--text", str(tmp_path / "t.txt"), "--html", str(tmp_path / "h.html"),
+                        "--inline", str(tmp_path / "logo.png"), "--attach", str(tmp_path / "Preisliste ü.pdf"),
+                        "--subject", "Grüße für {{name}} aus {{city}}", "--from", "Müller News <news@sender.example.org>",
+                        "--to", "{{name}} <{{email}}>", "--recipients", str(tmp_path / "l.csv"), "--queue",
+                        str(tmp_path / "q"), "--smarthost", f"127.0.0.1:{s.port}", "--tls", "none", "--admin", "none",
+                        "--no-progress", "--json", "--ehlo", "sender.example.org"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = by_recipient(s, 2)
+    for rcpt, name, city in (("j@example.net", "<b>Jürgen</b>", "Köln"), ("a@example.net", "Ann", "Wien")):
+        event, msg = got[rcpt]
+        assert not event["eight_bit_bytes"], "the built message and every value go out 7-bit"
+        assert str(msg["Subject"]) == f"Grüße für {name} aus {city}"
+        assert str(msg["From"]) == "Müller News <news@sender.example.org>"
+        assert msg["To"].addresses[0].display_name == name and msg["To"].addresses[0].addr_spec == rcpt
+        assert msg.get_content_type() == "multipart/mixed"
+        assert lines(msg.get_body(("plain",)).get_content()) == f"Hallo {name},\nGrüße nach {city}."
+        html = msg.get_body(("html",))
+        escaped = name.replace("<", "&lt;").replace(">", "&gt;")
+        assert lines(html.get_content()) == f'<p>Hallo {escaped} <img src="cid:logo.png"></p>'
+        related = [p for p in msg.walk() if p.get_content_type() == "multipart/related"]
+        assert related and [p.get_content_type() for p in related[0].iter_parts()] == ["text/html", "image/png"]
+        image = next(p for p in msg.walk() if p.get_content_type() == "image/png")
+        assert image["Content-ID"] == "<logo.png>" and image.get_content() == (tmp_path / "logo.png").read_bytes()
+        (pdf,) = list(msg.iter_attachments())
+        assert pdf.get_filename() == "Preisliste ü.pdf" and pdf.get_content_type() == "application/pdf"
+        assert pdf.get_content() == (tmp_path / "Preisliste ü.pdf").read_bytes()
