@@ -20,7 +20,8 @@ constexpr std::array<std::string_view, kCategoryCount> kNames = {
     "invalid_recipient",     "mailbox_full",       "message_too_large", "policy_block",
     "rate_limited",          "relaying_denied",    "auth_required",     "dns_failure",
     "tls_failure",           "connection_failure", "expired",           "other",
-    "sender_authentication",
+    "sender_authentication", "greylisted",         "server_temporary",  "sender_refused",
+    "helo_ptr_refused",      "auth_failed",        "tls_required",
 };
 
 // Limits on rule files, so a mistaken (or fuzzed) file cannot make classification slow.
@@ -49,13 +50,16 @@ std::optional<std::pair<int, std::string_view>> leading_code(std::string_view li
 }
 
 Severity default_severity(Category c) {
-  return c == Category::kMailboxFull || c == Category::kRateLimited ? Severity::kSoft
-                                                                    : Severity::kByCode;
+  return c == Category::kMailboxFull || c == Category::kRateLimited || c == Category::kGreylisted
+             ? Severity::kSoft
+             : Severity::kByCode;
 }
 
 bool default_configuration(Category c) {
   return c == Category::kRelayingDenied || c == Category::kAuthRequired ||
-         c == Category::kSenderAuthentication;
+         c == Category::kAuthFailed || c == Category::kSenderAuthentication ||
+         c == Category::kSenderRefused || c == Category::kHeloPtrRefused ||
+         c == Category::kTlsRequired;
 }
 
 std::vector<std::string_view> split_bar(std::string_view s) {
@@ -86,13 +90,16 @@ const DefaultSpec kDefaults[] = {
     // ringmta's own replies and unambiguous enhanced codes.
     {"expired-status", "", "x.4.7", "", C::kExpired},
     {"tls-handshake", "", "4.7.5", "", C::kTlsFailure},
-    {"tls-encryption-needed", "", "x.7.10|x.7.11", "", C::kTlsFailure},
+    {"tls-encryption-needed", "", "x.7.10|x.7.11", "", C::kTlsRequired},
     {"connection-status", "", "4.4.1|4.4.2", "", C::kConnectionFailure},
     {"dns-status", "", "4.4.3|x.4.4|x.1.2", "", C::kDnsFailure},
     {"dns-local", "", "x.1.10|x.4.6", "", C::kDnsFailure, 1},
     {"null-mx", "", "", "null mx", C::kDnsFailure},
     {"too-large-status", "", "x.3.4", "", C::kMessageTooLarge},
-    {"auth-local", "530|535", "", "", C::kAuthRequired, 1},
+    {"auth-failed-local", "535", "", "", C::kAuthFailed, 1},
+    {"auth-failed-local-wording", "530", "", "login failed|invalid login|authentication failed",
+     C::kAuthFailed, 1},
+    {"auth-local", "530", "", "", C::kAuthRequired, 1},
     // Wording, most specific first.
     {"relaying-denied", "", "",
      "relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to "
@@ -100,24 +107,38 @@ const DefaultSpec kDefaults[] = {
      "disallowed|we do not relay|relaying prohibited|relay prohibited|allowed rcpthosts|relay "
      "access not allowed",
      C::kRelayingDenied},
-    {"tls-wording", "", "",
-     "tls handshake failed|must issue a starttls|starttls required|starttls is required|tls "
-     "required|tls is required|encryption required|encryption needed|without tls|tls not "
-     "available|certificate verif",
+    // Greylisting says "come back in a few minutes" in many ways, often with "Recipient address
+    // rejected" (Postgrey): before the recipient and sender wordings.
+    {"greylisted", "", "",
+     "greylist|graylist|grey-list|gray-list|grey listed|gray listed|greylisting in "
+     "action|temporarily deferred due to grey|not yet authorized to deliver mail from",
+     C::kGreylisted},
+    {"tls-failure-wording", "", "", "tls handshake failed|certificate verif|tls negotiation failed",
      C::kTlsFailure},
+    {"tls-required-wording", "", "",
+     "must issue a starttls|starttls required|starttls is required|tls required|tls is "
+     "required|encryption required|encryption needed|without tls|tls not available|requires "
+     "tls|requires encryption|use starttls",
+     C::kTlsRequired},
     {"auth-sender-mismatch", "", "",
      "not owned by user|sender login mismatch|send as this sender|sendasdenied|does not have "
      "permissions to send",
      C::kAuthRequired},
+    {"auth-failed-wording", "", "",
+     "authentication failed|authentication failure|authentication unsuccessful|authentication "
+     "credentials invalid|incorrect authentication|username and password not "
+     "accepted|invalid credentials|invalid login|login failed|auth failed|bad username or "
+     "password|invalid user name or password|wrong password",
+     C::kAuthFailed},
     {"auth-wording", "", "",
-     "authentication required|authentication is required|auth required|authentication "
-     "failed|authentication failure|authentication unsuccessful|authentication credentials "
-     "invalid|incorrect authentication|username and password not accepted|invalid "
-     "credentials|client was not authenticated|smtp auth|pop-before-smtp|pop3 login|login "
-     "failed|auth failed",
+     "authentication required|authentication is required|auth required|client was not "
+     "authenticated|not authenticated to send|smtp auth|pop-before-smtp|pop3 login|"
+     "authentication is disabled|smtpclientauthentication is disabled",
      C::kAuthRequired},
-    {"auth-codes", "530|535|538", "", "", C::kAuthRequired},
-    {"auth-status", "", "x.7.8|x.7.57|x.7.139", "", C::kAuthRequired},
+    {"auth-failed-codes", "535", "", "", C::kAuthFailed},
+    {"auth-codes", "530|538", "", "", C::kAuthRequired},
+    {"auth-failed-status", "", "x.7.8", "", C::kAuthFailed},
+    {"auth-status", "", "x.7.57|x.7.139", "", C::kAuthRequired},
     {"mailbox-full-wording", "", "",
      "mailbox full|mailbox is full|mailbox size limit|too many messages on the server|over "
      "quota|overquota|exceeded storage allocation|exhausted allowed storage|storage "
@@ -133,28 +154,35 @@ const DefaultSpec kDefaults[] = {
      "sessions|too many smtp sessions|too many messages|too many recipients|too many "
      "errors|too quickly|too fast|throttl|server busy|excessive volume|sending quota|sending "
      "limit|max message per connection|per connection exceeded|connection limit|relay limit "
-     "exceeded|exceeded the rate|try again in an hour",
+     "exceeded|exceeded the rate|try again in an hour|receiving mail at a rate",
      C::kRateLimited},
     {"quota-wording", "", "", "quota exceeded|quota", C::kMailboxFull},
+    // The EHLO name and the reverse DNS of the sending address (Gmail's 5.7.25, Comcast's PTR
+    // requirement, Postfix's reject_non_fqdn_helo_hostname): before sender and policy wordings.
+    {"helo-ptr-status", "", "x.7.25", "", C::kHeloPtrRefused},
+    {"helo-ptr-wording", "", "",
+     "helo command rejected|fully-qualified hostname|fully qualified hostname|invalid helo|bad "
+     "helo|helo rejected|ehlo rejected|helo/ehlo|helo name|ehlo name|reverse dns|reverse "
+     "lookup|ptr record|no ptr|rdns|cannot find your hostname|cannot find your reverse "
+     "hostname|hostname does not resolve|client host name|reverse hostname|dns ptr",
+     C::kHeloPtrRefused},
     {"sender-rejected", "", "",
      "sender verify failed|sender verification failed|sender address rejected|bad outbound "
-     "sender|sender domain|sender rejected|sender is not allowed",
-     C::kPolicyBlock},
+     "sender|sender domain|sender rejected|sender is not allowed|sender address is not "
+     "valid|invalid sender|sender not allowed|from address rejected|mail from rejected",
+     C::kSenderRefused},
     // The providers' refusals of mail not authenticated for the sender's domain (Gmail 5.7.26,
     // 5.7.25, 5.7.27; Outlook 5.7.509, 5.7.515; RFC 7372's SPF codes), before spam wording.
-    {"sender-authentication-status", "", "x.7.23|x.7.24|x.7.25|x.7.26|x.7.27|x.7.509|x.7.515", "",
+    {"sender-authentication-status", "", "x.7.23|x.7.24|x.7.26|x.7.27|x.7.509|x.7.515", "",
      C::kSenderAuthentication},
-    {"sender-authentication-wording", "", "",
-     "dmarc|spf|dkim|unauthenticated|reverse dns|ptr record|rdns|cannot find your "
-     "hostname|cannot find your reverse hostname|authentication level",
+    {"sender-authentication-wording", "", "", "dmarc|spf|dkim|unauthenticated|authentication level",
      C::kSenderAuthentication},
     {"policy-wording", "", "",
      "spamhaus|spamcop|barracuda|sorbs|blacklist|black list|blocklist|block list|blocked "
      "using|listed on|listed at|dnsbl|spam|unsolicited|"
-     "reputation|client host rejected|greylist|graylist|virus|malware|phishing|complaints|content "
+     "reputation|client host rejected|virus|malware|phishing|complaints|content "
      "restrictions|policy restrictions|policy violation|policy reasons|local "
-     "policy|administrative prohibition|helo command rejected|fully-qualified hostname|not "
-     "accepted for policy",
+     "policy|administrative prohibition|not accepted for policy",
      C::kPolicyBlock},
     {"dns-wording", "", "",
      "domain not found|host or domain name not found|domain does not exist|domain doesn't "
@@ -181,11 +209,21 @@ const DefaultSpec kDefaults[] = {
      "message expired|queue.expired|retry timeout exceeded|delivery time expired|expired in the "
      "queue|could not be delivered within|too long in the queue|delivery expired|has expired",
      C::kExpired},
+    {"server-temporary-wording", "4xx", "",
+     "local error in processing|temporary local problem|temporary failure|temporarily "
+     "unavailable|service not available|service unavailable|service is unavailable|temporary "
+     "server error|internal server error|internal error|system resources|insufficient system|"
+     "queue file write error|resources temporarily|try again later|please try later|system "
+     "not accepting|server is shutting down|temporarily deferred|temporarily rejected|temporary "
+     "problem",
+     C::kServerTemporary},
     {"connection-wording", "", "",
      "connection refused|connection timed out|connection reset|connection dropped|connection "
      "lost|lost connection|no route to host|network is unreachable|cannot connect|could not "
      "connect|unable to connect|timeout waiting|timed out",
      C::kConnectionFailure},
+    // A bad sender's status is more telling than the weak words below ("550 5.1.7 refused").
+    {"status-bad-sender", "", "x.1.7|x.1.8", "", C::kSenderRefused},
     {"policy-weak-wording", "", "",
      "blocked|banned|prohibit|denied|not authorized|refused|policy|rejected due to|reject due "
      "to|not allowed|restricted|not permitted|message rejected|forbidden",
@@ -193,14 +231,15 @@ const DefaultSpec kDefaults[] = {
     // RFC 3463 enhanced codes.
     {"status-invalid-recipient", "", "x.1.1|x.1.0|x.1.3|x.1.4|x.1.6|x.1.10|x.2.1", "",
      C::kInvalidRecipient},
-    {"status-bad-sender", "", "x.1.7|x.1.8", "", C::kPolicyBlock},
     {"status-mailbox-full", "", "x.2.2", "", C::kMailboxFull},
     {"status-too-large", "", "x.2.3", "", C::kMessageTooLarge},
     {"status-connection", "", "x.4.1|x.4.2", "", C::kConnectionFailure},
     {"status-congestion", "", "x.4.5|x.5.3", "", C::kRateLimited},
+    {"status-system", "", "x.3.0|x.3.1|x.3.2|x.3.5", "", C::kServerTemporary},
     {"status-security", "", "x.7", "", C::kPolicyBlock},
     // Bare reply codes (RFC 5321 §4.2.3).
     {"code-mailbox-name", "551|553", "", "", C::kInvalidRecipient},
+    {"code-server-temporary", "421|451|452", "", "", C::kServerTemporary},
 };
 
 std::vector<Rule> build_defaults() {
@@ -598,9 +637,16 @@ protocol::RefusalKind refusal_of(Category category) {
   switch (category) {
     case Category::kAuthRequired:
       return protocol::RefusalKind::kAuthRequired;
+    case Category::kAuthFailed:
+      return protocol::RefusalKind::kAuthFailed;
     case Category::kSenderAuthentication:
       return protocol::RefusalKind::kSenderAuthentication;
+    case Category::kHeloPtrRefused:
+      return protocol::RefusalKind::kHeloRejected;
+    case Category::kSenderRefused:
+      return protocol::RefusalKind::kSenderRejected;
     case Category::kTlsFailure:
+    case Category::kTlsRequired:
       return protocol::RefusalKind::kTlsRequired;
     default:
       return protocol::RefusalKind::kRelayDenied;

@@ -23,23 +23,30 @@
 namespace ringmta::bounce {
 
 enum class Category {
-  kInvalidRecipient,   // no such user / mailbox disabled
-  kMailboxFull,        // over quota (soft even as 5xx)
-  kMessageTooLarge,    // size limits
-  kPolicyBlock,        // spam, reputation, blocklists, content
-  kRateLimited,        // too many connections/messages, throttling (soft even as 5xx)
-  kRelayingDenied,     // the smart host will not relay for us: configuration
-  kAuthRequired,       // SMTP AUTH required or failed, sender not owned by the login: configuration
-  kDnsFailure,         // NXDOMAIN, null MX, no MX host address, DNS temporarily failing
-  kTlsFailure,         // handshake failed, STARTTLS required or missing
+  kInvalidRecipient,  // no such user / mailbox disabled
+  kMailboxFull,       // over quota (soft even as 5xx)
+  kMessageTooLarge,   // size limits
+  kPolicyBlock,       // spam, reputation, blocklists, content
+  kRateLimited,       // too many connections/messages, throttling (soft even as 5xx)
+  kRelayingDenied,    // the smart host will not relay for us: configuration
+  kAuthRequired,  // SMTP AUTH required (not given), sender not owned by the login: configuration
+  kDnsFailure,    // NXDOMAIN, null MX, no MX host address, DNS temporarily failing
+  kTlsFailure,    // the TLS handshake or the certificate failed
   kConnectionFailure,  // refused, timed out, lost
   kExpired,            // too long in the queue (RFC 3463 X.4.7)
   kOther,
   // Mail not authenticated for the sender's domain (DMARC/DKIM, SPF, reverse DNS): configuration
   // of the sender's DNS or signing, never the recipient's fault.
   kSenderAuthentication,
+  // What the user must do differs for each of these (issue 17), so each has its own:
+  kGreylisted,       // "try again in a few minutes": retried, never a reputation signal
+  kServerTemporary,  // the receiving server's own trouble (local error, no resources, unavailable)
+  kSenderRefused,    // the envelope Sender or its domain refused (verify failed, bad sender)
+  kHeloPtrRefused,   // the EHLO name or the sending IP's reverse DNS (PTR) refused: configuration
+  kAuthFailed,       // SMTP AUTH given and refused (wrong user or password): configuration
+  kTlsRequired,      // the server wants TLS (STARTTLS first, encryption required): configuration
 };
-inline constexpr int kCategoryCount = 13;
+inline constexpr int kCategoryCount = 19;
 
 std::string_view category_name(Category category);  // "invalid_recipient", ...
 std::optional<Category> category_from_name(std::string_view name);

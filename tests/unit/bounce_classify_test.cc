@@ -65,12 +65,13 @@ const Case kCorpus[] = {
      "450 4.2.1 The user you are trying to contact is receiving mail too quickly. Please resend "
      "your message at a later time.",
      C::kRateLimited, false},
-    {"gmail", "421 4.7.0 TLS required for RCPT domain, closing connection.", C::kTlsFailure, false},
-    {"gmail", "530 5.7.0 Must issue a STARTTLS command first. - gsmtp", C::kTlsFailure, true},
+    {"gmail", "421 4.7.0 TLS required for RCPT domain, closing connection.", C::kTlsRequired,
+     false},
+    {"gmail", "530 5.7.0 Must issue a STARTTLS command first. - gsmtp", C::kTlsRequired, true},
     {"gmail",
      "535 5.7.8 Username and Password not accepted. Learn more at "
      "https://support.google.com/mail/?p=BadCredentials",
-     C::kAuthRequired, true},
+     C::kAuthFailed, true},
     {"gmail",
      "530 5.7.0 Authentication Required. Learn more at "
      "https://support.google.com/mail/?p=WantAuthError",
@@ -82,7 +83,7 @@ const Case kCorpus[] = {
     {"gmail",
      "550 5.7.25 The IP address sending this message does not have a PTR record setup, or the "
      "corresponding forward DNS entry does not point to the sending IP.",
-     C::kSenderAuthentication, true},
+     C::kHeloPtrRefused, true},
     {"gmail",
      "550 5.7.0 Mail relay denied [192.0.2.1]. Invalid credentials for relay for one or more "
      "domains",
@@ -136,7 +137,7 @@ const Case kCorpus[] = {
     {"office365",
      "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
      "Tenant.",
-     C::kAuthRequired, true},
+     C::kAuthFailed, true},
     {"office365", "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
      C::kAuthRequired, true},
     {"exchange", "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain",
@@ -152,12 +153,13 @@ const Case kCorpus[] = {
      "and has a DMARC policy of reject.",
      C::kSenderAuthentication, true},
     {"office365", "452 4.5.3 Too many recipients (AS780090)", C::kRateLimited, false},
-    {"office365", "550 5.1.8 Access denied, bad outbound sender.", C::kPolicyBlock, true},
+    {"office365", "550 5.1.8 Access denied, bad outbound sender.", C::kSenderRefused, true},
     {"exchange", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", C::kOther, true},
     {"exchange", "550 5.7.1 RESOLVER.RST.NotAuthorized; not authorized", C::kPolicyBlock, true},
     {"exchange", "550 5.7.1 Unable to relay", C::kRelayingDenied, true},
-    {"exchange", "452 4.3.1 Insufficient system resources", C::kOther, false},
-    {"exchange", "421 4.3.2 Service not available, closing transmission channel", C::kOther, false},
+    {"exchange", "452 4.3.1 Insufficient system resources", C::kServerTemporary, false},
+    {"exchange", "421 4.3.2 Service not available, closing transmission channel",
+     C::kServerTemporary, false},
     {"exchange", "552 5.2.2 Mailbox size limit exceeded", C::kMailboxFull, false},
     // Yahoo / AOL.
     {"yahoo",
@@ -184,7 +186,7 @@ const Case kCorpus[] = {
     {"yahoo", "421 Max message per connection reached, closing transmission channel",
      C::kRateLimited, false},
     {"yahoo", "554 30 Sorry, your message size exceeds 41943040 bytes", C::kMessageTooLarge, true},
-    {"yahoo", "451 Message temporarily deferred - [160]", C::kOther, false},
+    {"yahoo", "451 Message temporarily deferred - [160]", C::kServerTemporary, false},
     {"yahoo", "450 User is receiving mail too quickly", C::kRateLimited, false},
     // Apple iCloud.
     {"icloud", "550 5.1.1 <someone@icloud.com>: user does not exist", C::kInvalidRecipient, true},
@@ -211,7 +213,7 @@ const Case kCorpus[] = {
     {"comcast",
      "554 5.7.1 [192.0.2.1] Comcast requires that all mail servers must have a PTR record with a "
      "valid Reverse DNS entry.",
-     C::kSenderAuthentication, true},
+     C::kHeloPtrRefused, true},
     {"comcast", "552 5.2.2 <someone@comcast.net> The recipient's mailbox is full", C::kMailboxFull,
      false},
     // GMX / web.de (United Internet: no enhanced codes).
@@ -260,7 +262,7 @@ const Case kCorpus[] = {
      "450 4.1.2 <someone@nonexistent.example>: Recipient address rejected: Domain not found",
      C::kDnsFailure, false},
     {"postfix", "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]",
-     C::kSenderAuthentication, false},
+     C::kHeloPtrRefused, false},
     {"postfix",
      "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; "
      "https://www.spamhaus.org/query/ip/192.0.2.1",
@@ -269,37 +271,37 @@ const Case kCorpus[] = {
     {"postfix",
      "450 4.2.0 <someone@example.com>: Recipient address rejected: Greylisted, see "
      "http://postgrey.schweikert.ch/help/example.com.html",
-     C::kPolicyBlock, false},
+     C::kGreylisted, false},
     {"postfix", "421 4.7.0 mx.example.com Error: too many connections from 192.0.2.1",
      C::kRateLimited, false},
     {"postfix", "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
-     C::kPolicyBlock, true},
+     C::kHeloPtrRefused, true},
     {"postfix", "553 5.7.1 <a@example.org>: Sender address rejected: not owned by user alice",
      C::kAuthRequired, true},
     {"postfix", "450 4.1.8 <bounces@example.org>: Sender address rejected: Domain not found",
-     C::kPolicyBlock, false},
-    {"postfix", "452 4.3.1 Insufficient system storage", C::kOther, false},
+     C::kSenderRefused, false},
+    {"postfix", "452 4.3.1 Insufficient system storage", C::kServerTemporary, false},
     {"postfix",
      "550 5.1.1 <someone@example.com>: Recipient address rejected: undeliverable address: host "
      "mx.example.com[192.0.2.7] said: 550 5.1.1 <someone@example.com>: User unknown",
      C::kInvalidRecipient, true},
-    {"postfix", "530 5.7.0 Must issue a STARTTLS command first", C::kTlsFailure, true},
-    {"postfix", "535 5.7.8 Error: authentication failed: authentication failure", C::kAuthRequired,
+    {"postfix", "530 5.7.0 Must issue a STARTTLS command first", C::kTlsRequired, true},
+    {"postfix", "535 5.7.8 Error: authentication failed: authentication failure", C::kAuthFailed,
      true},
     // Exim defaults.
     {"exim", "550 Unrouteable address", C::kInvalidRecipient, true},
     {"exim",
      "550-Verification failed for <bounces@example.org> 550-Unrouteable address 550 Sender verify "
      "failed",
-     C::kPolicyBlock, true},
+     C::kSenderRefused, true},
     {"exim", "550 relay not permitted", C::kRelayingDenied, true},
     {"exim", "552 Message size exceeds maximum permitted", C::kMessageTooLarge, true},
     {"exim", "550 Administrative prohibition", C::kPolicyBlock, true},
     {"exim",
      "421 Too many concurrent SMTP connections from this IP address; please try again later.",
      C::kRateLimited, false},
-    {"exim", "535 Incorrect authentication data", C::kAuthRequired, true},
-    {"exim", "451 Temporary local problem - please try later", C::kOther, false},
+    {"exim", "535 Incorrect authentication data", C::kAuthFailed, true},
+    {"exim", "451 Temporary local problem - please try later", C::kServerTemporary, false},
     {"exim", "550 No Such User Here", C::kInvalidRecipient, true},
     {"exim", "550 rejected because 192.0.2.1 is in a black list at zen.spamhaus.org",
      C::kPolicyBlock, true},
@@ -315,6 +317,47 @@ const Case kCorpus[] = {
     {"bare", "551 User not local", C::kInvalidRecipient, true},
     {"bare", "554 Transaction failed", C::kOther, true},
     {"bare", "450 Requested mail action not taken: mailbox unavailable", C::kOther, false},
+    // The finer categories (issue 17): what the user must do differs for each.
+    // Greylisting: come back in minutes.
+    {"postgrey",
+     "450 4.7.1 <a@example.com>: Recipient address rejected: Greylisted for 300 seconds (see "
+     "http://isg.ee.ethz.ch/tools/postgrey/help/example.com.html)",
+     C::kGreylisted, false},
+    {"exim", "451 4.7.1 Greylisted, please try again later", C::kGreylisted, false},
+    {"mdaemon", "451 Greylisting in action, please come back later", C::kGreylisted, false},
+    {"haraka", "450 4.7.1 Greylisted, come back later", C::kGreylisted, false},
+    // The receiving server's own trouble.
+    {"gmail", "421 4.3.0 Temporary System Problem. Try again later (10). - gsmtp",
+     C::kServerTemporary, false},
+    {"gmail", "451 4.3.0 Mail server temporarily rejected message. - gsmtp", C::kServerTemporary,
+     false},
+    {"office365", "451 4.3.2 Temporary server error. Please try again later ATTR218",
+     C::kServerTemporary, false},
+    {"postfix", "451 4.3.0 Error: queue file write error", C::kServerTemporary, false},
+    {"postfix", "421 4.3.2 Service currently unavailable", C::kServerTemporary, false},
+    {"sendmail", "451 4.3.0 Temporary system failure. Please try again later.", C::kServerTemporary,
+     false},
+    {"qmail", "451 qq temporary problem (#4.3.0)", C::kServerTemporary, false},
+    // The envelope Sender or its domain.
+    {"postfix",
+     "553 5.1.8 <bounces@nonexistent.example>: Sender address rejected: Domain not found",
+     C::kSenderRefused, true},
+    {"exim", "550 5.7.1 Sender verification failed", C::kSenderRefused, true},
+    // The EHLO name, the reverse DNS.
+    {"postfix", "450 4.7.1 <vm>: Helo command rejected: Host not found", C::kHeloPtrRefused, false},
+    {"exim", "550 5.7.1 Reverse DNS lookup failed for host 192.0.2.1", C::kHeloPtrRefused, true},
+    {"gmx", "554-No SMTP service 554 invalid DNS PTR resource record, IP=192.0.2.1",
+     C::kHeloPtrRefused, true},
+    // AUTH refused vs AUTH required.
+    {"office365", "535 5.7.3 Authentication unsuccessful [AM0PR01CA0001.eurprd01.prod.outlook.com]",
+     C::kAuthFailed, true},
+    {"zoho", "535 Authentication Failed", C::kAuthFailed, true},
+    {"yahoo", "535 5.7.0 (#AUTH005) Too many bad auth attempts.", C::kAuthFailed, true},
+    {"postfix", "530 5.7.0 Authentication required", C::kAuthRequired, true},
+    // TLS required.
+    {"office365", "451 5.7.3 STARTTLS is required to send mail [AM0PR01CA0001]", C::kTlsRequired,
+     false},
+    {"exim", "530 5.7.0 Must issue a STARTTLS command first", C::kTlsRequired, true},
 };
 
 TEST(BounceClassify, Corpus) {
@@ -325,14 +368,14 @@ TEST(BounceClassify, Corpus) {
     Classification got = classifier.classify_text(c.reply);
     EXPECT_EQ(category_name(got.category), category_name(c.want)) << "rule " << got.rule;
     EXPECT_EQ(got.hard, c.hard) << "rule " << got.rule;
-    // Configuration problems: relaying, AUTH and the sender domain's authentication, and also
-    // a TLS requirement and a refused HELO (what a smart host's route pauses on, in the
-    // categories of what happened).
-    const std::string_view text = c.reply;
-    const bool route_setup = text.find("STARTTLS command first") != std::string_view::npos ||
-                             text.find("Helo command rejected") != std::string_view::npos;
+    // Configuration problems: relaying, AUTH required or failed, the sender domain's
+    // authentication, a refused HELO or PTR, a TLS requirement (what a smart host's route pauses
+    // on, each in the category that says what to mend).
     EXPECT_EQ(got.configuration, c.want == C::kRelayingDenied || c.want == C::kAuthRequired ||
-                                     c.want == C::kSenderAuthentication || route_setup);
+                                     c.want == C::kAuthFailed ||
+                                     c.want == C::kSenderAuthentication ||
+                                     c.want == C::kSenderRefused || c.want == C::kHeloPtrRefused ||
+                                     c.want == C::kTlsRequired);
     ++n;
   }
   EXPECT_GE(n, 60);
@@ -424,19 +467,19 @@ const LocalCase kLocal[] = {
     {550, "5.4.7", "expired in the queue; last reply: 451 4.4.1 cannot connect", C::kExpired, true},
     {454, "4.7.5", "TLS handshake failed: certificate verify failed", C::kTlsFailure, false},
     {454, "4.7.5", "TLS handshake failed", C::kTlsFailure, false},
-    {530, "5.7.10", "STARTTLS required but not offered by the server", C::kTlsFailure, true},
-    {530, "5.7.10", "refusing to send AUTH without TLS", C::kTlsFailure, true},
-    {530, "5.7.10", "refusing to send MAIL without TLS", C::kTlsFailure, true},
-    {530, "5.7.0", "POP3 login failed: -ERR [AUTH] Invalid login", C::kAuthRequired, true},
-    {535, "5.7.0", "unexpected AUTH challenge from the server", C::kAuthRequired, true},
+    {530, "5.7.10", "STARTTLS required but not offered by the server", C::kTlsRequired, true},
+    {530, "5.7.10", "refusing to send AUTH without TLS", C::kTlsRequired, true},
+    {530, "5.7.10", "refusing to send MAIL without TLS", C::kTlsRequired, true},
+    {530, "5.7.0", "POP3 login failed: -ERR [AUTH] Invalid login", C::kAuthFailed, true},
+    {535, "5.7.0", "unexpected AUTH challenge from the server", C::kAuthFailed, true},
     {553, "5.1.3", "address with control characters or angle brackets refused before sending",
      C::kInvalidRecipient, true},
     {552, "5.3.4", "message size 2000000 exceeds the server's limit of 1000000 bytes",
      C::kMessageTooLarge, true},
     {452, "4.5.3", "recipient not tried after the server's 452 4.5.3 Too many recipients",
      C::kRateLimited, false},
-    {451, "4.5.0", "malformed reply: unexpected reply 250 2.0.0 Ok", C::kOther, false},
-    {451, "4.3.0", "transaction incomplete", C::kOther, false},
+    {451, "4.5.0", "malformed reply: unexpected reply 250 2.0.0 Ok", C::kServerTemporary, false},
+    {451, "4.3.0", "transaction incomplete", C::kServerTemporary, false},
     {554, "5.5.1", "no recipients", C::kOther, true},
     {554, "5.6.0", "body is not dot-stuffed; not sent", C::kOther, true},
 };
