@@ -167,10 +167,11 @@ def test_three_nodes_hold_the_cluster_wide_rate_and_connections_for_a_minute(tmp
     for n in nodes:
         assert "joined through Redis" in n.log(), n.log()
     # Two connections for three nodes: the leases go round as connections close (25 messages each), so the third
-    # node starts within seconds (ten, for a sanitized build's start on a busy machine), not when another has
-    # finished its list (after 20 s and more).
+    # node starts long before another has finished its list (two nodes at 50/s each finish theirs after 40 s).
+    # Which waiting node gets a freed lease is a race, not a queue: the third node's first lease came after
+    # 0.5-5.5 s in most runs and once after 14 s, so the bound is 25 s (a fair lease queue is still to come).
     starts = [min(m["t"] for m in messages if m["peer"] == n.address) for n in nodes]
-    assert max(starts) - min(starts) <= 10, [s - min(starts) for s in starts]
+    assert max(starts) - min(starts) <= 25, [s - min(starts) for s in starts]
 
 
 def test_without_redis_the_nodes_go_on_at_their_share_and_share_again_when_it_is_back(tmp_path, redis, smart_host):
