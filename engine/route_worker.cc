@@ -149,6 +149,8 @@ void RouteWorker::feed(SmtpSession& conn) {
   const uint32_t per_connection = throttle.max_messages_per_connection() == 0
                                       ? UINT32_MAX
                                       : throttle.max_messages_per_connection();
+  // Without 8BITMIME in the server's latest EHLO answer, a copy's 8-bit parts go 7-bit.
+  const bool seven_bit = !conn.observations().latest_caps().eight_bit_mime;
   while (!backlog_.empty() && conn.can_submit() && conn.messages_sent < per_connection) {
     if (!throttle.may_send(now)) {
       wake_at(throttle.next_send_at(now));
@@ -166,11 +168,7 @@ void RouteWorker::feed(SmtpSession& conn) {
     protocol::Envelope env;
     // Composed straight into the envelope (the client owns it until it is written).
     env.body.reserve(body_size_hint_);
-    // The latest EHLO answer (after STARTTLS, if any): without 8BITMIME, 8-bit parts go 7-bit.
-    const protocol::Observations& seen = conn.observations();
-    const bool eight_bit_mime = seen.caps_after_tls ? seen.caps_after_tls->eight_bit_mime
-                                                    : seen.caps_before_tls.eight_bit_mime;
-    if (auto ok = composer_.compose(env.body, entry, msg, unix_now(), !eight_bit_mime); !ok) {
+    if (auto ok = composer_.compose(env.body, entry, msg, unix_now(), seven_bit); !ok) {
       if (ok.error().kind == ErrorKind::kTemporary) {
         sink_.deferred(entry, Reply::make_local(451, "4.7.0", ok.error().message), Attempt{});
       } else {

@@ -88,10 +88,6 @@ std::string sender_authentication_advice(const Reply& refusal, const RouteFacts&
          "From: domain is one of those (or below one).";
 }
 
-const Capabilities& latest_caps(const Observations& seen) {
-  return seen.caps_after_tls ? *seen.caps_after_tls : seen.caps_before_tls;
-}
-
 bool looks_fully_qualified(const std::string& name) {
   auto dot = name.find('.');
   return dot != std::string::npos && dot != 0 && name.back() != '.';
@@ -99,7 +95,7 @@ bool looks_fully_qualified(const std::string& name) {
 
 // Why relaying (or a sender) was refused, from what was configured and what the server offered.
 std::string credentials_advice(const Observations& seen, const RouteFacts& facts) {
-  const Capabilities& caps = latest_caps(seen);
+  const Capabilities& caps = seen.latest_caps();
   bool auth_offered = !caps.auth_mechanisms.empty();
   bool auth_maybe_after_tls = facts.tls == TlsMode::kNone && !seen.tls_active &&
                               seen.caps_before_tls.starttls &&
@@ -218,7 +214,7 @@ bool is_configuration_refusal(RefusalKind kind) {
 std::string diagnose(RefusalKind kind, const Reply& refusal, const Observations& seen,
                      const RouteFacts& facts) {
   const std::string said = "(" + refusal.summary() + ")";
-  const Capabilities& caps = latest_caps(seen);
+  const Capabilities& caps = seen.latest_caps();
   switch (kind) {
     case RefusalKind::kNone:
       return "The smart host did not refuse " + said + ".";

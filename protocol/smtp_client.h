@@ -138,6 +138,10 @@ struct Observations {
   std::optional<Reply> helo_refusal;
   Capabilities caps_before_tls;  // EHLO answer before STARTTLS (or the only one)
   std::optional<Capabilities> caps_after_tls;
+  // The latest EHLO answer: after STARTTLS, if it came to that.
+  const Capabilities& latest_caps() const {
+    return caps_after_tls ? *caps_after_tls : caps_before_tls;
+  }
   bool tls_active = false;
   bool auth_attempted = false;
   std::optional<AuthMechanism> auth_mechanism_used;
