@@ -150,11 +150,6 @@ std::string normalise_headers(std::string_view raw) {
   return out;
 }
 
-bool has_8bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
 const char* action_name(DsnAction a) {
   return a == DsnAction::kFailed ? "failed" : "delayed";
 }

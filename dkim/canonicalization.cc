@@ -6,12 +6,8 @@
 namespace ringmta::dkim {
 namespace {
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-
 std::string_view trim_trailing_wsp(std::string_view s) {
-  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -21,7 +17,7 @@ void append_relaxed_value(std::string& out, std::string_view value) {
   bool pending_space = false;
   for (char c : value) {
     if (c == '\r' || c == '\n') continue;
-    if (is_wsp(c)) {
+    if (is_blank(c)) {
       pending_space = started;
       continue;
     }
@@ -53,16 +49,16 @@ void append_relaxed_line(std::string& out, std::string_view line) {
   std::size_t run = 0;  // start of the text not yet copied
   std::size_t i = 0;
   while (i < line.size()) {
-    if (!is_wsp(line[i])) {
+    if (!is_blank(line[i])) {
       ++i;
       continue;
     }
-    if (line[i] == ' ' && i + 1 < line.size() && !is_wsp(line[i + 1])) {
+    if (line[i] == ' ' && i + 1 < line.size() && !is_blank(line[i + 1])) {
       i += 2;  // a single space inside the line stays as it is
       continue;
     }
     out.append(line.substr(run, i - run));
-    while (i < line.size() && is_wsp(line[i])) ++i;
+    while (i < line.size() && is_blank(line[i])) ++i;
     if (i < line.size()) out.push_back(' ');
     run = i;
   }
@@ -82,7 +78,7 @@ SplitMessage split_message(std::string_view message) {
       split.body = message.substr(next);
       return split;
     }
-    if (is_wsp(line.front()) && !split.fields.empty()) {
+    if (is_blank(line.front()) && !split.fields.empty()) {
       HeaderField& field = split.fields.back();
       field.text = std::string_view(field.text.data(), field.text.size() + line.size());
     } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {

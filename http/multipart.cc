@@ -125,7 +125,7 @@ MultipartReader::Event MultipartReader::next() {
       }
       // Transport padding (RFC 2046 §5.1.1) may follow the boundary.
       if (!std::all_of(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(crlf),
-                       [](char c) { return c == ' ' || c == '\t'; })) {
+                       is_blank)) {
         return fail("malformed boundary line");
       }
       buffer_.erase(0, crlf + 2);

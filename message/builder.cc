@@ -20,11 +20,6 @@ constexpr const char* kMixed = "=_ringmta_mixed";
 constexpr const char* kRelated = "=_ringmta_related";
 constexpr const char* kAlternative = "=_ringmta_alternative";
 
-bool is_ascii(std::string_view v) {
-  return std::all_of(v.begin(), v.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
 // Text with its line ends (LF, CRLF or CR) made CRLF.
 std::string crlf(std::string_view text) {
   std::string out;
@@ -52,7 +47,7 @@ std::string unstructured(std::string_view text) {
   auto flush = [&](bool before_field) {
     if (run.empty()) return;
     if (!out.empty()) out.push_back(' ');
-    if (!is_ascii(run)) run = (after_field ? " " : "") + run + (before_field ? " " : "");
+    if (has_8bit(run)) run = (after_field ? " " : "") + run + (before_field ? " " : "");
     append_header_value(out, run, HeaderContext::kUnstructured);
     run.clear();
   };
@@ -101,7 +96,7 @@ std::string mailbox(std::string_view value) {
 
 // A file name as a parameter: quoted when it is plain ASCII, else RFC 2231 (name*=utf-8''%XX).
 std::string name_parameter(const char* parameter, std::string_view name) {
-  const bool plain = is_ascii(name) && name.find_first_of("\"\\") == std::string_view::npos;
+  const bool plain = !has_8bit(name) && name.find_first_of("\"\\") == std::string_view::npos;
   if (plain) return std::string(parameter) + "=\"" + std::string(name) + "\"";
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out = std::string(parameter) + "*=utf-8''";

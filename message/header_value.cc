@@ -7,13 +7,6 @@
 namespace ringmta::message {
 namespace {
 
-bool is_ascii(std::string_view v) {
-  for (unsigned char c : v) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
-
 // RFC 5322 §3.2.3 specials, and the quote and backslash that a quoted-string escapes.
 bool needs_quoting(std::string_view v) {
   for (char c : v) {
@@ -82,14 +75,14 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
       if (!value.empty()) append_encoded_words(out, value);
       return;
     case HeaderContext::kUnstructured:
-      if (is_ascii(value)) {
+      if (!has_8bit(value)) {
         out.append(value);
       } else {
         append_encoded_words(out, value);
       }
       return;
     case HeaderContext::kPhrase:
-      if (!is_ascii(value)) {
+      if (has_8bit(value)) {
         append_encoded_words(out, value);
       } else if (needs_quoting(value)) {
         out.push_back('"');
@@ -109,7 +102,7 @@ HeaderValueWidth header_value_width(std::string_view value, HeaderContext contex
   const bool encoded =
       context == HeaderContext::kEncodedWord ||
       ((context == HeaderContext::kUnstructured || context == HeaderContext::kPhrase) &&
-       !is_ascii(value));
+       has_8bit(value));
   if (encoded) {
     constexpr std::size_t kWord = 72;  // "=?UTF-8?B?" + 60 + "?="
     return {kWord, value.size() > 45, kWord};

@@ -7,10 +7,6 @@
 namespace ringmta::message {
 namespace {
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-
 // RFC 2045 §5.1 token characters: printable ASCII but specials and space.
 bool is_token_char(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -34,7 +30,7 @@ std::string read_value(std::string_view v, std::size_t& i) {
 }
 
 void skip_blanks(std::string_view v, std::size_t& i) {
-  while (i < v.size() && (is_wsp(v[i]) || v[i] == '\r' || v[i] == '\n')) ++i;
+  while (i < v.size() && (is_blank(v[i]) || v[i] == '\r' || v[i] == '\n')) ++i;
 }
 
 void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_t end, int depth,
@@ -45,7 +41,7 @@ void walk(std::span<const std::string_view> lines, std::size_t begin, std::size_
   std::size_t i = begin;
   for (; i < end && !lines[i].empty(); ++i) {
     const std::string_view line = lines[i];
-    if (is_wsp(line[0])) {
+    if (is_blank(line[0])) {
       if (field != nullptr) field->append(line);
       continue;
     }

@@ -7,20 +7,10 @@
 
 #include "message/mime_part.h"
 #include "message/transfer_encoding.h"
+#include "util/strings.h"
 
 namespace ringmta::message {
 namespace {
-
-bool has_8bit(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  }
-  return false;
-}
-
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
 
 // Whether a leaf is converted: 8-bit bytes in its body, not encoded already, and a type that may
 // be quoted-printable (RFC 2046 §5.2.1: a message/* part may not), with a header block to say so.
@@ -81,7 +71,7 @@ SevenBitResult downgrade_to_seven_bit(std::string& copy, std::size_t start) {
     const MimeLeaf* leaf = next < converted.size() ? converted[next] : nullptr;
     if (leaf != nullptr && i == leaf->encoding_line) {
       out.append("Content-Transfer-Encoding: quoted-printable\r\n");
-      while (i + 1 < leaf->body_begin - 1 && !lines[i + 1].empty() && is_wsp(lines[i + 1][0])) {
+      while (i + 1 < leaf->body_begin - 1 && !lines[i + 1].empty() && is_blank(lines[i + 1][0])) {
         ++i;  // the old field's continuation lines
       }
       continue;

@@ -17,9 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxLine = 998;  // RFC 5321 §4.5.3.1.6, without the CRLF
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';
@@ -142,13 +139,13 @@ struct FieldRef {
 std::optional<FieldRef> field_at(std::string_view line, std::size_t open, std::size_t braces) {
   const std::string_view close_with = braces == 3 ? "}}}" : "}}";
   std::size_t j = open + braces;
-  while (j < line.size() && is_wsp(line[j])) ++j;
+  while (j < line.size() && is_blank(line[j])) ++j;
   const std::size_t name_start = j;
   while (j < line.size() && is_name_char(line[j])) ++j;
   const std::size_t name_end = j;
   if (name_end == name_start) return std::nullopt;
   const std::string_view name = line.substr(name_start, name_end - name_start);
-  while (j < line.size() && is_wsp(line[j])) ++j;
+  while (j < line.size() && is_blank(line[j])) ++j;
   if (line.substr(j, braces) == close_with)
     return FieldRef{open, name, {}, j + braces, braces == 3};
   if (j < line.size() && line[j] == '|') {
@@ -229,13 +226,6 @@ void append_decoded_value(std::string& out, std::string_view v, bool html) {
   }
 }
 
-bool has_8bit(std::string_view line) {
-  for (char c : line) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  }
-  return false;
-}
-
 Result<void> check_no_nul(std::string_view raw, const std::vector<std::string_view>& lines) {
   if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -254,7 +244,7 @@ class HeaderFilter {
   // Whether to keep `line`, a header or continuation line (not the empty line that ends the
   // block); an error for a malformed one.
   Result<bool> keep(std::string_view line, std::size_t lineno) {
-    if (is_wsp(line[0])) {
+    if (is_blank(line[0])) {
       if (lineno == 1) return line_error(lineno, "continuation line without a header");
       if (dropping_) return false;
       if (from_open_) from_value_.append(line);
@@ -263,7 +253,7 @@ class HeaderFilter {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return line_error(lineno, "header without a colon");
     std::string_view name = line.substr(0, colon);
-    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+    while (!name.empty() && is_blank(name.back())) name.remove_suffix(1);
     if (name.empty()) return line_error(lineno, "header with an empty name");
     for (char c : name) {
       const auto u = static_cast<unsigned char>(c);
@@ -379,22 +369,22 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
           // be a whole word (RFC 2047 §5), so "Hello {{name}}," encodes "Jürgen," as one.
           std::size_t prefix = 0;
           while (prefix < before.size() - std::min(before.size(), taken) &&
-                 !is_wsp(before[before.size() - 1 - prefix]) &&
+                 !is_blank(before[before.size() - 1 - prefix]) &&
                  before[before.size() - 1 - prefix] != ':') {
             ++prefix;
           }
           const std::optional<FieldRef> next = next_field(line, field->end);
           const std::size_t limit = next ? next->open : line.size();
           std::size_t suffix = 0;
-          while (field->end + suffix < limit && !is_wsp(line[field->end + suffix])) ++suffix;
+          while (field->end + suffix < limit && !is_blank(line[field->end + suffix])) ++suffix;
           seg.prefix = static_cast<uint32_t>(prefix);
           seg.suffix = static_cast<uint32_t>(suffix);
           taken = suffix;
           const std::string_view rest = line.substr(field->end);
-          const bool encoded_before = before.size() >= 3 && is_wsp(before.back()) &&
+          const bool encoded_before = before.size() >= 3 && is_blank(before.back()) &&
                                       before.substr(before.size() - 3, 2) == "?=";
           const bool encoded_after =
-              rest.size() >= 3 && is_wsp(rest[0]) && rest.substr(1, 2) == "=?";
+              rest.size() >= 3 && is_blank(rest[0]) && rest.substr(1, 2) == "=?";
           if (prefix == 0 && suffix == 0 && (encoded_before || encoded_after)) {
             seg.context = HeaderContext::kEncodedWord;
           }

@@ -18,10 +18,6 @@ int hex_value(char c) {
   return -1;
 }
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
-
 }  // namespace
 
 TransferEncoding parse_transfer_encoding(std::string_view value) {

@@ -39,6 +39,19 @@ constexpr std::string_view trim(std::string_view s, std::string_view space = " \
   return s;
 }
 
+// SP or HTAB: the blank of SMTP, MIME and header field syntax (RFC 5234 WSP).
+constexpr bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+// Whether s has a byte >= 0x80: 8-bit text, not ASCII.
+constexpr bool has_8bit(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
 // Letters, digits, '-' and '.', not starting or ending with a dot: a host name as it may appear in
 // EHLO, a certificate or a DKIM d=/s= (labels are not checked one by one).
 constexpr bool is_host_name(std::string_view name) {
