@@ -20,21 +20,6 @@ constexpr const char* kMixed = "=_ringmta_mixed";
 constexpr const char* kRelated = "=_ringmta_related";
 constexpr const char* kAlternative = "=_ringmta_alternative";
 
-// Text with its line ends (LF, CRLF or CR) made CRLF.
-std::string crlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 32);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r' || text[i] == '\n') {
-      out.append("\r\n");
-      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 // An unstructured header's text (Subject): runs of words without a merge field are written as
 // they are when ASCII, else as one run of RFC 2047 encoded-words (so the blanks inside a run
 // stay); a word with a merge field is left for the template, whose merge encodes the value.
@@ -118,7 +103,8 @@ std::string name_parameter(const char* parameter, std::string_view name) {
 std::string text_part(const char* subtype, std::string_view text) {
   std::string out = std::string("Content-Type: text/") + subtype +
                     "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
-  std::string body = crlf(text);
+  std::string body;
+  append_canonical_text(body, text);
   if (body.size() >= 2 && body.ends_with("\r\n")) body.resize(body.size() - 2);
   append_quoted_printable(out, body);
   return out;

@@ -117,6 +117,15 @@ ContentType parse_content_type(std::string_view value) {
   return out;
 }
 
+std::string leaf_body(std::span<const std::string_view> lines, const MimeLeaf& leaf) {
+  std::string body;
+  for (std::size_t k = leaf.body_begin; k < leaf.body_end; ++k) {
+    if (k > leaf.body_begin) body.append("\r\n");
+    body.append(lines[k]);
+  }
+  return body;
+}
+
 std::vector<MimeLeaf> find_leaf_parts(std::span<const std::string_view> lines) {
   std::vector<MimeLeaf> out;
   walk(lines, 0, lines.size(), 0, out);

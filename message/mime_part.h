@@ -44,6 +44,9 @@ struct MimeLeaf {
 
 constexpr int kMaxDepth = 16;
 
+// A leaf's body as it stands in the message: its lines joined by CRLF (no line end after the last).
+std::string leaf_body(std::span<const std::string_view> lines, const MimeLeaf& leaf);
+
 // The leaf parts of a message given as its lines (without line ends), in order. The message's
 // own header block starts at line 0.
 std::vector<MimeLeaf> find_leaf_parts(std::span<const std::string_view> lines);

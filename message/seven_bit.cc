@@ -80,12 +80,7 @@ SevenBitResult downgrade_to_seven_bit(std::string& copy, std::size_t start) {
       out.append("Content-Transfer-Encoding: quoted-printable\r\n");
     }
     if (leaf != nullptr && i == leaf->body_begin) {
-      std::string body;
-      for (std::size_t k = leaf->body_begin; k < leaf->body_end; ++k) {
-        if (k > leaf->body_begin) body.append("\r\n");
-        body.append(lines[k]);
-      }
-      append_quoted_printable(out, body);
+      append_quoted_printable(out, leaf_body(lines, *leaf));
       i = leaf->body_end - 1;
       ++next;
       ++result.parts_converted;

@@ -215,15 +215,7 @@ void append_decoded_value(std::string& out, std::string_view v, bool html) {
     append_html_escaped(escaped, v);
     v = escaped;
   }
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const char c = v[i];
-    if (c == '\r' || c == '\n') {
-      out.append("\r\n");
-      if (c == '\r' && i + 1 < v.size() && v[i + 1] == '\n') ++i;
-    } else {
-      out.push_back(c);
-    }
-  }
+  append_canonical_text(out, v);
 }
 
 Result<void> check_no_nul(std::string_view raw, const std::vector<std::string_view>& lines) {
@@ -485,11 +477,7 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
         !leaf->attachment &&
         (leaf->encoding == TransferEncoding::kQuotedPrintable ||
          leaf->encoding == TransferEncoding::kBase64)) {
-      std::string body;  // the part's encoded lines, joined as on the wire
-      for (std::size_t k = leaf->body_begin; k < leaf->body_end; ++k) {
-        if (k > leaf->body_begin) body.append("\r\n");
-        body.append(lines[k]);
-      }
+      const std::string body = leaf_body(lines, *leaf);  // the encoded lines, as on the wire
       const std::optional<std::string> decoded = leaf->encoding == TransferEncoding::kBase64
                                                      ? base64_body_decode(body)
                                                      : quoted_printable_decode(body);

@@ -78,6 +78,18 @@ std::optional<std::string> base64_body_decode(std::string_view encoded) {
   return base64_decode(compact);
 }
 
+void append_canonical_text(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r' || c == '\n') {
+      out.append("\r\n");
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
 void append_quoted_printable(std::string& out, std::string_view text) {
   std::size_t column = 0;
   auto put = [&](std::string_view piece) {

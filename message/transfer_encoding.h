@@ -33,6 +33,9 @@ std::optional<std::string> quoted_printable_decode(std::string_view encoded);
 // The decoded bytes of a base64 body (white space and line ends ignored); nullopt if not base64.
 std::optional<std::string> base64_body_decode(std::string_view encoded);
 
+// Appends text in its canonical form (RFC 2045 §2.10): every line end (LF, CR or CRLF) a CRLF.
+void append_canonical_text(std::string& out, std::string_view text);
+
 // Both encoders take a part's whole content (without the line end before the next delimiter line
 // or the message's end) and write it as lines that each end with CRLF, the last one included.
 
