@@ -324,9 +324,9 @@ Result<ChosenRow> choose_row(const std::string& recipients_path, const std::stri
     const auto status = reader.next(record);
     if (status == message::CsvReader::Status::kEnd) break;
     rows = n;
+    if (row != 0 && n != row) continue;
     const std::string where =
         name + ": line " + std::to_string(record.line) + " (row " + std::to_string(n) + ")";
-    if (row != 0 && n != row) continue;
     if (status == message::CsvReader::Status::kMalformed) {
       if (row == 0) continue;
       return make_error(where + " is rejected: malformed CSV: " + reader.error(),
@@ -448,9 +448,9 @@ Result<IngestSummary> ingest(storage::Queue& queue, const IngestOptions& options
       ++summary.duplicates;
       continue;
     }
-    if (!options.deliver_to.empty()) {
-      recipient->address = options.deliver_to;
-      recipient->domain = options.deliver_to_domain;
+    if (options.deliver_to) {
+      recipient->address = options.deliver_to->str();
+      recipient->domain = options.deliver_to->domain;
     }
     suppression.check(batch.size(), recipient->address);
     batch.push_back(std::move(*recipient));

@@ -12,8 +12,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "message/address.h"
 #include "message/template.h"
 #include "storage/queue.h"
 #include "util/result.h"
@@ -33,8 +35,7 @@ struct IngestOptions {
   // A test send (`send --test-to`): every accepted row's copy goes to this address (its merge
   // values, {{email}} included, stay the row's), and only the first max_rows rows are taken
   // (0 = all).
-  std::string deliver_to;
-  std::string deliver_to_domain;
+  std::optional<message::Address> deliver_to;
   uint64_t max_rows = 0;
 };
 

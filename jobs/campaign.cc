@@ -170,8 +170,7 @@ Result<CampaignFacts> queue_test_send(storage::Queue& queue, const CampaignInput
   ingest::IngestOptions io = ingest_options(
       input, sender, input.campaign.empty() ? "test-" + new_campaign_id() : input.campaign);
   io.skip_suppressed = false;
-  io.deliver_to = to->str();
-  io.deliver_to_domain = to->domain;
+  io.deliver_to = std::move(*to);
   io.max_rows = input.test_rows;
   if (auto made = make_unsubscribe_secret(queue, input); !made) return made.error();
   auto ingested = ingest::ingest(queue, io);
