@@ -21,6 +21,17 @@ void add_message_options(CLI::App& sub, MessageOptions& o) {
   sub.add_option("--subject", o.subject, "Build the message: its Subject (merge fields allowed)");
   sub.add_option("--from", o.from, "Build the message: its From, e.g. \"News <news@example.org>\"");
   sub.add_option("--to", o.to, "Build the message: its To (default {{email}})");
+  sub.add_option("--unsubscribe-url", o.list.unsubscribe_url,
+                 "One-click unsubscribe (RFC 8058) in every copy: an https:// URL with {token}, "
+                 "e.g. https://news.example.org/u/{token}, that reaches the admin listener's /u/");
+  sub.add_option("--unsubscribe-mailto", o.list.unsubscribe_mailto,
+                 "An address for unsubscribe requests by mail (List-Unsubscribe mailto:, "
+                 "`ringmta bounces ingest` reads them)");
+  sub.add_option("--list-id", o.list.list_id,
+                 "List-Id in every copy, e.g. \"News <news.example.org>\"");
+  sub.add_flag("--verp", o.verp,
+               "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
+               "come back later name the recipient (`ringmta bounces ingest`)");
 }
 
 Result<LoadedMessageText> load_message(const MessageOptions& o) {

@@ -1,12 +1,14 @@
 // The flags that say what message a send (or a render) sends: an RFC 5322 file (--message), or the
 // parts of one for message/builder.h to put together (--text, --html, --attach, --inline,
-// --subject, --from, --to). Registration and loading only.
+// --subject, --from, --to), and what its copies carry (--unsubscribe-url, --unsubscribe-mailto,
+// --list-id, --verp). Registration and loading only.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
+#include "storage/queue.h"
 #include "util/result.h"
 
 namespace ringmta::cli {
@@ -16,6 +18,9 @@ struct MessageOptions {
   std::string text_path, html_path;
   std::vector<std::string> attachments, inline_images;
   std::string subject, from, to = "{{email}}";
+  // What every copy carries besides the message: the list fields, one envelope Sender each.
+  storage::ListFields list;
+  bool verp = false;
 };
 
 void add_message_options(CLI::App& sub, MessageOptions& options);

@@ -27,8 +27,6 @@ Command add_render_command(CLI::App& app) {
   auto email = std::make_shared<std::string>();
   auto campaign = std::make_shared<std::string>();
   auto seven_bit = std::make_shared<bool>(false);
-  auto list = std::make_shared<storage::ListFields>();
-  auto verp = std::make_shared<bool>(false);
   add_message_options(*sub, *message);
   sub->add_option("--recipients", *recipients_path, "CSV with a header row and an email column")
       ->required();
@@ -39,10 +37,6 @@ Command add_render_command(CLI::App& app) {
   sub->add_option("--campaign", *campaign, "The campaign id the unsubscribe token names");
   sub->add_flag("--seven-bit", *seven_bit,
                 "The copy a server without 8BITMIME gets (8-bit parts made quoted-printable)");
-  sub->add_option("--unsubscribe-url", list->unsubscribe_url, "As for send");
-  sub->add_option("--unsubscribe-mailto", list->unsubscribe_mailto, "As for send");
-  sub->add_option("--list-id", list->list_id, "As for send");
-  sub->add_flag("--verp", *verp, "As for send");
   // send's other flags (a smart host, --queue-only, ...) are taken and have no effect here, so
   // that a send's command line renders as it is.
   sub->add_option("--rejects")->description("As for send (not used)");
@@ -60,8 +54,8 @@ Command add_render_command(CLI::App& app) {
                                                  .recipients_path = *recipients_path,
                                                  .campaign = *campaign,
                                                  .sender = copies->sender_override,
-                                                 .verp = *verp,
-                                                 .list = *list};
+                                                 .verp = message->verp,
+                                                 .list = message->list};
             input.message_id_domain = copies->message_id_domain;
             input.sender_override = copies->sender_override;
             input.dkim_keys = std::move(copies->dkim_keys);

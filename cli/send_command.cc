@@ -62,19 +62,6 @@ Command add_send_command(CLI::App& app) {
   sub->add_flag("--new-campaign", *new_campaign,
                 "Queue the list again although an earlier send of the same message and list still "
                 "has recipients in the queue (they get it twice)");
-  auto list = std::make_shared<storage::ListFields>();
-  sub->add_option("--unsubscribe-url", list->unsubscribe_url,
-                  "One-click unsubscribe (RFC 8058) in every copy: an https:// URL with {token}, "
-                  "e.g. https://news.example.org/u/{token}, that reaches the admin listener's /u/");
-  sub->add_option("--unsubscribe-mailto", list->unsubscribe_mailto,
-                  "An address for unsubscribe requests by mail (List-Unsubscribe mailto:, "
-                  "`ringmta bounces ingest` reads them)");
-  sub->add_option("--list-id", list->list_id,
-                  "List-Id in every copy, e.g. \"News <news.example.org>\"");
-  auto verp = std::make_shared<bool>(false);
-  sub->add_flag("--verp", *verp,
-                "One envelope Sender per recipient (SENDER+mID-user=domain@...), so bounces that "
-                "come back later name the recipient (`ringmta bounces ingest`)");
   auto queue_only = std::make_shared<bool>(false);
   sub->add_flag(
       "--queue-only", *queue_only,
@@ -126,9 +113,9 @@ Command add_send_command(CLI::App& app) {
                                       .campaign_given = !campaign->empty(),
                                       .new_campaign = *new_campaign,
                                       .sender = sender_override,
-                                      .verp = *verp,
+                                      .verp = message->verp,
                                       .skip_suppressed = !*ignore_suppression,
-                                      .list = *list,
+                                      .list = message->list,
                                       .test_to = *test_to,
                                       .test_rows = *test_rows};
             if (!test_to->empty()) {
