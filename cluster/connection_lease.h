@@ -3,10 +3,13 @@
 // sets how many leases it holds (renewing those it keeps, adding what room allows, giving back the
 // rest) in one Lua call; leases of a node that stops renewing (killed, cut off) expire after the
 // TTL and their room goes to the other nodes, without an operator.
-// A node that gets fewer than it wanted is recorded as waiting (for twice the renewal period of
-// a TTL / 3), and every call answers how many nodes contend for the rule's connections (holding
-// or waiting), so that a node holding more than its fair share gives some back as its connections
-// close: without it, nodes with work would keep their leases for ever and a third node never send.
+// A node that gets fewer than it wanted joins the rule's queue of waiters (it stays there while it
+// keeps asking, at least every `waiting_ttl`): a freed lease goes to the waiter holding the fewest,
+// then to the one that has waited longest, never to whoever happens to ask first (the node that
+// just gave it back asks first, and would keep it for ever). Every call answers how many nodes
+// contend for the rule's connections (holding or waiting), so that a node holding more than its
+// fair share gives some back as its connections close: without it, nodes with work would keep
+// their leases for ever and a third node never send.
 // It may not: touch a shard or decide how many leases a node needs (the agent does).
 #pragma once
 
@@ -26,6 +29,9 @@ struct ConnectionLeaseRequest {
   Millis ttl = 10'000;
   uint32_t wanted = 0;  // leases to hold after the call
   uint32_t held = 0;    // leases held before it (those above `wanted` are given back)
+  // A waiter that has not asked again for this long has left the queue (a node with work asks
+  // every few tens of milliseconds; one whose work ran out stops asking).
+  Millis waiting_ttl = 1'000;
 };
 
 struct ConnectionLeases {

@@ -166,16 +166,18 @@ def test_three_nodes_hold_the_cluster_wide_rate_and_connections_for_a_minute(tmp
     assert peers == set(smart_host.topo.node_addresses), peers
     for n in nodes:
         assert "joined through Redis" in n.log(), n.log()
-    # Two connections for three nodes: the leases go round as connections close (25 messages each), so the third
-    # node starts long before another has finished its list (two nodes at 50/s each finish theirs after 40 s).
-    # Which waiting node gets a freed lease is a race, not a queue: the third node's first lease came after
-    # 0.5-5.5 s in most runs and once after 14 s, so the bound is 25 s (a fair lease queue is still to come).
+    # Two connections for three nodes: the leases go round (a node that has had its 2 s turn gives its leases back as
+    # its connections close, and a freed lease goes to the node that has waited longest), so the third node starts
+    # after about two turns, long before another has finished its list (two nodes at 50/s each finish theirs after
+    # 40 s). Measured: 3.4-3.7 s; before the queue of waiters, whoever asked first got it, once after 14 s.
     starts = [min(m["t"] for m in messages if m["peer"] == n.address) for n in nodes]
-    assert max(starts) - min(starts) <= 25, [s - min(starts) for s in starts]
+    assert max(starts) - min(starts) <= 10, [s - min(starts) for s in starts]
 
 
 def test_without_redis_the_nodes_go_on_at_their_share_and_share_again_when_it_is_back(tmp_path, redis, smart_host):
-    count = 600
+    # Enough that no node can finish before Redis is back (about 8 s after the start): 900 take a node 9 s at the
+    # whole rule's rate, 27 s at its share.
+    count = 900
     nodes = [Node(tmp_path, i, redis, smart_host, count) for i in range(3)]
     nodes[0].admin = f"{nodes[0].address}:{free_port((socket.AF_INET,))}"
     for n in nodes:

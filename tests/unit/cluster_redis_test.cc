@@ -149,6 +149,53 @@ TEST_F(RedisTest, ConnectionLeasesNeverExceedTheLimitAndExpireWithTheirTtl) {
   EXPECT_EQ(ask(**b, "b", 3, 2), 3u);
 }
 
+TEST_F(RedisTest, AFreedConnectionLeaseGoesToTheNodeThatHasWaitedLongestNotToWhoeverAsksFirst) {
+  auto r = RedisConnection::connect(options());
+  ASSERT_TRUE(r);
+  const auto ask = [&r](const char* node, uint32_t wanted, uint32_t held) {
+    auto got =
+        hold_connection_leases(**r, {"ringmta:connections:q", node, 2, 10'000, wanted, held});
+    EXPECT_TRUE(got) << got.error().message;
+    return got ? got->held : 0u;
+  };
+  EXPECT_EQ(ask("a", 2, 0), 2u);
+  EXPECT_EQ(ask("b", 1, 0), 0u);  // b waits first,
+  EXPECT_EQ(ask("c", 1, 0), 0u);  // then c
+  // a's connection closes and it gives one lease back; asking again at once (it still has work),
+  // it is behind both waiters, and c, though it asks before b, is behind b.
+  EXPECT_EQ(ask("a", 1, 2), 1u);
+  EXPECT_EQ(ask("a", 2, 1), 1u);
+  EXPECT_EQ(ask("c", 1, 0), 0u);
+  EXPECT_EQ(ask("b", 1, 0), 1u);
+  // The next lease a gives back goes to c, who has waited longer than a and holds none.
+  EXPECT_EQ(ask("a", 0, 1), 0u);
+  EXPECT_EQ(ask("a", 1, 0), 0u);
+  EXPECT_EQ(ask("c", 1, 0), 1u);
+  // Fewest leases first: b and c hold one each; a, holding none, is ahead of b asking for a second.
+  EXPECT_EQ(ask("b", 0, 1), 0u);
+  EXPECT_EQ(ask("b", 1, 0), 0u);
+  EXPECT_EQ(ask("a", 1, 0), 1u);
+  EXPECT_EQ((*r)->command({"ZCARD", "ringmta:connections:q"})->integer, 2);
+}
+
+TEST_F(RedisTest, AWaiterThatStopsAskingLeavesTheQueue) {
+  auto r = RedisConnection::connect(options());
+  ASSERT_TRUE(r);
+  const auto ask = [&r](const char* node, uint32_t wanted, uint32_t held) {
+    ConnectionLeaseRequest request{"ringmta:connections:w", node, 1, 10'000, wanted, held};
+    request.waiting_ttl = 200;
+    auto got = hold_connection_leases(**r, request);
+    EXPECT_TRUE(got) << got.error().message;
+    return got ? got->held : 0u;
+  };
+  EXPECT_EQ(ask("a", 1, 0), 1u);
+  EXPECT_EQ(ask("b", 1, 0), 0u);  // b waits, then its work runs out and it asks no more
+  EXPECT_EQ(ask("a", 0, 1), 0u);
+  EXPECT_EQ(ask("c", 1, 0), 0u);  // b is still ahead
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(ask("c", 1, 0), 1u);
+}
+
 TEST_F(RedisTest, HeartbeatsCountTheLiveNodes) {
   auto c = RedisConnection::connect(options());
   ASSERT_TRUE(c);
