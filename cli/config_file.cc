@@ -3,7 +3,10 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <set>
+
+#include "cli/suggest.h"
 
 namespace ringmta::cli {
 namespace {
@@ -64,9 +67,23 @@ Result<void> add_dkim_tables(const toml::node& node, const std::string& path,
   return {};
 }
 
+// The long flags of the subcommand named `name` (without "--"); empty when there is none, or when
+// it has subcommands of its own (whose flags the key could be).
+std::vector<std::string> flags_of(const CLI::App& app, const std::string& name) {
+  std::vector<std::string> flags;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() != name || !sub->get_subcommands({}).empty()) continue;
+    for (const CLI::Option* option : sub->get_options()) {
+      for (const std::string& flag : option->get_lnames()) flags.push_back(flag);
+    }
+  }
+  return flags;
+}
+
 }  // namespace
 
-Result<std::vector<std::string>> apply_config_file(const std::vector<std::string>& argv) {
+Result<std::vector<std::string>> apply_config_file(const std::vector<std::string>& argv,
+                                                   const CLI::App& app) {
   std::string path;
   std::set<std::string> given;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -83,9 +100,24 @@ Result<std::vector<std::string>> apply_config_file(const std::vector<std::string
     return make_error("--config " + path + ": " + std::string(e.description()) + " (line " +
                       std::to_string(e.source().begin.line) + ")");
   }
+  const std::vector<std::string> flags = flags_of(app, argv[1]);
+  const auto is_flag = [&flags](const std::string& name) {
+    return std::find(flags.begin(), flags.end(), name) != flags.end();
+  };
   std::vector<std::string> extra;
   for (const auto& [key, node] : table) {
     std::string name(key.str());
+    if (name != "dkim" && name != "route" && !flags.empty() && !is_flag(name)) {
+      std::string dashed = name;
+      std::replace(dashed.begin(), dashed.end(), '_', '-');
+      if (!is_flag(dashed)) {
+        const auto guess = nearest(dashed, flags);
+        return make_error("--config " + path + ": unknown key '" + name + "' (no flag --" + dashed +
+                          " of `ringmta " + argv[1] + "`" +
+                          (guess ? "; did you mean '" + *guess + "'?" : "") + ")");
+      }
+      name = dashed;
+    }
     if (name == "config" || given.count(name)) continue;
     if (name == "dkim") {
       if (given.count("dkim-domain")) continue;  // keys on the command line replace the file's

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version",
                        std::string("ringmta ") + RINGMTA_VERSION + " (" + RINGMTA_REVISION + ")");
   ringmta::cli::g_argv.assign(argv, argv + argc);
-  auto args = ringmta::cli::apply_config_file(ringmta::cli::g_argv);
+  auto args = ringmta::cli::apply_config_file(ringmta::cli::g_argv, app);
   if (!args) {
     std::fprintf(stderr, "ringmta: %s\n", args.error().message.c_str());
     return ringmta::cli::kUsage;

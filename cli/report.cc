@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/output.h"
@@ -15,22 +17,27 @@ int usage_error(const std::string& message) {
   return kUsage;
 }
 
-void print_progress(const engine::Progress& p, bool tty) {
+void print_progress(const engine::Progress& p, const metrics::ProgressReading& reading, bool tty) {
   const auto& t = p.totals;
-  double rate = p.seconds > 0 ? static_cast<double>(t.delivered) / p.seconds : 0;
-  uint64_t done = t.delivered + t.failed + t.deferred;
   std::string eta = "--:--";
-  if (rate > 0 && p.queued_at_start > done) {
-    auto left = static_cast<long>(static_cast<double>(p.queued_at_start - done) / rate);
+  if (reading.seconds_left) {
+    const uint64_t left = *reading.seconds_left;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%ld:%02ld", left / 60, left % 60);
+    if (left >= 3600) {
+      std::snprintf(buf, sizeof buf, "%lluh%02llu", static_cast<unsigned long long>(left / 3600),
+                    static_cast<unsigned long long>(left / 60 % 60));
+    } else {
+      std::snprintf(buf, sizeof buf, "%llu:%02llu", static_cast<unsigned long long>(left / 60),
+                    static_cast<unsigned long long>(left % 60));
+    }
     eta = buf;
   }
   std::fprintf(
       stderr, "%sdelivered %llu  deferred %llu  failed %llu  of %llu  |  %.0f msg/s  ETA %s%s",
       tty ? "\r" : "", static_cast<unsigned long long>(t.delivered),
       static_cast<unsigned long long>(t.deferred), static_cast<unsigned long long>(t.failed),
-      static_cast<unsigned long long>(p.queued_at_start), rate, eta.c_str(), tty ? "   " : "\n");
+      static_cast<unsigned long long>(p.queued_at_start), reading.per_second, eta.c_str(),
+      tty ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -41,7 +48,15 @@ void print_warnings(const engine::RouteConfig& route) {
 
 void show_progress(engine::DeliveryOptions& options) {
   const bool tty = isatty(STDERR_FILENO) != 0;
-  options.on_progress = [tty](const engine::Progress& p) { print_progress(p, tty); };
+  // The rate and ETA of the last half minute (metrics::ProgressMeter), not of the whole run.
+  options.on_progress =
+      [tty, meter = std::make_shared<metrics::ProgressMeter>()](const engine::Progress& p) {
+        const uint64_t done = p.totals.delivered + p.totals.failed;
+        const auto elapsed = static_cast<Millis>(p.seconds * 1000);
+        print_progress(
+            p, meter->update(elapsed, done, p.queued_at_start - std::min(done, p.queued_at_start)),
+            tty);
+      };
   options.progress_every = tty ? 1000 : 2000;
 }
 

@@ -7,6 +7,7 @@
 
 #include "engine/delivery.h"
 #include "jobs/campaign.h"
+#include "metrics/progress_meter.h"
 
 namespace ringmta::cli {
 
@@ -17,7 +18,9 @@ int usage_error(const std::string& message);
 
 // The route's start-up warnings, one "ringmta: warning: ..." line each on stderr.
 void print_warnings(const engine::RouteConfig& route);
-void print_progress(const engine::Progress& progress, bool tty);
+// The progress line; `reading`: the recent rate and time left (metrics::ProgressMeter).
+void print_progress(const engine::Progress& progress, const metrics::ProgressReading& reading,
+                    bool tty);
 // Has the delivery print its progress line on stderr: every second on a terminal, else every 2 s.
 void show_progress(engine::DeliveryOptions& options);
 // queue_dir: the queue, as the user named it, for the command that delivers what is left.

@@ -263,12 +263,12 @@ void add_serve_flags(CLI::App& sub, ServeFlags& f) {
 
 // SIGHUP: the command line and --config file read again, as at start.
 Result<ServeFlags> reparse_serve_flags() {
-  auto args = apply_config_file(g_argv);
-  if (!args) return args.error();
   CLI::App app;
   CLI::App* sub = app.add_subcommand("serve");
   ServeFlags flags;
   add_serve_flags(*sub, flags);
+  auto args = apply_config_file(g_argv, app);
+  if (!args) return args.error();
   std::vector<std::string> reversed(args->rbegin(), args->rend() - 1);
   try {
     app.parse(reversed);

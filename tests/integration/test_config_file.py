@@ -32,3 +32,23 @@ def test_command_line_wins_over_config_file(job):
     # The file's password file does not exist; the command line's does.
     r = job.send("--config", _toml(job, settings), "--password-file", str(job.password_file))
     job.assert_all_delivered(r)
+
+
+def test_config_keys_may_be_spelled_with_underscores_as_in_the_throttle_file(job):
+    args = job.route()
+    settings = {args[i][2:].replace("-", "_"): args[i + 1] for i in range(0, len(args), 2)}
+    settings["max_connections"] = 2
+    r = job.send("--config", _toml(job, settings))
+    job.assert_all_delivered(r)
+
+
+def test_an_unknown_config_key_is_an_error_naming_the_file_and_the_key(job):
+    args = job.route()
+    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    settings["max_conections"] = 2
+    path = _toml(job, settings)
+    r = job.send("--config", path)
+    assert r.rc == 2, r.stderr
+    assert f"--config {path}: unknown key 'max_conections'" in r.stderr, r.stderr
+    assert "did you mean 'max-connections'?" in r.stderr, r.stderr
+    assert "queued" not in r.stderr
