@@ -1,10 +1,13 @@
 // Delivery implementation: the supervising thread's loop.
 #include "engine/delivery.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <thread>
+
+#include "bounce/classify.h"
 
 namespace ringmta::engine {
 namespace {
@@ -20,6 +23,20 @@ std::unique_ptr<metrics::Aggregator> make_aggregator(
   config.max_messages_per_connection = route.throttle.defaults().max_messages_per_connection;
   config.queue_ready_at_start = at_start.ready;
   config.queue_deferred_at_start = at_start.deferred;
+  for (int c = 0; c < bounce::kCategoryCount; ++c) {
+    config.category_names.emplace_back(bounce::category_name(static_cast<bounce::Category>(c)));
+  }
+  // Label values of the stages that get replies: lower case, one word.
+  for (std::size_t st = 0; st < protocol::kStageCount; ++st) {
+    const auto stage = static_cast<protocol::Stage>(st);
+    std::string name;
+    if (stage != protocol::Stage::kConnect && stage != protocol::Stage::kTlsHandshake) {
+      for (const char* c = protocol::stage_name(stage); *c != 0; ++c) {
+        name += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+      }
+    }
+    config.reply_stage_names.push_back(std::move(name));
+  }
   auto campaign_of = [&queue](uint64_t message) {
     auto stored = queue.get_message(message);
     return stored && !stored->campaign.empty() ? stored->campaign

@@ -4,6 +4,9 @@
 #include "engine/delivery_log.h"
 #include "storage/records.h"
 
+static_assert(ringmta::bounce::kCategoryCount <= static_cast<int>(ringmta::metrics::kMaxCategories),
+              "metrics::ShardCounters counts every reply category");
+
 namespace ringmta::engine {
 
 void record_failure(storage::OutcomeBatch& batch, const FailureFacts& facts, bool suppress) {
@@ -49,11 +52,10 @@ Recorded OutcomeRecorder::deferred(const storage::QueueEntry& entry, const Loade
         550, "5.4.7", "expired in the queue; last reply: " + reply.summary());
     return fail(Disposition::kExpired, entry, message, expiry, where, now);
   }
-  Recorded out{.disposition = Disposition::kDeferred, .reply = reply.summary()};
-  if (settings_.log_lines) {
-    out.verdict = settings_.classifier.classify(reply);
-    log("deferred", entry, message, reply, where, &out.verdict);
-  }
+  Recorded out{.disposition = Disposition::kDeferred,
+               .reply = reply.summary(),
+               .verdict = settings_.classifier.classify(reply)};
+  log("deferred", entry, message, reply, where, &out.verdict);
   storage::RecipientRecord record = entry.record;
   record.attempts += 1;
   record.last_reply = out.reply;
@@ -63,6 +65,7 @@ Recorded OutcomeRecorder::deferred(const storage::QueueEntry& entry, const Loade
                                                       jitter_.next_unit());
   batch_.reschedule(entry.key, static_cast<uint32_t>(out.retry_at), record);
   counters_.deferred.add();
+  counters_.deferred_by[static_cast<std::size_t>(out.verdict.category)].add();
   counters_.outcomes.deferred(entry.key.domain, entry.domain, entry.record.message, out.retry_at,
                               record.last_reply, now);
   return out;
@@ -100,7 +103,8 @@ Recorded OutcomeRecorder::fail(Disposition disposition, const storage::QueueEntr
   }
   counters_.count_failure(disposition == Disposition::kExpired ? metrics::FailureCategory::kExpired
                           : reply.local                        ? metrics::FailureCategory::kLocal
-                                        : metrics::FailureCategory::kPermanent);
+                                        : metrics::FailureCategory::kPermanent,
+                          static_cast<std::size_t>(out.verdict.category));
   counters_.outcomes.failed(entry.key.domain, entry.domain, entry.record.message, out.reply, now);
   return out;
 }

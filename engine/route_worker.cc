@@ -52,12 +52,21 @@ void RouteWorker::kick() {
       if (connections_.empty()) return start_pop_login();
     }
   }
-  // Grow the pool while there is more work than the open connections can pipeline, as far as
+  // Grow the pool while there is more work than the moving connections can pipeline, as far as
   // the throttle allows. A connection still able to take work means connections are not what
-  // holds the route back (its message rate is): then the pool does not grow.
+  // holds the route back (its message rate is): then the pool does not grow. A connection whose
+  // server has not answered for kStalledAfter is not moving (a RCPT never answered, a server
+  // that stopped reading): counted as capacity, a few of them would hold a small backlog until
+  // their timeouts, minutes away.
   const Millis now = loop_.now();
   scheduler::RouteThrottle& throttle = throttle_.throttle;
-  while (backlog_.size() > connections_.size() * 2 && !has_idle_connection()) {
+  std::size_t moving = 0;
+  for (const auto& [id, conn] : connections_) {
+    if (!conn->retired && !stalled(*conn, now) && conn->messages_sent < per_connection_limit()) {
+      ++moving;
+    }
+  }
+  for (; backlog_.size() > moving * 2 && !has_idle_connection(now); ++moving) {
     if (!throttle.may_open_connection(now, throttle_.open_connections)) {
       if (throttle_.open_connections < throttle.allowed_connections()) {
         wake_at(throttle.next_open_at(now));  // the connection-open rate: later
@@ -68,9 +77,24 @@ void RouteWorker::kick() {
   }
 }
 
-bool RouteWorker::has_idle_connection() const {
+bool RouteWorker::takes_work(const SmtpSession& conn, Millis now) const {
+  return !conn.retired && conn.can_submit() && conn.messages_sent < per_connection_limit() &&
+         !stalled(conn, now);
+}
+
+bool RouteWorker::stalled(const SmtpSession& conn, Millis now) {
+  const auto waiting = conn.waiting_since();
+  return waiting && now - *waiting >= kStalledAfter;
+}
+
+uint32_t RouteWorker::per_connection_limit() const {
+  const uint32_t limit = throttle_.throttle.max_messages_per_connection();
+  return limit == 0 ? UINT32_MAX : limit;
+}
+
+bool RouteWorker::has_idle_connection(Millis now) const {
   return std::any_of(connections_.begin(), connections_.end(),
-                     [](const auto& c) { return !c.second->retired && c.second->can_submit(); });
+                     [this, now](const auto& c) { return takes_work(*c.second, now); });
 }
 
 void RouteWorker::wake_at(Millis at) {
@@ -121,6 +145,7 @@ void RouteWorker::open_connection() {
   uint64_t id = next_connection_++;
   const Candidate& candidate = candidates_[next_candidate_ % candidates_.size()];
   protocol::ClientConfig client = config_.client;
+  client.reply_observer = this;
   if (candidate.tls_failed && client.tls == protocol::TlsMode::kOpportunistic) {
     client.tls = protocol::TlsMode::kNone;
   }
@@ -146,12 +171,11 @@ void RouteWorker::feed(SmtpSession& conn) {
     return retire(conn);  // the throttle cut the connections: close the surplus as it falls idle
   }
   const Millis now = loop_.now();
-  const uint32_t per_connection = throttle.max_messages_per_connection() == 0
-                                      ? UINT32_MAX
-                                      : throttle.max_messages_per_connection();
   // Without 8BITMIME in the server's latest EHLO answer, a copy's 8-bit parts go 7-bit.
   const bool seven_bit = !conn.observations().latest_caps().eight_bit_mime;
-  while (!backlog_.empty() && conn.can_submit() && conn.messages_sent < per_connection) {
+  // Nothing more for a connection whose server stopped answering: what it holds waits for its
+  // timeout, the rest goes to the connections that move (kick opens them).
+  while (!backlog_.empty() && takes_work(conn, now)) {
     if (!throttle.may_send(now)) {
       wake_at(throttle.next_send_at(now));
       break;
@@ -188,7 +212,7 @@ void RouteWorker::feed(SmtpSession& conn) {
     ++conn.messages_sent;
     conn.submit(std::move(env));
   }
-  if (conn.messages_sent >= per_connection) retire(conn);
+  if (conn.messages_sent >= per_connection_limit()) retire(conn);
 }
 
 void RouteWorker::release_idle() {
@@ -313,6 +337,8 @@ void RouteWorker::pause(RefusalKind kind, const Reply& reply, const protocol::Ob
 
 void RouteWorker::hold(Millis how_long, Reply reply, const Attempt& where, bool brief) {
   reconnect_after_ = loop_.now() + how_long;
+  // A smart host's back-off is the route's state (/status shows it until when).
+  if (brief && !config_.direct) throttle_.backing_off_until = unix_now() + how_long / 1000;
   held_reply_ = std::move(reply);
   hold_brief_ = brief;
   for (auto& entry : backlog_) defer_held(entry, where);
@@ -335,6 +361,13 @@ void RouteWorker::hold_unauthenticated(storage::QueueEntry&& entry, const Reply&
   // is tried again after the hold (the retry schedule's first step), and expires as usual.
   hold(config_.retry.first_retry * 1000, Reply::make_local(451, "4.7.0", diagnosis_), where);
   sink_.deferred(entry, held_reply_, where);
+}
+
+void RouteWorker::on_reply(protocol::Stage stage, int code) {
+  static_assert(protocol::kStageCount <= metrics::kMaxReplyStages);
+  const int reply_class = code / 100 - 2;
+  if (reply_class < 0 || reply_class >= static_cast<int>(metrics::kReplyClasses)) return;
+  counters_.replies[static_cast<std::size_t>(stage)][static_cast<std::size_t>(reply_class)].add();
 }
 
 void RouteWorker::on_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) {

@@ -78,7 +78,9 @@ using SessionFactory = std::function<std::unique_ptr<SmtpSession>(
     ConnectionOwner& owner, const ConnectionTarget& target, protocol::ClientConfig config,
     uint64_t id)>;
 
-class RouteWorker final : public Dispatcher, private ConnectionOwner {
+class RouteWorker final : public Dispatcher,
+                          private ConnectionOwner,
+                          private protocol::ReplyObserver {
  public:
   // candidates must not be empty. With config.direct set the worker delivers to MX hosts: a
   // refusal is about the recipient (never a reason to pause), and the next candidate is tried
@@ -105,10 +107,14 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
   void report_routes(metrics::OutcomeTally& tally) override { throttle_.report(tally); }
 
  private:
+  static constexpr Millis kStalledAfter = 3000;  // no reply this long: not moving (kick)
+
   void on_session_ready(SmtpSession& conn) override;
   void on_transaction_done(SmtpSession& conn, protocol::TransactionDone&& done) override;
   void on_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed) override;
   void on_connection_closed(SmtpSession& conn) override;
+  // Every server reply of its connections, counted by stage and class (ShardCounters::replies).
+  void on_reply(protocol::Stage stage, int code) override;
 
   void open_connection();
   void mx_session_failed(SmtpSession& conn, const protocol::SessionFailed& failed);
@@ -132,7 +138,12 @@ class RouteWorker final : public Dispatcher, private ConnectionOwner {
               const protocol::TransactionDone& done, const Attempt& where,
               const protocol::Observations& seen);
   Attempt attempt_of(const SmtpSession& conn) const;
-  bool has_idle_connection() const;
+  // A connection that can take another envelope now: not retired, under the per-connection
+  // limit, and not stalled (its server answered within kStalledAfter).
+  bool takes_work(const SmtpSession& conn, Millis now) const;
+  static bool stalled(const SmtpSession& conn, Millis now);
+  uint32_t per_connection_limit() const;  // the throttle's, UINT32_MAX for none
+  bool has_idle_connection(Millis now) const;
   void throttle_reply(const protocol::Reply& reply);
   void wake_at(Millis at);         // kick() again then (the throttle said "not yet")
   void retire(SmtpSession& conn);  // QUIT; it counts as closing until it is gone

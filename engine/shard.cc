@@ -239,7 +239,7 @@ void Shard::refill() {
         recorder_->withdrawn(entry, message_of(entry), Withdrawal::kSuppressed);
         continue;
       }
-      claimed_.insert(entry.key.seq);
+      claim(entry);
       ++added;
       worker_->add(std::move(entry));
     }
@@ -254,7 +254,7 @@ bool Shard::withdrawn(const storage::QueueEntry& entry) {
       !suppressed_late_.contains(storage::suppression_address(entry.record.address))) {
     return false;
   }
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   recorder_->withdrawn(entry, message_of(entry), Withdrawal::kSuppressed);
   return true;
 }
@@ -268,7 +268,7 @@ bool Shard::held_back(const storage::QueueEntry& entry) {
 
 bool Shard::remove_if_cancelled(const storage::QueueEntry& entry) {
   if (holds_ == nullptr || !holds_->cancelled(entry.record.message)) return false;
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   recorder_->withdrawn(entry, message_of(entry), Withdrawal::kCancelled);
   return true;
 }
@@ -420,7 +420,7 @@ void Shard::set_error(std::string message) {
 
 void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& reply,
                       const Attempt& where) {
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   // Only the delivery-log line needs the message (its campaign): no lookup per delivery without.
   (void)recorder_->delivered(entry, delivery_log_ != nullptr ? message_of(entry) : nullptr, reply,
                              where);
@@ -429,7 +429,7 @@ void Shard::delivered(const storage::QueueEntry& entry, const protocol::Reply& r
 void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& reply,
                      const Attempt& where) {
   if (remove_if_cancelled(entry)) return;  // not kept for a retry (a paused one is recorded)
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now());
   if (recorded.disposition == Disposition::kExpired) note_failure(entry, recorded);
@@ -438,7 +438,7 @@ void Shard::deferred(const storage::QueueEntry& entry, const protocol::Reply& re
 void Shard::deferred_session_lost(const storage::QueueEntry& entry, const protocol::Reply& reply,
                                   const Attempt& where) {
   if (remove_if_cancelled(entry)) return;
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   const Recorded recorded =
       recorder_->deferred(entry, message_of(entry), reply, where, clock_.now(), true);
   if (recorded.disposition == Disposition::kExpired) note_failure(entry, recorded);
@@ -446,7 +446,7 @@ void Shard::deferred_session_lost(const storage::QueueEntry& entry, const protoc
 
 void Shard::failed(const storage::QueueEntry& entry, const protocol::Reply& reply,
                    const Attempt& where) {
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   note_failure(entry, recorder_->failed(entry, message_of(entry), reply, where, clock_.now()));
 }
 
@@ -455,8 +455,18 @@ void Shard::note_failure(const storage::QueueEntry& entry, const Recorded& recor
   if (failures_.size() < kFailuresKept) failures_.push_back({entry.record.address, recorded.reply});
 }
 
+void Shard::claim(const storage::QueueEntry& entry) {
+  claimed_.insert(entry.key.seq);
+  counters_.outcomes.taken(entry.key.domain, entry.domain);
+}
+
+void Shard::unclaim(const storage::QueueEntry& entry) {
+  if (claimed_.erase(entry.key.seq) != 0)
+    counters_.outcomes.given_back(entry.key.domain, entry.domain);
+}
+
 void Shard::released(const storage::QueueEntry& entry) {
-  claimed_.erase(entry.key.seq);
+  unclaim(entry);
   hints_.erase(entry.key.domain);  // it stays where it was, maybe below the hint: look again
 }
 

@@ -96,6 +96,10 @@ class Shard final : private OutcomeSink {
   bool held_back(const storage::QueueEntry& entry);
   // An entry of a cancelled campaign: removed (unclaimed if it was), true; else false. Where it is
   // fetched, before it is sent, when it was deferred (not kept for a retry) and by the sweep.
+  // An entry into the worker's hands, and out of them (answered, withdrawn, left queued): the
+  // domain's recipients in progress, for /status, go up and down with them.
+  void claim(const storage::QueueEntry& entry);
+  void unclaim(const storage::QueueEntry& entry);
   bool remove_if_cancelled(const storage::QueueEntry& entry);
   void set_error(std::string message);
 

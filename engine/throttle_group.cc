@@ -72,6 +72,12 @@ void ThrottleGroup::report(metrics::OutcomeTally& tally) {
   state.limits_shared = throttle.shared() != nullptr;
   state.max_messages_per_connection = throttle.max_messages_per_connection();
   state.rate_factor = throttle.rate_factor();
+  const scheduler::Limits& limits = throttle.limits();
+  const auto configured = [](const scheduler::Rate& r) { return r.unlimited() ? 0 : r.count; };
+  state.messages_per_second = configured(limits.messages_per_second);
+  state.messages_per_minute = configured(limits.messages_per_minute);
+  state.messages_per_hour = configured(limits.messages_per_hour);
+  state.backing_off_until = backing_off_until;
   state.sessions_ok = sessions_ok;
   state.sessions_failed = sessions_failed;
   state.last = last_refusal;

@@ -51,6 +51,7 @@ struct ThrottleGroup {
   uint32_t closing_connections = 0;
   uint64_t sessions_ok = 0, sessions_failed = 0;
   metrics::LastReply last_refusal;  // at == 0: none yet
+  UnixSeconds backing_off_until = 0;  // a worker backs the smart host off until then (0: not)
   metrics::RouteState reported;     // as last handed to the metrics
 
   // New configured limits (a reload): the throttle starts over from them, printed when they differ;

@@ -111,6 +111,12 @@ std::vector<RouteSnapshot> Aggregator::route_rows() const {
                             : r.max_connections + state.max_connections;
     if (state.limits_shared)
       r.connections_allowed = std::min<uint64_t>(r.connections_allowed, r.max_connections);
+    for (auto [sum, shard] : {std::pair{&r.messages_per_second, state.messages_per_second},
+                              std::pair{&r.messages_per_minute, state.messages_per_minute},
+                              std::pair{&r.messages_per_hour, state.messages_per_hour}}) {
+      *sum = state.limits_shared ? std::max(*sum, shard) : *sum + shard;
+    }
+    r.backing_off_until = std::max(r.backing_off_until, state.backing_off_until);
     r.max_messages_per_connection = state.max_messages_per_connection;
     r.rate_factor = first ? state.rate_factor : std::min(r.rate_factor, state.rate_factor);
     r.sessions_ok += state.sessions_ok;
@@ -185,9 +191,13 @@ std::shared_ptr<const Snapshot> Aggregator::snapshot(bool finished) const {
   for (const auto& [due, n] : deferred_until_) deferred += n;
   s->queue_deferred = std::min(deferred, total);
   s->queue_ready = total - s->queue_deferred;
+  if (!deferred_until_.empty() && s->queue_deferred > 0)
+    s->next_retry_at = deferred_until_.begin()->first;
   s->rocksdb_live_bytes = live_bytes_;
   s->rocksdb_pending_compaction_bytes = pending_compaction_bytes_;
   s->cluster = cluster_;
+  s->category_names = config_.category_names;
+  s->reply_stage_names = config_.reply_stage_names;
   s->loop_utilisation = utilisation_;
   for (const ShardCounters* c : shards_) {
     s->delivery_latency.add(c->delivery_latency);

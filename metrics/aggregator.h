@@ -39,6 +39,8 @@ struct AggregatorConfig {
   uint64_t queue_ready_at_start = 0, queue_deferred_at_start = 0;
   // One-click unsubscribes the admin listener recorded (read at each update; thread-safe).
   std::function<uint64_t()> unsubscribed;
+  // Snapshot::category_names and reply_stage_names: what the engine counts by index.
+  std::vector<std::string> category_names, reply_stage_names;
 };
 
 class Aggregator {

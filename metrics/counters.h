@@ -4,7 +4,9 @@
 // It may not: format output, or be written by any thread but its shard's.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -24,8 +26,15 @@ struct Counter {
   uint64_t get() const { return value.load(std::memory_order_relaxed); }
 };
 
-// Why a recipient failed for good (a later classifier refines this).
+// Why a recipient failed for good; the classifier's category says more (failed_by).
 enum class FailureCategory { kPermanent, kExpired, kLocal };
+inline constexpr std::size_t kFailureReasons = 3;
+
+// Label sets whose names the engine gives (AggregatorConfig): the classifier's reply categories
+// and the SMTP stages a reply answers. Fixed arrays, so that counting is an index, not a lookup.
+inline constexpr std::size_t kMaxCategories = 32;
+inline constexpr std::size_t kMaxReplyStages = 16;
+inline constexpr std::size_t kReplyClasses = 4;  // 2xx 3xx 4xx 5xx
 
 struct ShardCounters {
   Counter delivered;
@@ -59,6 +68,11 @@ struct ShardCounters {
   Counter dkim_reused;           // signatures reused: the copy's signed data was the last one's
   Counter withdrawn_suppressed;  // queued recipients found suppressed before they were sent
   Counter withdrawn_cancelled;   // queued recipients of a cancelled campaign, removed unsent
+  // Failures by reason and reply category, deferrals by reply category, and every server reply
+  // by the stage it answered and its class.
+  std::array<std::array<Counter, kMaxCategories>, kFailureReasons> failed_by;
+  std::array<Counter, kMaxCategories> deferred_by;
+  std::array<std::array<Counter, kReplyClasses>, kMaxReplyStages> replies;
 
   ShardHistogram delivery_latency{kLatencyBuckets};  // first enqueued → accepted
   ShardHistogram transaction_time{kSecondsBuckets};  // envelope submitted → final reply
@@ -85,8 +99,9 @@ struct ShardCounters {
     transactions.add();
     if (auto took = transaction_started.finish(envelope)) transaction_time.observe_micros(*took);
   }
-  void count_failure(FailureCategory c) {
+  void count_failure(FailureCategory c, std::size_t category) {
     failed.add();
+    failed_by[static_cast<std::size_t>(c)][category < kMaxCategories ? category : 0].add();
     switch (c) {
       case FailureCategory::kPermanent:
         return failed_permanent.add();
@@ -107,6 +122,9 @@ struct Totals {
            suppressions_added = 0, throttle_decreases = 0, throttle_increases = 0, dkim_signed = 0,
            dkim_unsigned = 0, dkim_signatures = 0, dkim_reused = 0, withdrawn_suppressed = 0,
            withdrawn_cancelled = 0;
+  std::array<std::array<uint64_t, kMaxCategories>, kFailureReasons> failed_by{};
+  std::array<uint64_t, kMaxCategories> deferred_by{};
+  std::array<std::array<uint64_t, kReplyClasses>, kMaxReplyStages> replies{};
 };
 
 inline Totals sum(const std::vector<const ShardCounters*>& shards) {
@@ -142,6 +160,14 @@ inline Totals sum(const std::vector<const ShardCounters*>& shards) {
     t.dkim_reused += s->dkim_reused.get();
     t.withdrawn_suppressed += s->withdrawn_suppressed.get();
     t.withdrawn_cancelled += s->withdrawn_cancelled.get();
+    for (std::size_t r = 0; r < kFailureReasons; ++r) {
+      for (std::size_t c = 0; c < kMaxCategories; ++c)
+        t.failed_by[r][c] += s->failed_by[r][c].get();
+    }
+    for (std::size_t c = 0; c < kMaxCategories; ++c) t.deferred_by[c] += s->deferred_by[c].get();
+    for (std::size_t st = 0; st < kMaxReplyStages; ++st) {
+      for (std::size_t k = 0; k < kReplyClasses; ++k) t.replies[st][k] += s->replies[st][k].get();
+    }
   }
   return t;
 }

@@ -15,9 +15,13 @@ void DomainTable::add(const std::vector<const DomainDelta*>& batch) {
     for (const DomainDelta* d : batch) {
       if (d->name != kOtherDomain && !rows_.contains(d->name)) fresh.push_back(d);
     }
-    std::sort(fresh.begin(), fresh.end(), [](const DomainDelta* a, const DomainDelta* b) {
-      return a->counts.total() != b->counts.total() ? a->counts.total() > b->counts.total()
-                                                    : a->name < b->name;
+    // By volume: what was answered and what was taken (a domain's first batch may have only
+    // been taken; a large domain's window is large).
+    const auto volume = [](const DomainDelta* d) {
+      return d->counts.total() + static_cast<uint64_t>(std::max<int64_t>(0, d->in_hand));
+    };
+    std::sort(fresh.begin(), fresh.end(), [&volume](const DomainDelta* a, const DomainDelta* b) {
+      return volume(a) != volume(b) ? volume(a) > volume(b) : a->name < b->name;
     });
     for (const DomainDelta* d : fresh) {
       if (rows_.size() >= max_labeled_) break;
@@ -30,7 +34,8 @@ void DomainTable::add(const std::vector<const DomainDelta*>& batch) {
     auto it = rows_.find(d->name);
     DomainRow& row = it != rows_.end() ? it->second : other_;
     row.counts += d->counts;
-    row.last_outcome = d->last_outcome;
+    row.in_progress += d->in_hand;
+    if (d->counts.total() > 0) row.last_outcome = d->last_outcome;
     if (d->last.at != 0) row.last = d->last;
   }
 }
@@ -39,9 +44,11 @@ std::vector<DomainRow> DomainTable::rows() const {
   std::vector<DomainRow> out;
   out.reserve(rows_.size() + 1);
   for (const auto& [name, row] : rows_) out.push_back(row);
-  std::sort(out.begin(), out.end(), [](const DomainRow& a, const DomainRow& b) {
-    return a.counts.total() != b.counts.total() ? a.counts.total() > b.counts.total()
-                                                : a.domain < b.domain;
+  const auto volume = [](const DomainRow& r) {
+    return r.counts.total() + static_cast<uint64_t>(std::max<int64_t>(0, r.in_progress));
+  };
+  std::sort(out.begin(), out.end(), [&volume](const DomainRow& a, const DomainRow& b) {
+    return volume(a) != volume(b) ? volume(a) > volume(b) : a.domain < b.domain;
   });
   out.push_back(other_);
   return out;

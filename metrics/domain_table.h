@@ -23,8 +23,10 @@ constexpr std::string_view kOtherDomain = "other";
 struct DomainRow {
   std::string domain;  // or "other"
   OutcomeCounts counts;
-  LastReply last;  // the last deferral or failure (at == 0: none)
+  int64_t in_progress = 0;  // taken from the queue for delivery and not yet answered
+  LastReply last;           // the last deferral or failure (at == 0: none)
   Outcome last_outcome = Outcome::kDelivered;
+  bool answered() const { return counts.total() > 0; }
 };
 
 class DomainTable {

@@ -12,6 +12,7 @@ void TallyDelta::merge(TallyDelta&& other) {
     auto [it, inserted] = domains.try_emplace(id, std::move(d));
     if (inserted) continue;
     it->second.counts += d.counts;
+    it->second.in_hand += d.in_hand;
     it->second.last_outcome = d.last_outcome;
     if (d.last.at != 0) it->second.last = std::move(d.last);
   }
@@ -58,6 +59,14 @@ void OutcomeTally::failed(uint32_t domain_id, std::string_view name, uint64_t me
   d.last = LastReply{std::string(reply), now, Outcome::kFailed};
   ++local_.messages[message].failed;
   local_.last = d.last;
+}
+
+void OutcomeTally::taken(uint32_t domain_id, std::string_view name) {
+  ++domain(domain_id, name).in_hand;
+}
+
+void OutcomeTally::given_back(uint32_t domain_id, std::string_view name) {
+  --domain(domain_id, name).in_hand;
 }
 
 void OutcomeTally::route(RouteState state) {

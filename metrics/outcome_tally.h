@@ -63,8 +63,12 @@ struct RouteState {
   bool limits_shared = false;        // the limit is the route's whole, shared with other shards
   uint32_t max_messages_per_connection = 0;
   double rate_factor = 1;  // share of the configured message rate allowed now
+  // The configured message rates (this shard's share, or the whole as max_connections; 0: none).
+  double messages_per_second = 0, messages_per_minute = 0, messages_per_hour = 0;
   uint64_t sessions_ok = 0, sessions_failed = 0;
   LastReply last;  // the route's last refusal (at == 0: none)
+  // The smart host is backed off (its 421s) until then; nothing is sent to it before (0: not).
+  UnixSeconds backing_off_until = 0;
   bool operator==(const RouteState&) const = default;
 };
 
@@ -79,7 +83,8 @@ struct ThrottleEvent {
 struct DomainDelta {
   std::string name;
   OutcomeCounts counts;
-  LastReply last;  // the last deferral or failure, if any (at == 0: none)
+  int64_t in_hand = 0;  // recipients taken from the queue for delivery less those given back
+  LastReply last;       // the last deferral or failure, if any (at == 0: none)
   Outcome last_outcome = Outcome::kDelivered;
 };
 
@@ -108,6 +113,10 @@ class OutcomeTally {
                 std::string_view reply, UnixSeconds now);
   void failed(uint32_t domain_id, std::string_view domain, uint64_t message, std::string_view reply,
               UnixSeconds now);
+  // A recipient taken from the queue for delivery, and given back (answered, withdrawn or left
+  // queued): the difference is the domain's recipients in progress, answered or not.
+  void taken(uint32_t domain_id, std::string_view domain);
+  void given_back(uint32_t domain_id, std::string_view domain);
   // A route's state, replacing the one reported before under its name.
   void route(RouteState state);
   void throttle_event(ThrottleEvent event);

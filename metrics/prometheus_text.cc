@@ -20,16 +20,36 @@ void add_delivery_counters(Exposition& e, const Snapshot& s) {
            "Recipients the smart host accepted (final reply 2xx).", "counter");
   e.sample("ringmta_recipients_delivered_total", {}, t.delivered);
   e.family("ringmta_recipients_deferred_total",
-           "Deferrals: a recipient rescheduled for a later attempt after a transient answer.",
+           "Deferrals: a recipient rescheduled for a later attempt after a transient answer, by "
+           "the reply's category (ringmta classify).",
            "counter");
-  e.sample("ringmta_recipients_deferred_total", {}, t.deferred);
+  for (std::size_t c = 0; c < s.category_names.size(); ++c) {
+    e.sample("ringmta_recipients_deferred_total", {{"category", s.category_names[c]}},
+             t.deferred_by[c]);
+  }
   e.family("ringmta_recipients_failed_total",
-           "Recipients that failed for good, by category: permanent (the server's 5xx), expired "
-           "(deferred past --max-age), local (refused by ringmta itself).",
+           "Recipients that failed for good, by reason (permanent: the server's 5xx; expired: "
+           "deferred past --max-age; local: refused by ringmta itself) and by the reply's "
+           "category (ringmta classify).",
            "counter");
-  e.sample("ringmta_recipients_failed_total", {{"category", "permanent"}}, t.failed_permanent);
-  e.sample("ringmta_recipients_failed_total", {{"category", "expired"}}, t.failed_expired);
-  e.sample("ringmta_recipients_failed_total", {{"category", "local"}}, t.failed_local);
+  static constexpr const char* kReasons[kFailureReasons] = {"permanent", "expired", "local"};
+  for (std::size_t r = 0; r < kFailureReasons; ++r) {
+    for (std::size_t c = 0; c < s.category_names.size(); ++c) {
+      e.sample("ringmta_recipients_failed_total",
+               {{"reason", kReasons[r]}, {"category", s.category_names[c]}}, t.failed_by[r][c]);
+    }
+  }
+  e.family("ringmta_smtp_replies_total",
+           "Replies of the receiving servers, by the command's stage and the reply's class.",
+           "counter");
+  static constexpr const char* kClasses[kReplyClasses] = {"2xx", "3xx", "4xx", "5xx"};
+  for (std::size_t st = 0; st < s.reply_stage_names.size(); ++st) {
+    if (s.reply_stage_names[st].empty()) continue;  // a stage without replies
+    for (std::size_t k = 0; k < kReplyClasses; ++k) {
+      e.sample("ringmta_smtp_replies_total",
+               {{"stage", s.reply_stage_names[st]}, {"class", kClasses[k]}}, t.replies[st][k]);
+    }
+  }
   e.family("ringmta_recipients_withdrawn_total",
            "Queued recipients taken back unsent: their address joined the suppression list after "
            "they were queued (an unsubscribe, a complaint, a hard bounce elsewhere), or their "

@@ -22,7 +22,9 @@ struct RouteSnapshot {
   uint64_t max_connections = 0;      // the configured limit
   uint64_t max_messages_per_connection = 0;
   double rate_factor = 1;  // share of the configured message rate allowed now
+  double messages_per_second = 0, messages_per_minute = 0, messages_per_hour = 0;  // 0: none
   uint64_t sessions_ok = 0, sessions_failed = 0;
+  UnixSeconds backing_off_until = 0;  // backed off until then (0: not)
   bool paused = false;
   std::string diagnosis;  // why it paused or backed off, if it did
   LastReply last;         // the last refusal (at == 0: none)
@@ -62,6 +64,7 @@ struct Snapshot {
   uint64_t suppressed = 0;    // skipped at enqueue: on the suppression list
   uint64_t unsubscribed = 0;  // one-click unsubscribes recorded by the admin listener
   uint64_t queue_ready = 0, queue_deferred = 0;
+  UnixSeconds next_retry_at = 0;  // when the first deferred recipient falls due (0: none known)
   uint64_t rocksdb_live_bytes = 0, rocksdb_pending_compaction_bytes = 0;
   std::vector<double> loop_utilisation;  // per shard, 0..1 over the last sampling interval
   HistogramSnapshot delivery_latency{kLatencyBuckets};
@@ -76,6 +79,9 @@ struct Snapshot {
   std::vector<DomainRow> domains;  // bounded; "other" last
   std::vector<ThrottleEvent> throttle_events;
   ClusterSnapshot cluster;
+  // The labels of Totals::failed_by / deferred_by (the classifier's categories, by index) and of
+  // Totals::replies (the SMTP stages, by index; "" for a stage without replies).
+  std::vector<std::string> category_names, reply_stage_names;
 };
 
 }  // namespace ringmta::metrics

@@ -1,6 +1,7 @@
 // status_json implementation.
 #include "metrics/status_json.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace ringmta::metrics {
@@ -15,7 +16,28 @@ nlohmann::json last_json(const LastReply& r) {
   return {{"reply", r.text}, {"at", r.at}, {"outcome", outcome_name(r.outcome)}};
 }
 
+nlohmann::json rate_json(double configured) {
+  return configured > 0 ? nlohmann::json(configured) : nlohmann::json(nullptr);
+}
+
 }  // namespace
+
+std::string_view route_state(const RouteSnapshot& r, UnixSeconds now) {
+  if (r.paused) return "paused";
+  if (r.backing_off_until > now) return "backing off";
+  if (r.connections_allowed < r.max_connections || r.rate_factor < 1) return "throttled";
+  return "open";
+}
+
+std::string_view domain_state(const DomainRow& d) {
+  if (!d.answered()) return d.in_progress > 0 ? "waiting" : "queued";
+  const OutcomeCounts& c = d.counts;
+  if (c.failed > 0 && (d.last_outcome == Outcome::kFailed || c.failed >= c.delivered)) {
+    return "failing";
+  }
+  if (d.last_outcome == Outcome::kDeferred) return "deferred";
+  return d.in_progress > 0 ? "delivering" : "delivered";
+}
 
 std::string status_json(const Snapshot& s) {
   using nlohmann::json;
@@ -34,6 +56,7 @@ std::string status_json(const Snapshot& s) {
   j["delivered_per_second_recent"] = s.delivered_per_second;
   j["queue"] = {{"ready", s.queue_ready},
                 {"deferred", s.queue_deferred},
+                {"next_retry_at", s.next_retry_at == 0 ? json(nullptr) : json(s.next_retry_at)},
                 {"rocksdb_live_bytes", s.rocksdb_live_bytes},
                 {"rocksdb_pending_compaction_bytes", s.rocksdb_pending_compaction_bytes}};
   if (s.cluster.enabled) {
@@ -69,13 +92,19 @@ std::string status_json(const Snapshot& s) {
   j["routes"] = json::array();
   for (const RouteSnapshot& r : s.routes) {
     j["routes"].push_back({{"name", r.name},
+                           {"state", route_state(r, s.at)},
                            {"paused", r.paused},
+                           {"backing_off_until",
+                            r.backing_off_until > s.at ? json(r.backing_off_until) : json(nullptr)},
                            {"diagnosis", r.diagnosis.empty() ? json(nullptr) : json(r.diagnosis)},
                            {"connections_open", r.connections_open},
                            {"limits",
                             {{"connections_allowed", r.connections_allowed},
                              {"max_connections", r.max_connections},
                              {"max_messages_per_connection", r.max_messages_per_connection},
+                             {"messages_per_second", rate_json(r.messages_per_second)},
+                             {"messages_per_minute", rate_json(r.messages_per_minute)},
+                             {"messages_per_hour", rate_json(r.messages_per_hour)},
                              {"rate_factor", r.rate_factor}}},
                            {"connections_ok", r.sessions_ok},
                            {"connections_failed", r.sessions_failed},
@@ -85,7 +114,8 @@ std::string status_json(const Snapshot& s) {
   for (const DomainRow& d : s.domains) {
     json dj = counts_json(d.counts);
     dj["domain"] = d.domain;
-    dj["state"] = outcome_name(d.last_outcome);
+    dj["in_progress"] = std::max<int64_t>(0, d.in_progress);
+    dj["state"] = domain_state(d);
     dj["last_reply"] = last_json(d.last);
     j["domains"].push_back(std::move(dj));
   }

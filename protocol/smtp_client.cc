@@ -208,6 +208,8 @@ const char* mechanism_name(AuthMechanism m) {
   return "auto";
 }
 
+static_assert(static_cast<std::size_t>(Stage::kQuit) + 1 == kStageCount);
+
 const char* stage_name(Stage stage) {
   switch (stage) {
     case Stage::kConnect:
@@ -762,6 +764,7 @@ struct SmtpClient::State {
     }
     awaited.pop_front();
     if (config.record_replies) record_reply(p, r.code);
+    if (config.reply_observer != nullptr) config.reply_observer->on_reply(stage_of(p.kind), r.code);
     if (!awaited.empty()) awaited.front().deadline = now + awaited.front().timeout;
     if (r.code == 421 && p.kind != Await::kQuit) {
       // Service closing: everything unanswered is transient; no further command, not even QUIT.
@@ -965,6 +968,12 @@ std::optional<Millis> SmtpClient::deadline() const {
   const State& s = *s_;
   if (s.awaited.empty()) return std::nullopt;
   return s.awaited.front().deadline;
+}
+
+std::optional<Millis> SmtpClient::waiting_since() const {
+  const State& s = *s_;
+  if (s.awaited.empty()) return std::nullopt;
+  return s.awaited.front().deadline - s.awaited.front().timeout;
 }
 
 const Observations& SmtpClient::observations() const {

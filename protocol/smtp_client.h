@@ -14,6 +14,7 @@
 // reply before its command was written, or a malformed one ends the session as a protocol error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -53,6 +54,8 @@ struct Credentials {
   std::string password;
 };
 
+class ReplyObserver;
+
 struct ClientConfig {
   std::string ehlo_name;
   TlsMode tls = TlsMode::kStartTls;  // kStartTls: required; never AUTH or MAIL in clear
@@ -61,6 +64,8 @@ struct ClientConfig {
   Timeouts timeouts;
   // Keep a record of every reply (`ringmta blast` times each command); off for delivery.
   bool record_replies = false;
+  // Told of every reply to a command (the shard's counters); null: nobody. Outlives the client.
+  ReplyObserver* reply_observer = nullptr;
 };
 
 // One reply as it arrived, for a driver that times commands (ClientConfig::record_replies).
@@ -97,7 +102,18 @@ enum class Stage {
   kData,
   kQuit
 };
+inline constexpr std::size_t kStageCount = 10;
 const char* stage_name(Stage stage);
+
+// Told of each reply the server gives to a command, with the stage it answers (not of the local
+// replies the client makes up for timeouts and lost connections).
+class ReplyObserver {
+ public:
+  virtual void on_reply(Stage stage, int code) = 0;
+
+ protected:
+  ~ReplyObserver() = default;
+};
 const char* mechanism_name(AuthMechanism mechanism);  // "PLAIN", "LOGIN", "CRAM-MD5", "auto"
 
 // Events the driver takes with SmtpClient::poll_event().
@@ -188,6 +204,9 @@ class SmtpClient {
   std::vector<ReplyRecord> take_replies();
   // When the reply currently awaited must have arrived; nullopt when nothing is awaited.
   std::optional<Millis> deadline() const;
+  // Since when the reply currently awaited has been awaited (its command sent, or the reply before
+  // it received); nullopt when nothing is awaited.
+  std::optional<Millis> waiting_since() const;
 
   const Observations& observations() const;
   const Capabilities& capabilities() const;  // the latest EHLO answer

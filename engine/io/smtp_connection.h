@@ -42,6 +42,7 @@ class SmtpConnection final : public SmtpSession, private StreamHandler {
   void quit() override;
   void abort() override;
   bool can_submit() const override { return client_.can_submit(); }
+  std::optional<Millis> waiting_since() const override { return client_.waiting_since(); }
   std::size_t in_flight() const override { return client_.in_flight(); }
   const protocol::Observations& observations() const override { return client_.observations(); }
   std::string tls_description() const override { return tls_ ? tls_->description() : ""; }

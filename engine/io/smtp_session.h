@@ -42,6 +42,8 @@ class SmtpSession {
   virtual void abort() = 0;
   virtual bool can_submit() const = 0;
   virtual std::size_t in_flight() const = 0;
+  // Since when the session has been waiting for the server's reply (nullopt: it is not).
+  virtual std::optional<Millis> waiting_since() const = 0;
   // What the session learned of the server (EHLO extensions, TLS, AUTH), for diagnoses.
   virtual const protocol::Observations& observations() const = 0;
   virtual std::string tls_description() const = 0;  // "" in clear text

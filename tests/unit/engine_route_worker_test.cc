@@ -34,6 +34,7 @@ class ScriptedSession final : public SmtpSession {
   // As SmtpClient: envelopes only once the session is ready, never after QUIT or a loss.
   bool can_submit() const override { return is_ready && !quit_sent && !aborted; }
   std::size_t in_flight() const override { return submitted.size() - answered; }
+  std::optional<Millis> waiting_since() const override { return waiting; }
   const protocol::Observations& observations() const override { return seen; }
   std::string tls_description() const override { return ""; }
 
@@ -59,6 +60,7 @@ class ScriptedSession final : public SmtpSession {
 
   std::vector<protocol::Envelope> submitted;
   std::size_t answered = 0;
+  std::optional<Millis> waiting;  // as the client says: since when a reply is awaited
   bool started = false, is_ready = false, quit_sent = false, aborted = false;
   protocol::Observations seen;
 
@@ -167,6 +169,34 @@ TEST_F(RouteWorkerTest, EachRecipientIsDecidedByItsOwnReplies) {
   EXPECT_EQ(sink_.outcome["carl@example.net"], "deferred 450 4.2.1 mailbox busy");
   EXPECT_EQ(sink_.outcome["dora@example.net"], "failed 554 5.6.0 content refused");
   EXPECT_FALSE(worker_->paused());
+}
+
+TEST_F(RouteWorkerTest, ConnectionsWhoseServerStoppedAnsweringGetNoMoreWorkAndNewOnesOpen) {
+  make_worker(4, 100);
+  for (uint64_t i = 1; i <= 6; ++i) add("u" + std::to_string(i) + "@example.net", i);
+  worker_->kick();
+  ASSERT_EQ(sessions_.size(), 3u);  // six envelopes, two each to pipeline
+  for (ScriptedSession* s : sessions_) s->ready();
+  EXPECT_EQ(sessions_[0]->submitted.size(), 6u);  // the first ready one takes the backlog
+  // Its server has not answered for 5 s (a RCPT never answered): two more recipients come.
+  sessions_[0]->waiting = loop_->now() - 5000;
+  add("late1@example.net", 7);
+  add("late2@example.net", 8);
+  worker_->kick();
+  EXPECT_EQ(sessions_[0]->submitted.size(), 6u) << "nothing more behind a stalled connection";
+  EXPECT_EQ(sessions_[1]->submitted.size() + sessions_[2]->submitted.size(), 2u);
+  // All three stalled: the work waits for no timeout, a fourth connection opens for it.
+  for (ScriptedSession* s : sessions_) s->waiting = loop_->now() - 5000;
+  add("late3@example.net", 9);
+  worker_->kick();
+  ASSERT_EQ(sessions_.size(), 4u);
+  sessions_[3]->ready();
+  EXPECT_EQ(sessions_[3]->submitted.size(), 1u);
+  // A reply within kStalledAfter is a connection that moves: it takes work again.
+  sessions_[0]->waiting = loop_->now() - 100;
+  add("late4@example.net", 10);
+  worker_->kick();
+  EXPECT_EQ(sessions_[0]->submitted.size() + sessions_[3]->submitted.size(), 8u);
 }
 
 TEST_F(RouteWorkerTest, RelayDeniedPausesTheRouteAndKeepsEveryRecipient) {

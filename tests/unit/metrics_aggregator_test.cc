@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/aggregator.h"
+#include "metrics/prometheus_text.h"
 #include "metrics/rate_window.h"
 #include "metrics/status_json.h"
 
@@ -39,7 +40,7 @@ TEST(Aggregator, BuildsSnapshotsFromShards) {
   for (int i = 0; i < 3; ++i) a.outcomes.delivered(1, "big.test", 1);
   b.deferred.add();
   b.outcomes.deferred(2, "small.test", 1, 4'000'000'000, "451 later", 50);
-  b.count_failure(FailureCategory::kExpired);
+  b.count_failure(FailureCategory::kExpired, 10);
   b.outcomes.failed(2, "small.test", 1, "550 expired", 60);
   a.outcomes.flush();
   b.outcomes.flush();
@@ -51,6 +52,7 @@ TEST(Aggregator, BuildsSnapshotsFromShards) {
 
   EXPECT_EQ(s->totals.delivered, 3u);
   EXPECT_EQ(s->totals.failed_expired, 1u);
+  EXPECT_EQ(s->totals.failed_by[static_cast<std::size_t>(FailureCategory::kExpired)][10], 1u);
   EXPECT_EQ(s->totals.tls_ok, 1u);
   ASSERT_EQ(s->campaigns.size(), 1u);
   EXPECT_EQ(s->campaigns[0].id, "spring");
@@ -75,7 +77,8 @@ TEST(Aggregator, BuildsSnapshotsFromShards) {
   EXPECT_DOUBLE_EQ(j["campaigns"][0]["progress"].get<double>(), 0.4);
   EXPECT_EQ(j["routes"][0]["limits"]["max_connections"], 4);
   EXPECT_EQ(j["domains"][0]["state"], "delivered");
-  EXPECT_EQ(j["domains"][1]["state"], "failed");
+  EXPECT_EQ(j["domains"][1]["state"], "failing");  // nothing delivered, its last answer a failure
+  EXPECT_EQ(j["queue"]["next_retry_at"], 4'000'000'000);
   EXPECT_EQ(j["throttle_events"][0]["change"], "paused: connections 4 → 0");
 }
 
@@ -226,6 +229,58 @@ TEST(StatusJson, InvalidUtf8InARepliesDoesNotBreakTheDocument) {
   s.routes.push_back(r);
   auto j = nlohmann::json::parse(status_json(s));
   EXPECT_TRUE(j["routes"][0]["last_reply"]["reply"].is_string());
+}
+
+TEST(Aggregator, StatusShowsWaitingDomainsBackedOffRoutesAndTheirConfiguredRates) {
+  ShardCounters a;
+  AggregatorConfig config;
+  config.route = "smtp.test:587";
+  config.max_connections = 4;
+  config.category_names = {"invalid_recipient", "mailbox_full"};
+  config.reply_stage_names = {"", "greeting", "rcpt"};
+  Aggregator agg(config, {&a}, [](uint64_t) { return "c"; });
+  // Two recipients of slow.test taken and not answered; one of ok.test taken and delivered.
+  a.outcomes.taken(1, "slow.test");
+  a.outcomes.taken(1, "slow.test");
+  a.outcomes.taken(2, "ok.test");
+  a.outcomes.given_back(2, "ok.test");
+  a.outcomes.delivered(2, "ok.test", 1);
+  RouteState route;
+  route.name = "smtp.test:587";
+  route.max_connections = 4;
+  route.connections_allowed = 4;
+  route.messages_per_second = 50;
+  route.backing_off_until = 130;
+  a.outcomes.route(route);
+  a.outcomes.flush();
+  a.replies[2][3].add(7);  // seven 5xx to RCPT
+  a.deferred_by[1].add();
+  agg.update(1000, 100);
+  auto j = nlohmann::json::parse(status_json(*agg.snapshot(false)));
+  ASSERT_EQ(j["domains"].size(), 3u);
+  EXPECT_EQ(j["domains"][0]["domain"], "slow.test");
+  EXPECT_EQ(j["domains"][0]["state"], "waiting");
+  EXPECT_EQ(j["domains"][0]["in_progress"], 2);
+  EXPECT_EQ(j["domains"][1]["state"], "delivered");
+  EXPECT_EQ(j["routes"][0]["state"], "backing off");
+  EXPECT_EQ(j["routes"][0]["backing_off_until"], 130);
+  EXPECT_EQ(j["routes"][0]["limits"]["messages_per_second"], 50.0);
+  EXPECT_TRUE(j["routes"][0]["limits"]["messages_per_hour"].is_null());
+  EXPECT_TRUE(j["queue"]["next_retry_at"].is_null());
+  // Once the back-off has passed, the route is open again.
+  agg.update(2000, 131);
+  j = nlohmann::json::parse(status_json(*agg.snapshot(false)));
+  EXPECT_EQ(j["routes"][0]["state"], "open");
+  EXPECT_TRUE(j["routes"][0]["backing_off_until"].is_null());
+  const std::string text = prometheus_text(*agg.snapshot(false));
+  EXPECT_NE(text.find("ringmta_smtp_replies_total{stage=\"rcpt\",class=\"5xx\"} 7\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ringmta_recipients_deferred_total{category=\"mailbox_full\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ringmta_recipients_failed_total{reason=\"local\",category=\"invalid_"
+                      "recipient\"} 0\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("stage=\"\""), std::string::npos);  // a stage without replies: no series
 }
 
 }  // namespace
