@@ -180,8 +180,13 @@ TEST(MxPolicy, NormalizeDomain) {
   EXPECT_FALSE(normalize_domain("-a.test"));
   EXPECT_FALSE(normalize_domain("a-.test"));
   EXPECT_FALSE(normalize_domain("a b.test"));
-  EXPECT_FALSE(normalize_domain(std::string(64, 'a') + ".test"));
-  EXPECT_TRUE(normalize_domain(std::string(63, 'a') + ".test"));
+  // Built with append, not operator+: GCC 12 at -O2 warns (-Warray-bounds) on a temporary +
+  // literal.
+  const auto with_label = [](std::size_t length) {
+    return std::string(length, 'a').append(".test");
+  };
+  EXPECT_FALSE(normalize_domain(with_label(64)));
+  EXPECT_TRUE(normalize_domain(with_label(63)));
   std::string long_name;
   for (int i = 0; i < 60; ++i) long_name += "abcd.";
   long_name += "test";  // 304 characters
