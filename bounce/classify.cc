@@ -89,6 +89,9 @@ using C = Category;
 const DefaultSpec kDefaults[] = {
     // ringmta's own replies and unambiguous enhanced codes.
     {"expired-status", "", "x.4.7", "", C::kExpired},
+    // Non-ASCII addresses refused (RFC 6531/6533: X.6.7-X.6.9), ringmta's own when the server has
+    // no SMTPUTF8: the server's limit, not a bad address (never a reason to suppress it).
+    {"smtputf8-status", "", "x.6.7|x.6.8|x.6.9", "", C::kOther},
     {"tls-handshake", "", "4.7.5", "", C::kTlsFailure},
     {"tls-encryption-needed", "", "x.7.10|x.7.11", "", C::kTlsRequired},
     {"connection-status", "", "4.4.1|4.4.2", "", C::kConnectionFailure},

@@ -37,7 +37,7 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
     date_at_ = now;
     date_ = message::rfc5322_date(now);
   }
-  list_fields_.clear();
+  extra_fields_.clear();
   if (const storage::ListFields& list = message.stored.list; list.any()) {
     std::string token;
     if (!list.unsubscribe_url.empty() || !list.unsubscribe_mailto.empty()) {
@@ -47,14 +47,24 @@ Result<void> MessageComposer::compose(std::string& out, const storage::QueueEntr
                           ErrorKind::kTemporary);
       }
     }
-    unsubscribe::append_list_fields(list_fields_, list, token);
+    unsubscribe::append_list_fields(extra_fields_, list, token);
+  }
+  // An 8-bit copy of a message that declares no Content-Type would be read as US-ASCII (RFC 2045
+  // §5.2): it says UTF-8 (merge values are UTF-8 text), and can then be made 7-bit like any part.
+  const bool eight_bit = message.tpl.eight_bit(entry.record.values);
+  if (eight_bit && !message.tpl.has_field("content-type") && !message.stored.is_dsn) {
+    if (!message.tpl.has_field("mime-version")) extra_fields_ += "MIME-Version: 1.0\r\n";
+    extra_fields_ += "Content-Type: text/plain; charset=utf-8\r\n";
+    if (!message.tpl.has_field("content-transfer-encoding")) {
+      extra_fields_ += "Content-Transfer-Encoding: 8bit\r\n";
+    }
   }
   const std::size_t start = out.size();
   message.tpl.render(out, entry.record.values,
                      copy_message_id(entry, message, queue_identity_, message_id_domain_), date_,
-                     list_fields_);
-  const bool downgraded = seven_bit && message.tpl.eight_bit(entry.record.values) &&
-                          message::downgrade_to_seven_bit(out, start).parts_converted > 0;
+                     extra_fields_);
+  const bool downgraded =
+      seven_bit && eight_bit && message::downgrade_to_seven_bit(out, start).parts_converted > 0;
   if (signer_ == nullptr) return {};
   // Without a merge field in the body every copy of the message has the same body: hashed once
   // (not a 7-bit copy: its body differs from the copies that went to servers with 8BITMIME).

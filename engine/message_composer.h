@@ -69,7 +69,7 @@ class MessageComposer {
   dkim::Signer* signer_;
   bool dkim_required_;
   unsubscribe::UnsubscribeTokens* tokens_;
-  std::string list_fields_;   // this copy's, reused
+  std::string extra_fields_;  // this copy's List-* fields and MIME declaration, reused
   UnixSeconds date_at_ = -1;  // the second date_ (a Date: header value) was formatted for
   std::string date_;
 };

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "message/template.h"
+#include "util/strings.h"
 
 namespace ringmta::engine {
 
@@ -173,6 +174,7 @@ void RouteWorker::feed(SmtpSession& conn) {
   const Millis now = loop_.now();
   // Without 8BITMIME in the server's latest EHLO answer, a copy's 8-bit parts go 7-bit.
   const bool seven_bit = !conn.observations().latest_caps().eight_bit_mime;
+  const bool smtputf8 = conn.observations().latest_caps().smtputf8;
   // Nothing more for a connection whose server stopped answering: what it holds waits for its
   // timeout, the rest goes to the connections that move (kick opens them).
   while (!backlog_.empty() && takes_work(conn, now)) {
@@ -190,6 +192,20 @@ void RouteWorker::feed(SmtpSession& conn) {
     }
     const LoadedMessage& msg = *loaded.value();
     protocol::Envelope env;
+    env.mail_from = composer_.envelope_sender(entry, msg);
+    // A UTF-8 local part (the queue keeps domains as A-labels) goes only with SMTPUTF8: to a
+    // server without it, the recipient fails with the reason, and is not suppressed (X.6.7).
+    env.smtputf8 = has_8bit(env.mail_from) || has_8bit(entry.record.address);
+    if (env.smtputf8 && !smtputf8) {
+      sink_.failed(
+          entry,
+          Reply::make_local(553, "5.6.7",
+                            "<" + (has_8bit(env.mail_from) ? env.mail_from : entry.record.address) +
+                                ">: a non-ASCII address needs SMTPUTF8 (RFC 6531), "
+                                "which this server does not offer"),
+          attempt_of(conn));
+      continue;
+    }
     // Composed straight into the envelope (the client owns it until it is written).
     env.body.reserve(body_size_hint_);
     if (auto ok = composer_.compose(env.body, entry, msg, unix_now(), seven_bit); !ok) {
@@ -202,7 +218,6 @@ void RouteWorker::feed(SmtpSession& conn) {
     }
     body_size_hint_ = env.body.size() + 256;
     env.id = next_envelope_++;
-    env.mail_from = composer_.envelope_sender(entry, msg);
     env.recipients.push_back(entry.record.address);
     env.eight_bit =
         msg.tpl.eight_bit(entry.record.values);  // this copy's bytes, not the template's

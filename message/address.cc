@@ -1,14 +1,16 @@
-// Envelope address validation (RFC 5321 §4.1.2 Mailbox, §4.1.3 address literals, §4.5.3.1 limits).
-// Pure string work: no DNS, no I/O, no allocation beyond the result. It may not accept any byte
-// that could end or extend an SMTP command line (CR, LF, NUL, controls, spaces outside quotes, '<'
-// '>').
+// Envelope address validation (RFC 5321 §4.1.2 Mailbox, §4.1.3 address literals, §4.5.3.1 limits;
+// RFC 6531 §3.3 for UTF-8 in local parts and domains, IDNA2008 through libidn2 for the A-labels).
+// Pure string work: no DNS, no I/O. It may not accept any byte that could end or extend an SMTP
+// command line (CR, LF, NUL, controls, spaces outside quotes, '<' '>'), nor malformed UTF-8.
 #include "message/address.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <cstring>
 
 #include "util/strings.h"
+#include "util/utf8.h"
 
 namespace ringmta::message {
 namespace {
@@ -35,14 +37,14 @@ Error fail(const char* what) {
   return make_error(std::string("address: ") + what);
 }
 
-// Dot-atom: atoms of atext separated by single dots.
+// Dot-atom: atoms of atext (and UTF-8, RFC 6531 §3.3) separated by single dots.
 bool valid_dot_atom(std::string_view s) {
   if (s.empty() || s.front() == '.' || s.back() == '.') return false;
   char prev = '\0';
   for (char c : s) {
     if (c == '.') {
       if (prev == '.') return false;
-    } else if (!is_atext(c)) {
+    } else if (!is_atext(c) && static_cast<unsigned char>(c) < 0x80) {
       return false;
     }
     prev = c;
@@ -59,7 +61,7 @@ bool valid_quoted(std::string_view s) {
       if (i + 2 >= s.size()) return false;  // the backslash would escape the closing quote
       const auto n = static_cast<unsigned char>(s[++i]);
       if (n < 32 || n > 126) return false;
-    } else if (c == '"' || c < 32 || c > 126) {
+    } else if (c == '"' || c < 32 || c == 127) {  // >= 0x80: UTF-8 (RFC 6531 qtextSMTP)
       return false;
     }
   }
@@ -121,7 +123,27 @@ Result<std::string> normalise_literal(std::string_view d) {
   return "[" + inner + "]";
 }
 
+// A domain with U-labels as its A-labels ("bücher.example" -> "xn--bcher-kva.example"), by
+// IDNA2008 with the UTS #46 mapping (what browsers and mail providers resolve), then checked as
+// an LDH domain.
+Result<std::string> normalise_international_domain(std::string_view d) {
+  char* ascii = nullptr;
+  const std::string input(d);
+  const int rc = idn2_to_ascii_8z(input.c_str(), &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK) {
+    return make_error(std::string("address: not a valid internationalized domain (") +
+                      idn2_strerror(rc) + ")");
+  }
+  std::string out(ascii);
+  idn2_free(ascii);
+  return normalise_domain(out);
+}
+
 }  // namespace
+
+bool Address::needs_smtputf8() const {
+  return has_8bit(local);
+}
 
 Result<Address> parse_address(std::string_view text) {
   // Refuse the bytes that could break a command line before anything else.
@@ -129,8 +151,12 @@ Result<Address> parse_address(std::string_view text) {
     const auto u = static_cast<unsigned char>(c);
     if (c == '\r' || c == '\n') return fail("contains CR or LF");
     if (c == '\0') return fail("contains NUL");
-    if (u >= 0x80) return fail("non-ASCII address (SMTPUTF8 is not supported)");
     if ((u < 32 && c != '\t' && c != ' ') || u == 127) return fail("contains a control character");
+  }
+  if (!is_valid_utf8(text)) return fail("not valid UTF-8");
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (text[i] == '\xC2' && second <= 0x9F) return fail("contains a control character");  // C1
   }
   text = trim(text);
   if (!text.empty() && text.front() == '<') {
@@ -174,7 +200,8 @@ Result<Address> parse_address(std::string_view text) {
   }
 
   Result<std::string> dom = (!domain.empty() && domain.front() == '[') ? normalise_literal(domain)
-                                                                       : normalise_domain(domain);
+                            : has_8bit(domain) ? normalise_international_domain(domain)
+                                               : normalise_domain(domain);
   if (!dom) return dom.error();
   if (local.size() + 1 + dom->size() > kMaxAddress) return fail("longer than 254 bytes");
   return Address{std::string(local), std::move(dom.value())};

@@ -10,14 +10,17 @@
 namespace ringmta::message {
 
 struct Address {
-  std::string local;   // as given (case preserved)
-  std::string domain;  // lower-cased; an address literal keeps its brackets
+  std::string local;   // as given (case preserved); may be UTF-8
+  std::string domain;  // lower-cased, A-labels for an internationalized one; a literal: bracketed
   std::string str() const { return local + "@" + domain; }
+  // A UTF-8 local part: the address can only go to a server that offers SMTPUTF8 (RFC 6531).
+  bool needs_smtputf8() const;
 };
 
-// Accepts dot-atom or quoted-string local parts (≤ 64), domains of LDH labels (≤ 255) or address
-// literals; total ≤ 254. Refuses CR, LF, NUL, spaces outside quotes, '<' '>', and empty parts.
-// Surrounding whitespace and one pair of angle brackets are tolerated.
+// Accepts dot-atom or quoted-string local parts (≤ 64 bytes, UTF-8 allowed), domains of LDH labels
+// or U-labels (written as A-labels; ≤ 255) or address literals; total ≤ 254 bytes. Refuses CR, LF,
+// NUL, controls, spaces outside quotes, '<' '>', malformed UTF-8, and empty parts. Surrounding
+// whitespace and one pair of angle brackets are tolerated.
 Result<Address> parse_address(std::string_view text);
 
 }  // namespace ringmta::message

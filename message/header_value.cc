@@ -1,6 +1,9 @@
 // Header values (see header_value.h).
 #include "message/header_value.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "util/base64.h"
 #include "util/strings.h"
 
@@ -174,6 +177,49 @@ HeaderContext HeaderScanner::field(std::string_view rest) const {
     return HeaderContext::kPhrase;
   }
   return HeaderContext::kRaw;
+}
+
+std::optional<std::string> seven_bit_header_field(std::string_view field) {
+  const std::size_t colon = field.find(':');
+  if (colon == std::string_view::npos || !has_8bit(field)) return std::nullopt;
+  const std::string_view name = field.substr(0, colon);
+  std::string_view value = field.substr(colon + 1);
+  while (!value.empty() && is_blank(value.front())) value.remove_prefix(1);
+  while (!value.empty() && is_blank(value.back())) value.remove_suffix(1);
+  std::string out(name);
+  out += ": ";
+  if (iequals(name, "Subject") || iequals(name, "Comments")) {
+    append_header_value(out, value, HeaderContext::kUnstructured);
+    return out;
+  }
+  static constexpr std::string_view kMailboxFields[] = {"From", "To", "Cc", "Reply-To", "Sender"};
+  if (std::none_of(std::begin(kMailboxFields), std::end(kMailboxFields),
+                   [name](std::string_view f) { return iequals(name, f); })) {
+    return std::nullopt;
+  }
+  // One mailbox: "phrase <addr-spec>" with an ASCII address, and no second '<' or a comma
+  // outside the quotes (a list is left as written).
+  const std::size_t open = value.rfind('<');
+  if (open == std::string_view::npos || value.back() != '>') return std::nullopt;
+  const std::string_view address = value.substr(open);
+  if (has_8bit(address) || value.find('<') != open) return std::nullopt;
+  std::string_view phrase = value.substr(0, open);
+  while (!phrase.empty() && is_blank(phrase.back())) phrase.remove_suffix(1);
+  std::string name_text;
+  if (phrase.size() >= 2 && phrase.front() == '"' && phrase.back() == '"') {
+    for (std::size_t i = 1; i + 1 < phrase.size(); ++i) {
+      if (phrase[i] == '\\' && i + 2 < phrase.size()) ++i;
+      name_text.push_back(phrase[i]);
+    }
+  } else {
+    if (phrase.find_first_of(",\"()") != std::string_view::npos) return std::nullopt;
+    name_text.assign(phrase);
+  }
+  if (!has_8bit(name_text)) return std::nullopt;
+  append_header_value(out, name_text, HeaderContext::kPhrase);
+  out += ' ';
+  out.append(address);
+  return out;
 }
 
 }  // namespace ringmta::message

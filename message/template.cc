@@ -283,8 +283,45 @@ class HeaderFilter {
 
 }  // namespace
 
+// The template's header fields whose own text has 8-bit bytes and no merge field, rewritten
+// 7-bit (seven_bit_header_field); nullopt when there is none.
+std::optional<std::string> with_seven_bit_headers(std::string_view raw) {
+  const std::vector<std::string_view> lines = split_lines(raw);
+  std::string out;
+  bool changed = false;
+  std::size_t i = 0;
+  for (; i < lines.size() && !lines[i].empty();) {
+    std::size_t end = i + 1;
+    while (end < lines.size() && !lines[end].empty() && is_blank(lines[end].front())) ++end;
+    std::string field;  // unfolded
+    for (std::size_t k = i; k < end; ++k) field.append(lines[k]);
+    std::optional<std::string> rewritten;
+    if (has_8bit(field) && field.find("{{") == std::string::npos) {
+      rewritten = seven_bit_header_field(field);
+    }
+    if (rewritten) {
+      out += *rewritten;
+      out += "\r\n";
+      changed = true;
+    } else {
+      for (std::size_t k = i; k < end; ++k) (out += lines[k]) += "\r\n";
+    }
+    i = end;
+  }
+  if (!changed) return std::nullopt;
+  for (; i < lines.size(); ++i) (out += lines[i]) += "\r\n";
+  return out;
+}
+
 Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_fields,
                                                bool keep_identity) {
+  // A message of the sender's own (not one submitted whole: that keeps its bytes and their
+  // signatures) gets its 8-bit header text as RFC 2047 encoded-words, parsed as if written so.
+  if (merge_fields && !keep_identity) {
+    if (std::optional<std::string> seven_bit = with_seven_bit_headers(raw)) {
+      return parse(*seven_bit, merge_fields, keep_identity);
+    }
+  }
   MessageTemplate t;
   t.keeps_identity_ = keep_identity;
   const std::vector<std::string_view> lines = split_lines(raw);

@@ -530,6 +530,8 @@ struct SmtpClient::State {
     std::string cmd = "MAIL FROM:<" + t.env.mail_from + ">";
     if (caps.size) cmd += " SIZE=" + std::to_string(t.env.body.size());
     if (t.env.eight_bit && caps.eight_bit_mime) cmd += " BODY=8BITMIME";
+    // The driver sends a non-ASCII address only to a server that offers SMTPUTF8 (RFC 6531).
+    if (t.env.smtputf8 && caps.smtputf8) cmd += " SMTPUTF8";
     cmd += "\r\n";
     return cmd;
   }

@@ -84,6 +84,9 @@ struct Envelope {
   std::vector<std::string> recipients;
   std::string body;
   bool eight_bit = false;  // adds BODY=8BITMIME when the server offers it
+  // An address in it has a non-ASCII local part: MAIL FROM gets SMTPUTF8 (RFC 6531 §3.4). Only
+  // for a server whose EHLO offers it: to another, such an envelope must not be submitted.
+  bool smtputf8 = false;
   // A probe (`ringmta check`): MAIL and RCPT only, then RSET instead of DATA; no body is sent.
   // final_reply is the RSET reply (or the refusal that ended the transaction).
   bool probe = false;

@@ -320,6 +320,16 @@ void SubmissionSession::on_mail(std::string_view arg) {
     return reply("450 4.7.1 Message rate limit of " + account_->rate.str() + " reached for user " +
                  printable(user_, 64) + ", try again later");
   }
+  smtputf8_ = false;
+  std::string_view params = path.params, name, value;
+  bool has_value = false;
+  while (protocol::next_smtp_param(params, name, value, has_value)) {
+    smtputf8_ = smtputf8_ || iequals(name, "SMTPUTF8");
+  }
+  if (!all_ascii(path.address) && !smtputf8_) {
+    return reply("553 5.6.7 <" + printable(path.address, 254) +
+                 ">: a non-ASCII address needs SMTPUTF8 on MAIL FROM (RFC 6531)");
+  }
   in_transaction_ = true;
   sender_.assign(path.address);
   recipients_.clear();
@@ -343,8 +353,9 @@ void SubmissionSession::on_rcpt(std::string_view arg) {
                  " per message)");
   }
   const std::string shown = printable(path.address, 254);
-  if (!all_ascii(path.address)) {
-    return reply("553 5.6.7 <" + shown + ">: internationalized addresses are not delivered");
+  if (!all_ascii(path.address) && !smtputf8_) {
+    return reply("553 5.6.7 <" + shown +
+                 ">: a non-ASCII address needs SMTPUTF8 on MAIL FROM (RFC 6531)");
   }
   auto address = message::parse_address(path.address);
   if (!address) return reply("553 5.1.3 <" + shown + ">: " + address.error().message);

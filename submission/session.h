@@ -165,6 +165,7 @@ class SubmissionSession {
   uint64_t messages_ = 0;
   // The transaction.
   bool in_transaction_ = false;
+  bool smtputf8_ = false;  // the transaction's MAIL FROM carried SMTPUTF8
   std::string sender_;
   std::vector<std::string> recipients_;
   std::string body_;      // DATA: raw (stuffed) octets after a "\r\n" sentinel; BDAT: octets

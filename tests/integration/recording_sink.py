@@ -6,9 +6,10 @@ message and writes one JSON line per event to --record, with the source address 
 --refuse DOMAIN answers 550 5.1.1 to every RCPT in that domain (a hard bounce). No PIPELINING, no TLS.
 --keep-messages DIR writes each message's data (dot-stuffing undone, exactly as received otherwise) to DIR/N.eml
 and adds "file" and "mail_from" (the whole MAIL FROM line) to its event; --no-8bitmime leaves 8BITMIME out of the
-EHLO reply and records "eight_bit_bytes" (whether the data had a byte >= 0x80) for each message.
+EHLO reply and records "eight_bit_bytes" (whether the data had a byte >= 0x80) for each message; --smtputf8 offers
+SMTPUTF8 (RFC 6531). Commands are read as UTF-8.
 Run: python3 recording_sink.py --listen HOST:PORT --record FILE [--refuse DOMAIN] [--keep-messages DIR]
-     [--no-8bitmime]
+     [--no-8bitmime] [--smtputf8]
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, re
             verb = line.decode(errors="replace").strip()
             upper = verb.upper()
             if upper.startswith(("EHLO", "HELO")):
-                await say("250 recording-sink" if o.no_8bitmime else "250-recording-sink\r\n250 8BITMIME")
+                caps = ([] if o.no_8bitmime else ["8BITMIME"]) + (["SMTPUTF8"] if o.smtputf8 else [])
+                await say("\r\n".join([f"250-recording-sink"] + [f"250-{c}" for c in caps[:-1]] +
+                                       [f"250 {c}" for c in caps[-1:]]) if caps else "250 recording-sink")
             elif upper.startswith("MAIL FROM:"):
                 rcpts = []
                 mail_from = verb
@@ -106,6 +109,7 @@ async def main():
     parser.add_argument("--refuse", action="append", default=[])
     parser.add_argument("--keep-messages")
     parser.add_argument("--no-8bitmime", action="store_true")
+    parser.add_argument("--smtputf8", action="store_true")
     o = parser.parse_args()
     host, port = o.listen.rsplit(":", 1)
     rec = Recorder(o.record)

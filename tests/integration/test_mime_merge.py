@@ -173,3 +173,64 @@ def test_send_builds_the_message_from_text_html_and_attachments(tmp_path, sink):
         (pdf,) = list(msg.iter_attachments())
         assert pdf.get_filename() == "Preisliste ü.pdf" and pdf.get_content_type() == "application/pdf"
         assert pdf.get_content() == (tmp_path / "Preisliste ü.pdf").read_bytes()
+
+
+def test_internationalized_addresses_go_with_smtputf8_and_fail_clearly_without(tmp_path, sink):
+    """RFC 6531: a UTF-8 local part goes with SMTPUTF8 on MAIL FROM to a server that offers it; to one that does not,
+    that recipient fails with the reason (not suppressed: the server's limit, not a bad address), the others go.
+    U-labels are sent as A-labels (IDNA2008), so an ASCII local part at an internationalized domain needs nothing."""
+    message = "From: News <news@sender.test>\nTo: {{name}} <{{email}}>\nSubject: Hallo {{name}}\n\nHallo {{name}}\n"
+    rows = [{"email": "J\u00fcrgen@B\u00fccher.test", "name": "J\u00fcrgen"},
+            {"email": "info@b\u00fccher.test", "name": "Info"}, {"email": "ann@plain.test", "name": "Ann"}]
+    offered = sink("--smtputf8")
+    send(tmp_path, offered, message, rows)
+    got = {e["rcpts"][0]: e for e in offered.messages(3)}
+    assert set(got) == {"J\u00fcrgen@xn--bcher-kva.test", "info@xn--bcher-kva.test", "ann@plain.test"}, got
+    assert got["J\u00fcrgen@xn--bcher-kva.test"]["mail_from"].endswith(" SMTPUTF8"), got
+    assert not got["info@xn--bcher-kva.test"]["mail_from"].endswith("SMTPUTF8"), got
+
+    other = tmp_path / "without"
+    other.mkdir()
+    plain = Sink(other)
+    try:
+        (other / "m.eml").write_text(message)
+        (other / "l.csv").write_text("email,name\n" + "".join(f"{r['email']},{r['name']}\n" for r in rows))
+        r = subprocess.run([ringmta_bin(), "send", "--message", str(other / "m.eml"), "--recipients",
+                            str(other / "l.csv"), "--queue", str(other / "q"), "--smarthost",
+                            f"127.0.0.1:{plain.port}", "--tls", "none", "--admin", "none", "--no-progress", "--json",
+                            "--ehlo", "sender.example.org"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        summary = json.loads(r.stdout)
+        assert summary["failed"] == 1, summary  # delivered: the two and the DSN to the envelope Sender
+        assert ("J\u00fcrgen@xn--bcher-kva.test>: a non-ASCII address needs SMTPUTF8 (RFC 6531), which this server "
+                "does not offer") in r.stderr, r.stderr
+        assert "newly suppressed" not in r.stderr, r.stderr
+        assert {e["rcpts"][0] for e in plain.messages(3)} == {"info@xn--bcher-kva.test", "ann@plain.test",
+                                                             "news@sender.test"}
+    finally:
+        plain.stop()
+
+
+def test_8bit_header_text_is_encoded_and_a_message_without_content_type_declares_utf8(tmp_path, sink):
+    """The template's own non-ASCII Subject and display name go as RFC 2047 encoded-words, and a copy with UTF-8
+    values of a message that declares no Content-Type says charset=utf-8: read back by Python's email package; to a
+    server without 8BITMIME the whole copy is 7-bit."""
+    message = "From: B\u00fccherei M\u00fcller <news@sender.test>\nSubject: Gr\u00fc\u00dfe aus K\u00f6ln\n\nHallo {{name}}\n"
+    for args in ((), ("--no-8bitmime",)):
+        work = tmp_path / ("plain" if args else "eight")
+        work.mkdir()
+        s = Sink(work, *args)
+        try:
+            send(work, s, message, [{"email": "a@dest.test", "name": "J\u00fcrgen"}])
+            event, msg = by_recipient(s, 1)["a@dest.test"]
+            raw = Path(event["file"]).read_bytes()
+            head = raw.split(b"\r\n\r\n", 1)[0]
+            assert all(b < 0x80 for b in head), head
+            assert msg["Subject"] == "Gr\u00fc\u00dfe aus K\u00f6ln"
+            assert msg["From"].addresses[0].display_name == "B\u00fccherei M\u00fcller"
+            assert msg.get_content_charset() == "utf-8"
+            assert lines(msg.get_content()) == "Hallo J\u00fcrgen"
+            if args:
+                assert event["eight_bit_bytes"] is False and msg["Content-Transfer-Encoding"] == "quoted-printable"
+        finally:
+            s.stop()

@@ -50,19 +50,26 @@ TEST(MessageComposer, ACopyForAServerWithout8BitMimeIsMadeQuotedPrintableOnlyWhe
   std::string eight_bit;
   ASSERT_TRUE(composer.compose(eight_bit, entry_for("J\xC3\xBCrgen"), message, kNow).ok());
   EXPECT_NE(eight_bit.find("\r\n\r\nHello J\xC3\xBCrgen\r\n"), std::string::npos) << eight_bit;
+  // The template declares no Content-Type: an 8-bit copy says what it is (RFC 2045 §5.2).
+  EXPECT_NE(eight_bit.find("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n"),
+            std::string::npos)
+      << eight_bit;
   std::string seven_bit = "kept|";
   ASSERT_TRUE(
       composer.compose(seven_bit, entry_for("J\xC3\xBCrgen"), message, kNow, /*seven_bit=*/true)
           .ok());
   EXPECT_TRUE(seven_bit.starts_with("kept|"));
-  EXPECT_NE(
-      seven_bit.find("Content-Transfer-Encoding: quoted-printable\r\n\r\nHello J=C3=BCrgen\r\n"),
-      std::string::npos)
+  EXPECT_NE(seven_bit.find("Content-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: quoted-printable\r\n"),
+            std::string::npos)
       << seven_bit;
+  EXPECT_NE(seven_bit.find("\r\n\r\nHello J=C3=BCrgen\r\n"), std::string::npos) << seven_bit;
   std::string ascii, ascii_seven;
   ASSERT_TRUE(composer.compose(ascii, entry_for("Ann"), message, kNow).ok());
   ASSERT_TRUE(composer.compose(ascii_seven, entry_for("Ann"), message, kNow, true).ok());
   EXPECT_EQ(ascii, ascii_seven) << "an ASCII copy is sent as it is";
+  EXPECT_EQ(ascii.find("Content-Type:"), std::string::npos) << "and declares nothing new";
 }
 
 TEST(MessageComposer, ACopyCarriesItsValuesItsMessageIdAndTheDate) {

@@ -82,7 +82,33 @@ TEST(Address, ControlBytesRefused) {
   bad(std::string("user\0@example.com", 17));
   bad("user\x01@example.com");
   bad("\"a\rb\"@example.com");
-  bad("us\xC3\xA9r@example.com");  // SMTPUTF8 is not supported
+  bad("us\xC2\x85r@example.com");  // U+0085, a C1 control, is no address character in UTF-8 either
+}
+
+TEST(Address, InternationalizedAddresses) {
+  // A UTF-8 local part (RFC 6531) is kept as it is and needs SMTPUTF8; U-labels become A-labels
+  // (IDNA2008 with the UTS #46 mapping), so the domain is what DNS and the queue's grouping use.
+  auto r = parse_address(
+      "J\xC3\xBCrgen@B\xC3\xBC"
+      "cher.example");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->local, "J\xC3\xBCrgen");
+  EXPECT_EQ(r->domain, "xn--bcher-kva.example");
+  EXPECT_TRUE(r->needs_smtputf8());
+  auto ascii_local = parse_address(
+      "info@b\xC3\xBC"
+      "cher.example");
+  ASSERT_TRUE(ascii_local.ok());
+  EXPECT_EQ(ascii_local->str(), "info@xn--bcher-kva.example");
+  EXPECT_FALSE(ascii_local->needs_smtputf8()) << "an ASCII local part: an ordinary address";
+  EXPECT_EQ(ok("\"J\xC3\xBCrgen M\"@example.com"), "\"J\xC3\xBCrgen M\"@example.com");
+  EXPECT_EQ(ok("\xE7\x94\xA8\xE6\x88\xB7@\xE4\xBE\x8B\xE5\xAD\x90.\xE6\xB5\x8B\xE8\xAF\x95"),
+            "\xE7\x94\xA8\xE6\x88\xB7@xn--fsqu00a.xn--0zwm56d");
+  bad("us\xC3r@example.com");           // a lead byte without its continuation
+  bad("us\xC0\xAFr@example.com");       // an overlong '/'
+  bad("us\xED\xA0\x80r@example.com");   // a surrogate
+  bad("user@snow\xE2\x98\x83man.com");  // a symbol IDNA2008 disallows
+  bad(std::string(33, '\xC3').append("x@example.com"));
 }
 
 TEST(Address, Limits) {

@@ -149,5 +149,35 @@ TEST(HeaderValue, LongValuesAreFoldedBetweenWordsNeverInsideACharacter) {
   }
 }
 
+TEST(HeaderValue, TheTemplatesOwn8BitHeaderTextIsWrittenAsEncodedWords) {
+  // Subject, and a single mailbox's display name (quoted or not): 7-bit, reading the same.
+  const std::string raw =
+      "From: \"M\xC3\xBCller, J\xC3\xBCrgen\" <news@x.org>\nTo: B\xC3\xBC"
+      "cherei K\xC3\xB6ln <a@y.org>\nSubject: Gr\xC3\xBC\xC3\x9F"
+      "e aus K\xC3\xB6ln\nX-Note: caf\xC3\xA9\n\nbody\n";
+  const std::string subject = header_of(raw, {}, "Subject");
+  EXPECT_TRUE(subject.starts_with("=?UTF-8?B?")) << subject;
+  EXPECT_EQ(decoded(subject),
+            "Gr\xC3\xBC\xC3\x9F"
+            "e aus K\xC3\xB6ln");
+  const std::string from = header_of(raw, {}, "From");
+  EXPECT_TRUE(from.ends_with("?= <news@x.org>")) << from;
+  EXPECT_EQ(decoded(from), "M\xC3\xBCller, J\xC3\xBCrgen");
+  const std::string to = header_of(raw, {}, "To");
+  EXPECT_EQ(decoded(to),
+            "B\xC3\xBC"
+            "cherei K\xC3\xB6ln");
+  // A field whose structure it does not know goes as written; so does a list of mailboxes.
+  EXPECT_EQ(header_of(raw, {}, "X-Note"), "caf\xC3\xA9");
+  EXPECT_FALSE(seven_bit_header_field("To: J\xC3\xBCrgen <a@y.org>, Ann <b@y.org>"));
+  EXPECT_FALSE(seven_bit_header_field("Subject: plain ASCII"));
+  // A message submitted whole keeps its bytes (and its own signatures).
+  auto kept = MessageTemplate::parse(raw, true, /*keep_identity=*/true);
+  ASSERT_TRUE(kept.ok());
+  std::string out;
+  kept->render(out, {}, "", "");
+  EXPECT_NE(out.find("Subject: Gr\xC3\xBC\xC3\x9F"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace ringmta::message

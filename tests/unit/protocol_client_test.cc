@@ -574,6 +574,18 @@ TEST(SmtpClient, EightBitMimeOnlyWhenOffered) {
   EXPECT_EQ(t.out(), "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
 }
 
+TEST(SmtpClient, SmtpUtf8OnMailFromForAnInternationalizedAddress) {
+  Session s(config());
+  s.ready("250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n");
+  Envelope e = envelope(1, {"j\xc3\xbcrgen@y.org"});
+  e.eight_bit = true;
+  e.smtputf8 = true;
+  s.submit(std::move(e));
+  EXPECT_EQ(s.out(),
+            "MAIL FROM:<a@x.org> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<j\xc3\xbcrgen@y.org>\r\n"
+            "DATA\r\n");
+}
+
 TEST(SmtpClient, NullSender) {
   Session s(config());
   s.ready("250-mx\r\n250 PIPELINING\r\n");

@@ -166,11 +166,18 @@ TEST(SubmissionSession, RecipientsAreCheckedAsTheQueueHoldsThem) {
   Harness h;
   h.login();
   h.say("MAIL FROM:<news@example.org>\r\n");
+  // A non-ASCII address needs SMTPUTF8 on MAIL FROM (RFC 6531 §3.4); with it, it is taken.
   EXPECT_EQ(h.say("RCPT TO:<j\xc3\xbcrgen@example.de>\r\n").substr(0, 10), "553 5.6.7 ");
   EXPECT_EQ(h.say("RCPT TO:<a@[192.0.2.1]>\r\n").substr(0, 10), "553 5.1.2 ");
   EXPECT_EQ(h.say("RCPT TO:<postmaster>\r\n").substr(0, 10), "553 5.1.3 ");
   EXPECT_EQ(h.say("RCPT TO:<a@example.com> NOTIFY=NEVER\r\n").substr(0, 3), "555");
   EXPECT_EQ(h.say("DATA\r\n").substr(0, 3), "554");  // no valid recipient
+  h.say("RSET\r\n");
+  EXPECT_EQ(h.say("MAIL FROM:<news@example.org> SMTPUTF8\r\n").substr(0, 3), "250");
+  EXPECT_EQ(h.say("RCPT TO:<j\xc3\xbcrgen@b\xc3\xbc"
+                  "cher.example>\r\n")
+                .substr(0, 3),
+            "250");
 }
 
 TEST(SubmissionSession, DataIsUnstuffedAndCommittedBeforeThe250) {
