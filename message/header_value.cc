@@ -179,6 +179,50 @@ HeaderContext HeaderScanner::field(std::string_view rest) const {
   return HeaderContext::kRaw;
 }
 
+namespace {
+
+// An unstructured value of the template, merge fields ("{{...}}") and all: in each stretch of
+// literal text between fields, the words from its first 8-bit word to its last become one run of
+// encoded-words (the blanks between them inside it: blanks between two encoded-words are not
+// shown); the fields and the rest stay as written. False when an 8-bit word touches a field (an
+// encoded-word must stand between blanks, RFC 2047 §5).
+bool append_seven_bit_unstructured(std::string& out, std::string_view value) {
+  std::size_t pos = 0;
+  while (pos <= value.size()) {
+    std::size_t open = value.find("{{", pos);
+    if (open == std::string_view::npos) open = value.size();
+    const std::string_view text = value.substr(pos, open - pos);
+    std::size_t first = std::string_view::npos, last = 0;  // the 8-bit words' stretch
+    for (std::size_t i = 0; i < text.size();) {
+      while (i < text.size() && is_blank(text[i])) ++i;
+      const std::size_t start = i;
+      while (i < text.size() && !is_blank(text[i])) ++i;
+      if (start < i && has_8bit(text.substr(start, i - start))) {
+        if (first == std::string_view::npos) first = start;
+        last = i;
+      }
+    }
+    if (first == std::string_view::npos) {
+      out.append(text);
+    } else {
+      if ((first == 0 && pos > 0) || (last == text.size() && open < value.size())) return false;
+      out.append(text.substr(0, first));
+      append_encoded_words(out, text.substr(first, last - first));
+      out.append(text.substr(last));
+    }
+    if (open >= value.size()) break;
+    const std::size_t close = value.find("}}", open + 2);
+    if (close == std::string_view::npos) return false;
+    std::size_t end = close + 2;
+    while (end < value.size() && value[end] == '}') ++end;  // "{{{raw}}}"
+    out.append(value.substr(open, end - open));
+    pos = end;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string> seven_bit_header_field(std::string_view field) {
   const std::size_t colon = field.find(':');
   if (colon == std::string_view::npos || !has_8bit(field)) return std::nullopt;
@@ -189,7 +233,7 @@ std::optional<std::string> seven_bit_header_field(std::string_view field) {
   std::string out(name);
   out += ": ";
   if (iequals(name, "Subject") || iequals(name, "Comments")) {
-    append_header_value(out, value, HeaderContext::kUnstructured);
+    if (!append_seven_bit_unstructured(out, value)) return std::nullopt;
     return out;
   }
   static constexpr std::string_view kMailboxFields[] = {"From", "To", "Cc", "Reply-To", "Sender"};
@@ -197,6 +241,7 @@ std::optional<std::string> seven_bit_header_field(std::string_view field) {
                    [name](std::string_view f) { return iequals(name, f); })) {
     return std::nullopt;
   }
+  if (value.find("{{") != std::string_view::npos) return std::nullopt;
   // One mailbox: "phrase <addr-spec>" with an ASCII address, and no second '<' or a comma
   // outside the quotes (a list is left as written).
   const std::size_t open = value.rfind('<');

@@ -38,10 +38,11 @@ struct HeaderValueWidth {
 };
 HeaderValueWidth header_value_width(std::string_view value, HeaderContext context);
 
-// A header field of the template's own text (unfolded, "Name: value", no merge field) with 8-bit
-// bytes, rewritten 7-bit as RFC 2047 wants it, so that it needs no SMTPUTF8 (RFC 6532) and reads
-// the same everywhere: a Subject or Comments value as encoded-words; the display name of a From,
-// To, Cc, Reply-To or Sender that holds one mailbox ("Bücherei Müller <news@x>", quoted or not).
+// A header field of the template's own text (unfolded, "Name: value") with 8-bit bytes, rewritten
+// 7-bit as RFC 2047 wants it, so that it needs no SMTPUTF8 (RFC 6532) and reads the same
+// everywhere: a Subject or Comments value's 8-bit words as encoded-words (between its merge
+// fields, which stay); the display name of a From, To, Cc, Reply-To or Sender that holds one
+// mailbox and no merge field ("Bücherei Müller <news@x>", quoted or not).
 // nullopt for any other field, or when there is nothing it knows how to rewrite (the field then
 // goes as written).
 std::optional<std::string> seven_bit_header_field(std::string_view field);

@@ -283,8 +283,8 @@ class HeaderFilter {
 
 }  // namespace
 
-// The template's header fields whose own text has 8-bit bytes and no merge field, rewritten
-// 7-bit (seven_bit_header_field); nullopt when there is none.
+// The template's header fields whose own text has 8-bit bytes, rewritten 7-bit
+// (seven_bit_header_field); nullopt when there is none.
 std::optional<std::string> with_seven_bit_headers(std::string_view raw) {
   const std::vector<std::string_view> lines = split_lines(raw);
   std::string out;
@@ -296,9 +296,7 @@ std::optional<std::string> with_seven_bit_headers(std::string_view raw) {
     std::string field;  // unfolded
     for (std::size_t k = i; k < end; ++k) field.append(lines[k]);
     std::optional<std::string> rewritten;
-    if (has_8bit(field) && field.find("{{") == std::string::npos) {
-      rewritten = seven_bit_header_field(field);
-    }
+    if (has_8bit(field)) rewritten = seven_bit_header_field(field);
     if (rewritten) {
       out += *rewritten;
       out += "\r\n";
@@ -319,9 +317,14 @@ Result<MessageTemplate> MessageTemplate::parse(std::string_view raw, bool merge_
   // signatures) gets its 8-bit header text as RFC 2047 encoded-words, parsed as if written so.
   if (merge_fields && !keep_identity) {
     if (std::optional<std::string> seven_bit = with_seven_bit_headers(raw)) {
-      return parse(*seven_bit, merge_fields, keep_identity);
+      return parse_text(*seven_bit, merge_fields, keep_identity);
     }
   }
+  return parse_text(raw, merge_fields, keep_identity);
+}
+
+Result<MessageTemplate> MessageTemplate::parse_text(std::string_view raw, bool merge_fields,
+                                                    bool keep_identity) {
   MessageTemplate t;
   t.keeps_identity_ = keep_identity;
   const std::vector<std::string_view> lines = split_lines(raw);

@@ -63,6 +63,9 @@ class MessageTemplate {
   bool has_field(std::string_view name) const;
 
  private:
+  // parse() once the header's own 8-bit text is 7-bit.
+  static Result<MessageTemplate> parse_text(std::string_view raw, bool merge_fields,
+                                            bool keep_identity);
   // After a segment's literal, before its field: where an encoded part's merged text begins
   // (what follows, up to kEncodeEnd, is its decoded text) or ends (encoded and written).
   enum class Mark : uint8_t { kNone, kEncodeBegin, kEncodeEnd };

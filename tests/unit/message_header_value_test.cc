@@ -4,6 +4,7 @@
 // string for an ASCII display name with specials, addresses untouched. No sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,22 @@ TEST(HeaderValue, TheTemplatesOwn8BitHeaderTextIsWrittenAsEncodedWords) {
   EXPECT_EQ(header_of(raw, {}, "X-Note"), "caf\xC3\xA9");
   EXPECT_FALSE(seven_bit_header_field("To: J\xC3\xBCrgen <a@y.org>, Ann <b@y.org>"));
   EXPECT_FALSE(seven_bit_header_field("Subject: plain ASCII"));
+  // Between merge fields, the 8-bit words of each stretch of text: the fields stay fields.
+  const std::string mixed = header_of(
+      "From: a@x.org\nSubject: Gr\xC3\xBC\xC3\x9F"
+      "e {{name}}, sch\xC3\xB6n!\n\nb\n",
+      {"Ann"}, "Subject");
+  EXPECT_TRUE(std::none_of(mixed.begin(), mixed.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x80;
+  })) << mixed;
+  EXPECT_NE(mixed.find("?= Ann, =?UTF-8?B?"), std::string::npos) << mixed;
+  EXPECT_EQ(decoded(mixed),
+            "Gr\xC3\xBC\xC3\x9F"
+            "esch\xC3\xB6n!");
+  // An 8-bit word touching a field cannot be an encoded-word: the field goes as written.
+  EXPECT_FALSE(
+      seven_bit_header_field("Subject: Gr\xC3\xBC\xC3\x9F"
+                             "e{{name}}"));
   // A message submitted whole keeps its bytes (and its own signatures).
   auto kept = MessageTemplate::parse(raw, true, /*keep_identity=*/true);
   ASSERT_TRUE(kept.ok());
