@@ -17,17 +17,21 @@ def _toml(job, pairs: dict) -> str:
     return str(path)
 
 
-def test_config_file_supplies_the_route(job):
+def _route_settings(job, dash: str = "-") -> dict:
+    """The job's route flags as config keys (without "--", '-' written as `dash`)."""
     args = job.route()
-    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    return {args[i][2:].replace("-", dash): args[i + 1] for i in range(0, len(args), 2)}
+
+
+def test_config_file_supplies_the_route(job):
+    settings = _route_settings(job)
     settings["max-connections"] = 2
     r = job.send("--config", _toml(job, settings))
     job.assert_all_delivered(r)
 
 
 def test_command_line_wins_over_config_file(job):
-    args = job.route()
-    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    settings = _route_settings(job)
     settings["password-file"] = str(job.work / "no-such-file")
     # The file's password file does not exist; the command line's does.
     r = job.send("--config", _toml(job, settings), "--password-file", str(job.password_file))
@@ -35,16 +39,14 @@ def test_command_line_wins_over_config_file(job):
 
 
 def test_config_keys_may_be_spelled_with_underscores_as_in_the_throttle_file(job):
-    args = job.route()
-    settings = {args[i][2:].replace("-", "_"): args[i + 1] for i in range(0, len(args), 2)}
+    settings = _route_settings(job, "_")
     settings["max_connections"] = 2
     r = job.send("--config", _toml(job, settings))
     job.assert_all_delivered(r)
 
 
 def test_an_unknown_config_key_is_an_error_naming_the_file_and_the_key(job):
-    args = job.route()
-    settings = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    settings = _route_settings(job)
     settings["max_conections"] = 2
     path = _toml(job, settings)
     r = job.send("--config", path)
