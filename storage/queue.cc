@@ -7,6 +7,7 @@
 // everything here returns Result).
 #include "storage/queue.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -15,6 +16,7 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -161,6 +163,22 @@ bool queue_exists(const std::string& dir) {
 Queue::Queue() : impl_(std::make_unique<Impl>()) {}
 Queue::~Queue() = default;
 
+namespace {
+
+// Whether another process holds the queue's LOCK (RocksDB takes it with fcntl, F_SETLK).
+bool lock_held_elsewhere(const std::string& dir) {
+  const int fd = ::open((std::filesystem::path(dir) / "LOCK").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
   // Made here so RocksDB's first look at a new directory is not logged as an error.
   std::error_code made;
@@ -175,6 +193,13 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& dir) {
       {kCfMeta, meta_cf_options()},
   };
 
+  // A queue another process holds is told apart before RocksDB tries it: its failed open would
+  // log a raw error line on stderr before our own plain one.
+  if (lock_held_elsewhere(dir)) {
+    return make_error(
+        "cannot open the queue database at " + dir + " (" + std::string(detail::kInUse) + ")",
+        ErrorKind::kInUse);
+  }
   std::unique_ptr<Queue> q(new Queue());
   Impl& impl = *q->impl_;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &impl.handles, &impl.db);

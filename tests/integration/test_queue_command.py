@@ -182,6 +182,10 @@ def test_a_queue_held_by_a_running_send_is_refused(qjob, sink):
         for args in (("flush",), ("drop", "--campaign", "x")):
             r = qjob.queue_cmd(*args)
             assert r.returncode == 2 and "is running on it" in r.stderr, show(r)
+        # The same plain words for `suppress`, and only them: no raw RocksDB line before them.
+        r = rm("suppress", "add", "x@y.test", "--queue", qjob.queue)
+        assert r.returncode == 2 and "is running on it" in r.stderr, show(r)
+        assert "rocksdb:" not in r.stderr, show(r)
     finally:
         if job.poll() is None:
             job.send_signal(signal.SIGINT)
