@@ -13,6 +13,7 @@
 #include "cli/send_via_service.h"
 #include "jobs/campaign.h"
 #include "jobs/delivery_job.h"
+#include "jobs/suppression_inbox.h"
 #include "message/address.h"
 #include "storage/queue.h"
 #include "util/file.h"
@@ -25,9 +26,15 @@ namespace {
 int deliver_and_report(storage::Queue& queue, const engine::RouteConfig& route, const JobOptions& o,
                        const jobs::CampaignFacts& facts, http::AdminServer* admin) {
   engine::DeliveryOptions options;
-  if (auto served = serve_unsubscribes(admin, queue, options, nullptr); !served) {
+  // Addresses suppressed during the job (a one-click unsubscribe, `ringmta suppress add`) reach
+  // the shards through one feed.
+  auto feed = std::make_shared<engine::SuppressionFeed>();
+  options.suppression_feed = feed;
+  if (auto served = serve_unsubscribes(admin, queue, options, feed); !served) {
     return usage_error(served.error().message);
   }
+  auto inbox = jobs::SuppressionInbox::watch(o.delivery.queue_dir, queue, feed);
+  if (!inbox) return usage_error(inbox.error().message);
   attach_admin(admin, o.admin, options);
   options.shards = config::shard_count(o.route);
   options.interrupt = &g_interrupted;

@@ -1,7 +1,8 @@
 // `ringmta suppress add|remove|list|import`: the suppression list kept in a queue's database
 // (storage/records.h). Hard bounces join it automatically; `send` skips what is on it. While a
-// `ringmta serve` holds the queue, the same commands go through its API. Wiring only: parsing
-// arguments and files, printing.
+// `ringmta serve` holds the queue, the same commands go through its API; while a `send` or `run`
+// delivers from it, add and import go through the job's inbox (jobs/suppression_inbox.h). Wiring
+// only: parsing arguments and files, printing.
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "cli/report.h"
 #include "cli/service_client.h"
 #include "http/url.h"
+#include "jobs/suppression_inbox.h"
 #include "message/address.h"
 #include "message/csv.h"
 #include "storage/records.h"
@@ -87,6 +89,19 @@ ListAccess service_list(const RunningService& service) {
               after = (*page)["next_after"].get<std::string>();
             }
           }};
+}
+
+// A running send/run holds the queue: additions go through its inbox (jobs/suppression_inbox.h).
+ListAccess job_list(const std::string& queue_dir, const Error& in_use) {
+  return {
+      [queue_dir, in_use](const std::vector<storage::SuppressionEntry>& entries) -> Result<void> {
+        if (entries.empty()) return {};
+        auto taken = jobs::SuppressionInbox::deliver(queue_dir, entries);
+        if (!taken) return taken.error();
+        if (!*taken) return in_use;  // that job takes none (it is queueing, or older)
+        return {};
+      },
+      nullptr, nullptr};
 }
 
 // Addresses from the command line: each must parse; the first bad one stops the command.
@@ -250,8 +265,14 @@ Command add_suppress_command(CLI::App& app) {
               }
               auto service = running_service(o->queue_dir);
               if (!service) return usage_error(service.error().message);
-              if (!*service) return usage_error(opened.error().message);
-              access = service_list(**service);
+              if (*service) {
+                access = service_list(**service);
+              } else if (add_cmd->parsed() || import_cmd->parsed()) {
+                access = job_list(o->queue_dir, opened.error());
+              } else {
+                return usage_error(opened.error().message +
+                                   " (suppress add and import go through the running job)");
+              }
             }
             if (add_cmd->parsed()) return add(access, *o);
             if (remove_cmd->parsed()) return remove(access, *o);

@@ -182,10 +182,10 @@ def test_a_queue_held_by_a_running_send_is_refused(qjob, sink):
         for args in (("flush",), ("drop", "--campaign", "x")):
             r = qjob.queue_cmd(*args)
             assert r.returncode == 2 and "is running on it" in r.stderr, show(r)
-        # The same plain words for `suppress`, and only them: no raw RocksDB line before them.
-        r = rm("suppress", "add", "x@y.test", "--queue", qjob.queue)
+        # The same plain words for `suppress list`, and only them: no raw RocksDB line before them.
+        r = rm("suppress", "list", "--queue", qjob.queue)
         assert r.returncode == 2 and "is running on it" in r.stderr, show(r)
-        assert "rocksdb:" not in r.stderr, show(r)
+        assert "go through the running job" in r.stderr and "rocksdb:" not in r.stderr, show(r)
     finally:
         if job.poll() is None:
             job.send_signal(signal.SIGINT)
@@ -269,3 +269,42 @@ def test_the_cli_words(tmp_path, sink):
     assert p.returncode == 2 and "no such campaign" in p.stderr, show(p)
     p = rm("report", "--queue", tmp_path / "q", "--campaign", "real")
     assert p.returncode == 0, show(p)
+
+
+def test_suppress_add_during_a_send_goes_through_the_job_and_withdraws_the_queued_recipient(qjob, sink):
+    """While a `send` delivers (paced at 2 messages/s, so the list waits in its backlog), `ringmta suppress add`
+    hands the address to the job: the job puts it on the list and withdraws that recipient before it is sent."""
+    sk = sink()
+    throttle = qjob.dir / "throttle.toml"
+    throttle.write_text("[default]\nmessages_per_second = 2\nmessage_burst = 1\nmax_connections = 1\n")
+    csv = qjob.dir / "paced.csv"
+    csv.write_text("email,name\n" + "".join(f"{a},N\n" for a in addrs("paced.test", 10)))
+    job = subprocess.Popen([ringmta_bin(), "send", "--message", str(qjob.message), "--recipients", str(csv),
+                            "--queue", str(qjob.queue), "--smarthost", f"127.0.0.1:{sk.port}", "--tls", "none",
+                            "--no-progress", "--admin", "none", "--json", "--throttle-file", str(throttle)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (qjob.queue / "suppress-inbox").is_dir():
+            time.sleep(0.05)
+        assert (qjob.queue / "suppress-inbox").is_dir(), "the job watches no inbox"
+        target = addrs("paced.test", 10)[-1]
+        r = rm("suppress", "add", target, "--reason", "asked by phone", "--queue", qjob.queue)
+        assert r.returncode == 0 and "1 address suppressed" in r.stdout, show(r)
+        out, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
+    assert job.returncode == 0, err
+    assert "1 address suppressed (ringmta suppress, during the job)" in err, err
+    deadline = time.monotonic() + 5
+    while True:  # the sink flushes its record every 100 ms
+        got = sk.record.read_text().split() if sk.record.exists() else []
+        if len(got) >= 9 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert target not in got and len(got) == 9, got
+    assert not (qjob.queue / "suppress-inbox").exists(), "the inbox goes with the job"
+    listed = rm("suppress", "list", "--queue", qjob.queue)
+    assert target in listed.stdout and "asked by phone" in listed.stdout, show(listed)
