@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "message/address.h"
 #include "util/base64.h"
 #include "util/strings.h"
 
@@ -60,6 +61,18 @@ void append_encoded_words(std::string& out, std::string_view v) {
 
 }  // namespace
 
+namespace {
+
+// An address value: with A-labels for its domain when that is all that makes it 8-bit.
+std::string address_as_written(std::string_view value) {
+  if (!has_8bit(value)) return std::string(value);
+  auto parsed = parse_address(value);
+  if (!parsed || parsed->needs_smtputf8()) return std::string(value);
+  return parsed->str();
+}
+
+}  // namespace
+
 void append_header_value(std::string& out, std::string_view value, HeaderContext context) {
   if (value.find_first_of("\r\n") != std::string_view::npos) {
     // Checked values never hold a line break; this guarantees that no value can ever add a
@@ -73,6 +86,9 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
   switch (context) {
     case HeaderContext::kRaw:
       out.append(value);
+      return;
+    case HeaderContext::kAddress:
+      out.append(address_as_written(value));
       return;
     case HeaderContext::kEncodedWord:
       if (!value.empty()) append_encoded_words(out, value);
@@ -102,6 +118,7 @@ void append_header_value(std::string& out, std::string_view value, HeaderContext
 }
 
 HeaderValueWidth header_value_width(std::string_view value, HeaderContext context) {
+  if (context == HeaderContext::kAddress) return {address_as_written(value).size(), false, 0};
   const bool encoded =
       context == HeaderContext::kEncodedWord ||
       ((context == HeaderContext::kUnstructured || context == HeaderContext::kPhrase) &&
@@ -169,14 +186,15 @@ HeaderContext HeaderScanner::field(std::string_view rest) const {
       break;
   }
   if (in_quote_) return HeaderContext::kQuoted;
-  if (angle_ > 0 || comment_ > 0) return HeaderContext::kRaw;
+  if (comment_ > 0) return HeaderContext::kRaw;
+  if (angle_ > 0) return HeaderContext::kAddress;
   // A display name is followed, before the next address, by the '<' of its angle-addr.
   const std::size_t lt = rest.find('<');
   const std::size_t comma = rest.find(',');
   if (lt != std::string_view::npos && (comma == std::string_view::npos || lt < comma)) {
     return HeaderContext::kPhrase;
   }
-  return HeaderContext::kRaw;
+  return HeaderContext::kAddress;  // a bare address
 }
 
 namespace {

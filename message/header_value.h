@@ -16,7 +16,11 @@
 namespace ringmta::message {
 
 enum class HeaderContext : uint8_t {
-  kRaw,           // an address, a comment, or a field ringmta does not know the structure of
+  kRaw,  // a comment, or a field ringmta does not know the structure of
+  // An address of From/To/Cc/Bcc/Reply-To/Sender (in angle brackets, or bare): written as it is,
+  // but with an internationalized domain as its A-labels when the local part is ASCII, so that
+  // it needs no SMTPUTF8 (message/address.h).
+  kAddress,
   kUnstructured,  // Subject, Comments, and other unstructured fields
   kPhrase,        // a display name in From/To/Cc/Bcc/Reply-To/Sender
   kQuoted,        // inside a quoted-string of the template

@@ -196,5 +196,27 @@ TEST(HeaderValue, TheTemplatesOwn8BitHeaderTextIsWrittenAsEncodedWords) {
   EXPECT_NE(out.find("Subject: Gr\xC3\xBC\xC3\x9F"), std::string::npos) << out;
 }
 
+TEST(HeaderValue, AnAddressWithAnInternationalizedDomainIsWrittenWithItsALabels) {
+  EXPECT_EQ(header_of(kTo,
+                      {"Ann",
+                       "ann@B\xC3\xBC"
+                       "cher.test"},
+                      "To"),
+            "Ann <ann@xn--bcher-kva.test>");
+  // A UTF-8 local part needs SMTPUTF8 anyway: the address goes as given.
+  EXPECT_EQ(header_of(kTo,
+                      {"Ann",
+                       "j\xC3\xBCrgen@b\xC3\xBC"
+                       "cher.test"},
+                      "To"),
+            "Ann <j\xC3\xBCrgen@b\xC3\xBC"
+            "cher.test>");
+  EXPECT_EQ(header_of("From: a@x.org\nTo: {{email}}\nSubject: s\n\nb\n",
+                      {"ann@b\xC3\xBC"
+                       "cher.test"},
+                      "To"),
+            "ann@xn--bcher-kva.test");
+}
+
 }  // namespace
 }  // namespace ringmta::message
