@@ -48,7 +48,7 @@ void suggest_flags(const CLI::App& app, const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ringmta: high-throughput mass-mail delivery"};
+  CLI::App app{"ringmta: high-throughput mass-mail delivery", "ringmta"};
   app.require_subcommand(1);
   const ringmta::cli::Command commands[] = {
       ringmta::cli::add_send_command(app),   ringmta::cli::add_run_command(app),
@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version",
                        std::string("ringmta ") + RINGMTA_VERSION + " (" + RINGMTA_REVISION + ")");
   ringmta::cli::g_argv.assign(argv, argv + argc);
+  if (argc == 1) {  // no command: what the commands are, on stderr, as a usage error
+    std::fprintf(stderr, "%s", app.help().c_str());
+    return ringmta::cli::kUsage;
+  }
   auto args = ringmta::cli::apply_config_file(ringmta::cli::g_argv, app);
   if (!args) {
     std::fprintf(stderr, "ringmta: %s\n", args.error().message.c_str());

@@ -244,6 +244,11 @@ def test_the_cli_words(tmp_path, sink):
     read, the columns of a CSV without `email` and its delimiter, an unknown campaign, no empty rejects file."""
     p = rm("--version")
     assert p.returncode == 0 and re.match(r"ringmta \d+\.\d+\.\d+ \(", p.stdout), show(p)
+    p = rm()
+    assert p.returncode == 2 and p.stderr.startswith("ringmta: high-throughput") and \
+        "Usage: ringmta [OPTIONS] SUBCOMMAND" in p.stderr and "send" in p.stderr, show(p)
+    p = rm("send", "--help")
+    assert p.returncode == 0 and "Usage: ringmta send [OPTIONS]" in p.stdout, show(p)
     p = rm("sned")
     assert p.returncode == 2 and 'unknown command "sned"; did you mean "send"?' in p.stderr, show(p)
     p = rm("send", "--mesage", "m.eml", "--recipients", "l.csv")
